@@ -1,0 +1,102 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/ingot-build/ingot/internal/safefile"
+)
+
+// PushOptions configure a registry push.
+type PushOptions struct {
+	// Transport carries the requests; nil uses a fresh http.Transport (never the process default).
+	Transport http.RoundTripper
+	// Keychain supplies credentials; nil reads the docker config (~/.docker/config.json, DOCKER_CONFIG).
+	Keychain authn.Keychain
+	// Insecure allows plain HTTP to registries other than loopback (loopback always may).
+	Insecure bool
+}
+
+// Push uploads the artifact to ref and returns the pushed reference by digest. Blobs go first and the
+// manifest last, so a registry never serves a manifest whose blobs are missing; a retry re-sends only
+// what the registry lacks.
+func Push(ctx context.Context, ref string, a Artifact, opt PushOptions) (name.Digest, error) {
+	var nopts []name.Option
+	if opt.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("parsing --push reference: %w", err)
+	}
+	ropts := remoteOptions(ctx, opt)
+	if a.Index != nil {
+		err = remote.WriteIndex(r, a.Index, ropts...)
+	} else {
+		err = remote.Write(r, a.Image, ropts...)
+	}
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("pushing %s: %w", r, err)
+	}
+	d, err := a.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return r.Context().Digest(d.String()), nil
+}
+
+func remoteOptions(ctx context.Context, opt PushOptions) []remote.Option {
+	kc := opt.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	tr := opt.Transport
+	if tr == nil {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(tr)}
+}
+
+// WriteTarball writes a `docker load` archive tagged ref. An index contributes the image for the
+// host's architecture (a docker archive holds one image per tag).
+func WriteTarball(path, ref string, a Artifact) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return fmt.Errorf("parsing tarball tag: %w", err)
+	}
+	img := a.Image
+	if a.Index != nil {
+		if img, err = platformImage(a.Index, runtime.GOARCH); err != nil {
+			return err
+		}
+	}
+	return safefile.WriteFrom(path, 0o644, func(w io.Writer) error {
+		return tarball.Write(tag, img, w)
+	})
+}
+
+func platformImage(ii v1.ImageIndex, arch string) (v1.Image, error) {
+	m, err := ii.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == arch {
+			return ii.Image(d.Digest)
+		}
+		if d.Platform != nil {
+			have = append(have, d.Platform.Architecture)
+		}
+	}
+	return nil, fmt.Errorf("the index has no linux/%s image for a docker archive (it has %v)", arch, have)
+}
