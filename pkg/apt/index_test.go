@@ -1,0 +1,294 @@
+package apt_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/apt"
+)
+
+func TestPackages(t *testing.T) {
+	const dir = "dists/stable/main/binary-amd64/"
+	tests := []struct {
+		name     string
+		opt      testrepo.Options
+		arch     string                                                 // default amd64
+		setup    func(t *testing.T, r *testrepo.Repo, rel *apt.Release) // after the Release was fetched
+		wantPath string
+		wantPkgs []string // name_arch, sorted
+		wantErr  error
+		check    func(t *testing.T, r *testrepo.Repo)
+	}{
+		{
+			name:     "xz preferred",
+			wantPath: "main/binary-amd64/Packages.xz",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+			check: func(t *testing.T, r *testrepo.Repo) {
+				if reqs := r.Requests(); !slices.Contains(reqs, dir+"Packages.xz") || slices.Contains(reqs, dir+"Packages.gz") {
+					t.Errorf("requests = %q, want the .xz only", reqs)
+				}
+			},
+		},
+		{
+			name:     "arch all listed for every arch",
+			opt:      testrepo.Options{Archs: []string{"amd64", "arm64"}},
+			arch:     "arm64",
+			wantPath: "main/binary-arm64/Packages.xz",
+			wantPkgs: []string{"hello-data_all", "libhello1_arm64"},
+		},
+		{
+			name:     "gz when there is no xz",
+			opt:      testrepo.Options{Compressions: []string{"gz"}},
+			wantPath: "main/binary-amd64/Packages.gz",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+		},
+		{
+			name:     "uncompressed",
+			opt:      testrepo.Options{Compressions: []string{"none"}},
+			wantPath: "main/binary-amd64/Packages",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+		},
+		{
+			name:     "detached Release",
+			opt:      testrepo.Options{Detached: true},
+			wantPath: "main/binary-amd64/Packages.xz",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+		},
+		{
+			name:     "by-hash",
+			opt:      testrepo.Options{ByHash: true},
+			wantPath: "main/binary-amd64/Packages.xz",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+			check: func(t *testing.T, r *testrepo.Repo) {
+				reqs := r.Requests()
+				if slices.Contains(reqs, dir+"Packages.xz") || !slices.ContainsFunc(reqs, func(p string) bool { return strings.HasPrefix(p, dir+"by-hash/SHA256/") }) {
+					t.Errorf("requests = %q, want the index by hash", reqs)
+				}
+			},
+		},
+		{
+			name: "by-hash announced but not served",
+			opt:  testrepo.Options{ByHash: true},
+			setup: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
+				r.FailWith(dir+"by-hash/SHA256/"+rel.Files["main/binary-amd64/Packages.xz"].SHA256, http.StatusNotFound)
+			},
+			wantPath: "main/binary-amd64/Packages.xz",
+			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
+			check: func(t *testing.T, r *testrepo.Repo) {
+				if !slices.Contains(r.Requests(), dir+"Packages.xz") {
+					t.Errorf("requests = %q, want a fallback to the index by name", r.Requests())
+				}
+			},
+		},
+		{
+			name:     "empty suite",
+			opt:      testrepo.Options{Packages: []debtest.Package{}},
+			wantPath: "main/binary-amd64/Packages.xz",
+		},
+		{
+			name: "tampered index",
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b })
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
+			name: "index longer than signed",
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { return append(b, make([]byte, 1<<20)...) })
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
+			name: "index shorter than signed",
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { return b[:len(b)-1] })
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
+			name: "listed but missing",
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.FailWith(dir+"Packages.xz", http.StatusNotFound)
+			},
+			wantErr: apt.ErrNotFound,
+		},
+		{
+			name: "server error is not ErrNotFound",
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.FailWith(dir+"Packages.xz", http.StatusInternalServerError)
+			},
+			wantErr: &apt.StatusError{StatusCode: http.StatusInternalServerError},
+		},
+		{
+			name:    "not listed",
+			arch:    "riscv64",
+			wantErr: apt.ErrNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.opt.Packages == nil {
+				tt.opt.Packages = samplePackages()
+			}
+			if tt.arch == "" {
+				tt.arch = "amd64"
+			}
+			r := testrepo.New(t, tt.opt)
+			c := &apt.Client{}
+			ctx := context.Background()
+			rel, err := c.Release(ctx, r.Source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.setup != nil {
+				tt.setup(t, r, rel)
+			}
+			idx, pkgs, err := c.Packages(ctx, r.Source, rel, "main", tt.arch)
+			if want, ok := tt.wantErr.(*apt.StatusError); ok {
+				var se *apt.StatusError
+				if !errors.As(err, &se) || se.StatusCode != want.StatusCode || errors.Is(err, apt.ErrNotFound) {
+					t.Fatalf("err = %v, want a %d StatusError that is not ErrNotFound", err, want.StatusCode)
+				}
+				return
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantPath != "" && (idx.Path != tt.wantPath || idx != rel.Files[tt.wantPath]) {
+				t.Errorf("index = %+v, want the Release's %s: %+v", idx, tt.wantPath, rel.Files[tt.wantPath])
+			}
+			var got []string
+			for _, p := range pkgs {
+				got = append(got, p.Name+"_"+p.Architecture)
+				if p.Repository != r.Source.Name {
+					t.Errorf("%s: Repository = %q, want %q", p.Name, p.Repository, r.Source.Name)
+				}
+				deb, ok := r.Debs[p.Filename]
+				if !ok {
+					t.Errorf("%s: Filename %s is not in the pool", p.Name, p.Filename)
+				} else if p.Size != int64(len(deb)) || p.SHA256 != sha256hex(deb) {
+					t.Errorf("%s: Size/SHA256 do not describe the .deb served", p.Name)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.wantPkgs) {
+				t.Errorf("packages = %q, want %q", got, tt.wantPkgs)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+// TestPackagesIndexCache shows that a second run with the same cache fetches only the InRelease, and
+// that a corrupt cache entry is replaced rather than trusted.
+func TestPackagesIndexCache(t *testing.T) {
+	r := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
+	cache := &apt.Cache{Dir: t.TempDir()}
+	ctx := context.Background()
+	lock := func() (apt.IndexFile, []*apt.Package) {
+		t.Helper()
+		c := &apt.Client{Cache: cache}
+		rel, err := c.Release(ctx, r.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, pkgs, err := c.Packages(ctx, r.Source, rel, "main", "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idx, pkgs
+	}
+
+	idx, first := lock()
+	if _, err := cache.ReadVerified(idx.SHA256); err != nil {
+		t.Fatalf("index not cached: %v", err)
+	}
+	before := len(r.Requests())
+	_, second := lock()
+	if got := r.Requests()[before:]; !slices.Equal(got, []string{"dists/stable/InRelease"}) {
+		t.Errorf("second run requested %q, want only the InRelease", got)
+	}
+	if len(second) != len(first) {
+		t.Errorf("second run parsed %d packages, first %d", len(second), len(first))
+	}
+
+	if err := writeFile(cache.Path(idx.SHA256), []byte("corrupt")); err != nil {
+		t.Fatal(err)
+	}
+	before = len(r.Requests())
+	if _, third := lock(); len(third) != len(first) {
+		t.Errorf("after corruption: %d packages, want %d", len(third), len(first))
+	}
+	if got := r.Requests()[before:]; !slices.Contains(got, "dists/stable/main/binary-amd64/Packages.xz") {
+		t.Errorf("corrupt cache entry was not refetched: requests %q", got)
+	}
+	if _, err := cache.ReadVerified(idx.SHA256); err != nil {
+		t.Errorf("cache entry not repaired: %v", err)
+	}
+}
+
+// TestFileSource reads the same archive through a file:// URL, which the default client serves
+// without any HTTP server.
+func TestFileSource(t *testing.T) {
+	r := testrepo.New(t, testrepo.Options{Packages: samplePackages(), Compressions: []string{"gz"}})
+	src := r.Source
+	src.URL, src.Name = "file://"+r.Dir, ""
+	c := &apt.Client{}
+	ctx := context.Background()
+	rel, err := c.Release(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, pkgs, err := c.Packages(ctx, src, rel, "main", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx.Path != "main/binary-amd64/Packages.gz" || len(pkgs) != 3 {
+		t.Errorf("index %s with %d packages", idx.Path, len(pkgs))
+	}
+	if want := "file://" + r.Dir + " stable"; pkgs[0].Repository != want {
+		t.Errorf("Repository = %q, want the default name %q", pkgs[0].Repository, want)
+	}
+	if reqs := r.Requests(); len(reqs) != 0 {
+		t.Errorf("the HTTP server was asked for %q", reqs)
+	}
+}
+
+// TestPackagesSizeCap checks the archive-bomb guard: an index that decompresses beyond the cap is an
+// error, not a truncated list.
+func TestPackagesSizeCap(t *testing.T) {
+	r := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
+	ctx := context.Background()
+	for _, tt := range []struct {
+		limit   int64
+		wantErr error
+	}{
+		{limit: 512, wantErr: apt.ErrTooLarge},
+		{limit: 1 << 20},
+	} {
+		c := &apt.Client{MaxIndexSize: tt.limit}
+		rel, err := c.Release(ctx, r.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = c.Packages(ctx, r.Source, rel, "main", "amd64")
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("limit %d: err = %v, want %v", tt.limit, err, tt.wantErr)
+		}
+	}
+}
