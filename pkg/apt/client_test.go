@@ -161,9 +161,11 @@ func TestRelease(t *testing.T) {
 			setup: func(t *testing.T, r *testrepo.Repo) apt.Source { return copySuite(t, r, "ingot-test") },
 		},
 		{
-			name:  "valid until later",
-			opt:   testrepo.Options{ValidUntil: now.Add(24 * time.Hour)},
-			check: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) { checkTime(t, rel.ValidUntil, now.Add(24*time.Hour)) },
+			name: "valid until later",
+			opt:  testrepo.Options{ValidUntil: now.Add(24 * time.Hour)},
+			check: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
+				checkTime(t, rel.ValidUntil, now.Add(24*time.Hour))
+			},
 		},
 		{
 			name: "armored keyring",
