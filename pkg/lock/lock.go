@@ -50,6 +50,8 @@ type Repository struct {
 	URL        string   `json:"url"`
 	Suite      string   `json:"suite"`
 	Components []string `json:"components"`
+	Codename   string   `json:"codename,omitempty"`
+	Version    string   `json:"version,omitempty"`
 	// Release is the sha256 digest of the verified InRelease (or Release) file.
 	Release string  `json:"release"`
 	Date    string  `json:"date,omitempty"`
