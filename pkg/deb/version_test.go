@@ -214,32 +214,3 @@ func TestCompareAgainstDpkg(t *testing.T) {
 		}
 	}
 }
-
-func ExampleVersion_Compare() {
-	installed := MustParseVersion("2.36-9+deb12u9")
-	for _, s := range []string{"2.36-9+deb12u14", "2.36~rc1-1", "1:2.0"} {
-		candidate, err := ParseVersion(s)
-		if err != nil {
-			fmt.Println(err)
-			continue
-		}
-		fmt.Println(candidate, "newer than", installed, ":", candidate.Compare(installed) > 0)
-	}
-	// Output:
-	// 2.36-9+deb12u14 newer than 2.36-9+deb12u9 : true
-	// 2.36~rc1-1 newer than 2.36-9+deb12u9 : false
-	// 1:2.0 newer than 2.36-9+deb12u9 : true
-}
-
-func ExampleParseVersion() {
-	v, err := ParseVersion("1:2.36-9+deb12u14")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("epoch=%d upstream=%s revision=%s\n", v.Epoch, v.Upstream, v.Revision)
-	_, err = ParseVersion("v1.0")
-	fmt.Println(err)
-	// Output:
-	// epoch=1 upstream=2.36 revision=9+deb12u14
-	// deb: invalid version "v1.0": upstream version does not start with a digit
-}
