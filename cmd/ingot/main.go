@@ -2,15 +2,21 @@
 package main
 
 import (
-	_ "github.com/ProtonMail/go-crypto/openpgp"
-	_ "github.com/google/go-containerregistry/pkg/v1"
-	_ "github.com/invopop/jsonschema"
-	_ "github.com/klauspost/compress/zstd"
-	_ "github.com/spf13/cobra"
-	_ "github.com/ulikunitz/xz"
-	_ "golang.org/x/sync/errgroup"
-	_ "golang.org/x/term"
-	_ "sigs.k8s.io/yaml"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ingot-build/ingot/internal/cli"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cli.New().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingot:", err)
+	}
+	os.Exit(cli.ExitCode(err))
+}

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/pipeline"
+	"github.com/ingot-build/ingot/pkg/publish"
+)
+
+type buildFlags struct {
+	lockfile string
+	push     string
+	tarball  string
+	insecure bool
+}
+
+func newBuildCmd(g *globalFlags) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [SPEC]",
+		Short: "Build a reproducible image from a spec and its lock",
+		Long: `Build a reproducible image from a spec and its lock.
+
+The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
+version), and also to a registry with --push and to a docker-load archive with --tarball. Without a lock
+the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, specPath, err := loadSpec(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			opt := pipelineOptions(env, g, cmd)
+			lockPath := f.lockfile
+			if lockPath == "" {
+				lockPath = defaultLockPath(specPath)
+			}
+			l, err := lock.Read(lockPath)
+			if errors.Is(err, os.ErrNotExist) {
+				if l, err = pipeline.Lock(cmd.Context(), s, opt); err != nil {
+					return err
+				}
+				if err = l.Write(lockPath); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", lockPath)
+			}
+			if err != nil {
+				return err
+			}
+			res, err := pipeline.Build(cmd.Context(), s, l, opt)
+			if err != nil {
+				return err
+			}
+			if !g.quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%s stored in %s\n", s.Name, res.Tag, res.Layout)
+			}
+			if f.tarball != "" {
+				if err := publish.WriteTarball(f.tarball, s.Name+":"+res.Tag, res.Artifact); err != nil {
+					return err
+				}
+			}
+			if f.push != "" {
+				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure})
+				if err != nil {
+					return err
+				}
+				if !g.quiet {
+					fmt.Fprintf(cmd.ErrOrStderr(), "pushed %s\n", ref)
+				}
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&f.lockfile, "lockfile", "l", "", "lock file (default: ingot.lock beside the spec)")
+	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry reference")
+	cmd.Flags().StringVar(&f.tarball, "tarball", "", "also write a docker-load archive to this file")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
+	return cmd
+}

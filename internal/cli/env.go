@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Env is everything ingot takes from the process environment, read in one place.
+type Env struct {
+	// DataDir holds the OCI layouts, the package cache and (later) the catalog.
+	DataDir string
+	// SourceDateEpoch clamps timestamps, as reproducible-builds.org specifies; nil when unset.
+	SourceDateEpoch *time.Time
+	// AptSources overrides the host apt source files (colon-separated) for host repositories.
+	AptSources []string
+}
+
+// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH and INGOT_APT_SOURCES.
+func ReadEnv() (Env, error) {
+	var e Env
+	switch {
+	case os.Getenv("INGOT_DATA_DIR") != "":
+		e.DataDir = os.Getenv("INGOT_DATA_DIR")
+	case os.Getenv("XDG_DATA_HOME") != "":
+		e.DataDir = filepath.Join(os.Getenv("XDG_DATA_HOME"), "ingot")
+	default:
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return e, err
+		}
+		e.DataDir = filepath.Join(home, ".local", "share", "ingot")
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return e, usageErrorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+		}
+		t := time.Unix(sec, 0).UTC()
+		e.SourceDateEpoch = &t
+	}
+	if v := os.Getenv("INGOT_APT_SOURCES"); v != "" {
+		e.AptSources = filepath.SplitList(v)
+	}
+	return e, nil
+}

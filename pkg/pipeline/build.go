@@ -1,0 +1,360 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/build"
+	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/spec"
+)
+
+// Result is a built image, stored in the layout store.
+type Result struct {
+	Artifact publish.Artifact
+	Digest   v1.Hash
+	// Layout is the OCI layout directory holding it, under the tag Tag.
+	Layout, Tag string
+	// Cached is true when nothing had to be built: the same inputs produced this digest before and the
+	// layout still holds it.
+	Cached bool
+}
+
+// Build makes the image the spec and lock describe, using only what the lock pins, and stores it in
+// the layout store. It refuses a lock that does not match the spec. An unchanged spec, lock and file
+// set is recognised and not rebuilt.
+func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Result, error) {
+	if err := l.Check(s); err != nil {
+		return nil, err
+	}
+	files, err := readFiles(s)
+	if err != nil {
+		return nil, err
+	}
+	store := opt.Store()
+	key, err := cacheKey(s, l, files, opt.SourceDateEpoch)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Layout: store.Dir(s.Name), Tag: s.Tag()}
+	if d, ok := readCache(opt.DataDir, key); ok && store.Has(s.Name, s.Tag(), d) {
+		if res.Artifact, err = store.Read(s.Name, s.Tag()); err == nil {
+			res.Digest, res.Cached = d, true
+			return res, nil
+		}
+	}
+
+	if err := fetch(ctx, l, opt); err != nil {
+		return nil, err
+	}
+	art, err := assemble(ctx, s, l, files, opt)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
+		return nil, err
+	}
+	if res.Digest, err = art.Digest(); err != nil {
+		return nil, err
+	}
+	res.Artifact = art
+	// The cache is an optimisation: failing to record it does not fail the build.
+	_ = writeCache(opt.DataDir, key, res.Digest)
+	return res, nil
+}
+
+// fetch makes sure every locked package is in the cache, verified.
+func fetch(ctx context.Context, l *lock.Lock, opt Options) error {
+	var dl []apt.Download
+	for _, p := range l.Packages() {
+		dl = append(dl, apt.Download{Name: p.Name + "_" + p.Version + "_" + p.Architecture, URL: p.URL, Size: p.Size, SHA256: p.SHA256})
+	}
+	if err := opt.cache().Fetch(ctx, dl, apt.FetchOptions{HTTP: opt.HTTP, Progress: opt.Progress}); err != nil {
+		return fmt.Errorf("fetching packages: %w", err)
+	}
+	return nil
+}
+
+func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (publish.Artifact, error) {
+	annotations := map[string]string{
+		"org.opencontainers.image.title":   s.Name,
+		"org.opencontainers.image.version": s.Tag(),
+	}
+	if l.Base != nil {
+		annotations["org.opencontainers.image.base.name"] = strings.SplitN(l.Base.Ref, "@", 2)[0]
+		annotations["org.opencontainers.image.base.digest"] = l.Base.Digest
+	}
+	for k, v := range s.Annotations {
+		annotations[k] = v
+	}
+	var epoch time.Time
+	if opt.SourceDateEpoch != nil {
+		epoch = *opt.SourceDateEpoch
+	}
+	cache := opt.cache()
+	var images []v1.Image
+	for _, arch := range s.Archs {
+		var pkgs []build.Package
+		for _, p := range l.Archs[arch].Packages {
+			data, err := cache.ReadVerified(p.SHA256)
+			if err != nil {
+				return publish.Artifact{}, fmt.Errorf("package %s: %w", p.Name, err)
+			}
+			pkgs = append(pkgs, build.Package{Name: p.Name, Version: p.Version, Source: p.Source, SHA256: p.SHA256, Deb: data})
+		}
+		base, err := baseImage(ctx, l, arch, opt)
+		if err != nil {
+			return publish.Artifact{}, err
+		}
+		img, err := build.Image(ctx, build.Options{
+			Arch:        arch,
+			Packages:    pkgs,
+			Accounts:    accounts(s.Accounts),
+			Files:       files,
+			Paths:       paths(s.Paths),
+			Config:      config(s),
+			Base:        base,
+			Epoch:       epoch,
+			Layers:      s.Layers,
+			Annotations: annotations,
+			OSRelease:   osRelease(l),
+		})
+		if err != nil {
+			return publish.Artifact{}, fmt.Errorf("building %s for %s: %w", s.Name, arch, err)
+		}
+		images = append(images, img)
+	}
+	if len(images) == 1 {
+		return publish.Artifact{Image: images[0]}, nil
+	}
+	ii, err := build.Index(images, annotations)
+	if err != nil {
+		return publish.Artifact{}, err
+	}
+	return publish.Artifact{Index: ii}, nil
+}
+
+func baseImage(ctx context.Context, l *lock.Lock, arch string, opt Options) (v1.Image, error) {
+	if l.Base == nil {
+		return nil, nil
+	}
+	d := l.Base.Digest
+	if p := l.Base.Platforms[arch]; p != "" {
+		d = p
+	}
+	ref, err := name.NewDigest(l.Base.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	img, err := remote.Image(ref.Context().Digest(d), append([]remote.Option{remote.WithContext(ctx)}, opt.Remote...)...)
+	if err != nil {
+		return nil, fmt.Errorf("base %s for %s: %w", l.Base.Ref, arch, err)
+	}
+	return img, nil
+}
+
+func osRelease(l *lock.Lock) build.OSRelease {
+	r := build.OSRelease{ID: "debian", Name: "Debian GNU/Linux"}
+	if len(l.Repositories) > 0 {
+		r.VersionCodename = l.Repositories[0].Codename
+		r.VersionID = l.Repositories[0].Version
+	}
+	return r
+}
+
+func accounts(a *spec.Accounts) build.Accounts {
+	var out build.Accounts
+	if a == nil {
+		return out
+	}
+	for _, g := range a.Groups {
+		out.Groups = append(out.Groups, build.Group{Name: g.Name, GID: g.GID, Members: g.Members})
+	}
+	for _, u := range a.Users {
+		out.Users = append(out.Users, build.User{Name: u.Name, UID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell})
+	}
+	out.RunAs = a.RunAs
+	return out
+}
+
+func paths(ps []spec.Path) []build.PathOp {
+	var out []build.PathOp
+	for _, p := range ps {
+		op := build.PathOp{Path: p.Path, Type: p.Type, Target: p.Target, UID: p.UID, GID: p.GID, Recursive: p.Recursive}
+		switch {
+		case p.Mode != nil:
+			op.Mode = fs.FileMode(*p.Mode)
+		case p.Type == spec.PathDirectory:
+			op.Mode = 0o755
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+func config(s *spec.Spec) build.Config {
+	c := build.Config{
+		Entrypoint: s.Entrypoint, Cmd: s.Cmd, WorkDir: s.WorkDir, StopSignal: s.StopSignal, Labels: s.Labels,
+	}
+	for k, v := range s.Env {
+		c.Env = append(c.Env, k+"="+v)
+	}
+	slices.Sort(c.Env)
+	return c
+}
+
+// readFiles reads the spec's local files. Directories are walked; symlinks inside them are copied as
+// links, never followed.
+func readFiles(s *spec.Spec) ([]build.File, error) {
+	var out []build.File
+	for i, f := range s.Files {
+		src := resolvePath(s.Dir, f.Source)
+		fi, err := os.Lstat(src)
+		if err != nil {
+			return nil, fmt.Errorf("files[%d]: %w", i, err)
+		}
+		if !fi.IsDir() {
+			bf, err := readFile(src, f.Path, fi, f)
+			if err != nil {
+				return nil, fmt.Errorf("files[%d]: %w", i, err)
+			}
+			out = append(out, bf)
+			continue
+		}
+		err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(src, p)
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			bf, err := readFile(p, path.Join(f.Path, filepath.ToSlash(rel)), fi, f)
+			if err != nil {
+				return err
+			}
+			out = append(out, bf)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("files[%d]: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+func readFile(src, dst string, fi fs.FileInfo, f spec.File) (build.File, error) {
+	bf := build.File{Path: dst, UID: f.UID, GID: f.GID}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return bf, err
+		}
+		bf.Mode, bf.Linkname = fs.ModeSymlink|0o777, target
+	case fi.IsDir():
+		bf.Mode = fs.ModeDir | 0o755
+	case fi.Mode().IsRegular():
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return bf, err
+		}
+		bf.Data = data
+		bf.Mode = fi.Mode().Perm()
+		if f.Mode != nil {
+			bf.Mode = fs.FileMode(*f.Mode)
+		}
+	default:
+		return bf, fmt.Errorf("%s: only regular files, directories and symlinks can be copied in", src)
+	}
+	return bf, nil
+}
+
+func resolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// cacheKey identifies everything a build's output depends on: this ingot binary, the spec, the lock,
+// the local files and the epoch.
+func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, epoch *time.Time) (string, error) {
+	h := sha256.New()
+	self, err := selfDigest()
+	if err != nil {
+		return "", err
+	}
+	lb, err := l.Marshal()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "ingot %s\nspec %s\nlock %x\n", self, s.Digest(), sha256.Sum256(lb))
+	for _, f := range files {
+		fmt.Fprintf(h, "file %s %o %d %d %q %x\n", f.Path, uint32(f.Mode), f.UID, f.GID, f.Linkname, sha256.Sum256(f.Data))
+	}
+	if epoch != nil {
+		fmt.Fprintf(h, "epoch %d\n", epoch.Unix())
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// selfDigest hashes the running executable, so that a new ingot never reuses an old ingot's output.
+func selfDigest() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func cachePath(dataDir, key string) string {
+	return filepath.Join(dataDir, "cache", "builds", key)
+}
+
+func readCache(dataDir, key string) (v1.Hash, bool) {
+	data, err := os.ReadFile(cachePath(dataDir, key))
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(data)))
+	return h, err == nil
+}
+
+func writeCache(dataDir, key string, d v1.Hash) error {
+	p := cachePath(dataDir, key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return safefile.Write(p, []byte(d.String()+"\n"), 0o644)
+}

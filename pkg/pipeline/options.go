@@ -1,0 +1,48 @@
+package pipeline
+
+import (
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/publish"
+)
+
+// Options are the machine-side settings of a pipeline run (the spec says what to build).
+type Options struct {
+	// DataDir holds the package cache, the OCI layout store and the build cache.
+	DataDir string
+	// HTTP fetches repositories and packages; nil uses apt's default client (which also reads file://).
+	HTTP *http.Client
+	// Progress receives a progress display; nil keeps quiet.
+	Progress io.Writer
+	// AptSources are the apt source files behind "host: true"; nil reads the host's.
+	AptSources []string
+	// SourceDateEpoch, when set, clamps every timestamp in the image.
+	SourceDateEpoch *time.Time
+	// Now is the clock for Release validity; nil is time.Now.
+	Now func() time.Time
+	// Remote are options for fetching base images from registries.
+	Remote []remote.Option
+}
+
+func (o Options) cache() *apt.Cache {
+	return &apt.Cache{Dir: filepath.Join(o.DataDir, "cache", "debs")}
+}
+
+func (o Options) indexCache() *apt.Cache {
+	return &apt.Cache{Dir: filepath.Join(o.DataDir, "cache", "indexes")}
+}
+
+// Store is the OCI layout store under the data directory.
+func (o Options) Store() publish.Store {
+	return publish.Store{Root: filepath.Join(o.DataDir, "oci")}
+}
+
+func (o Options) client() *apt.Client {
+	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: o.indexCache()}
+}
