@@ -173,7 +173,7 @@ func (c *Cache) Fetch(ctx context.Context, items []Download, opt FetchOptions) e
 			prog.itemDone()
 			if err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("fetching %s from %s: %w", it.Name, it.URL, err))
+				errs = append(errs, fmt.Errorf("fetching %s: %w", it.Name, err))
 				mu.Unlock()
 			}
 		}()
@@ -184,20 +184,44 @@ func (c *Cache) Fetch(ctx context.Context, items []Download, opt FetchOptions) e
 
 // download streams one item into a temporary file beside its entry, counting it on prog, and renames it
 // into place only when its size and SHA-256 are right.
-func (c *Cache) download(ctx context.Context, hc *http.Client, it Download, prog *progress) error {
+func (c *Cache) download(ctx context.Context, hc *http.Client, it Download, prog *progress) (err error) {
 	body, err := open(ctx, hc, it.URL)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	return safefile.WriteFrom(c.Path(it.SHA256), 0o644, func(w io.Writer) error {
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, h, prog.counter()), io.LimitReader(body, it.Size+1))
+	dst := c.Path(it.SHA256)
+	f, err := os.CreateTemp(filepath.Dir(dst), ".fetch-*")
+	if err != nil {
+		return fmt.Errorf("creating cache entry: %w", err)
+	}
+	defer func() {
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", it.URL, err)
+			f.Close()
+			os.Remove(f.Name())
 		}
-		return checkDownload(it, n, h)
-	})
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h, prog.counter()), io.LimitReader(body, it.Size+1))
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", it.URL, err)
+	}
+	if err := checkDownload(it, n, h); err != nil {
+		return fmt.Errorf("%s: %w", it.URL, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("creating cache entry: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("creating cache entry: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("creating cache entry: %w", err)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return fmt.Errorf("creating cache entry: %w", err)
+	}
+	return nil
 }
 
 func checkDownload(it Download, n int64, h hash.Hash) error {

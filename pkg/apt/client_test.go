@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -398,3 +402,79 @@ func checkTime(t *testing.T, got, want time.Time) {
 }
 
 func writeFile(name string, data []byte) error { return os.WriteFile(name, data, 0o644) }
+
+// updateExample regenerates testdata/example, the signed repository ExampleClient reads.
+var updateExample = flag.Bool("update-example", false, "regenerate testdata/example from internal/testrepo")
+
+func TestExampleFixture(t *testing.T) {
+	if !*updateExample {
+		t.Skip("run with -update-example to regenerate testdata/example")
+	}
+	r := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
+	dst := filepath.Join("testdata", "example")
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dst, "archive"), os.DirFS(r.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := os.ReadFile(r.Keyring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "keyring.gpg"), kr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ExampleClient locks a suite's package list and fetches a package, from a signed repository on disk.
+func ExampleClient() {
+	ctx := context.Background()
+	dir, err := filepath.Abs(filepath.Join("testdata", "example"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	src := apt.Source{
+		URL:     "file://" + filepath.ToSlash(dir) + "/archive",
+		Suite:   "stable",
+		Keyring: filepath.Join(dir, "keyring.gpg"),
+	}.WithDefaults()
+
+	c := &apt.Client{}
+	rel, err := c.Release(ctx, src) // verified before it is parsed
+	if err != nil {
+		log.Fatal(err)
+	}
+	idx, pkgs, err := c.Packages(ctx, src, rel, "main", "amd64") // size and sha256 checked against rel
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rel.Suite, rel.Codename, idx.Path)
+	slices.SortFunc(pkgs, func(a, b *apt.Package) int { return strings.Compare(a.Name, b.Name) })
+	for _, p := range pkgs {
+		fmt.Println(p.Name, p.Version, p.Architecture)
+	}
+
+	cacheDir, err := os.MkdirTemp("", "ingot-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(cacheDir)
+	cache := &apt.Cache{Dir: cacheDir}
+	hello := pkgs[0]
+	err = cache.Fetch(ctx, []apt.Download{{Name: hello.Name, URL: src.URLFor(hello.Filename), Size: hello.Size, SHA256: hello.SHA256}}, apt.FetchOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	deb, err := cache.ReadVerified(hello.SHA256)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(deb[:8]) == "!<arch>\n")
+	// Output:
+	// stable ingot-test main/binary-amd64/Packages.xz
+	// hello 1:1.0-1 amd64
+	// hello-data 1.0-1 all
+	// libhello1 1.0-1 amd64
+	// true
+}

@@ -1,12 +1,16 @@
 package apt_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ingot-build/ingot/pkg/apt"
 )
@@ -149,5 +153,58 @@ func TestSourceURLFor(t *testing.T) {
 		if got := s.URLFor(tt.rel); got != tt.want {
 			t.Errorf("URLFor(%q) = %q, want %q", tt.rel, got, tt.want)
 		}
+	}
+}
+
+// TestHostMirror runs the client against the host's real apt configuration and mirror. It is opt-in
+// (INGOT_TEST_HOST_MIRROR=1) because it leaves the loopback interface.
+func TestHostMirror(t *testing.T) {
+	if os.Getenv("INGOT_TEST_HOST_MIRROR") != "1" {
+		t.Skip("set INGOT_TEST_HOST_MIRROR=1 to test against the host's configured apt mirror")
+	}
+	srcs, err := apt.HostSources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srcs) == 0 {
+		t.Fatal("the host has no apt sources")
+	}
+	arch := map[string]string{"386": "i386", "arm": "armhf", "ppc64le": "ppc64el"}[runtime.GOARCH]
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cache := &apt.Cache{Dir: t.TempDir()}
+	c := &apt.Client{Cache: cache}
+	for _, src := range srcs {
+		t.Run(src.Name, func(t *testing.T) {
+			rel, err := c.Release(ctx, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s %s %s, signed by %s, %s", rel.Origin, rel.Suite, rel.Version, rel.Signer, rel.Digest)
+			idx, pkgs, err := c.Packages(ctx, src, rel, src.Components[0], arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d packages", idx.Path, len(pkgs))
+			if len(pkgs) == 0 {
+				return // an updates suite can be empty
+			}
+			small := pkgs[0]
+			for _, p := range pkgs {
+				if p.Size < small.Size {
+					small = p
+				}
+			}
+			dl := apt.Download{Name: small.String(), URL: src.URLFor(small.Filename), Size: small.Size, SHA256: small.SHA256}
+			if err := cache.Fetch(ctx, []apt.Download{dl}, apt.FetchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cache.ReadVerified(small.SHA256); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
