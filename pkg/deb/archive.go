@@ -84,7 +84,7 @@ type Archive struct {
 func Open(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 	a := &Archive{r: r, lim: lim.withDefaults()}
 	magic := make([]byte, len(arMagic))
-	if _, err := r.ReadAt(magic, 0); err != nil || string(magic) != arMagic {
+	if err := readAt(r, magic, 0); err != nil || string(magic) != arMagic {
 		return nil, fmt.Errorf("%w: not an ar archive", ErrMalformed)
 	}
 	off := int64(len(arMagic))
@@ -94,7 +94,7 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		if size-off < arHeaderSize {
 			return nil, fmt.Errorf("%w: truncated member header at offset %d", ErrMalformed, off)
 		}
-		if _, err := r.ReadAt(hdr[:], off); err != nil {
+		if err := readAt(r, hdr[:], off); err != nil {
 			return nil, fmt.Errorf("%w: reading member header at offset %d: %w", ErrMalformed, off, err)
 		}
 		m, err := parseArHeader(hdr[:])
@@ -142,6 +142,19 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		return nil, fmt.Errorf("%w: no data.tar member", ErrMalformed)
 	}
 	return a, nil
+}
+
+// readAt fills b from r at off. io.ReaderAt may report io.EOF together with a full read that ends at
+// the end of the input; that is success here.
+func readAt(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // parseArHeader decodes the name and size of a 60-byte ar member header.
@@ -192,7 +205,7 @@ func (a *Archive) checkBinary(m member) error {
 		return fmt.Errorf("%w: debian-binary is %d bytes", ErrMalformed, m.size)
 	}
 	b := make([]byte, m.size)
-	if _, err := a.r.ReadAt(b, m.off); err != nil {
+	if err := readAt(a.r, b, m.off); err != nil {
 		return fmt.Errorf("%w: reading debian-binary: %w", ErrMalformed, err)
 	}
 	// "2.<minor>\n"; later lines and minor numbers are reserved for compatible extensions.

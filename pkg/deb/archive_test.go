@@ -179,7 +179,7 @@ func helloPackage() debtest.Package {
 			{Path: "usr/bin/hello", Mode: 0o755, Body: []byte("#!/bin/sh\necho hello\n")},
 			{Path: "usr/bin/hi", Symlink: "/usr/bin/hello"},
 			{Path: "usr/bin/hello2", Hardlink: "usr/bin/hello"},
-			{Path: "usr/lib/big", Body: bytes.Repeat([]byte("0123456789abcdef"), 100_000)},
+			{Path: "usr/lib/big", Body: bytes.Repeat([]byte("0123456789abcdef"), 20_000)},
 			{Path: "srv/x", Dir: true, Mode: 0o1777, UID: 33, GID: 33},
 			{RawName: "/opt/abs", Body: []byte("absolute names become relative")},
 			{RawName: "./opt/x/../y", Body: []byte("cleaned")},
@@ -195,7 +195,7 @@ func helloEntries() []entry {
 		link("usr/bin/hi", tar.TypeSymlink, "/usr/bin/hello", 0o777),
 		link("usr/bin/hello2", tar.TypeLink, "usr/bin/hello", 0o755),
 		dir("usr/lib", 0o755),
-		file("usr/lib/big", 0o644, strings.Repeat("0123456789abcdef", 100_000)),
+		file("usr/lib/big", 0o644, strings.Repeat("0123456789abcdef", 20_000)),
 		dir("srv", 0o755),
 		{Entry: deb.Entry{Path: "srv/x", Type: tar.TypeDir, Mode: 0o1777, UID: 33, GID: 33}},
 		file("opt/abs", 0o644, "absolute names become relative"),
@@ -205,38 +205,40 @@ func helloEntries() []entry {
 
 // TestCompressions reads the same package in every compression dpkg-deb can write.
 func TestCompressions(t *testing.T) {
-	for _, comp := range []string{"gz", "xz", "zst", "none", "bz2"} {
-		for _, ctlComp := range []string{"gz", "xz", "zst", "none"} {
-			t.Run(comp+"/"+ctlComp, func(t *testing.T) {
-				p := helloPackage()
-				p.ControlCompression = ctlComp
-				var b []byte
-				if comp == "bz2" {
-					b = withBzip2Data(t, p)
-				} else {
-					p.Compression = comp
-					b = debtest.MustBuild(t, p)
-				}
-				a, err := openBytes(t, b, deb.Limits{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				c, err := a.Control()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(c, debtest.ControlParagraph(p)) {
-					t.Errorf("Control() = %v, want %v", c, debtest.ControlParagraph(p))
-				}
-				got, err := readData(a, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, helloEntries()) {
-					t.Errorf("entries =\n%+v\nwant\n%+v", got, helloEntries())
-				}
-			})
-		}
+	for _, c := range [][2]string{
+		{"gz", "gz"}, {"xz", "gz"}, {"zst", "gz"}, {"none", "gz"}, {"bz2", "gz"},
+		{"none", "xz"}, {"none", "zst"}, {"none", "none"}, {"xz", "xz"}, {"zst", "zst"},
+	} {
+		comp, ctlComp := c[0], c[1]
+		t.Run(comp+"/"+ctlComp, func(t *testing.T) {
+			p := helloPackage()
+			p.ControlCompression = ctlComp
+			var b []byte
+			if comp == "bz2" {
+				b = withBzip2Data(t, p)
+			} else {
+				p.Compression = comp
+				b = debtest.MustBuild(t, p)
+			}
+			a, err := openBytes(t, b, deb.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := a.Control()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c, debtest.ControlParagraph(p)) {
+				t.Errorf("Control() = %v, want %v", c, debtest.ControlParagraph(p))
+			}
+			got, err := readData(a, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, helloEntries()) {
+				t.Errorf("entries =\n%+v\nwant\n%+v", got, helloEntries())
+			}
+		})
 	}
 }
 
@@ -646,5 +648,34 @@ func BenchmarkData(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// eofAtEnd is an io.ReaderAt that, as the interface allows, reports io.EOF with a read that reaches
+// the end of the input.
+type eofAtEnd struct{ b []byte }
+
+func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[off:])
+	if off+int64(n) == int64(len(r.b)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestOpenReaderAtEOF(t *testing.T) {
+	b := debtest.MustBuild(t, helloPackage())
+	a, err := deb.Open(eofAtEnd{b}, int64(len(b)), deb.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readData(a, false); err != nil || !reflect.DeepEqual(got, helloEntries()) {
+		t.Errorf("entries = %+v, %v", got, err)
+	}
+	if _, err := deb.Open(eofAtEnd{b[:100]}, int64(len(b)), deb.Limits{}); !errors.Is(err, deb.ErrMalformed) {
+		t.Errorf("Open with a size past the end: %v, want ErrMalformed", err)
 	}
 }
