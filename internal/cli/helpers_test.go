@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"path/filepath"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ingot-build/ingot/pkg/publish"
+)
+
+// readConfig loads the config of the single-arch image name:tag from a data directory's layout store.
+func readConfig(t *testing.T, dataDir, name, tag string) *v1.ConfigFile {
+	t.Helper()
+	a, err := publish.Store{Root: filepath.Join(dataDir, "oci")}.Read(name, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Image == nil {
+		t.Fatal("expected a single image")
+	}
+	cfg, err := a.Image.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
