@@ -53,10 +53,14 @@ func (pr provision) satisfies(r deb.Relation) bool {
 // with the same name and version, the first one added is kept. Provides fields are parsed here; a
 // package whose Provides is malformed provides nothing, and Resolve reports the error if it selects it.
 func NewUniverse(arch string, pkgs ...[]*Package) *Universe {
+	total := 0
+	for _, list := range pkgs {
+		total += len(list)
+	}
 	u := &Universe{
 		arch:      arch,
-		byName:    make(map[string][]*Package),
-		providers: make(map[string][]provision),
+		byName:    make(map[string][]*Package, total),
+		providers: make(map[string][]provision, total/8),
 	}
 	for _, list := range pkgs {
 		for _, p := range list {
@@ -189,8 +193,12 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // every constraint seen for it; when a later constraint rules the chosen version out, the constraint is
 // remembered and resolution starts over, so the final set never holds leftovers of a discarded choice.
 // A relation on a virtual name is met by the real package of that name if there is one, else by a
-// provider: already selected, else by Priority, then by name. Conflicts and Breaks are checked on the
-// final set; they are reported, not worked around.
+// provider: already selected, else by Priority, then by name.
+//
+// When adding a package, candidates (alternatives, versions, providers) that would clash with the
+// Conflicts or Breaks of the selection so far are passed over if another fits; this is how apt picks
+// pipewire-pulse rather than pulseaudio next to pipewire-audio. The final set is then checked, and any
+// clash that could not be avoided is reported as a *ConflictError; there is no further backtracking.
 func (u *Universe) Resolve(req Request) (*Resolution, error) {
 	r := &resolver{u: u, excluded: make(map[string]bool), learned: make(map[string][]constraint)}
 	for _, x := range req.Exclude {
@@ -241,6 +249,12 @@ type choice struct {
 	chain []string
 }
 
+// declaredConflict is one Conflicts or Breaks relation of a selected package.
+type declaredConflict struct {
+	c   *choice
+	rel deb.Relation
+}
+
 // selectedProvision is a Provides entry of a selected package.
 type selectedProvision struct {
 	c    *choice
@@ -257,6 +271,7 @@ type resolver struct {
 	selected map[string]*choice
 	local    map[string][]constraint        // constraints met by the current choice of a name
 	selProv  map[string][]selectedProvision // provided name -> selected providers
+	declared map[string][]declaredConflict  // name -> Conflicts and Breaks of the selection on it
 	cuts     map[string]map[string]bool     // excluded name -> requirers
 	virtuals map[[2]string]map[string]bool  // {virtual, provider} -> requirers
 	queue    []*choice                      // selected packages, in selection order
@@ -313,6 +328,7 @@ func (r *resolver) pass(roots []deb.Relation) (restart bool, err error) {
 	r.selected = make(map[string]*choice)
 	r.local = make(map[string][]constraint)
 	r.selProv = make(map[string][]selectedProvision)
+	r.declared = make(map[string][]declaredConflict)
 	r.cuts = make(map[string]map[string]bool)
 	r.virtuals = make(map[[2]string]map[string]bool)
 	r.queue = r.queue[:0]
@@ -383,24 +399,32 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 			return false, nil
 		}
 	}
-	// 3. A new package that fits every constraint so far.
+	// 3. A new package that fits every constraint so far, preferring one that does not clash with the
+	// Conflicts and Breaks of the selection (nor the selection with its own). A clashing one is still
+	// taken when nothing else fits, so that checkConflicts reports the clash with both chains.
+	var (
+		fallback        *Package
+		fallbackAlt     deb.Relation
+		fallbackVirtual bool
+	)
 	for _, a := range alts {
 		if !r.u.qualifierOK(a) {
 			continue
 		}
-		pkg, virtual := r.candidate(a)
+		pkg, virtual, clash := r.candidate(a)
 		if pkg == nil {
 			continue
 		}
-		if err := r.add(pkg, chain); err != nil {
-			return false, err
+		if clash {
+			if fallback == nil {
+				fallback, fallbackAlt, fallbackVirtual = pkg, a, virtual
+			}
+			continue
 		}
-		if virtual {
-			r.noteVirtual(a.Name, pkg.Name, requirer)
-		} else {
-			r.local[a.Name] = append(r.local[a.Name], constraint{rel: a, chain: chain})
-		}
-		return false, nil
+		return false, r.take(pkg, a, virtual, chain, requirer)
+	}
+	if fallback != nil {
+		return false, r.take(fallback, fallbackAlt, fallbackVirtual, chain, requirer)
 	}
 	// 4. Change an earlier choice: remember the constraint and start over.
 	for _, a := range alts {
@@ -423,21 +447,42 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 	return false, &UnsatisfiableError{Chain: slices.Clone(chain), Relation: group.String(), Reason: strings.Join(reasons, "; ")}
 }
 
+// take selects pkg for alternative a of a relation of the package whose chain is given.
+func (r *resolver) take(pkg *Package, a deb.Relation, virtual bool, chain []string, requirer string) error {
+	if err := r.add(pkg, chain); err != nil {
+		return err
+	}
+	if virtual {
+		r.noteVirtual(a.Name, pkg.Name, requirer)
+	} else {
+		r.local[a.Name] = append(r.local[a.Name], constraint{rel: a, chain: chain})
+	}
+	return nil
+}
+
 // candidate picks a package not yet selected for relation a: the highest allowed version of the real
-// package a.Name if one exists, else the best allowed provider of it.
-func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual bool) {
+// package a.Name if one exists, else the best allowed provider of it. Candidates that clash with the
+// selection come last; clash reports whether the one returned does.
+func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual, clash bool) {
 	if vs := r.u.byName[a.Name]; len(vs) > 0 {
 		if r.selected[a.Name] != nil {
-			return nil, false
+			return nil, false, false
 		}
+		var first *Package
 		for _, p := range vs {
-			if a.SatisfiedBy(p.Version) && r.allowed(a.Name, p.Version) {
-				return p, false
+			if !a.SatisfiedBy(p.Version) || !r.allowed(a.Name, p.Version) {
+				continue
+			}
+			if !r.clashes(p) {
+				return p, false, false
+			}
+			if first == nil {
+				first = p
 			}
 		}
-		return nil, false
+		return first, false, first != nil
 	}
-	var best *Package
+	var best, bestClash *Package
 	last := ""
 	for _, pr := range r.u.providers[a.Name] {
 		m := pr.pkg.Name
@@ -445,11 +490,71 @@ func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual bool) {
 			continue
 		}
 		last = m // the first acceptable entry of a name is its highest version
-		if best == nil || priorityRank(pr.pkg.Priority) < priorityRank(best.Priority) {
-			best = pr.pkg // names come sorted, so on equal priority the first name stays
+		// Names come sorted, so on equal priority the first name stays. Checking for clashes only when
+		// a provider could win keeps virtual names with hundreds of providers cheap.
+		rank := priorityRank(pr.pkg.Priority)
+		if best != nil && rank >= priorityRank(best.Priority) {
+			continue
+		}
+		if !r.clashes(pr.pkg) {
+			best = pr.pkg
+		} else if bestClash == nil || rank < priorityRank(bestClash.Priority) {
+			bestClash = pr.pkg
 		}
 	}
-	return best, true
+	if best == nil {
+		return bestClash, true, bestClash != nil
+	}
+	return best, true, false
+}
+
+// clashes reports whether adding p would violate a Conflicts or Breaks, declared by the selection
+// against p or by p against the selection. A malformed field counts as no clash here; add reports it.
+func (r *resolver) clashes(p *Package) bool {
+	for _, d := range r.declared[p.Name] {
+		if d.c.pkg.Name != p.Name && d.rel.SatisfiedBy(p.Version) {
+			return true
+		}
+	}
+	provs, _ := p.Provides()
+	for _, g := range provs {
+		pr := provision{pkg: p, versioned: g[0].Op != "", version: g[0].Version}
+		for _, d := range r.declared[g[0].Name] {
+			if d.c.pkg.Name != p.Name && pr.satisfies(d.rel) {
+				return true
+			}
+		}
+	}
+	for _, f := range [...]relationField{fieldConflicts, fieldBreaks} {
+		groups, _ := p.relation(f)
+		for _, g := range groups {
+			for _, rel := range g {
+				if r.violates(p.Name, rel) != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// violates returns the selected package, other than the declaring package self, that a Conflicts or
+// Breaks relation rel matches, directly or through its Provides; nil if none. A package never conflicts
+// with itself, including through a virtual name it both Provides and Conflicts with (the Debian idiom
+// for "only one provider").
+func (r *resolver) violates(self string, rel deb.Relation) *choice {
+	if !r.u.archMatches(rel) || !r.u.qualifierOK(rel) {
+		return nil
+	}
+	if o := r.selected[rel.Name]; o != nil && o.pkg.Name != self && rel.SatisfiedBy(o.pkg.Version) {
+		return o
+	}
+	for _, sp := range r.selProv[rel.Name] {
+		if sp.c.pkg.Name != self && sp.prov.satisfies(rel) {
+			return sp.c
+		}
+	}
+	return nil
 }
 
 // allowed reports whether version v of name meets every learned constraint on it.
@@ -473,6 +578,19 @@ func (r *resolver) add(pkg *Package, chain []string) error {
 	for _, g := range provs {
 		p := g[0]
 		r.selProv[p.Name] = append(r.selProv[p.Name], selectedProvision{c: c, prov: provision{pkg: pkg, versioned: p.Op != "", version: p.Version}})
+	}
+	for _, f := range [...]relationField{fieldConflicts, fieldBreaks} {
+		groups, err := pkg.relation(f)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			for _, rel := range g {
+				if r.u.archMatches(rel) && r.u.qualifierOK(rel) {
+					r.declared[rel.Name] = append(r.declared[rel.Name], declaredConflict{c: c, rel: rel})
+				}
+			}
+		}
 	}
 	r.queue = append(r.queue, c)
 	return nil
@@ -593,18 +711,8 @@ func (r *resolver) checkConflicts() error {
 			}
 			for _, g := range groups {
 				for _, rel := range g {
-					if !r.u.archMatches(rel) || !r.u.qualifierOK(rel) {
-						continue
-					}
-					// A package never conflicts with itself, including through a virtual name it both
-					// Provides and Conflicts with (the "only one provider" idiom).
-					if o := r.selected[rel.Name]; o != nil && o.pkg.Name != name && rel.SatisfiedBy(o.pkg.Version) {
+					if o := r.violates(name, rel); o != nil {
 						return conflict(c, f, rel, o)
-					}
-					for _, sp := range r.selProv[rel.Name] {
-						if sp.c.pkg.Name != name && sp.prov.satisfies(rel) {
-							return conflict(c, f, rel, sp.c)
-						}
 					}
 				}
 			}
