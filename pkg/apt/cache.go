@@ -96,6 +96,9 @@ type FetchOptions struct {
 // leaves a bad entry. Items are all validated before anything is fetched; the error names every item
 // that failed.
 func (c *Cache) Fetch(ctx context.Context, items []Download, opt FetchOptions) error {
+	if c.Dir == "" {
+		return fmt.Errorf("%w: cache has no directory", ErrSource)
+	}
 	var bad []error
 	for _, it := range items {
 		switch {

@@ -24,6 +24,9 @@ import (
 // source's Name. The IndexFile used is returned for the lock.
 func (c *Client) Packages(ctx context.Context, src Source, rel *Release, component, arch string) (IndexFile, []*Package, error) {
 	src = src.WithDefaults()
+	if rel == nil {
+		return IndexFile{}, nil, fmt.Errorf("%w: %s: Packages needs the source's verified Release", ErrSource, src.Name)
+	}
 	if !validRelPath(component) || !validRelPath(arch) || strings.Contains(arch, "/") {
 		return IndexFile{}, nil, fmt.Errorf("%w: component %q, arch %q", ErrSource, component, arch)
 	}

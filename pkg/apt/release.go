@@ -270,7 +270,7 @@ func verifyAny(kr openpgp.EntityList, signed, sigs []byte, now time.Time) (strin
 	pr := packet.NewReader(bytes.NewReader(sigs))
 	for {
 		p, err := pr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

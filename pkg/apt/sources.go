@@ -132,7 +132,8 @@ func (s Source) distURL(rel string) string {
 // name ends in ".sources", which is deb822). Only "deb" entries that are enabled count; each URI and suite
 // gives one Source. Signed-By names the keyring; without it the keyrings apt trusts globally
 // (/etc/apt/trusted.gpg and /etc/apt/trusted.gpg.d/*.gpg, *.asc) are used. Signed-By given as
-// fingerprints or as an inline key block is refused with an error, as are flat repositories.
+// fingerprints or as an inline key block is refused with an error, as are flat repositories. Other
+// options (arch=, trusted=yes) are ignored: every Release is verified, whatever the host allows.
 func HostSources(files ...string) ([]Source, error) {
 	if len(files) == 0 {
 		return HostSourcesIn("/")
