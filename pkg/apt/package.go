@@ -49,8 +49,22 @@ const (
 	numRelationFields
 )
 
-// relationFieldNames are the deb822 names of the relation fields, indexed by relationField.
-var relationFieldNames = [numRelationFields]string{"Pre-Depends", "Depends", "Provides", "Conflicts", "Breaks"}
+// String returns the deb822 field name.
+func (f relationField) String() string {
+	switch f {
+	case fieldPreDepends:
+		return "Pre-Depends"
+	case fieldDepends:
+		return "Depends"
+	case fieldProvides:
+		return "Provides"
+	case fieldConflicts:
+		return "Conflicts"
+	case fieldBreaks:
+		return "Breaks"
+	}
+	return fmt.Sprintf("relationField(%d)", int(f))
+}
 
 // relations is the lazily parsed relation fields of one Package. The Once makes the cache safe when the
 // same Package (an "all" package, say) is shared by universes resolved concurrently.
@@ -145,9 +159,9 @@ func ParsePackage(p deb.Paragraph) (*Package, error) {
 
 	var rel relations
 	hasAny := false
-	for i, field := range relationFieldNames {
-		rel.raw[i] = p.Get(field)
-		hasAny = hasAny || rel.raw[i] != ""
+	for f := range numRelationFields {
+		rel.raw[f] = p.Get(f.String())
+		hasAny = hasAny || rel.raw[f] != ""
 	}
 	if hasAny {
 		pkg.rel = &rel
@@ -187,19 +201,19 @@ func (p *Package) relation(f relationField) ([]deb.Alternatives, error) {
 	}
 	r := p.rel
 	r.once.Do(func() {
-		for i, raw := range r.raw {
+		for f, raw := range r.raw {
 			if raw == "" {
 				continue
 			}
 			groups, err := deb.ParseRelations(raw)
-			if err == nil && relationField(i) == fieldProvides {
+			if err == nil && relationField(f) == fieldProvides {
 				err = checkProvides(groups)
 			}
 			if err != nil {
-				r.err[i] = fmt.Errorf("%w: package %s=%s: %s: %w", ErrInvalidPackage, p.Name, p.Version, relationFieldNames[i], err)
+				r.err[f] = fmt.Errorf("%w: package %s=%s: %s: %w", ErrInvalidPackage, p.Name, p.Version, relationField(f), err)
 				continue
 			}
-			r.parsed[i] = groups
+			r.parsed[f] = groups
 		}
 	})
 	return r.parsed[f], r.err[f]

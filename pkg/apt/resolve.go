@@ -159,14 +159,11 @@ func (e *UnsatisfiableError) Unwrap() error { return ErrUnsatisfiable }
 
 // ConflictError says which two selected packages cannot be installed together.
 type ConflictError struct {
-	Package      string   // the package declaring the relation
-	Version      string   //
-	Field        string   // "Conflicts" or "Breaks"
-	Relation     string   // the relation as written, e.g. "libbaz (<< 3)"
-	Other        string   // the selected package matching it (directly or through Provides)
-	OtherVersion string   //
-	Chain        []string // how Package was pulled in, from a requested package
-	OtherChain   []string // how Other was pulled in
+	Package, Version    string   // the package declaring the relation
+	Field               string   // "Conflicts" or "Breaks"
+	Relation            string   // the relation as written, e.g. "libbaz (<< 3)"
+	Other, OtherVersion string   // the selected package matching it, directly or through Provides
+	Chain, OtherChain   []string // how each was pulled in, from a requested package
 }
 
 func (e *ConflictError) Error() string {
@@ -269,7 +266,6 @@ type resolver struct {
 	learned  map[string][]constraint
 
 	selected map[string]*choice
-	local    map[string][]constraint        // constraints met by the current choice of a name
 	selProv  map[string][]selectedProvision // provided name -> selected providers
 	declared map[string][]declaredConflict  // name -> Conflicts and Breaks of the selection on it
 	cuts     map[string]map[string]bool     // excluded name -> requirers
@@ -326,7 +322,6 @@ func (r *resolver) parseRequest(pkgs []string) ([]deb.Relation, error) {
 // choice had to change.
 func (r *resolver) pass(roots []deb.Relation) (restart bool, err error) {
 	r.selected = make(map[string]*choice)
-	r.local = make(map[string][]constraint)
 	r.selProv = make(map[string][]selectedProvision)
 	r.declared = make(map[string][]declaredConflict)
 	r.cuts = make(map[string]map[string]bool)
@@ -380,7 +375,6 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 			continue
 		}
 		if c := r.selected[a.Name]; c != nil && a.SatisfiedBy(c.pkg.Version) {
-			r.local[a.Name] = append(r.local[a.Name], constraint{rel: a, chain: chain})
 			return false, nil
 		}
 		for _, sp := range r.selProv[a.Name] {
@@ -426,7 +420,9 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 	if fallback != nil {
 		return false, r.take(fallback, fallbackAlt, fallbackVirtual, chain, requirer)
 	}
-	// 4. Change an earlier choice: remember the constraint and start over.
+	// 4. Change an earlier choice: remember the constraint and start over. Only learned constraints are
+	// checked, not the relations this pass met with the current choice: the next pass may meet those
+	// through other alternatives (see the "upgrades through another alternative" test).
 	for _, a := range alts {
 		if !r.u.qualifierOK(a) || r.selected[a.Name] == nil {
 			continue
@@ -454,8 +450,6 @@ func (r *resolver) take(pkg *Package, a deb.Relation, virtual bool, chain []stri
 	}
 	if virtual {
 		r.noteVirtual(a.Name, pkg.Name, requirer)
-	} else {
-		r.local[a.Name] = append(r.local[a.Name], constraint{rel: a, chain: chain})
 	}
 	return nil
 }
@@ -725,7 +719,7 @@ func conflict(c *choice, f relationField, rel deb.Relation, o *choice) error {
 	return &ConflictError{
 		Package:      c.pkg.Name,
 		Version:      c.pkg.Version.String(),
-		Field:        relationFieldNames[f],
+		Field:        f.String(),
 		Relation:     rel.String(),
 		Other:        o.pkg.Name,
 		OtherVersion: o.pkg.Version.String(),

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ingot-build/ingot/pkg/deb"
@@ -992,6 +993,33 @@ func TestResolveDeterministic(t *testing.T) {
 			t.Fatalf("shuffle %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
+}
+
+func TestResolveConcurrent(t *testing.T) {
+	// One build resolves every architecture at once; "all" packages are shared by those universes and
+	// parse their relations lazily. Run with -race.
+	main, security := bookworm(t)
+	universes := []*Universe{NewUniverse("amd64", security, main), NewUniverse("arm64", security, main)}
+	want := map[string]int{"amd64": 9, "arm64": 1} // the excerpt holds amd64 and all packages only
+	var wg sync.WaitGroup
+	for range 4 {
+		for _, u := range universes {
+			wg.Go(func() {
+				res, err := u.Resolve(Request{Packages: []string{"tzdata"}, Exclude: []string{"debconf"}})
+				if u.Arch() == "arm64" {
+					if err != nil || len(res.Packages) != want["arm64"] {
+						t.Errorf("arm64: %v, %v", res, err)
+					}
+					return
+				}
+				res, err = u.Resolve(Request{Packages: []string{"base-files", "ca-certificates", "tzdata"}, Exclude: []string{"debconf"}})
+				if err != nil || len(res.Packages) != want["amd64"] {
+					t.Errorf("amd64: %v, %v", res, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // syntheticUniverse builds n packages shaped like a Debian archive: most depend on libc6, a few other
