@@ -112,7 +112,8 @@ const (
 	PathPermissions = "permissions"
 )
 
-// Path creates a directory or symlink, or sets permissions and owner on an existing path.
+// Path creates a directory or symlink, or sets permissions and owner on an existing path. The owner is
+// always set: uid and gid default to 0 (root), as for every other entry.
 type Path struct {
 	Path      string `yaml:"path" json:"path"`
 	Type      string `yaml:"type" json:"type" jsonschema:"enum=directory,enum=symlink,enum=permissions"`
