@@ -163,3 +163,81 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
+
+// checkImage verifies what a registry and a runtime rely on: the manifest digest, the config blob, and
+// for every layer the compressed digest and size and the uncompressed diff ID.
+func checkImage(t testing.TB, img v1.Image) {
+	t.Helper()
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := v1.SHA256(bytes.NewReader(raw)); d != digest(t, img) {
+		t.Errorf("manifest digest %s, Digest() %s", d, digest(t, img))
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawCfg, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, n, _ := v1.SHA256(bytes.NewReader(rawCfg)); d != m.Config.Digest || n != m.Config.Size {
+		t.Errorf("config blob %s (%d bytes), manifest says %s (%d)", d, n, m.Config.Digest, m.Config.Size)
+	}
+	cf := configFile(t, img)
+	ls := layers(t, img)
+	if len(ls) != len(m.Layers) || len(ls) != len(cf.RootFS.DiffIDs) {
+		t.Fatalf("%d layers, %d in the manifest, %d diff IDs", len(ls), len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	for i, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, n, err := v1.SHA256(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != m.Layers[i].Digest || n != m.Layers[i].Size {
+			t.Errorf("layer %d: blob %s (%d bytes), manifest says %s (%d)", i, d, n, m.Layers[i].Digest, m.Layers[i].Size)
+		}
+		rc, err = l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff, _, err := v1.SHA256(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff != cf.RootFS.DiffIDs[i] {
+			t.Errorf("layer %d: uncompressed %s, config diff ID %s", i, diff, cf.RootFS.DiffIDs[i])
+		}
+	}
+}
+
+// checkIndex verifies that every descriptor matches its image.
+func checkIndex(t testing.TB, idx v1.ImageIndex) {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := img.RawManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, n, _ := v1.SHA256(bytes.NewReader(raw)); got != d.Digest || n != d.Size {
+			t.Errorf("descriptor %s (%d bytes), manifest %s (%d)", d.Digest, d.Size, got, n)
+		}
+		checkImage(t, img)
+	}
+}

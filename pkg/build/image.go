@@ -322,7 +322,7 @@ func assemble(opt Options, pkgs []*unpacked, plan layerPlan, layers []*layer, ep
 	for i, l := range layers {
 		cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, l.diffID)
 		cf.History = append(cf.History, history(pkgs, plan.layers[i], i == len(layers)-1, epoch))
-		manifestLayers = append(manifestLayers, v1.Descriptor{MediaType: types.OCILayer, Size: int64(len(l.compressed)), Digest: l.digest})
+		manifestLayers = append(manifestLayers, v1.Descriptor{MediaType: types.OCILayer, Size: l.size, Digest: l.digest})
 		img.layers[l.digest] = l
 	}
 	rawConfig, err := json.Marshal(cf)

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
+	"hash/crc32"
 	"io"
 	"runtime"
 	"sort"
@@ -15,12 +16,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 )
 
 // gzipLevel is fixed: the compressed bytes, and so the layer digests, depend on it.
-const gzipLevel = gzip.DefaultCompression
+const gzipLevel = flate.DefaultCompression
 
 // layerPaths returns, for each of n layers, the sorted paths it carries: its non-directories, the
 // directories it shipped, and the parents of all of those.
@@ -116,78 +118,166 @@ func (t *tree) writeTar(w io.Writer, paths []string, epoch time.Time) error {
 	return tw.Close()
 }
 
-// layer is a gzip-compressed layer held in memory, compressed once; its digests were computed while
-// compressing.
+// layer is a gzip-compressed layer held in memory, compressed once; its digests were computed when it
+// was made.
 type layer struct {
-	compressed []byte
-	digest     v1.Hash
-	diffID     v1.Hash
+	parts  [][]byte // concatenated, the gzip stream
+	size   int64
+	digest v1.Hash
+	diffID v1.Hash
 }
 
 var _ v1.Layer = (*layer)(nil)
 
 func (l *layer) Digest() (v1.Hash, error) { return l.digest, nil }
 func (l *layer) DiffID() (v1.Hash, error) { return l.diffID, nil }
-func (l *layer) Size() (int64, error)     { return int64(len(l.compressed)), nil }
+func (l *layer) Size() (int64, error)     { return l.size, nil }
 func (l *layer) MediaType() (types.MediaType, error) {
 	return types.OCILayer, nil
 }
 
+func (l *layer) reader() io.Reader {
+	rs := make([]io.Reader, len(l.parts))
+	for i, p := range l.parts {
+		rs[i] = bytes.NewReader(p)
+	}
+	return io.MultiReader(rs...)
+}
+
 func (l *layer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(l.compressed)), nil
+	return io.NopCloser(l.reader()), nil
 }
 
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(l.compressed))
+	zr, err := gzip.NewReader(l.reader())
 	if err != nil {
 		return nil, fmt.Errorf("decompressing layer %s: %w", l.digest, err)
 	}
 	return zr, nil
 }
 
-func sha256Hash(h hash.Hash) v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+// tarSize is the exact size of the tar writeTar produces for paths when no PAX header is needed, a
+// close estimate otherwise.
+func (t *tree) tarSize(paths []string) int64 {
+	n := int64(1024) // end-of-archive blocks
+	for _, p := range paths {
+		n += 512
+		if nd := t.nodes[p]; nd.typ == tar.TypeReg {
+			n += (int64(len(nd.ino.data)) + 511) &^ 511
+		}
+	}
+	return n
 }
 
-// compress gzips what write produces, deterministically (fixed level, no name, no mtime in the header),
-// hashing both streams on the way.
-func compress(write func(io.Writer) error) (*layer, error) {
+// gzipBlock is the unit of parallel compression. Each block is deflated on its own, primed with the
+// 32 KiB before it as dictionary and ended with a sync flush, and the blocks are concatenated into one
+// gzip member, as pigz does. The output depends only on the input, the block size and the level, so
+// it is as reproducible as a serial stream and readable by any gzip reader.
+const gzipBlock = 1 << 20
+
+// deflateBlock compresses block i of raw.
+func deflateBlock(raw []byte, i int) ([]byte, error) {
+	start := i * gzipBlock
+	end := min(start+gzipBlock, len(raw))
+	dict := raw[max(0, start-32<<10):start]
 	var buf bytes.Buffer
-	zh := sha256.New()
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(&buf, zh), gzipLevel)
+	buf.Grow((end-start)/2 + 1024)
+	fw, err := flate.NewWriterDict(&buf, gzipLevel, dict)
 	if err != nil {
 		return nil, err
 	}
-	th := sha256.New()
-	if err := write(io.MultiWriter(zw, th)); err != nil {
+	if _, err := fw.Write(raw[start:end]); err != nil {
 		return nil, err
 	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compressing layer: %w", err)
+	if end == len(raw) {
+		err = fw.Close() // final block
+	} else {
+		err = fw.Flush() // byte-aligned, not final
 	}
-	return &layer{compressed: buf.Bytes(), digest: sha256Hash(zh), diffID: sha256Hash(th)}, nil
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
-// buildLayers writes and compresses every layer in parallel.
+// gzipHeader has no name, no mtime and the "unknown" OS, so it says nothing about the build host.
+func gzipHeader() []byte { return []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255} }
+
+// assembleGzip frames the deflated blocks of raw as one gzip member and computes both digests. The
+// parts are kept as they are rather than copied into one buffer.
+func assembleGzip(raw []byte, blocks [][]byte) *layer {
+	trailer := binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(raw))
+	trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(raw))) //nolint:gosec // ISIZE is the size modulo 2^32
+	parts := make([][]byte, 0, len(blocks)+2)
+	parts = append(parts, gzipHeader())
+	parts = append(parts, blocks...)
+	parts = append(parts, trailer)
+	zh := sha256.New()
+	var size int64
+	for _, p := range parts {
+		zh.Write(p)
+		size += int64(len(p))
+	}
+	tsum := sha256.Sum256(raw)
+	return &layer{
+		parts:  parts,
+		size:   size,
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zh.Sum(nil))},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tsum[:])},
+	}
+}
+
+// buildLayers writes every layer's tar, then compresses all their blocks in parallel (bounded by
+// GOMAXPROCS), so that a single large layer uses every core too.
 func (t *tree) buildLayers(ctx context.Context, paths [][]string, epoch time.Time) ([]*layer, error) {
-	out := make([]*layer, len(paths))
-	g, ctx := errgroup.WithContext(ctx)
+	raws := make([][]byte, len(paths))
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range paths {
 		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				return err
+			var buf bytes.Buffer
+			buf.Grow(int(t.tarSize(paths[i])))
+			if err := t.writeTar(&buf, paths[i], epoch); err != nil {
+				return fmt.Errorf("writing layer %d: %w", i+1, err)
 			}
-			l, err := compress(func(w io.Writer) error { return t.writeTar(w, paths[i], epoch) })
-			if err != nil {
-				return fmt.Errorf("building layer %d: %w", i+1, err)
-			}
-			out[i] = l
+			raws[i] = buf.Bytes()
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	blocks := make([][][]byte, len(raws))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, raw := range raws {
+		blocks[i] = make([][]byte, (len(raw)+gzipBlock-1)/gzipBlock)
+		for j := range blocks[i] {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				b, err := deflateBlock(raw, j)
+				if err != nil {
+					return fmt.Errorf("compressing layer %d: %w", i+1, err)
+				}
+				blocks[i][j] = b
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make([]*layer, len(raws))
+	g = new(errgroup.Group)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range raws {
+		g.Go(func() error {
+			out[i] = assembleGzip(raws[i], blocks[i])
+			return nil
+		})
+	}
+	_ = g.Wait() // assembleGzip cannot fail
 	return out, nil
 }

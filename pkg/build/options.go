@@ -143,6 +143,8 @@ var (
 	ErrConflict = errors.New("conflicting file types")
 	// ErrHardlink reports a hardlink whose target is not a regular file in the tree.
 	ErrHardlink = errors.New("hardlink target is not a regular file in the image")
+	// ErrInvalidPath reports a name or symlink target that a tar archive cannot hold (a NUL byte).
+	ErrInvalidPath = errors.New("path cannot be stored in a layer")
 	// ErrNotFound reports a path operation on a path that does not exist.
 	ErrNotFound = errors.New("no such file or directory in the image")
 	// ErrBaseContent reports an operation that needs the content of a base image file, which is not

@@ -154,8 +154,8 @@ func (t *tree) mkdirAll(p string) error {
 // physical path of p and the node currently there.
 func (t *tree) place(p string) (string, *node, error) {
 	dir, name := splitPath(p)
-	if name == "" || name == "." || name == ".." {
-		return "", nil, fmt.Errorf("invalid path %q: %w", p, ErrConflict)
+	if name == "" || name == "." || name == ".." || strings.IndexByte(p, 0) >= 0 {
+		return "", nil, fmt.Errorf("%q: %w", p, ErrInvalidPath)
 	}
 	rdir, _, err := t.resolve(dir, true)
 	if err != nil {
@@ -225,6 +225,9 @@ func (n *node) addTouch(layer int) {
 // addNode puts the non-directory nn at p, replacing whatever non-directory was there (without following
 // a symlink in the last component, like dpkg and tar). It returns the physical path.
 func (t *tree) addNode(p string, nn *node) (string, error) {
+	if strings.IndexByte(nn.link, 0) >= 0 {
+		return "", fmt.Errorf("symlink %q to %q: %w", p, nn.link, ErrInvalidPath)
+	}
 	full, n, err := t.place(p)
 	if err != nil {
 		return "", err

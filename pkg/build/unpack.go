@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,7 +38,14 @@ func unpackAll(ctx context.Context, pkgs []Package, arch string) ([]*unpacked, e
 	out := make([]*unpacked, len(pkgs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range pkgs {
+	// Largest first: the biggest package (libc6, say) is the critical path, so it should not wait for
+	// a free worker behind small ones. Results still land at their index, and merge in order.
+	order := make([]int, len(pkgs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(pkgs[order[a]].Deb) > len(pkgs[order[b]].Deb) })
+	for _, i := range order {
 		g.Go(func() error {
 			u, err := unpack(ctx, pkgs[i], arch)
 			if err != nil {
@@ -84,7 +92,7 @@ func unpack(ctx context.Context, p Package, arch string) (*unpacked, error) {
 		return nil, fmt.Errorf("%w: control file has version %s, expected %s", ErrInvalidPackage, u.version, p.Version)
 	}
 	if a := ctl.Get("Architecture"); a != "all" && a != arch {
-		return nil, fmt.Errorf("%w: architecture %q cannot go into a %s image", ErrInvalidPackage, a, arch)
+		return nil, fmt.Errorf("%w: architecture %q cannot go into an image for %s", ErrInvalidPackage, a, arch)
 	}
 	u.source = p.Source
 	if u.source == "" {
@@ -131,10 +139,11 @@ func unpack(ctx context.Context, p Package, arch string) (*unpacked, error) {
 		en := entry{Entry: *e}
 		switch e.Type {
 		case tar.TypeReg:
-			en.data = make([]byte, e.Size)
-			if _, err := io.ReadFull(dr, en.data); err != nil {
+			data, err := readBody(dr, e.Size)
+			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", e.Path, err)
 			}
+			en.data = data
 			u.size += e.Size
 		case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		default:
@@ -146,6 +155,23 @@ func unpack(ctx context.Context, p Package, arch string) (*unpacked, error) {
 		u.entries = append(u.entries, en)
 	}
 	return u, nil
+}
+
+// trustedAlloc is the largest body allocated up front from the size its tar header claims; larger
+// bodies grow as their bytes actually arrive, so a lying header cannot reserve gigabytes.
+const trustedAlloc = 64 << 20
+
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size <= trustedAlloc {
+		b := make([]byte, size)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, size))
+	if err == nil && int64(len(b)) != size {
+		err = io.ErrUnexpectedEOF
+	}
+	return b, err
 }
 
 func withNewline(b []byte) []byte {
