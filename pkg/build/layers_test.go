@@ -6,6 +6,7 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -240,6 +241,23 @@ func TestBaseImage(t *testing.T) {
 	if len(cf.History) != 3 || cf.History[1].CreatedBy != "rm" {
 		t.Errorf("history %+v", cf.History)
 	}
+
+	t.Run("metadata changes to base directories reach our layer", func(t *testing.T) {
+		img := mustImage(t, build.Options{Arch: "amd64", Base: base, Epoch: testEpoch(), Paths: []build.PathOp{
+			{Path: "/lib", Type: build.PathDirectory, Mode: 0o750, UID: 1, GID: 1},
+			{Path: "/etc", Type: build.PathPermissions, UID: 2, GID: 2},
+		}})
+		fsys := flatten(t, img)
+		for p, want := range map[string]string{"usr/lib": "0750 1:1", "etc": "0755 2:2"} {
+			h := fsys[p].hdr
+			if got := fmt.Sprintf("%04o %d:%d", h.Mode, h.Uid, h.Gid); got != want {
+				t.Errorf("%s: %s, want %s", p, got, want)
+			}
+		}
+		if h := fsys["lib"].hdr; h.Typeflag != tar.TypeSymlink {
+			t.Errorf("lib is no longer a symlink: %c", h.Typeflag)
+		}
+	})
 
 	t.Run("hardlink to a base file", func(t *testing.T) {
 		link := pkg(t, debtest.Package{Name: "linker", Files: []debtest.File{{Path: "usr/lib/libc-copy.so", Hardlink: "usr/lib/x86_64-linux-gnu/libc.so.6"}}})

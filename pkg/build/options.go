@@ -40,6 +40,7 @@ type User struct {
 }
 
 // Accounts are written to /etc/passwd and /etc/group next to root and nobody, which are always present.
+// They replace any passwd and group files of packages or a base image; Files can override them.
 type Accounts struct {
 	Groups []Group
 	Users  []User

@@ -201,6 +201,7 @@ func (t *tree) addDir(p string, m dirMeta, layer int, override bool) (string, er
 		}
 		if override {
 			tn.mode, tn.uid, tn.gid, tn.mtime, tn.implicit = m.mode, m.uid, m.gid, m.mtime, false
+			tn.addTouch(layer) // the new metadata must reach a layer even if the directory is the base's
 		}
 		return target, nil
 	default:
