@@ -200,14 +200,18 @@ func history(pkgs []*unpacked, members []int, last bool, epoch time.Time) v1.His
 		}
 		comment = append(comment, c)
 	}
+	count := fmt.Sprintf("%d packages (%s)", len(members), strings.Join(names, ", "))
+	if len(members) == 1 {
+		count = fmt.Sprintf("1 package (%s)", names[0])
+	}
 	var by string
 	switch {
 	case len(members) == 0:
 		by = "ingot: package database, accounts and files"
 	case last:
-		by = fmt.Sprintf("ingot: %d packages (%s), package database, accounts and files", len(members), strings.Join(names, ", "))
+		by = "ingot: " + count + ", package database, accounts and files"
 	default:
-		by = fmt.Sprintf("ingot: source %s: %d packages (%s)", pkgs[members[0]].source, len(members), strings.Join(names, ", "))
+		by = "ingot: source " + pkgs[members[0]].source + ": " + count
 	}
 	return v1.History{Created: v1.Time{Time: epoch}, CreatedBy: by, Comment: strings.Join(comment, "; ")}
 }

@@ -79,7 +79,7 @@ func TestLayerBudget(t *testing.T) {
 	cf := configFile(t, img)
 	wantHist := []string{
 		"ingot: source glibc: 2 packages (libc6, libc-bin)",
-		"ingot: source openssl: 1 packages (libssl3t64)",
+		"ingot: source openssl: 1 package (libssl3t64)",
 		"ingot: 2 packages (zlib1g, tzdata), package database, accounts and files",
 	}
 	for i, h := range cf.History {
