@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -177,7 +179,7 @@ func place(src, dst string) error {
 		return fmt.Errorf("placing %s: %w", dst, err)
 	}
 	tmp := dst + ".tmp"
-	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("placing %s: %w", dst, err)
 	}
 	if err := os.Link(src, tmp); err != nil {

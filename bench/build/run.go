@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,7 +157,7 @@ func (b *bench) ingotCold(ctx context.Context) (ingotSample, error) {
 	if err := os.RemoveAll(b.dataDir()); err != nil {
 		return s, fmt.Errorf("clearing ingot's data directory: %w", err)
 	}
-	if err := os.Remove(filepath.Join(b.specDir, "ingot.lock")); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(filepath.Join(b.specDir, "ingot.lock")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s, fmt.Errorf("removing the previous lock: %w", err)
 	}
 	start := time.Now()
