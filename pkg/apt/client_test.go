@@ -472,7 +472,7 @@ func ExampleClient() {
 	}
 	fmt.Println(string(deb[:8]) == "!<arch>\n")
 	// Output:
-	// stable ingot-test main/binary-amd64/Packages.xz
+	// stable ingot-test main/binary-amd64/Packages.gz
 	// hello 1:1.0-1 amd64
 	// hello-data 1.0-1 all
 	// libhello1 1.0-1 amd64

@@ -26,12 +26,12 @@ func TestPackages(t *testing.T) {
 		check    func(t *testing.T, r *testrepo.Repo)
 	}{
 		{
-			name:     "xz preferred",
-			wantPath: "main/binary-amd64/Packages.xz",
+			name:     "gz preferred",
+			wantPath: "main/binary-amd64/Packages.gz",
 			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
 			check: func(t *testing.T, r *testrepo.Repo) {
-				if reqs := r.Requests(); !slices.Contains(reqs, dir+"Packages.xz") || slices.Contains(reqs, dir+"Packages.gz") {
-					t.Errorf("requests = %q, want the .xz only", reqs)
+				if reqs := r.Requests(); !slices.Contains(reqs, dir+"Packages.gz") || slices.Contains(reqs, dir+"Packages.xz") {
+					t.Errorf("requests = %q, want the .gz only", reqs)
 				}
 			},
 		},
@@ -39,13 +39,13 @@ func TestPackages(t *testing.T) {
 			name:     "arch all listed for every arch",
 			opt:      testrepo.Options{Archs: []string{"amd64", "arm64"}},
 			arch:     "arm64",
-			wantPath: "main/binary-arm64/Packages.xz",
+			wantPath: "main/binary-arm64/Packages.gz",
 			wantPkgs: []string{"hello-data_all", "libhello1_arm64"},
 		},
 		{
-			name:     "gz when there is no xz",
-			opt:      testrepo.Options{Compressions: []string{"gz"}},
-			wantPath: "main/binary-amd64/Packages.gz",
+			name:     "xz when there is no gz",
+			opt:      testrepo.Options{Compressions: []string{"xz"}},
+			wantPath: "main/binary-amd64/Packages.xz",
 			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
 		},
 		{
@@ -57,17 +57,17 @@ func TestPackages(t *testing.T) {
 		{
 			name:     "detached Release",
 			opt:      testrepo.Options{Detached: true},
-			wantPath: "main/binary-amd64/Packages.xz",
+			wantPath: "main/binary-amd64/Packages.gz",
 			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
 		},
 		{
 			name:     "by-hash",
 			opt:      testrepo.Options{ByHash: true},
-			wantPath: "main/binary-amd64/Packages.xz",
+			wantPath: "main/binary-amd64/Packages.gz",
 			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
 			check: func(t *testing.T, r *testrepo.Repo) {
 				reqs := r.Requests()
-				if slices.Contains(reqs, dir+"Packages.xz") || !slices.ContainsFunc(reqs, func(p string) bool { return strings.HasPrefix(p, dir+"by-hash/SHA256/") }) {
+				if slices.Contains(reqs, dir+"Packages.gz") || !slices.ContainsFunc(reqs, func(p string) bool { return strings.HasPrefix(p, dir+"by-hash/SHA256/") }) {
 					t.Errorf("requests = %q, want the index by hash", reqs)
 				}
 			},
@@ -76,12 +76,12 @@ func TestPackages(t *testing.T) {
 			name: "by-hash announced but not served",
 			opt:  testrepo.Options{ByHash: true},
 			setup: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
-				r.FailWith(dir+"by-hash/SHA256/"+rel.Files["main/binary-amd64/Packages.xz"].SHA256, http.StatusNotFound)
+				r.FailWith(dir+"by-hash/SHA256/"+rel.Files["main/binary-amd64/Packages.gz"].SHA256, http.StatusNotFound)
 			},
-			wantPath: "main/binary-amd64/Packages.xz",
+			wantPath: "main/binary-amd64/Packages.gz",
 			wantPkgs: []string{"hello-data_all", "hello_amd64", "libhello1_amd64"},
 			check: func(t *testing.T, r *testrepo.Repo) {
-				if !slices.Contains(r.Requests(), dir+"Packages.xz") {
+				if !slices.Contains(r.Requests(), dir+"Packages.gz") {
 					t.Errorf("requests = %q, want a fallback to the index by name", r.Requests())
 				}
 			},
@@ -89,40 +89,40 @@ func TestPackages(t *testing.T) {
 		{
 			name:     "empty suite",
 			opt:      testrepo.Options{Packages: []debtest.Package{}},
-			wantPath: "main/binary-amd64/Packages.xz",
+			wantPath: "main/binary-amd64/Packages.gz",
 		},
 		{
 			name: "tampered index",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
-				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b })
+				r.Tamper(t, dir+"Packages.gz", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b })
 			},
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
 			name: "index longer than signed",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
-				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { return append(b, make([]byte, 1<<20)...) })
+				r.Tamper(t, dir+"Packages.gz", func(b []byte) []byte { return append(b, make([]byte, 1<<20)...) })
 			},
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
 			name: "index shorter than signed",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
-				r.Tamper(t, dir+"Packages.xz", func(b []byte) []byte { return b[:len(b)-1] })
+				r.Tamper(t, dir+"Packages.gz", func(b []byte) []byte { return b[:len(b)-1] })
 			},
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
 			name: "listed but missing",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
-				r.FailWith(dir+"Packages.xz", http.StatusNotFound)
+				r.FailWith(dir+"Packages.gz", http.StatusNotFound)
 			},
 			wantErr: apt.ErrNotFound,
 		},
 		{
 			name: "server error is not ErrNotFound",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
-				r.FailWith(dir+"Packages.xz", http.StatusInternalServerError)
+				r.FailWith(dir+"Packages.gz", http.StatusInternalServerError)
 			},
 			wantErr: &apt.StatusError{StatusCode: http.StatusInternalServerError},
 		},
@@ -234,7 +234,7 @@ func TestPackagesIndexCache(t *testing.T) {
 	if _, third := lock(); len(third) != len(first) {
 		t.Errorf("after corruption: %d packages, want %d", len(third), len(first))
 	}
-	if got := r.Requests()[before:]; !slices.Contains(got, "dists/stable/main/binary-amd64/Packages.xz") {
+	if got := r.Requests()[before:]; !slices.Contains(got, "dists/stable/main/binary-amd64/Packages.gz") {
 		t.Errorf("corrupt cache entry was not refetched: requests %q", got)
 	}
 	if _, err := cache.ReadVerified(idx.SHA256); err != nil {
