@@ -74,23 +74,26 @@ func prepareMirror(ctx context.Context, cfg config, packages, exclude []string, 
 		return nil, fmt.Errorf("verifying the mirrored InRelease: %w", err)
 	}
 
-	indexPath := "main/binary-" + cfg.arch + "/Packages.xz"
-	idx, ok := rel.Files[indexPath]
-	if !ok {
-		return nil, fmt.Errorf("the %s Release lists no %s", cfg.suite, indexPath)
-	}
-	byHash := path.Dir(indexPath) + "/by-hash/SHA256/" + idx.SHA256
-	remote := indexPath
-	if rel.AcquireByHash {
-		remote = byHash // stays the same file while the host's mirror updates
-	}
-	if err := cache.Fetch(ctx, []apt.Download{{Name: indexPath, URL: host.URLFor("dists/" + cfg.suite + "/" + remote), Size: idx.Size, SHA256: idx.SHA256}}, apt.FetchOptions{}); err != nil {
-		return nil, fmt.Errorf("downloading the Packages index: %w", err)
-	}
-	// Both tools ask for by-hash when the Release offers it; serve both names.
-	for _, p := range []string{indexPath, byHash} {
-		if err := place(cache.Path(idx.SHA256), filepath.Join(dists, filepath.FromSlash(p))); err != nil {
-			return nil, err
+	// Mirror both compressions the Release lists: apt reads the .xz, ingot the .gz.
+	for _, ext := range []string{".xz", ".gz"} {
+		indexPath := "main/binary-" + cfg.arch + "/Packages" + ext
+		idx, ok := rel.Files[indexPath]
+		if !ok {
+			return nil, fmt.Errorf("the %s Release lists no %s", cfg.suite, indexPath)
+		}
+		byHash := path.Dir(indexPath) + "/by-hash/SHA256/" + idx.SHA256
+		remote := indexPath
+		if rel.AcquireByHash {
+			remote = byHash // stays the same file while the host's mirror updates
+		}
+		if err := cache.Fetch(ctx, []apt.Download{{Name: indexPath, URL: host.URLFor("dists/" + cfg.suite + "/" + remote), Size: idx.Size, SHA256: idx.SHA256}}, apt.FetchOptions{}); err != nil {
+			return nil, fmt.Errorf("downloading the Packages index: %w", err)
+		}
+		// Both tools ask for by-hash when the Release offers it; serve both names.
+		for _, p := range []string{indexPath, byHash} {
+			if err := place(cache.Path(idx.SHA256), filepath.Join(dists, filepath.FromSlash(p))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	_, index, err := client.Packages(ctx, m.source, rel, "main", cfg.arch)
