@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/spec"
 )
@@ -13,7 +14,19 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // the work failed: network, verification, build
 	ExitUsage   = 2 // the input is wrong: flags, spec, lock
+	// ExitFindings means the command ran and found what --fail-on asked to fail on.
+	ExitFindings = 3
 )
+
+// FindingsError is returned by evidence commands when findings reach the --fail-on severity.
+type FindingsError struct {
+	Count     int
+	Threshold evidence.Severity
+}
+
+func (e *FindingsError) Error() string {
+	return fmt.Sprintf("%d finding(s) at or above %s", e.Count, e.Threshold)
+}
 
 type usageError struct{ err error }
 
@@ -27,9 +40,12 @@ func usageErrorf(format string, args ...any) error {
 // ExitCode maps an error returned by a command to the process exit code.
 func ExitCode(err error) int {
 	var ue usageError
+	var fe *FindingsError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &fe):
+		return ExitFindings
 	case errors.As(err, &ue), errors.Is(err, spec.ErrInvalid), errors.Is(err, lock.ErrStale), errors.Is(err, lock.ErrMalformed):
 		return ExitUsage
 	default:
