@@ -89,8 +89,8 @@ func TestBadInput(t *testing.T) {
 			want: "malformed", exit: ExitFailure,
 		},
 		{
-			name: "path traversal entry",
-			spec: strings.Replace(specTemplate, "[base-files, app]", "[base-files, evil]", 1),
+			name:    "path traversal entry",
+			spec:    strings.Replace(specTemplate, "[base-files, app]", "[base-files, evil]", 1),
 			prepare: func(*testing.T, *testrepo.Repo, string) {},
 			want:    "escapes", exit: ExitFailure,
 		},
@@ -98,8 +98,13 @@ func TestBadInput(t *testing.T) {
 			name: "stale lock",
 			prepare: func(t *testing.T, _ *testrepo.Repo, dir string) {
 				p := filepath.Join(dir, "ingot.yaml")
-				b, _ := os.ReadFile(p)
-				os.WriteFile(p, []byte(strings.Replace(string(b), "[base-files, app]", "[base-files, app, tzdata]", 1)), 0o644)
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(strings.Replace(string(b), "[base-files, app]", "[base-files, app, tzdata]", 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			},
 			want: "lock does not match the spec", exit: ExitUsage,
 		},

@@ -80,7 +80,7 @@ func TestEpochFromPackages(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, stderr)
 	}
 	cfg := readConfig(t, data, "fixture", "1.0")
-	if !cfg.Created.Time.Equal(newest) {
+	if !cfg.Created.Equal(newest) {
 		t.Errorf("created = %s, want the newest package date %s", cfg.Created.Time, newest)
 	}
 }

@@ -26,8 +26,8 @@ func WriteFrom(path string, perm os.FileMode, fill func(io.Writer) error) (err e
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			_ = f.Close() // already failing; the removal is what matters
+			_ = os.Remove(tmp)
 		}
 	}()
 	if err = fill(f); err != nil {

@@ -31,7 +31,9 @@ func TestFailedFillLeavesOldFileAndNoTemp(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	err := WriteFrom(p, 0o644, func(w io.Writer) error {
-		w.Write([]byte("half"))
+		if _, err := w.Write([]byte("half")); err != nil {
+			return err
+		}
 		return boom
 	})
 	if !errors.Is(err, boom) {

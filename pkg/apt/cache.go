@@ -200,8 +200,8 @@ func (c *Cache) download(ctx context.Context, hc *http.Client, it Download, prog
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			_ = f.Close() // already failing; the removal is what matters
+			_ = os.Remove(f.Name())
 		}
 	}()
 	h := sha256.New()

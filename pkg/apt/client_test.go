@@ -68,7 +68,9 @@ func resignInRelease(t *testing.T, r *testrepo.Repo, keys ...*openpgp.Entity) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(append(block.Plaintext, '\n'))
+		if _, err := w.Write(append(block.Plaintext, '\n')); err != nil {
+			t.Fatal(err)
+		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -459,7 +461,7 @@ func ExampleClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(cacheDir)
+	defer func() { _ = os.RemoveAll(cacheDir) }()
 	cache := &apt.Cache{Dir: cacheDir}
 	hello := pkgs[0]
 	err = cache.Fetch(ctx, []apt.Download{{Name: hello.Name, URL: src.URLFor(hello.Filename), Size: hello.Size, SHA256: hello.SHA256}}, apt.FetchOptions{})

@@ -151,7 +151,8 @@ func TestPackages(t *testing.T) {
 				tt.setup(t, r, rel)
 			}
 			idx, pkgs, err := c.Packages(ctx, r.Source, rel, "main", tt.arch)
-			if want, ok := tt.wantErr.(*apt.StatusError); ok {
+			var want *apt.StatusError
+			if errors.As(tt.wantErr, &want) {
 				var se *apt.StatusError
 				if !errors.As(err, &se) || se.StatusCode != want.StatusCode || errors.Is(err, apt.ErrNotFound) {
 					t.Fatalf("err = %v, want a %d StatusError that is not ErrNotFound", err, want.StatusCode)

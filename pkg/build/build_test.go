@@ -300,7 +300,7 @@ func TestEpochClamp(t *testing.T) {
 				t.Errorf("generated etc/passwd: mtime %v, want the epoch %v", got, wantEpoch)
 			}
 			cf := configFile(t, img)
-			if !cf.Created.Time.Equal(wantEpoch) {
+			if !cf.Created.Equal(wantEpoch) {
 				t.Errorf("config created %v, want %v", cf.Created.Time, wantEpoch)
 			}
 			m, err := img.Manifest()

@@ -14,20 +14,19 @@ import (
 // and trivy read it (the control file carries no Status field there, and they treat it as installed).
 const statusDir = "var/lib/dpkg/status.d"
 
-// addFile writes generated content at p (parents followed and created) in layer, root-owned.
-func (t *tree) addFile(p string, data []byte, mode int64, layer int) error {
-	_, err := t.addNode(p, &node{typ: tar.TypeReg, ino: &inode{data: data, mode: mode}, layer: layer})
-	return err
+// addFile writes generated content at p (parents followed and created) in layer, root-owned, mode 0644.
+func (t *tree) addFile(p string, data []byte, layer int) error {
+	return t.addNode(p, &node{typ: tar.TypeReg, ino: &inode{data: data, mode: 0o644}, layer: layer})
 }
 
 // writeStatus records every package in the distroless layout.
 func (t *tree) writeStatus(pkgs []*unpacked, layer int) error {
 	for _, u := range pkgs {
-		if err := t.addFile(statusDir+"/"+u.name, u.control, 0o644, layer); err != nil {
+		if err := t.addFile(statusDir+"/"+u.name, u.control, layer); err != nil {
 			return fmt.Errorf("writing status of %s: %w", u.name, err)
 		}
 		if u.md5sums != nil {
-			if err := t.addFile(statusDir+"/"+u.name+".md5sums", u.md5sums, 0o644, layer); err != nil {
+			if err := t.addFile(statusDir+"/"+u.name+".md5sums", u.md5sums, layer); err != nil {
 				return fmt.Errorf("writing md5sums of %s: %w", u.name, err)
 			}
 		}
@@ -127,10 +126,10 @@ func (t *tree) writeAccounts(users []User, groups []Group, layer int) error {
 	for _, g := range groups {
 		fmt.Fprintf(&group, "%s:x:%d:%s\n", g.Name, g.GID, strings.Join(g.Members, ","))
 	}
-	if err := t.addFile("etc/passwd", passwd.Bytes(), 0o644, layer); err != nil {
+	if err := t.addFile("etc/passwd", passwd.Bytes(), layer); err != nil {
 		return fmt.Errorf("writing /etc/passwd: %w", err)
 	}
-	if err := t.addFile("etc/group", group.Bytes(), 0o644, layer); err != nil {
+	if err := t.addFile("etc/group", group.Bytes(), layer); err != nil {
 		return fmt.Errorf("writing /etc/group: %w", err)
 	}
 	for _, u := range users {
@@ -142,7 +141,7 @@ func (t *tree) writeAccounts(users []User, groups []Group, layer int) error {
 			continue
 		}
 		m := dirMeta{mode: 0o700, uid: int(u.UID), gid: int(u.GID)}
-		if _, err := t.addDir(home, m, layer, true); err != nil {
+		if err := t.addDir(home, m, layer, true); err != nil {
 			return fmt.Errorf("creating home %s of %s: %w", u.Home, u.Name, err)
 		}
 	}
@@ -181,7 +180,7 @@ func runAs(s string, users []User) (string, error) {
 
 // writeTmp makes /tmp a root-owned directory with mode 1777.
 func (t *tree) writeTmp(layer int) error {
-	if _, err := t.addDir("tmp", dirMeta{mode: 0o1777}, layer, true); err != nil {
+	if err := t.addDir("tmp", dirMeta{mode: 0o1777}, layer, true); err != nil {
 		return fmt.Errorf("creating /tmp: %w", err)
 	}
 	return nil
@@ -214,7 +213,7 @@ func (t *tree) writeOSRelease(r OSRelease, layer int) error {
 	line("ID", r.ID)
 	line("VERSION_ID", r.VersionID)
 	line("VERSION_CODENAME", r.VersionCodename)
-	if err := t.addFile("etc/os-release", b.Bytes(), 0o644, layer); err != nil {
+	if err := t.addFile("etc/os-release", b.Bytes(), layer); err != nil {
 		return fmt.Errorf("writing /etc/os-release: %w", err)
 	}
 	return nil
@@ -266,7 +265,7 @@ func (t *tree) writeCABundle(layer int) error {
 			b.WriteByte('\n')
 		}
 	}
-	if err := t.addFile(caBundle, b.Bytes(), 0o644, layer); err != nil {
+	if err := t.addFile(caBundle, b.Bytes(), layer); err != nil {
 		return fmt.Errorf("writing %s: %w", path.Join("/", caBundle), err)
 	}
 	return nil

@@ -299,7 +299,8 @@ func assemble(opt Options, pkgs []*unpacked, plan layerPlan, layers []*layer, ep
 	arch, variant, _ := platform(opt.Arch)
 	cf.Architecture, cf.Variant, cf.OS = arch, variant, "linux"
 	cf.Created = v1.Time{Time: epoch}
-	cf.Container, cf.DockerVersion = "", ""
+	// A base built by Docker names its builder's container and version; neither describes our image.
+	cf.Container, cf.DockerVersion = "", "" //nolint:staticcheck // SA1019: clearing the deprecated field is the point
 	cf.RootFS.Type = "layers"
 	c := &cf.Config
 	c.Env = mergeEnv(c.Env, opt.Config.Env, caCerts)

@@ -33,12 +33,12 @@ func (t *tree) applyFiles(files []File, layer int) error {
 		var err error
 		switch {
 		case f.Mode.IsDir():
-			_, err = t.addDir(p, dirMeta{mode: fileMode(f.Mode), uid: f.UID, gid: f.GID}, layer, true)
+			err = t.addDir(p, dirMeta{mode: fileMode(f.Mode), uid: f.UID, gid: f.GID}, layer, true)
 		case f.Mode&fs.ModeSymlink != 0:
-			_, err = t.addNode(p, &node{typ: tar.TypeSymlink, mode: 0o777, uid: f.UID, gid: f.GID, link: f.Linkname, layer: layer})
+			err = t.addNode(p, &node{typ: tar.TypeSymlink, mode: 0o777, uid: f.UID, gid: f.GID, link: f.Linkname, layer: layer})
 		default:
 			ino := &inode{data: f.Data, mode: fileMode(f.Mode), uid: f.UID, gid: f.GID}
-			_, err = t.addNode(p, &node{typ: tar.TypeReg, ino: ino, layer: layer})
+			err = t.addNode(p, &node{typ: tar.TypeReg, ino: ino, layer: layer})
 		}
 		if err != nil {
 			return fmt.Errorf("adding file %s: %w", f.Path, err)
@@ -58,9 +58,9 @@ func (t *tree) applyPaths(ops []PathOp, layer int) error {
 			if mode == 0 {
 				mode = 0o755
 			}
-			_, err = t.addDir(p, dirMeta{mode: mode, uid: op.UID, gid: op.GID}, layer, true)
+			err = t.addDir(p, dirMeta{mode: mode, uid: op.UID, gid: op.GID}, layer, true)
 		case PathSymlink:
-			_, err = t.addNode(p, &node{typ: tar.TypeSymlink, mode: 0o777, link: op.Target, uid: op.UID, gid: op.GID, layer: layer})
+			err = t.addNode(p, &node{typ: tar.TypeSymlink, mode: 0o777, link: op.Target, uid: op.UID, gid: op.GID, layer: layer})
 		case PathPermissions:
 			err = t.chmod(p, op, layer)
 		default:

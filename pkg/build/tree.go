@@ -177,11 +177,10 @@ type dirMeta struct {
 
 // addDir ships the directory p in layer. An existing directory keeps its first-seen metadata; a symlink
 // to a directory is kept as dpkg does (that is how merged-/usr links survive packages that ship /bin).
-// It returns the physical path of the directory.
-func (t *tree) addDir(p string, m dirMeta, layer int, override bool) (string, error) {
+func (t *tree) addDir(p string, m dirMeta, layer int, override bool) error {
 	full, n, err := t.place(p)
 	if err != nil {
-		return "", err
+		return err
 	}
 	switch {
 	case n == nil:
@@ -194,21 +193,21 @@ func (t *tree) addDir(p string, m dirMeta, layer int, override bool) (string, er
 	case n.typ == tar.TypeSymlink:
 		target, tn, err := t.resolve(full, true)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if tn == nil || tn.typ != tar.TypeDir {
-			return "", fmt.Errorf("directory %s is a symlink to %s, which is not a directory: %w", full, target, ErrConflict)
+			return fmt.Errorf("directory %s is a symlink to %s, which is not a directory: %w", full, target, ErrConflict)
 		}
 		if override {
 			tn.mode, tn.uid, tn.gid, tn.mtime, tn.implicit = m.mode, m.uid, m.gid, m.mtime, false
 			tn.addTouch(layer) // the new metadata must reach a layer even if the directory is the base's
 		}
-		return target, nil
+		return nil
 	default:
-		return "", fmt.Errorf("directory %s would replace a non-directory: %w", full, ErrConflict)
+		return fmt.Errorf("directory %s would replace a non-directory: %w", full, ErrConflict)
 	}
 	n.addTouch(layer)
-	return full, nil
+	return nil
 }
 
 func (n *node) addTouch(layer int) {
@@ -224,20 +223,20 @@ func (n *node) addTouch(layer int) {
 }
 
 // addNode puts the non-directory nn at p, replacing whatever non-directory was there (without following
-// a symlink in the last component, like dpkg and tar). It returns the physical path.
-func (t *tree) addNode(p string, nn *node) (string, error) {
+// a symlink in the last component, like dpkg and tar).
+func (t *tree) addNode(p string, nn *node) error {
 	if strings.IndexByte(nn.link, 0) >= 0 {
-		return "", fmt.Errorf("symlink %q to %q: %w", p, nn.link, ErrInvalidPath)
+		return fmt.Errorf("symlink %q to %q: %w", p, nn.link, ErrInvalidPath)
 	}
 	full, n, err := t.place(p)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if n != nil && n.typ == tar.TypeDir {
-		return "", fmt.Errorf("%s would replace a directory: %w", full, ErrConflict)
+		return fmt.Errorf("%s would replace a directory: %w", full, ErrConflict)
 	}
 	t.nodes[full] = nn
-	return full, nil
+	return nil
 }
 
 // hardlinkTarget returns the inode of the regular file p names, resolving parents but not the last

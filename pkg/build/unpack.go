@@ -196,25 +196,20 @@ func (t *tree) mergeEntry(e *entry, layer int) error {
 	mode := e.Mode & 0o7777
 	switch e.Type {
 	case tar.TypeDir:
-		_, err := t.addDir(e.Path, dirMeta{mode: mode, uid: e.UID, gid: e.GID, mtime: e.ModTime}, layer, false)
-		return err
+		return t.addDir(e.Path, dirMeta{mode: mode, uid: e.UID, gid: e.GID, mtime: e.ModTime}, layer, false)
 	case tar.TypeReg:
 		ino := &inode{data: e.data, mode: mode, uid: e.UID, gid: e.GID, mtime: e.ModTime}
-		_, err := t.addNode(e.Path, &node{typ: tar.TypeReg, ino: ino, layer: layer})
-		return err
+		return t.addNode(e.Path, &node{typ: tar.TypeReg, ino: ino, layer: layer})
 	case tar.TypeSymlink:
-		_, err := t.addNode(e.Path, &node{typ: tar.TypeSymlink, mode: 0o777, uid: e.UID, gid: e.GID, mtime: e.ModTime, link: e.Linkname, layer: layer})
-		return err
+		return t.addNode(e.Path, &node{typ: tar.TypeSymlink, mode: 0o777, uid: e.UID, gid: e.GID, mtime: e.ModTime, link: e.Linkname, layer: layer})
 	case tar.TypeLink:
 		ino, err := t.hardlinkTarget(e.Linkname)
 		if err != nil {
 			return err
 		}
-		_, err = t.addNode(e.Path, &node{typ: tar.TypeReg, ino: ino, layer: layer})
-		return err
+		return t.addNode(e.Path, &node{typ: tar.TypeReg, ino: ino, layer: layer})
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		_, err := t.addNode(e.Path, &node{typ: e.Type, mode: mode, uid: e.UID, gid: e.GID, mtime: e.ModTime, devmajor: e.Devmajor, devminor: e.Devminor, layer: layer})
-		return err
+		return t.addNode(e.Path, &node{typ: e.Type, mode: mode, uid: e.UID, gid: e.GID, mtime: e.ModTime, devmajor: e.Devmajor, devminor: e.Devminor, layer: layer})
 	}
 	return fmt.Errorf("%w: tar type %q", ErrInvalidPackage, e.Type)
 }

@@ -154,7 +154,7 @@ func ReadParagraphs(r io.Reader, fn func(Paragraph) error) error {
 	}
 	for {
 		line, err := pr.readLine()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return pr.flush(fn)
 		}
 		if err != nil {

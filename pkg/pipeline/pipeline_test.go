@@ -132,9 +132,15 @@ func TestFilesAndPaths(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(conf, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(conf, "sub", "app.toml"), []byte("x = 1\n"), 0o600)
-	os.Symlink("/etc/passwd", filepath.Join(conf, "passwd-link"))
-	os.WriteFile(filepath.Join(dir, "tool"), []byte("#!tool"), 0o700)
+	if err := os.WriteFile(filepath.Join(conf, "sub", "app.toml"), []byte("x = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(conf, "passwd-link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tool"), []byte("#!tool"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	s := parseSpec(t, dir, `name: files
 repositories: [{url: `+repo.URL+`, suite: stable, keyring: `+repo.Keyring+`}]
 packages: [base-files]
@@ -185,7 +191,9 @@ env: {B: "2", A: "1"}
 	}
 
 	// Changing a copied file changes the image: the build cache must not hide it.
-	os.WriteFile(filepath.Join(dir, "tool"), []byte("#!tool v2"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "tool"), []byte("#!tool v2"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	again, err := Build(context.Background(), s, l, opt)
 	if err != nil {
 		t.Fatal(err)

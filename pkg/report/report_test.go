@@ -83,7 +83,7 @@ func TestSARIF(t *testing.T) {
 				Suppressions []any  `json:"suppressions"`
 				Locations    []struct {
 					PhysicalLocation struct {
-						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						ArtifactLocation struct{ URI string }    `json:"artifactLocation"`
 						Region           struct{ StartLine int } `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`
