@@ -47,6 +47,9 @@ type Spec struct {
 
 	// Base is an image given by digest on top of which packages and files are laid.
 	Base string `yaml:"base,omitempty" json:"base,omitempty"`
+	// Evidence configures the checks every build runs: tests, waivers and the failure threshold.
+	Evidence *Evidence `yaml:"evidence,omitempty" json:"evidence,omitempty"`
+
 	// Layers is the layer budget: 1 (default) puts everything in one layer; N groups the largest
 	// source packages into their own layers so that images share them.
 	Layers int `yaml:"layers,omitempty" json:"layers,omitempty" jsonschema:"minimum=1,maximum=127"`
@@ -67,6 +70,36 @@ type Repository struct {
 	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 	// Suites filters host sources to these suites; empty keeps them all.
 	Suites []string `yaml:"suites,omitempty" json:"suites,omitempty"`
+}
+
+// Evidence configures the evidence stages that run inside ingot build.
+type Evidence struct {
+	// FailOn is the vulnerability and secret severity at or above which the build fails
+	// (negligible, low, medium, high, critical, or none). Default: critical.
+	FailOn string `yaml:"fail-on,omitempty" json:"fail-on,omitempty" jsonschema:"enum=none,enum=negligible,enum=low,enum=medium,enum=high,enum=critical"`
+	// Profile is the hardening profile: minimal (default, strict) or cis.
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=minimal,enum=cis"`
+	// Waivers accept a failing hardening rule for this image, with a reason that shows in reports.
+	Waivers []Waiver `yaml:"waivers,omitempty" json:"waivers,omitempty"`
+	// Allow accepts secret findings by rule and/or path, with a reason.
+	Allow []SecretAllow `yaml:"allow-secrets,omitempty" json:"allow-secrets,omitempty"`
+	// Tests is a structure-test file (relative to the spec) run against the image under runc.
+	Tests string `yaml:"tests,omitempty" json:"tests,omitempty"`
+	// VEX are OpenVEX documents (relative to the spec) applied to vulnerability findings.
+	VEX []string `yaml:"vex,omitempty" json:"vex,omitempty"`
+}
+
+// Waiver accepts a failing hardening rule.
+type Waiver struct {
+	Rule   string `yaml:"rule" json:"rule"`
+	Reason string `yaml:"reason" json:"reason"`
+}
+
+// SecretAllow accepts secret findings of a rule, under a path glob, or both.
+type SecretAllow struct {
+	Rule   string `yaml:"rule,omitempty" json:"rule,omitempty"`
+	Path   string `yaml:"path,omitempty" json:"path,omitempty"`
+	Reason string `yaml:"reason" json:"reason"`
 }
 
 // Accounts describes /etc/passwd, /etc/group and the user the image runs as.

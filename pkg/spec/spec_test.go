@@ -96,6 +96,10 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate uid", minimal + "accounts: {users: [{name: a, uid: 10, gid: 10}, {name: b, uid: 10, gid: 10}]}\n", "accounts.users[1].uid: 10 is used twice"},
 		{"root redefined", minimal + "accounts: {users: [{name: root, uid: 10, gid: 10}]}\n", "\"root\" is defined twice"},
 		{"layers", minimal + "layers: 200\n", "layers: 200 is outside"},
+		{"fail-on", minimal + "evidence: {fail-on: severe}\n", "evidence.fail-on: \"severe\""},
+		{"profile", minimal + "evidence: {profile: lax}\n", "evidence.profile: \"lax\""},
+		{"waiver without reason", minimal + "evidence: {waivers: [{rule: INGOT-H001, reason: \" \"}]}\n", "evidence.waivers[0]: a waiver needs"},
+		{"allow without scope", minimal + "evidence: {allow-secrets: [{reason: ok}]}\n", "evidence.allow-secrets[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))

@@ -141,6 +141,26 @@ func (s *Spec) Validate() error {
 	if s.Base != "" && !digestRef.MatchString(s.Base) {
 		bad("base", "%q must be pinned by digest (IMAGE@sha256:...)", s.Base)
 	}
+	if e := s.Evidence; e != nil {
+		switch e.FailOn {
+		case "", "none", "negligible", "low", "medium", "high", "critical":
+		default:
+			bad("evidence.fail-on", "%q is not none, negligible, low, medium, high or critical", e.FailOn)
+		}
+		if e.Profile != "" && e.Profile != "minimal" && e.Profile != "cis" {
+			bad("evidence.profile", "%q is not minimal or cis", e.Profile)
+		}
+		for i, w := range e.Waivers {
+			if w.Rule == "" || strings.TrimSpace(w.Reason) == "" {
+				bad(fmt.Sprintf("evidence.waivers[%d]", i), "a waiver needs a rule and a reason")
+			}
+		}
+		for i, a := range e.Allow {
+			if (a.Rule == "" && a.Path == "") || strings.TrimSpace(a.Reason) == "" {
+				bad(fmt.Sprintf("evidence.allow-secrets[%d]", i), "an allow entry needs a rule or a path, and a reason")
+			}
+		}
+	}
 	if s.Layers < 0 || s.Layers > 127 {
 		bad("layers", "%d is outside 1..127", s.Layers)
 	}
