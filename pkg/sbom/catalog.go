@@ -1,0 +1,412 @@
+package sbom
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+)
+
+// Sentinel errors.
+var (
+	// ErrEvidence is wrapped by errors about a file that should record packages but cannot be read as
+	// such; Catalog leaves the file out and reports it through Options.Skipped.
+	ErrEvidence = errors.New("sbom: malformed package record")
+	// ErrUnsupportedType is wrapped when a package URL's type is none of deb, apk, golang, npm, pypi.
+	ErrUnsupportedType = errors.New("sbom: unsupported package type")
+	// ErrDocument is wrapped by Decode errors: the input is not an SPDX or CycloneDX JSON document.
+	ErrDocument = errors.New("sbom: not an SPDX or CycloneDX JSON document")
+	// ErrInvalid is wrapped by the Validate functions' errors.
+	ErrInvalid = errors.New("sbom: invalid document")
+)
+
+// Options tune Catalog.
+type Options struct {
+	// Ref is the name the user gave the image, recorded in Inventory.Image.Ref.
+	Ref string
+	// Skipped, when set, is told about each surviving file that should record packages but is
+	// malformed (a truncated package.json, a corrupt status file). Such a file is left out and the
+	// rest of the image is still catalogued.
+	Skipped func(path string, err error)
+}
+
+// maxEvidence caps the size of a package database file read into memory. A dpkg status file of a
+// full distribution is a few MiB.
+const maxEvidence = 64 << 20
+
+// cataloger reads one kind of file that records installed packages.
+type cataloger interface {
+	// wants reports whether the regular file at p (clean, relative to the root) is its evidence.
+	wants(p string) bool
+	// parse reads the file. Packages come back without PURL, Ecosystem, Layer and Locations, which
+	// Catalog fills once it knows the distro and which files survived the later layers.
+	parse(p string, r io.Reader) ([]evidence.Package, error)
+}
+
+func catalogers() []cataloger {
+	return []cataloger{debianCataloger{}, alpineCataloger{}, npmCataloger{}, pythonCataloger{}}
+}
+
+// Catalog reads the inventory of an image: walks every layer once, in order, applying whiteouts, and
+// runs the catalogers on the files that survive. Each package records the layer (diff ID) that last
+// wrote its evidence file; packages whose evidence was deleted in a later layer are not reported.
+//
+// Layers are read concurrently, each as one stream; only files whose names say they record packages
+// are read, plus ELF files (for Go build info), and everything else is skipped in the stream.
+func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
+	inv := &evidence.Inventory{Image: evidence.Image{Ref: opt.Ref}, Packages: []evidence.Package{}}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading image digest: %w", err)
+	}
+	inv.Image.Digest = d.String()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	inv.Image.OS, inv.Image.Arch = cf.OS, cf.Architecture
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	scans := make([]*layerScan, len(layers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, l := range layers {
+		g.Go(func() error {
+			s, err := scanLayer(gctx, l, catalogers())
+			if err != nil {
+				return fmt.Errorf("reading layer %d: %w", i, err)
+			}
+			scans[i] = s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	assemble(inv, scans, opt)
+	return inv, nil
+}
+
+// Kinds of record a layer scan keeps.
+const (
+	recPackages  = iota // a package database or manifest
+	recOSRelease        // os-release content, or a symlink to it
+	recMD5Sums          // a Debian package's md5sums: listed as a location, never read
+)
+
+// record is one file of interest in one layer.
+type record struct {
+	kind int
+	path string
+	pkgs []evidence.Package
+	err  error // why the file could not be parsed; reported only if the file survives
+	// os-release: its content, or its symlink target.
+	data []byte
+	link string
+	// md5sums: the owning package.
+	owner, ownerArch string
+}
+
+// layerScan is what Catalog keeps of one layer: the files of interest, and enough of the rest to
+// know which files of lower layers it hides.
+type layerScan struct {
+	diffID string
+	// entries holds every path the layer writes, true for directories.
+	entries   map[string]bool
+	whiteouts map[string]struct{}
+	opaque    map[string]struct{} // directories whose lower content is hidden; "" is the root
+	records   []record
+}
+
+// cleanPath makes a tar entry name relative and clean; names that leave the root are not ours.
+func cleanPath(name string) (string, bool) {
+	p := path.Clean("/" + name)
+	if p == "/" {
+		return "", false
+	}
+	return p[1:], true
+}
+
+func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, error) {
+	diffID, err := l.DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("reading diff ID: %w", err)
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", diffID, err)
+	}
+	defer rc.Close()
+	s := &layerScan{
+		diffID:    diffID.String(),
+		entries:   make(map[string]bool, 1024),
+		whiteouts: map[string]struct{}{},
+		opaque:    map[string]struct{}{},
+	}
+	tr := tar.NewReader(rc)
+	var (
+		head [4]byte
+		buf  []byte // whole ELF files, reused from one to the next
+	)
+	for n := 0; ; n++ {
+		if n%512 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return s, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", diffID, err)
+		}
+		p, ok := cleanPath(h.Name)
+		if !ok {
+			continue
+		}
+		dir, base := path.Split(p)
+		if wh, ok := strings.CutPrefix(base, ".wh."); ok {
+			if wh == ".wh..opq" {
+				s.opaque[strings.TrimSuffix(dir, "/")] = struct{}{}
+			} else if wh != "" {
+				s.whiteouts[dir+wh] = struct{}{}
+			}
+			continue
+		}
+		s.entries[p] = h.Typeflag == tar.TypeDir
+		if h.Typeflag == tar.TypeSymlink && (p == etcOSRelease || p == libOSRelease) {
+			s.records = append(s.records, record{kind: recOSRelease, path: p, link: h.Linkname})
+			continue
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if p == etcOSRelease || p == libOSRelease {
+			data, err := readLimited(tr, h.Size, 64<<10)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+			}
+			s.records = append(s.records, record{kind: recOSRelease, path: p, data: data})
+			continue
+		}
+		if name, arch, ok := md5sumsOwner(p); ok {
+			s.records = append(s.records, record{kind: recMD5Sums, path: p, owner: name, ownerArch: arch})
+			continue
+		}
+		if rec, ok, err := parseEvidence(tr, h, p, cats); err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+		} else if ok {
+			s.records = append(s.records, rec)
+			continue
+		}
+		if h.Size < 64 || h.Size > maxGoBinary {
+			continue
+		}
+		if _, err := io.ReadFull(tr, head[:]); err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+		}
+		if !isELF(head[:]) {
+			continue
+		}
+		if int64(cap(buf)) < h.Size {
+			buf = make([]byte, h.Size)
+		}
+		buf = buf[:h.Size]
+		copy(buf, head[:])
+		if _, err := io.ReadFull(tr, buf[len(head):]); err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+		}
+		if pkgs := parseGoBinary(buf); len(pkgs) > 0 {
+			s.records = append(s.records, record{kind: recPackages, path: p, pkgs: pkgs})
+		}
+	}
+}
+
+// parseEvidence runs the first cataloger that wants p. A parse failure is kept in the record, not
+// returned: only a failure to read the layer itself stops the scan.
+func parseEvidence(tr io.Reader, h *tar.Header, p string, cats []cataloger) (record, bool, error) {
+	for _, c := range cats {
+		if !c.wants(p) {
+			continue
+		}
+		rec := record{kind: recPackages, path: p}
+		if h.Size > maxEvidence {
+			rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
+			return rec, true, nil
+		}
+		data, err := readLimited(tr, h.Size, maxEvidence)
+		if err != nil {
+			return rec, false, err
+		}
+		rec.pkgs, rec.err = c.parse(p, bytes.NewReader(data))
+		return rec, true, nil
+	}
+	return record{}, false, nil
+}
+
+func readLimited(r io.Reader, size, limit int64) ([]byte, error) {
+	size = min(size, limit)
+	b := make([]byte, size)
+	_, err := io.ReadFull(r, b)
+	return b, err
+}
+
+// hides reports whether this layer hides a file that a lower layer wrote at p: by writing p itself,
+// by deleting p or a directory above it, by making a directory above it opaque, or by putting a
+// non-directory where a directory above it was.
+func (s *layerScan) hides(p string) bool {
+	if _, ok := s.entries[p]; ok {
+		return true
+	}
+	if _, ok := s.whiteouts[p]; ok {
+		return true
+	}
+	if _, ok := s.opaque[""]; ok {
+		return true
+	}
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] != '/' {
+			continue
+		}
+		a := p[:i]
+		if isDir, ok := s.entries[a]; ok && !isDir {
+			return true
+		}
+		if _, ok := s.whiteouts[a]; ok {
+			return true
+		}
+		if _, ok := s.opaque[a]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// assemble keeps the records that survive every later layer, finds the distro and builds the package
+// list, deduplicated and sorted.
+func assemble(inv *evidence.Inventory, scans []*layerScan, opt Options) {
+	visible := func(layer int, p string) bool {
+		for _, s := range scans[layer+1:] {
+			if s.hides(p) {
+				return false
+			}
+		}
+		return true
+	}
+	inv.Distro = distro(scans, visible)
+
+	type merged struct {
+		pkg   evidence.Package
+		layer int
+	}
+	byPURL := map[string]*merged{}
+	var md5s []record
+	for i, s := range scans {
+		for _, r := range s.records {
+			if r.kind == recOSRelease || !visible(i, r.path) {
+				continue
+			}
+			if r.kind == recMD5Sums {
+				md5s = append(md5s, r)
+				continue
+			}
+			if r.err != nil {
+				if opt.Skipped != nil {
+					opt.Skipped("/"+r.path, r.err)
+				}
+				continue
+			}
+			for _, p := range r.pkgs {
+				finish(&p, inv.Distro)
+				loc := "/" + r.path
+				m, ok := byPURL[p.PURL]
+				if !ok {
+					p.Layer, p.Locations = s.diffID, []string{loc}
+					byPURL[p.PURL] = &merged{pkg: p, layer: i}
+					continue
+				}
+				if i >= m.layer {
+					m.pkg.Layer, m.layer = s.diffID, i
+				}
+				m.pkg.Locations = append(m.pkg.Locations, loc)
+				m.pkg.Licenses = append(m.pkg.Licenses, p.Licenses...)
+			}
+		}
+	}
+	for _, m := range byPURL {
+		p := m.pkg
+		if p.Type == evidence.TypeDeb {
+			for _, r := range md5s {
+				if r.owner == p.Name && (r.ownerArch == "" || r.ownerArch == p.Arch) {
+					p.Locations = append(p.Locations, "/"+r.path)
+				}
+			}
+		}
+		slices.Sort(p.Locations)
+		p.Locations = slices.Compact(p.Locations)
+		slices.Sort(p.Licenses)
+		p.Licenses = slices.Compact(p.Licenses)
+		inv.Packages = append(inv.Packages, p)
+	}
+	sortPackages(inv.Packages)
+}
+
+// sortPackages orders packages by type, name, version and package URL, so outputs are stable.
+func sortPackages(pkgs []evidence.Package) {
+	slices.SortFunc(pkgs, func(a, b evidence.Package) int {
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Version, b.Version); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PURL, b.PURL)
+	})
+}
+
+// distro reads the topmost surviving os-release, following /etc/os-release when it is a symlink (as
+// Debian ships it) to /usr/lib/os-release.
+func distro(scans []*layerScan, visible func(int, string) bool) *evidence.Distro {
+	top := map[string]*record{}
+	for i := len(scans) - 1; i >= 0; i-- {
+		for j := range scans[i].records {
+			r := &scans[i].records[j]
+			if r.kind != recOSRelease || top[r.path] != nil || !visible(i, r.path) {
+				continue
+			}
+			top[r.path] = r
+		}
+	}
+	etc, lib := top[etcOSRelease], top[libOSRelease]
+	if etc != nil && etc.link == "" {
+		return parseOSRelease(etc.data)
+	}
+	if etc != nil {
+		target := etc.link
+		if !strings.HasPrefix(target, "/") {
+			target = path.Join(path.Dir(etcOSRelease), target)
+		}
+		if t, ok := cleanPath(target); !ok || t != libOSRelease {
+			return nil
+		}
+	}
+	if lib != nil && lib.link == "" {
+		return parseOSRelease(lib.data)
+	}
+	return nil
+}
