@@ -1,0 +1,197 @@
+package harden
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+)
+
+// Sentinel errors, wrapped with what they are about.
+var (
+	// ErrUnknownProfile reports a profile name that is neither minimal nor cis.
+	ErrUnknownProfile = errors.New("harden: unknown profile")
+	// ErrUnknownRule reports a waiver for a rule ID that does not exist, most likely a typo that
+	// would otherwise leave the rule enforced while its author believes it waived.
+	ErrUnknownRule = errors.New("harden: unknown rule")
+	// ErrInvalidWaiver reports a waiver without a reason, or a rule waived twice.
+	ErrInvalidWaiver = errors.New("harden: invalid waiver")
+)
+
+// Waiver accepts the failure of one rule for one image; the reason is recorded in the report.
+type Waiver struct{ Rule, Reason string }
+
+// SecretsFunc runs the secrets stage on an image.
+type SecretsFunc func(ctx context.Context, img v1.Image) ([]evidence.Finding, error)
+
+// Options select the profile and waivers of a Lint.
+type Options struct {
+	// Profile is minimal (the default when empty) or cis.
+	Profile Profile
+	// Waivers turn failures of the named rules into waived findings.
+	Waivers []Waiver
+	// Secrets runs the secrets stage for the secrets rule; nil skips that rule (reported as skipped).
+	Secrets SecretsFunc
+}
+
+// ParseProfile reads a profile name; empty means minimal.
+func ParseProfile(s string) (Profile, error) {
+	switch p := Profile(strings.ToLower(strings.TrimSpace(s))); p {
+	case "":
+		return ProfileMinimal, nil
+	case ProfileMinimal, ProfileCIS:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w %q (want minimal or cis)", ErrUnknownProfile, s)
+}
+
+// waivers checks opt.Waivers against the rule IDs and returns the reasons by rule.
+func waivers(ws []Waiver) (map[string]string, error) {
+	known := map[string]bool{}
+	for _, r := range Rules() {
+		known[r.ID] = true
+	}
+	out := make(map[string]string, len(ws))
+	for i, w := range ws {
+		if !known[w.Rule] {
+			return nil, fmt.Errorf("waiver %d: %w %q", i+1, ErrUnknownRule, w.Rule)
+		}
+		if strings.TrimSpace(w.Reason) == "" {
+			return nil, fmt.Errorf("waiver %d (%s): %w: a reason is required", i+1, w.Rule, ErrInvalidWaiver)
+		}
+		if _, dup := out[w.Rule]; dup {
+			return nil, fmt.Errorf("waiver %d: %w: %s is waived twice", i+1, ErrInvalidWaiver, w.Rule)
+		}
+		out[w.Rule] = strings.TrimSpace(w.Reason)
+	}
+	return out, nil
+}
+
+// Lint evaluates every rule of the profile and returns one finding per rule, in rule order: Kind rule,
+// Status failed, passed, waived or skipped, the profile's severity, the CIS mapping, the offending
+// files as Locations, the rule's title, and a Description with the remediation. Detail["found"]
+// summarises a failure. Each layer is read once, in parallel, and only the account files' contents are
+// kept; the secrets stage, when given, runs alongside.
+func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, error) {
+	profile, err := ParseProfile(string(opt.Profile))
+	if err != nil {
+		return nil, err
+	}
+	waived, err := waivers(opt.Waivers)
+	if err != nil {
+		return nil, err
+	}
+	var rules []Rule
+	for _, r := range Rules() {
+		if r.In(profile) {
+			rules = append(rules, r)
+		}
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading image manifest: %w", err)
+	}
+	t := &target{config: cfg, manifest: manifest}
+	var secrets []evidence.Finding
+	runSecrets := opt.Secrets != nil && ruleIn(rules, RuleSecrets)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		fs, err := readFS(gctx, img)
+		if err != nil {
+			return fmt.Errorf("reading image file system: %w", err)
+		}
+		t.fs = fs
+		t.scanPaths()
+		return nil
+	})
+	if runSecrets {
+		g.Go(func() error {
+			fs, err := opt.Secrets(gctx, img)
+			if err != nil {
+				return fmt.Errorf("secrets stage: %w", err)
+			}
+			secrets = fs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	out := make([]evidence.Finding, 0, len(rules))
+	for _, r := range rules {
+		var res result
+		switch r.ID {
+		case RuleRootUser:
+			res = checkRootUser(t)
+		case RuleShell:
+			res = checkShell(t)
+		case RulePackageManager:
+			res = checkPackageManager(t)
+		case RuleSetuid:
+			res = t.checkScanned(RuleSetuid, "setuid or setgid file(s)")
+		case RuleWorldWritable:
+			res = t.checkScanned(RuleWorldWritable, "world-writable path(s)")
+		case RuleEmptyPassword:
+			res = checkEmptyPassword(t)
+		case RuleDuplicateID:
+			res = checkDuplicateID(t)
+		case RuleLeftovers:
+			res = t.checkScanned(RuleLeftovers, "leftover(s)")
+		case RuleAddURL:
+			res = checkAddURL(t)
+		case RuleBaseDigest:
+			res = checkBaseDigest(t)
+		case RuleSecrets:
+			if !runSecrets {
+				res = skipped("the secrets stage was not run")
+			} else {
+				res = checkSecrets(secrets)
+			}
+		default:
+			return nil, fmt.Errorf("harden: rule %s has no check", r.ID)
+		}
+		out = append(out, finding(r, profile, res, waived))
+	}
+	return out, nil
+}
+
+func ruleIn(rules []Rule, id string) bool {
+	for _, r := range rules {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// finding renders a check's result as evidence.
+func finding(r Rule, p Profile, res result, waived map[string]string) evidence.Finding {
+	f := evidence.Finding{
+		Kind:        evidence.KindRule,
+		ID:          r.ID,
+		Severity:    r.severity(p),
+		Status:      res.Status,
+		Reason:      res.Reason,
+		Title:       r.Title,
+		Description: r.Description + " Remediation: " + r.Remediation,
+		CIS:         r.CIS,
+		Locations:   res.Locations,
+	}
+	if res.Found != "" {
+		f.Detail = map[string]string{"found": res.Found}
+	}
+	if reason, ok := waived[r.ID]; ok && f.Status == evidence.StatusFailed {
+		f.Status, f.Reason = evidence.StatusWaived, reason
+	}
+	return f
+}
