@@ -94,8 +94,8 @@ type (
 )
 
 // runtimeSpec is the container a command test runs in: a read-only root, a tmpfs /tmp, new pid, ipc,
-// uts, mount and network namespaces (a new network namespace holds only a loopback that is down, so
-// there is no network), runc's default unprivileged capabilities (none for a non-root user), no new
+// uts, mount and network namespaces (a new network namespace holds only its loopback, which runc
+// brings up: a command reaches nothing outside the container), runc's default unprivileged capabilities (none for a non-root user), no new
 // privileges, no devices beyond runc's defaults, and rlimits on open files and core dumps.
 func runtimeSpec(rootfs string, id identity, args, env []string, cwd string) rtSpec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
