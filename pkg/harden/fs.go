@@ -88,6 +88,8 @@ func readLayer(ctx context.Context, r io.Reader, layer int) ([]entry, error) {
 	var out []entry
 	// regular records the regular files seen so far, so that a hardlink takes its target's mode and data.
 	regular := map[string]int{}
+	// seen indexes the entries (not whiteouts) by path.
+	seen := map[string]int{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -124,7 +126,6 @@ func readLayer(ctx context.Context, r io.Reader, layer int) ([]entry, error) {
 				}
 				e.data = data
 			}
-			regular[p] = len(out)
 		case tar.TypeLink:
 			// A hardlink is the same inode as its target, an earlier regular file of this layer.
 			e.node.typ = tar.TypeReg
@@ -132,11 +133,23 @@ func readLayer(ctx context.Context, r io.Reader, layer int) ([]entry, error) {
 				e.node.mode, e.node.uid = out[i].node.mode, out[i].node.uid
 				e.data = out[i].data
 			}
-			regular[p] = len(out)
 		case tar.TypeSymlink:
 			e.node.link = h.Linkname
 		}
-		out = append(out, e)
+		// A path written twice in one layer is what the second write left.
+		i, ok := seen[p]
+		if ok {
+			out[i] = e
+		} else {
+			i = len(out)
+			seen[p] = i
+			out = append(out, e)
+		}
+		if e.node.typ == tar.TypeReg {
+			regular[p] = i
+		} else {
+			delete(regular, p)
+		}
 	}
 }
 

@@ -38,7 +38,8 @@ const (
 
 // Rule describes one hardening check.
 type Rule struct {
-	ID    string
+	ID string
+	// Title states what the rule requires, so "passed" and "failed" both read right after it.
 	Title string
 	// Description says why the rule matters; Remediation what to change when it fails.
 	Description, Remediation string
@@ -69,7 +70,7 @@ func (r Rule) In(p Profile) bool { return slices.Contains(r.Profiles, p) }
 func Rules() []Rule {
 	rules := []Rule{
 		{
-			ID: RuleRootUser, Title: "The image runs as root",
+			ID: RuleRootUser, Title: "Run as a non-root user",
 			Description: "A process running as uid 0 in a container is root on the host's kernel: one escape or one " +
 				"writable host mount away from the host. The image config should name a user other than root.",
 			Remediation: "Set a non-root user (ingot specs do by default: accounts.run-as), preferably numeric " +
@@ -77,7 +78,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityHigh, CIS: "4.1", CISSeverity: evidence.SeverityHigh,
 		},
 		{
-			ID: RuleShell, Title: "The image contains a shell",
+			ID: RuleShell, Title: "No shell",
 			Description: "A shell turns any code execution bug into an interactive foothold and is what most " +
 				"post-exploitation tooling expects. A minimal image runs its one program and needs none.",
 			Remediation: "Remove the shell's package (dash, bash, busybox) or build the image without it; debug with " +
@@ -85,7 +86,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityMedium, CIS: "4.3", CISSeverity: evidence.SeverityHigh,
 		},
 		{
-			ID: RulePackageManager, Title: "The image contains a package manager",
+			ID: RulePackageManager, Title: "No package manager",
 			Description: "A package manager lets an intruder install tools, and its presence means the image is " +
 				"maintained by mutation rather than by rebuilding.",
 			Remediation: "Leave apt, dpkg, apk, pip and their kin out of the runtime image; install packages at build " +
@@ -93,7 +94,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityMedium, CIS: "4.3", CISSeverity: evidence.SeverityHigh,
 		},
 		{
-			ID: RuleSetuid, Title: "The image contains setuid or setgid files",
+			ID: RuleSetuid, Title: "No setuid or setgid files",
 			Description: "Setuid and setgid executables raise the privileges of whoever runs them; they are how a " +
 				"non-root process becomes root.",
 			Remediation: "Remove the setuid and setgid bits (chmod u-s,g-s) or the files; ingot specs can do so with " +
@@ -101,7 +102,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityHigh, CIS: "4.8", CISSeverity: evidence.SeverityHigh,
 		},
 		{
-			ID: RuleWorldWritable, Title: "The image contains world-writable files or directories",
+			ID: RuleWorldWritable, Title: "No world-writable files or directories outside /tmp",
 			Description: "Anyone in the container can change a world-writable file, or replace the entries of a " +
 				"world-writable directory that lacks the sticky bit. /tmp and /var/tmp are exempt, and so are " +
 				"sticky directories elsewhere.",
@@ -109,21 +110,21 @@ func Rules() []Rule {
 			Severity:    evidence.SeverityMedium,
 		},
 		{
-			ID: RuleEmptyPassword, Title: "An account has an empty password",
+			ID: RuleEmptyPassword, Title: "No account with an empty password",
 			Description: "An empty password field in /etc/passwd or /etc/shadow lets anyone log in as that account " +
 				"without a password (CVE-2019-5021 gave Alpine's root one).",
 			Remediation: "Lock the account: put \"x\" in /etc/passwd and \"*\" or \"!\" in /etc/shadow.",
 			Severity:    evidence.SeverityHigh,
 		},
 		{
-			ID: RuleDuplicateID, Title: "Accounts share a UID or GID",
+			ID: RuleDuplicateID, Title: "Unique UIDs and GIDs",
 			Description: "Two accounts with one uid (or two groups with one gid) are the same principal to the " +
 				"kernel, so file ownership and audit logs cannot tell them apart.",
 			Remediation: "Give each user in /etc/passwd and each group in /etc/group its own id.",
 			Severity:    evidence.SeverityMedium,
 		},
 		{
-			ID: RuleLeftovers, Title: "The image contains build leftovers",
+			ID: RuleLeftovers, Title: "No build leftovers",
 			Description: "Version control directories, cloud and SSH credentials, Dockerfiles and package caches " +
 				"leak source, history and keys, and take space for nothing: .git, .aws, .ssh/id_* private keys, " +
 				"Dockerfile or Containerfile, and the apt, apk, pip, npm, yarn and Go build caches.",
@@ -132,7 +133,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityMedium,
 		},
 		{
-			ID: RuleAddURL, Title: "A layer was added from a URL",
+			ID: RuleAddURL, Title: "No ADD from a URL",
 			Description: "ADD from a URL fetches content at build time without verifying it: whoever controls the " +
 				"URL, or the network, controls the layer.",
 			Remediation: "Download with a checksum in a build stage (or ADD --checksum=sha256:...) and COPY the " +
@@ -140,7 +141,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityMedium, CIS: "4.9", CISSeverity: evidence.SeverityLow,
 		},
 		{
-			ID: RuleBaseDigest, Title: "The base image is not pinned by digest",
+			ID: RuleBaseDigest, Title: "Base image pinned by digest",
 			Description: "The org.opencontainers.image.base.name annotation (or label) names the base image; without " +
 				"org.opencontainers.image.base.digest, or a digest in the name, nobody can tell which base " +
 				"was used, and a rebuild may silently take another.",
@@ -149,7 +150,7 @@ func Rules() []Rule {
 			Severity: evidence.SeverityMedium, CIS: "4.2", CISSeverity: evidence.SeverityHigh,
 		},
 		{
-			ID: RuleSecrets, Title: "The image contains secrets",
+			ID: RuleSecrets, Title: "No secrets",
 			Description: "Credentials in layers, ENV or build history are readable by everyone who can pull the " +
 				"image, for as long as any copy of it exists.",
 			Remediation: "Revoke the credential, remove it from the image history (rebuild without it) and pass " +
