@@ -1,0 +1,176 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every error about bad options: an allow entry without a reason, a bad glob,
+// a rule without an ID or expression.
+var ErrInvalid = errors.New("secrets: invalid options")
+
+// DefaultMaxFileSize is the size above which files are not read: secrets live in configuration and
+// source files, and the big text files of an image are data and logs.
+const DefaultMaxFileSize = 10 << 20
+
+// Options tune a scan. The zero value scans with the default rules, size limit and skipped paths.
+type Options struct {
+	// Allow turns findings into waived ones, with the reason in the report.
+	Allow []Allow
+	// MaxFileSize skips larger files; 0 means DefaultMaxFileSize. Binaries are always skipped.
+	MaxFileSize int64
+	// Rules to apply; nil means DefaultRules().
+	Rules []Rule
+	// SkipPaths are globs of files never read; nil means DefaultSkipPaths(), an empty slice reads all.
+	SkipPaths []string
+}
+
+// Allow accepts findings: those of one rule, under one path glob, or both.
+type Allow struct {
+	// Rule is a rule ID, or "" for any rule.
+	Rule string
+	// Path is a glob on the image path (path.Match per segment, plus "**" for any number of
+	// segments), or "" for any path. Config findings have the paths "ENV:NAME", "LABEL:NAME",
+	// "history[N]", "CMD" and "ENTRYPOINT".
+	Path string
+	// Reason is required; it shows up in the report.
+	Reason string
+}
+
+// DefaultSkipPaths returns the files a scan does not read by default, because what they hold is
+// public or not configuration, and they are where other scanners' false positives come from:
+//
+//   - documentation, manual pages, info pages and translations (usr/share/{doc,man,info,locale}):
+//     prose and example configurations full of placeholder passwords;
+//   - public CA certificates (usr/share/ca-certificates, etc/ssl/certs) and time zone data;
+//   - tests and fixtures inside third-party dependency trees (site-packages, dist-packages,
+//     node_modules, a Go module cache, CPython's own test suite, the Go toolchain's sources): they are
+//     published on PyPI, npm or in the toolchain and hold test keys by design.
+//
+// An application's own test directories are still read: a real key left in /app/tests leaks as well
+// as any other.
+func DefaultSkipPaths() []string {
+	return []string{
+		"usr/share/doc/**",
+		"usr/share/man/**",
+		"usr/share/info/**",
+		"usr/share/locale/**",
+		"usr/share/i18n/**",
+		"usr/share/zoneinfo/**",
+		"usr/share/ca-certificates/**",
+		"etc/ssl/certs/**",
+		"usr/lib/python3*/test/**",
+		"usr/local/lib/python3*/test/**",
+		"**/site-packages/**/test/**",
+		"**/site-packages/**/tests/**",
+		"**/dist-packages/**/test/**",
+		"**/dist-packages/**/tests/**",
+		"**/node_modules/**/test/**",
+		"**/node_modules/**/tests/**",
+		"**/node_modules/**/__tests__/**",
+		"**/node_modules/**/fixtures/**",
+		"**/pkg/mod/**/testdata/**",
+		"usr/local/go/src/**/testdata/**",
+		"usr/lib/go-*/src/**/testdata/**",
+	}
+}
+
+// Validate checks the options, naming the entry at fault.
+func (o Options) Validate() error {
+	for i, a := range o.Allow {
+		switch {
+		case strings.TrimSpace(a.Reason) == "":
+			return fmt.Errorf("%w: allow[%d] (%s:%s) has no reason", ErrInvalid, i, a.Rule, a.Path)
+		case a.Rule == "" && a.Path == "":
+			return fmt.Errorf("%w: allow[%d] names neither a rule nor a path", ErrInvalid, i)
+		}
+		if err := checkGlob(a.Path); err != nil {
+			return fmt.Errorf("%w: allow[%d]: %w", ErrInvalid, i, err)
+		}
+	}
+	for i, p := range o.SkipPaths {
+		if err := checkGlob(p); err != nil {
+			return fmt.Errorf("%w: skip path %d: %w", ErrInvalid, i, err)
+		}
+	}
+	if o.MaxFileSize < 0 {
+		return fmt.Errorf("%w: negative MaxFileSize", ErrInvalid)
+	}
+	ids := map[string]bool{}
+	for i, r := range o.Rules {
+		switch {
+		case r.ID == "" || r.Regex == nil:
+			return fmt.Errorf("%w: rule %d needs an ID and an expression", ErrInvalid, i)
+		case ids[r.ID]:
+			return fmt.Errorf("%w: rule ID %q is used twice", ErrInvalid, r.ID)
+		}
+		ids[r.ID] = true
+		for _, k := range r.Keywords {
+			if k == "" || k != strings.ToLower(k) {
+				return fmt.Errorf("%w: rule %s: keyword %q must be non-empty lower case", ErrInvalid, r.ID, k)
+			}
+		}
+	}
+	return nil
+}
+
+// Matches reports whether the entry accepts a finding of rule at path.
+func (a Allow) Matches(rule, path string) bool {
+	return (a.Rule == "" || a.Rule == rule) && (a.Path == "" || matchGlob(a.Path, path))
+}
+
+// checkGlob reports a malformed glob.
+func checkGlob(pattern string) error {
+	for _, seg := range strings.Split(strings.TrimPrefix(pattern, "/"), "/") {
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("glob %q: %w", pattern, err)
+		}
+	}
+	return nil
+}
+
+// glob is a pattern split into segments once, for matching many paths.
+type glob []string
+
+func compileGlob(pattern string) glob {
+	return strings.Split(strings.TrimPrefix(pattern, "/"), "/")
+}
+
+// matchGlob matches a path against a glob where "*" stays within a segment and "**" spans any
+// number of them; a leading "/" on either is ignored.
+func matchGlob(pattern, name string) bool {
+	return compileGlob(pattern).match(splitPath(name))
+}
+
+func splitPath(name string) []string {
+	return strings.Split(strings.TrimPrefix(name, "/"), "/")
+}
+
+func (g glob) match(segs []string) bool {
+	for len(g) > 0 {
+		if g[0] == "**" {
+			for len(g) > 0 && g[0] == "**" {
+				g = g[1:]
+			}
+			if len(g) == 0 {
+				return true
+			}
+			for i := range segs {
+				if g.match(segs[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(segs) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(g[0], segs[0]); !ok {
+			return false
+		}
+		g, segs = g[1:], segs[1:]
+	}
+	return len(segs) == 0
+}

@@ -1,0 +1,271 @@
+package secrets
+
+import (
+	"bytes"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Match is one secret found in a text.
+type Match struct {
+	Rule *Rule
+	Path string
+	// Line is 1-based; Start and End are the secret's byte offsets in the text.
+	Line, Start, End int
+	// Secret is the whole secret. Never print it: show Redacted.
+	Secret string
+}
+
+// Redacted is the secret cut to a short prefix, safe to show.
+func (m Match) Redacted() string { return Redact(m.Secret) }
+
+// String describes the match without the secret, so a stray %v cannot leak it.
+func (m Match) String() string {
+	return m.Rule.ID + " " + m.Path + ":" + strconv.Itoa(m.Line) + " " + m.Redacted()
+}
+
+// Redact keeps the first four characters of a secret (fewer when it is shorter than 16, so at most a
+// quarter shows) and replaces the rest with "****".
+func Redact(secret string) string {
+	n := 4
+	if len(secret) < 16 {
+		n = len(secret) / 4
+	}
+	for n > 0 && !utf8.RuneStart(secret[n]) {
+		n--
+	}
+	return secret[:n] + "****"
+}
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	var h float64
+	n := float64(len(s))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// ScanBytes finds the secrets rules describe in one text; nil rules means DefaultRules. A binary
+// (ELF, or a NUL byte in the first 8 KiB) yields nothing. Matches are in text order.
+func ScanBytes(path string, data []byte, rules []Rule) []Match {
+	if rules == nil {
+		rules = DefaultRules()
+	}
+	if isBinary(data[:min(len(data), binarySniff)]) {
+		return nil
+	}
+	return newScanner(rules).scan(path, data, nil)
+}
+
+// binarySniff is how much of a file is read to tell text from binary.
+const binarySniff = 8 << 10
+
+// Limits that keep a hostile or degenerate file from costing more than a few passes over it.
+const (
+	maxHitsPerKeyword = 4096
+	maxMatchesPerRule = 256
+	window            = 1024 // bytes either side of a keyword hit on a long line
+)
+
+// scanner is a set of rules with their keywords gathered, so that each keyword is searched for once
+// per text however many rules share it.
+type scanner struct {
+	rules    []Rule
+	keywords [][]byte
+	ruleKW   [][]int // indices into keywords, per rule
+}
+
+func newScanner(rules []Rule) *scanner {
+	s := &scanner{rules: rules, ruleKW: make([][]int, len(rules))}
+	index := map[string]int{}
+	for i, r := range rules {
+		for _, k := range r.Keywords {
+			j, ok := index[k]
+			if !ok {
+				j = len(s.keywords)
+				index[k] = j
+				s.keywords = append(s.keywords, []byte(k))
+			}
+			s.ruleKW[i] = append(s.ruleKW[i], j)
+		}
+	}
+	return s
+}
+
+type span struct{ start, end int }
+
+// scan runs every rule over data. scratch, when not nil, is reused for the lower-cased text.
+func (s *scanner) scan(path string, data []byte, scratch *[]byte) []Match {
+	var lower []byte
+	if scratch != nil {
+		*scratch = lowerInto(*scratch, data)
+		lower = *scratch
+	} else {
+		lower = lowerInto(nil, data)
+	}
+	hits := make([][]int, len(s.keywords))
+	for k, kw := range s.keywords {
+		for off := 0; len(hits[k]) < maxHitsPerKeyword; {
+			i := bytes.Index(lower[off:], kw)
+			if i < 0 {
+				break
+			}
+			hits[k] = append(hits[k], off+i)
+			off += i + len(kw)
+		}
+	}
+	var out []Match
+	var taken []span
+	for ri := range s.rules {
+		r := &s.rules[ri]
+		var ruleHits []int
+		for _, k := range s.ruleKW[ri] {
+			ruleHits = append(ruleHits, hits[k]...)
+		}
+		if len(ruleHits) == 0 && len(r.Keywords) > 0 {
+			continue
+		}
+		for _, c := range s.candidates(r, data, ruleHits) {
+			if overlaps(taken, c) {
+				continue
+			}
+			taken = append(taken, c)
+			out = append(out, Match{Rule: r, Path: path, Line: 1 + bytes.Count(data[:c.start], []byte{'\n'}), Start: c.start, End: c.end, Secret: string(data[c.start:c.end])})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out
+}
+
+func overlaps(taken []span, c span) bool {
+	for _, t := range taken {
+		if c.start < t.end && t.start < c.end {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates returns the spans of r's secrets in data that pass its checks.
+func (s *scanner) candidates(r *Rule, data []byte, hits []int) []span {
+	if r.WholeFile || len(r.Keywords) == 0 {
+		return s.check(r, data, 0, r.Regex.FindAllSubmatchIndex(data, maxMatchesPerRule), nil)
+	}
+	sort.Ints(hits)
+	var out []span
+	// Run the expression over the line around each hit (or a window of it, on a long line), merging
+	// windows that touch, and keep only matches that contain a hit: those are complete even when a
+	// window cut the line.
+	for i := 0; i < len(hits) && len(out) < maxMatchesPerRule; {
+		ws, we := lineAround(data, hits[i])
+		j := i + 1
+		for j < len(hits) && hits[j] < we {
+			_, e := lineAround(data, hits[j])
+			we = max(we, e)
+			j++
+		}
+		ms := r.Regex.FindAllSubmatchIndex(data[ws:we], maxMatchesPerRule)
+		out = append(out, s.check(r, data, ws, ms, hits[i:j])...)
+		i = j
+	}
+	return out
+}
+
+// lineAround returns the line holding offset i, cut to window bytes either side.
+func lineAround(data []byte, i int) (int, int) {
+	lo := max(0, i-window)
+	start := lo
+	if k := bytes.LastIndexByte(data[lo:i], '\n'); k >= 0 {
+		start = lo + k + 1
+	}
+	hi := min(len(data), i+window)
+	end := hi
+	if k := bytes.IndexByte(data[i:hi], '\n'); k >= 0 {
+		end = i + k
+	}
+	return start, end
+}
+
+// check turns the submatch indices of matches found at offset base into secret spans, keeping those
+// that contain a keyword hit (when hits is not nil) and pass the entropy floor, the placeholder test
+// and the rule's own check.
+func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int, hits []int) []span {
+	var out []span
+	names := r.Regex.SubexpNames()
+	for _, m := range ms {
+		if hits != nil && !containsHit(hits, base+m[0], base+m[1]) {
+			continue
+		}
+		ss, se := m[0], m[1]
+		for g := 1; g < len(names); g++ {
+			if names[g] == "secret" && m[2*g] >= 0 && m[2*g+1] > m[2*g] {
+				ss, se = m[2*g], m[2*g+1]
+				break
+			}
+		}
+		ss, se = trimSpace(data[base:], ss, se)
+		secret := string(data[base+ss : base+se])
+		if r.Entropy > 0 && entropy(secret) < r.Entropy || placeholder(secret) {
+			continue
+		}
+		if r.Valid != nil {
+			groups := make([]string, len(names))
+			for g := range names {
+				if m[2*g] >= 0 {
+					groups[g] = string(data[base+m[2*g] : base+m[2*g+1]])
+				}
+			}
+			if !r.Valid(Candidate{Text: data, Groups: groups, Secret: secret}) {
+				continue
+			}
+		}
+		out = append(out, span{base + ss, base + se})
+	}
+	return out
+}
+
+// trimSpace narrows [start, end) of b to leave out white space and "\n" escapes at either end.
+func trimSpace(b []byte, start, end int) (int, int) {
+	for start < end {
+		switch {
+		case b[start] == ' ' || b[start] == '\t' || b[start] == '\n' || b[start] == '\r':
+			start++
+		case b[start] == '\\' && start+1 < end && (b[start+1] == 'n' || b[start+1] == 'r'):
+			start += 2
+		default:
+			goto tail
+		}
+	}
+tail:
+	for end > start {
+		switch {
+		case b[end-1] == ' ' || b[end-1] == '\t' || b[end-1] == '\n' || b[end-1] == '\r':
+			end--
+		case end-2 >= start && b[end-2] == '\\' && (b[end-1] == 'n' || b[end-1] == 'r'):
+			end -= 2
+		default:
+			return start, end
+		}
+	}
+	return start, end
+}
+
+// containsHit reports whether a sorted list of hit offsets has one in [start, end).
+func containsHit(hits []int, start, end int) bool {
+	i := sort.SearchInts(hits, start)
+	return i < len(hits) && hits[i] < end
+}

@@ -1,0 +1,89 @@
+package secrets
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The positives are realistic but fake: random values in each format, generated for these tests.
+func TestPositives(t *testing.T) {
+	tests := []struct {
+		file string
+		want map[string]int
+	}{
+		{"aws.txt", map[string]int{RuleAWSAccessKeyID: 2, RuleAWSSecretAccessKey: 2}},
+		{"aws-env.txt", map[string]int{RuleAWSAccessKeyID: 2, RuleAWSSecretAccessKey: 2}},
+		{"gcp-service-account.txt", map[string]int{RuleGCPServiceAccount: 1}},
+		{"azure-storage-key.txt", map[string]int{RuleAzureStorageKey: 2}},
+		{"github-token.txt", map[string]int{RuleGitHubToken: 4}},
+		{"github-fine-grained-token.txt", map[string]int{RuleGitHubFineGrained: 1}},
+		{"gitlab-token.txt", map[string]int{RuleGitLabToken: 2}},
+		{"slack-token.txt", map[string]int{RuleSlackToken: 2}},
+		{"slack-webhook.txt", map[string]int{RuleSlackWebhook: 1}},
+		{"discord-webhook.txt", map[string]int{RuleDiscordWebhook: 1}},
+		{"teams-webhook.txt", map[string]int{RuleTeamsWebhook: 1}},
+		{"stripe-secret-key.txt", map[string]int{RuleStripeKey: 2}},
+		{"private-key.txt", map[string]int{RulePrivateKey: 4}},
+		{"jwt.txt", map[string]int{RuleJWT: 2}},
+		{"npm-access-token.txt", map[string]int{RuleNPMToken: 1}},
+		{"npmrc-auth.txt", map[string]int{RuleNPMRCAuth: 2}},
+		{"pypi-token.txt", map[string]int{RulePyPIToken: 1}},
+		{"docker-config-auth.txt", map[string]int{RuleDockerConfigAuth: 2}},
+		{"generic-secret.txt", map[string]int{RuleGeneric: 8}},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "positives", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, m := range ScanBytes(tt.file, data, nil) {
+				got[m.Rule.ID]++
+				covered[m.Rule.ID] = true
+				if !strings.Contains(string(data[m.Start:m.End]), m.Secret) || m.Line < 1 {
+					t.Errorf("%v: bad span or line", m)
+				}
+				if line := strings.Split(string(data), "\n")[m.Line-1]; !strings.Contains(line, m.Secret[:min(len(m.Secret), 8)]) {
+					t.Errorf("%v: line %d is %q", m, m.Line, line)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("found %v, want %v", got, tt.want)
+			}
+			for id, n := range tt.want {
+				if got[id] != n {
+					t.Errorf("found %d %s, want %d (all: %v)", got[id], id, n, got)
+				}
+			}
+		})
+	}
+	for _, r := range DefaultRules() {
+		if !covered[r.ID] {
+			t.Errorf("no positive fixture exercises rule %s", r.ID)
+		}
+	}
+}
+
+// The negatives are look-alikes a scanner must not report: placeholders, documentation examples,
+// hashes, UUIDs, public keys, lockfile integrity strings, minified code, prose.
+func TestNegatives(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "negatives", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatal("no negative fixtures", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ScanBytes(f, data, nil) {
+				t.Errorf("false positive: %v in line %q", m, strings.Split(string(data), "\n")[m.Line-1])
+			}
+		})
+	}
+}

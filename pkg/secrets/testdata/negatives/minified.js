@@ -1,0 +1,2 @@
+!function(e,t){"use strict";var n=e.token||t.token,r={password:n.password,secret:void 0,apiKey:this.apiKey,accessToken:e.accessToken,token:null,tokenize:function(e){return e.split(/\s+/)}};function o(e){return e.password===e.confirmPassword}e.exports={setToken:function(t){r.token=t.data.token},PASSWORD_MIN_LENGTH:8,secretKeyRef:r.secretKeyRef,authToken:i.authToken||a.authToken,privateKey:s.privateKey,headers:{Authorization:"Bearer "+r.token}}}(this,window);
+var a=function(t){return t.apiKey=t.apiKey||process.env.API_KEY,t.password=t.password||getPassword(),t};
