@@ -1,0 +1,77 @@
+package vuln
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+)
+
+// CosignVulnPredicateType is the in-toto predicate type cosign uses for vulnerability scans
+// (cosign attest --type vuln; cosign verify-attestation --type vuln).
+const CosignVulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+// CosignVulnPredicate is cosign's vuln predicate, field for field (pkg/cosign/attestation).
+type CosignVulnPredicate struct {
+	Invocation Invocation `json:"invocation"`
+	Scanner    Scanner    `json:"scanner"`
+	Metadata   Metadata   `json:"metadata"`
+}
+
+// Invocation says how the scan ran.
+type Invocation struct {
+	Parameters any    `json:"parameters"`
+	URI        string `json:"uri"`
+	EventID    string `json:"event_id"`
+	BuilderID  string `json:"builder.id"`
+}
+
+// ScannerDB names the vulnerability data.
+type ScannerDB struct {
+	URI     string `json:"uri"`
+	Version string `json:"version"`
+}
+
+// Scanner is the tool and its result.
+type Scanner struct {
+	URI     string    `json:"uri"`
+	Version string    `json:"version"`
+	DB      ScannerDB `json:"db"`
+	Result  any       `json:"result"`
+}
+
+// Metadata holds the scan's times.
+type Metadata struct {
+	ScanStartedOn  time.Time `json:"scanStartedOn"`
+	ScanFinishedOn time.Time `json:"scanFinishedOn"`
+}
+
+// PredicateOptions describe the scan for the predicate.
+type PredicateOptions struct {
+	ScannerVersion    string
+	DBURI, DBVersion  string
+	Started, Finished time.Time
+	Parameters        any
+}
+
+// CosignPredicate renders a scan report as cosign's vuln predicate; the result is the report itself,
+// so the findings (with VEX status) travel with the attestation.
+func CosignPredicate(r evidence.Report, opt PredicateOptions) ([]byte, error) {
+	if r.Findings == nil {
+		r.Findings = []evidence.Finding{}
+	}
+	p := CosignVulnPredicate{
+		Invocation: Invocation{Parameters: opt.Parameters, URI: "https://github.com/ingot-build/ingot", BuilderID: "ingot"},
+		Scanner: Scanner{
+			URI:     "https://github.com/ingot-build/ingot",
+			Version: opt.ScannerVersion,
+			DB:      ScannerDB{URI: opt.DBURI, Version: opt.DBVersion},
+			Result:  r,
+		},
+		Metadata: Metadata{ScanStartedOn: opt.Started.UTC(), ScanFinishedOn: opt.Finished.UTC()},
+	}
+	if p.Invocation.Parameters == nil {
+		p.Invocation.Parameters = []string{}
+	}
+	return json.MarshalIndent(p, "", "  ")
+}

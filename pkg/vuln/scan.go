@@ -1,0 +1,36 @@
+package vuln
+
+import (
+	"context"
+
+	"github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+)
+
+// ScanOptions refine a scan.
+type ScanOptions struct {
+	// VEX documents mark findings not_affected or fixed.
+	VEX []*vex.VEX
+	// OnlyFixed keeps only vulnerabilities that have a fixed version.
+	OnlyFixed bool
+}
+
+// Scan matches the inventory against the database, applies VEX and filters, and returns the report.
+func (db *DB) Scan(ctx context.Context, inv *evidence.Inventory, opt ScanOptions) (evidence.Report, error) {
+	fs, err := db.Match(ctx, inv)
+	if err != nil {
+		return evidence.Report{}, err
+	}
+	fs = ApplyVEX(fs, opt.VEX, inv.Image)
+	if opt.OnlyFixed {
+		kept := fs[:0]
+		for _, f := range fs {
+			if f.FixedVersion != "" {
+				kept = append(kept, f)
+			}
+		}
+		fs = kept
+	}
+	return evidence.Report{Image: inv.Image, Tool: "ingot scan", Findings: fs}, nil
+}
