@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/sbom"
+)
+
+type sbomFlags struct {
+	output     string
+	lockfile   string
+	outputFile string
+}
+
+func newSbomCmd(g *globalFlags) *cobra.Command {
+	f := &sbomFlags{}
+	cmd := &cobra.Command{
+		Use:   "sbom IMAGE",
+		Short: "List what is installed in an image, or write its SBOM",
+		Long: `List what is installed in an image, or write its SBOM.
+
+IMAGE is an image name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker
+archive (FILE.tar or docker-archive:FILE) or a registry reference. Debian and Alpine packages, Go
+binaries, npm and Python packages are found layer by layer; a package deleted in a later layer is not
+listed, and each one records the layer it came from.
+
+-o picks the output: table (default), json (the inventory), spdx-json (SPDX 2.3) or cyclonedx-json
+(CycloneDX 1.6). Documents are reproducible: their time is SOURCE_DATE_EPOCH, else the image's
+creation time. --lock adds the sha256 of every .deb and the spec's exclusions from an ingot.lock.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(sbom.Formats(), f.output) {
+				return usageErrorf("-o %s: want one of %s", f.output, strings.Join(sbom.Formats(), ", "))
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			var l *lock.Lock
+			if f.lockfile != "" {
+				if l, err = lock.Read(f.lockfile); err != nil {
+					return err
+				}
+			}
+			img, err := imageref.Open(cmd.Context(), args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			if err != nil {
+				return err
+			}
+			inv, err := sbom.Catalog(cmd.Context(), img, sbom.Options{
+				Ref: args[0],
+				Skipped: func(path string, err error) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if l != nil {
+				sbom.WithLock(inv, l)
+			}
+			opt := sbom.DocOptions{ToolVersion: Version}
+			if env.SourceDateEpoch != nil {
+				opt.Created = *env.SourceDateEpoch
+			} else if cf, err := img.ConfigFile(); err == nil {
+				opt.Created = cf.Created.Time
+			}
+			opt.Created = opt.Created.UTC().Truncate(time.Second)
+			var buf bytes.Buffer
+			if err := sbom.Write(&buf, f.output, inv, opt); err != nil {
+				return err
+			}
+			if f.outputFile != "" {
+				return safefile.Write(f.outputFile, buf.Bytes(), 0o644)
+			}
+			_, err = cmd.OutOrStdout().Write(buf.Bytes())
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&f.output, "output", "o", sbom.FormatTable, "output format: "+strings.Join(sbom.Formats(), ", "))
+	cmd.Flags().StringVar(&f.lockfile, "lock", "", "ingot.lock the image was built from: adds .deb sha256 and exclusions")
+	cmd.Flags().StringVar(&f.outputFile, "output-file", "", "write to this file (atomically) instead of standard output")
+	return cmd
+}
