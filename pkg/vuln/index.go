@@ -1,7 +1,6 @@
 package vuln
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -24,14 +23,16 @@ var ErrCorruptIndex = errors.New("vuln: corrupt index")
 //	"INGOTVDB" formatVersion(1 byte) headerLength(uint32 BE) header(JSON) sections...
 //
 // The header lists the ecosystems, each with the offset of its section after the header. A section is
-// a package directory followed by the package blobs:
+// a package directory, the package blobs, then the advisories' meta blocks:
 //
-//	count(uint32 BE) entryOffset(uint32 BE)×count  entries: name(uvarint len + bytes) blobOffset blobLength (uvarints)
-//	blobs: per package, its advisories (see encodeAdvisories)
+//	directory: count(uint32 BE) entryOffset(uint32 BE)×count, then entries:
+//	           name(uvarint length + bytes) blobOffset(uvarint) blobLength(uvarint)
+//	blobs:     per package, its advisories with what matching needs (see encoder.advisories)
+//	metas:     per advisory, aliases, texts, severity, CVSS and references (shared when equal)
 //
-// Directory entries are sorted by name and found by binary search without decoding the others, and a
-// match reads only the blobs of the packages it looks up, so the cost of a match follows the size of
-// the inventory, not of the database.
+// Directory entries are sorted by name and found by binary search without decoding the others; a
+// match reads only the blobs of the packages it looks up and the meta blocks of the advisories that
+// apply, so its cost follows the inventory and the findings, not the size of the database.
 const (
 	indexMagic   = "INGOTVDB"
 	indexFormat  = 1
@@ -57,23 +58,31 @@ type section struct {
 	Records   int    `json:"records"`
 	Withdrawn int    `json:"withdrawn"`
 	Packages  int    `json:"packages"`
-	Offset    int64  `json:"offset"`
-	DirLength int64  `json:"dirLength"`
-	Length    int64  `json:"length"`
+	Offset     int64  `json:"offset"`
+	DirLength  int64  `json:"dirLength"`
+	BlobLength int64  `json:"blobLength"`
+	Length     int64  `json:"length"`
 }
 
-// advisory is one record's data for one package, as stored in the index.
+// advisory is one record's data for one package, as stored in the index. What a match needs (id,
+// withdrawn, ranges, versions) is read with the package; the rest (meta) only for the advisories that
+// match.
 type advisory struct {
-	ID         string
+	ID        string
+	Withdrawn bool
+	Ranges    []versionRange
+	Versions  []string
+
+	// Where the meta block is in its section's meta area, until loadMeta reads it.
+	metaOff, metaLen int64
+	metaPending      bool
+
 	Aliases    []string
 	Summary    string
 	Details    string
-	Withdrawn  bool
 	Severity   evidence.Severity
 	CVSS       []evidence.CVSS
 	References []string
-	Ranges     []versionRange
-	Versions   []string
 }
 
 // versionRange is a range of an affected entry; ranges of types ingot cannot order keep their type
@@ -100,26 +109,18 @@ func (e *encoder) strs(ss []string) {
 	}
 }
 
-func (e *encoder) advisories(as []advisory) {
+// advisories writes a package's advisories to e: per advisory the id, flags, ranges and versions,
+// then the place of its meta block, which goes to metas (one copy per distinct block).
+func (e *encoder) advisories(as []advisory, metas *encoder, seen map[string]int) {
 	e.uvarint(uint64(len(as)))
+	var meta encoder
 	for _, a := range as {
 		e.str(a.ID)
-		e.strs(a.Aliases)
-		e.str(a.Summary)
-		e.str(a.Details)
 		var flags uint64
 		if a.Withdrawn {
 			flags = 1
 		}
 		e.uvarint(flags)
-		e.uvarint(uint64(a.Severity))
-		e.uvarint(uint64(len(a.CVSS)))
-		for _, c := range a.CVSS {
-			e.str(c.Version)
-			e.str(c.Vector)
-			e.uvarint(math.Float64bits(c.Score))
-		}
-		e.strs(a.References)
 		e.uvarint(uint64(len(a.Ranges)))
 		for _, r := range a.Ranges {
 			e.str(r.Type)
@@ -130,12 +131,33 @@ func (e *encoder) advisories(as []advisory) {
 			}
 		}
 		e.strs(a.Versions)
+		meta.b = meta.b[:0]
+		meta.strs(a.Aliases)
+		meta.str(a.Summary)
+		meta.str(a.Details)
+		meta.uvarint(uint64(a.Severity))
+		meta.uvarint(uint64(len(a.CVSS)))
+		for _, c := range a.CVSS {
+			meta.str(c.Version)
+			meta.str(c.Vector)
+			meta.uvarint(math.Float64bits(c.Score))
+		}
+		meta.strs(a.References)
+		off, ok := seen[string(meta.b)]
+		if !ok {
+			off = len(metas.b)
+			seen[string(meta.b)] = off
+			metas.b = append(metas.b, meta.b...)
+		}
+		e.uvarint(uint64(off))
+		e.uvarint(uint64(len(meta.b)))
 	}
 }
 
-// decoder reads what encoder wrote, failing on anything out of bounds.
+// decoder reads what encoder wrote from a string, so the strings it returns share the string's
+// memory instead of each being copied, failing on anything out of bounds.
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -143,23 +165,30 @@ func (d *decoder) fail() {
 	if d.err == nil {
 		d.err = ErrCorruptIndex
 	}
-	d.b = nil
+	d.s = ""
 }
 
 func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
+	var v uint64
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			d.s = d.s[i+1:]
+			return v
+		}
 	}
-	d.b = d.b[n:]
-	return v
+	d.fail()
+	return 0
 }
 
 // count reads a length that must fit in what is left, each element taking at least min bytes.
 func (d *decoder) count(min int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)/min) {
+	if n > uint64(len(d.s)/min) {
 		d.fail()
 		return 0
 	}
@@ -167,19 +196,19 @@ func (d *decoder) count(min int) int {
 }
 
 func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
+	if len(d.s) == 0 {
 		d.fail()
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.s[0]
+	d.s = d.s[1:]
 	return c
 }
 
 func (d *decoder) str() string {
 	n := d.count(1)
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.s = d.s[n:]
 	return s
 }
 
@@ -195,23 +224,13 @@ func (d *decoder) strs() []string {
 	return ss
 }
 
+// advisories reads a package's advisories, without their meta fields.
 func (d *decoder) advisories() []advisory {
-	as := make([]advisory, d.count(8))
+	as := make([]advisory, d.count(5))
 	for i := range as {
 		a := &as[i]
 		a.ID = d.str()
-		a.Aliases = d.strs()
-		a.Summary = d.str()
-		a.Details = d.str()
 		a.Withdrawn = d.uvarint()&1 != 0
-		a.Severity = evidence.Severity(min(d.uvarint(), uint64(evidence.SeverityCritical)))
-		if n := d.count(3); n > 0 {
-			a.CVSS = make([]evidence.CVSS, n)
-			for j := range a.CVSS {
-				a.CVSS[j] = evidence.CVSS{Version: d.str(), Vector: d.str(), Score: math.Float64frombits(d.uvarint())}
-			}
-		}
-		a.References = d.strs()
 		if n := d.count(2); n > 0 {
 			a.Ranges = make([]versionRange, n)
 			for j := range a.Ranges {
@@ -226,6 +245,8 @@ func (d *decoder) advisories() []advisory {
 			}
 		}
 		a.Versions = d.strs()
+		a.metaOff, a.metaLen = int64(d.uvarint()), int64(d.uvarint())
+		a.metaPending = true
 	}
 	if d.err != nil {
 		return nil
@@ -233,32 +254,67 @@ func (d *decoder) advisories() []advisory {
 	return as
 }
 
-// encodeSection writes one ecosystem's packages (name → advisories) as a directory and blobs.
-func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen int64) {
+// loadMeta reads the advisory's meta fields from its section, once.
+func (a *advisory) loadMeta(r *sectionReader) error {
+	if !a.metaPending {
+		return nil
+	}
+	area := r.s.Length - r.s.DirLength - r.s.BlobLength
+	if a.metaOff < 0 || a.metaLen < 0 || a.metaOff > area || a.metaLen > area-a.metaOff {
+		return fmt.Errorf("%w %s: section %s: advisory %s out of bounds", ErrCorruptIndex, r.x.path, r.s.Name, a.ID)
+	}
+	buf := make([]byte, a.metaLen)
+	if _, err := r.x.f.ReadAt(buf, r.x.data+r.s.Offset+r.s.DirLength+r.s.BlobLength+a.metaOff); err != nil {
+		return fmt.Errorf("%w %s: section %s: advisory %s: %w", ErrCorruptIndex, r.x.path, r.s.Name, a.ID, err)
+	}
+	d := decoder{s: string(buf)}
+	a.Aliases = d.strs()
+	a.Summary = d.str()
+	a.Details = d.str()
+	a.Severity = evidence.Severity(min(d.uvarint(), uint64(evidence.SeverityCritical)))
+	if n := d.count(3); n > 0 {
+		a.CVSS = make([]evidence.CVSS, n)
+		for j := range a.CVSS {
+			a.CVSS[j] = evidence.CVSS{Version: d.str(), Vector: d.str(), Score: math.Float64frombits(d.uvarint())}
+		}
+	}
+	a.References = d.strs()
+	if d.err != nil || d.s != "" {
+		return fmt.Errorf("%w %s: section %s: advisory %s", ErrCorruptIndex, r.x.path, r.s.Name, a.ID)
+	}
+	a.metaPending = false
+	return nil
+}
+
+// encodeSection writes one ecosystem's packages (name → advisories) as a directory, blobs and metas.
+func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen, blobLen int64) {
 	names := make([]string, 0, len(pkgs))
 	for n := range pkgs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var blobs encoder
-	var entries encoder
+	var blobs, metas, entries encoder
+	seen := map[string]int{}
 	offsets := make([]uint32, len(names))
 	for i, n := range names {
 		start := len(blobs.b)
-		blobs.advisories(pkgs[n])
+		blobs.advisories(pkgs[n], &metas, seen)
 		offsets[i] = uint32(len(entries.b))
 		entries.str(n)
 		entries.uvarint(uint64(start))
 		entries.uvarint(uint64(len(blobs.b) - start))
 	}
-	dir := make([]byte, 0, 4+4*len(names)+len(entries.b))
-	dir = binary.BigEndian.AppendUint32(dir, uint32(len(names)))
+	data = make([]byte, 0, 4+4*len(names)+len(entries.b)+len(blobs.b)+len(metas.b))
+	data = binary.BigEndian.AppendUint32(data, uint32(len(names)))
 	base := uint32(4 + 4*len(names))
 	for _, o := range offsets {
-		dir = binary.BigEndian.AppendUint32(dir, base+o)
+		data = binary.BigEndian.AppendUint32(data, base+o)
 	}
-	dir = append(dir, entries.b...)
-	return append(dir, blobs.b...), int64(len(dir))
+	data = append(data, entries.b...)
+	dirLen = int64(len(data))
+	data = append(data, blobs.b...)
+	blobLen = int64(len(blobs.b))
+	return append(data, metas.b...), dirLen, blobLen
 }
 
 // writeIndex writes a whole index file: the header, then each ecosystem's section.
@@ -276,9 +332,9 @@ func writeIndex(w io.Writer, h indexHeader, ecosystems map[string]map[string][]a
 	}
 	h.Ecosystems = h.Ecosystems[:0]
 	for _, n := range names {
-		data, dirLen := encodeSection(ecosystems[n])
+		data, dirLen, blobLen := encodeSection(ecosystems[n])
 		s := bySection[n]
-		s.Name, s.Packages, s.Offset, s.DirLength, s.Length = n, len(ecosystems[n]), off, dirLen, int64(len(data))
+		s.Name, s.Packages, s.Offset, s.DirLength, s.BlobLength, s.Length = n, len(ecosystems[n]), off, dirLen, blobLen, int64(len(data))
 		h.Ecosystems = append(h.Ecosystems, s)
 		sections = append(sections, data)
 		off += int64(len(data))
@@ -370,7 +426,7 @@ func (x *indexFile) section(eco string) (*sectionReader, error) {
 		return nil, nil
 	}
 	s := x.header.Ecosystems[i]
-	if s.DirLength < 4 || s.DirLength > s.Length || s.Offset < 0 {
+	if s.Offset < 0 || s.DirLength < 4 || s.BlobLength < 0 || s.DirLength > s.Length || s.BlobLength > s.Length-s.DirLength {
 		return nil, fmt.Errorf("%w %s: section %s", ErrCorruptIndex, x.path, eco)
 	}
 	dir := make([]byte, s.DirLength)
@@ -389,18 +445,27 @@ func (r *sectionReader) entry(i int) (name []byte, off, length uint64, err error
 	if int64(p) >= int64(len(r.dir)) {
 		return nil, 0, 0, ErrCorruptIndex
 	}
-	d := decoder{b: r.dir[p:]}
-	n := d.count(1)
-	name = d.b[:n]
-	d.b = d.b[n:]
-	off, length = d.uvarint(), d.uvarint()
-	return name, off, length, d.err
+	b := r.dir[p:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, 0, 0, ErrCorruptIndex
+	}
+	name, b = b[k:k+int(n)], b[k+int(n):]
+	if off, k = binary.Uvarint(b); k <= 0 {
+		return nil, 0, 0, ErrCorruptIndex
+	}
+	if length, k = binary.Uvarint(b[k:]); k <= 0 {
+		return nil, 0, 0, ErrCorruptIndex
+	}
+	return name, off, length, nil
 }
+
+// count is the number of packages in the directory.
+func (r *sectionReader) count() int { return int(binary.BigEndian.Uint32(r.dir)) }
 
 // lookup returns the advisories stored for package name, nil when there are none.
 func (r *sectionReader) lookup(name string) ([]advisory, error) {
-	n := int(binary.BigEndian.Uint32(r.dir))
-	want := []byte(name)
+	n := r.count()
 	var ferr error
 	i := sort.Search(n, func(i int) bool {
 		e, _, _, err := r.entry(i)
@@ -408,7 +473,7 @@ func (r *sectionReader) lookup(name string) ([]advisory, error) {
 			ferr = err
 			return true
 		}
-		return bytes.Compare(e, want) >= 0
+		return string(e) >= name
 	})
 	if ferr != nil {
 		return nil, fmt.Errorf("%w %s: section %s directory", ErrCorruptIndex, r.x.path, r.s.Name)
@@ -420,19 +485,19 @@ func (r *sectionReader) lookup(name string) ([]advisory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: section %s directory", ErrCorruptIndex, r.x.path, r.s.Name)
 	}
-	if !bytes.Equal(e, want) {
+	if string(e) != name {
 		return nil, nil
 	}
-	if int64(off) > r.s.Length || int64(length) > r.s.Length-r.s.DirLength-int64(off) {
+	if int64(off) > r.s.BlobLength || int64(length) > r.s.BlobLength-int64(off) {
 		return nil, fmt.Errorf("%w %s: section %s: package %s out of bounds", ErrCorruptIndex, r.x.path, r.s.Name, name)
 	}
 	blob := make([]byte, length)
 	if _, err := r.x.f.ReadAt(blob, r.x.data+r.s.Offset+r.s.DirLength+int64(off)); err != nil {
 		return nil, fmt.Errorf("%w %s: section %s: package %s: %w", ErrCorruptIndex, r.x.path, r.s.Name, name, err)
 	}
-	d := decoder{b: blob}
+	d := decoder{s: string(blob)}
 	as := d.advisories()
-	if d.err != nil || len(d.b) != 0 {
+	if d.err != nil || d.s != "" {
 		return nil, fmt.Errorf("%w %s: section %s: package %s", ErrCorruptIndex, r.x.path, r.s.Name, name)
 	}
 	return as, nil

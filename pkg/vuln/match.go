@@ -114,7 +114,9 @@ func matchSource(ctx context.Context, path string, need map[string][]*packageGro
 				return err
 			}
 			for i := range advs {
-				g.consider(eco, &advs[i])
+				if err := g.consider(sec, &advs[i]); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
 			}
 		}
 	}
@@ -265,13 +267,16 @@ func (g *packageGroup) installedAs(kind string, parse parser) (version, bool) {
 }
 
 // consider records adv against the group if it affects the installed version.
-func (g *packageGroup) consider(eco string, adv *advisory) {
+func (g *packageGroup) consider(sec *sectionReader, adv *advisory) error {
 	if adv.Withdrawn {
-		return
+		return nil
 	}
-	ok, fixed, fixedV := g.affectedBy(eco, adv)
+	ok, fixed, fixedV := g.affectedBy(sec.s.Name, adv)
 	if !ok {
-		return
+		return nil
+	}
+	if err := adv.loadMeta(sec); err != nil {
+		return err
 	}
 	m := g.matches[adv.ID]
 	if m == nil {
@@ -287,6 +292,7 @@ func (g *packageGroup) consider(eco string, adv *advisory) {
 	if fixedV != nil && (m.fixedV == nil || less(fixedV, m.fixedV)) {
 		m.fixed, m.fixedV = fixed, fixedV
 	}
+	return nil
 }
 
 // affectedBy evaluates an advisory's ranges and versions against the installed version, as the OSV
@@ -435,13 +441,17 @@ func (g *packageGroup) findings() []evidence.Finding {
 		return i
 	}
 	owner := map[string]int{}
+	union := func(i int, name string) {
+		if j, ok := owner[name]; ok {
+			parent[find(i)] = find(j)
+		} else {
+			owner[name] = i
+		}
+	}
 	for i, id := range ids {
-		for _, name := range append([]string{id}, g.matches[id].adv.Aliases...) {
-			if j, ok := owner[name]; ok {
-				parent[find(i)] = find(j)
-			} else {
-				owner[name] = i
-			}
+		union(i, id)
+		for _, a := range g.matches[id].adv.Aliases {
+			union(i, a)
 		}
 	}
 	clusters := map[int][]string{}
