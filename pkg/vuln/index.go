@@ -54,10 +54,10 @@ type indexHeader struct {
 
 // section locates one ecosystem's data.
 type section struct {
-	Name      string `json:"name"`
-	Records   int    `json:"records"`
-	Withdrawn int    `json:"withdrawn"`
-	Packages  int    `json:"packages"`
+	Name       string `json:"name"`
+	Records    int    `json:"records"`
+	Withdrawn  int    `json:"withdrawn"`
+	Packages   int    `json:"packages"`
 	Offset     int64  `json:"offset"`
 	DirLength  int64  `json:"dirLength"`
 	BlobLength int64  `json:"blobLength"`
