@@ -50,6 +50,18 @@ func ParseProfile(s string) (Profile, error) {
 	return "", fmt.Errorf("%w %q (want minimal or cis)", ErrUnknownProfile, s)
 }
 
+// Validate checks the profile name and the waivers, without reading any image: ErrUnknownProfile,
+// ErrUnknownRule or ErrInvalidWaiver, wrapped with the offending value.
+func (o Options) Validate() error {
+	if _, err := ParseProfile(string(o.Profile)); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if _, err := waivers(o.Waivers); err != nil {
+		return fmt.Errorf("waivers: %w", err)
+	}
+	return nil
+}
+
 // waivers checks opt.Waivers against the rule IDs and returns the reasons by rule.
 func waivers(ws []Waiver) (map[string]string, error) {
 	known := map[string]bool{}
@@ -78,14 +90,11 @@ func waivers(ws []Waiver) (map[string]string, error) {
 // summarises a failure. Each layer is read once, in parallel, and only the account files' contents are
 // kept; the secrets stage, when given, runs alongside.
 func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, error) {
-	profile, err := ParseProfile(string(opt.Profile))
-	if err != nil {
+	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	waived, err := waivers(opt.Waivers)
-	if err != nil {
-		return nil, err
-	}
+	profile, _ := ParseProfile(string(opt.Profile))
+	waived, _ := waivers(opt.Waivers)
 	var rules []Rule
 	for _, r := range Rules() {
 		if r.In(profile) {
