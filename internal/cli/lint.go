@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/harden"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/report"
+)
+
+type lintFlags struct {
+	profile string
+	waive   []string
+	output  string
+	failOn  string
+}
+
+func newLintCmd(g *globalFlags) *cobra.Command {
+	f := &lintFlags{}
+	cmd := &cobra.Command{
+		Use:   "lint IMAGE",
+		Short: "Check an image against hardening rules: root user, shell, setuid files, secrets and more",
+		Long: `Check an image against hardening rules: root user, shell, setuid files, secrets and more.
+
+IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
+(FILE.tar or docker-archive:FILE) or a registry reference. Every rule of the profile is reported, passed,
+failed, waived or skipped, with the offending files and the remediation.
+
+Profiles: minimal (the default, every rule: what golden images must pass) and cis (the rules that
+implement a CIS Docker Benchmark v1.6.0 section 4 recommendation, with that recommendation's severity).
+
+--waive RULE=REASON accepts one rule's failure for this image; the reason is kept in the report. A
+waiver for a rule that does not exist is an error, so a typo cannot leave a rule silently enforced.
+
+Lint exists to fail: by default (--fail-on low) any failed rule of severity low or above makes the exit
+code 3. --fail-on none reports without failing.
+
+Rules:
+` + lintRuleTable(),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, threshold, err := f.options()
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			if err != nil {
+				return err
+			}
+			findings, err := harden.Lint(ctx, img, opt)
+			if err != nil {
+				return fmt.Errorf("linting %s: %w", args[0], err)
+			}
+			r := evidence.Report{Image: lintSubject(img), Tool: "ingot lint", Findings: findings}
+			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+				return err
+			}
+			if threshold == nil {
+				return nil
+			}
+			if n := len(r.AtLeast(*threshold)); n > 0 {
+				return &FindingsError{Count: n, Threshold: *threshold}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: minimal or cis")
+	cmd.Flags().StringArrayVar(&f.waive, "waive", nil, "accept a rule's failure: RULE=REASON (repeatable)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", "exit 3 when a failed rule has this severity or higher: negligible, low, medium, high, critical, or none")
+	return cmd
+}
+
+// options converts the flags; a nil threshold means --fail-on none.
+func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
+	switch f.output {
+	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
+	default:
+		return harden.Options{}, nil, usageErrorf("-o %q: want table, json or sarif", f.output)
+	}
+	opt := harden.Options{Profile: harden.Profile(f.profile)}
+	for _, w := range f.waive {
+		rule, reason, ok := strings.Cut(w, "=")
+		if !ok {
+			return opt, nil, usageErrorf("--waive %q: want RULE=REASON", w)
+		}
+		opt.Waivers = append(opt.Waivers, harden.Waiver{Rule: strings.TrimSpace(rule), Reason: reason})
+	}
+	if err := opt.Validate(); err != nil {
+		if errors.Is(err, harden.ErrUnknownProfile) || errors.Is(err, harden.ErrUnknownRule) || errors.Is(err, harden.ErrInvalidWaiver) {
+			return opt, nil, usageError{err}
+		}
+		return opt, nil, err
+	}
+	if strings.EqualFold(strings.TrimSpace(f.failOn), "none") {
+		return opt, nil, nil
+	}
+	s, err := evidence.ParseSeverity(f.failOn)
+	if err != nil || s == evidence.SeverityUnknown {
+		return opt, nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", f.failOn)
+	}
+	return opt, &s, nil
+}
+
+// lintSubject identifies an opened image for a report.
+func lintSubject(img *imageref.Image) evidence.Image {
+	out := evidence.Image{Ref: img.Ref}
+	if d, err := img.Digest(); err == nil {
+		out.Digest = d.String()
+	}
+	if cf, err := img.ConfigFile(); err == nil {
+		out.OS, out.Arch = cf.OS, cf.Architecture
+	}
+	return out
+}
+
+// lintRuleTable lists the rules for the help text.
+func lintRuleTable() string {
+	var b strings.Builder
+	for _, r := range harden.Rules() {
+		cis := ""
+		if r.CIS != "" {
+			cis = fmt.Sprintf(" (CIS %s, %s)", r.CIS, r.CISSeverity)
+		}
+		fmt.Fprintf(&b, "  %s  %-8s  %s%s\n", r.ID, r.Severity, r.Title, cis)
+	}
+	return b.String()
+}
