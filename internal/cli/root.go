@@ -29,6 +29,9 @@ func New() *cobra.Command {
 	root.AddCommand(
 		newLockCmd(g),
 		newBuildCmd(g),
+		newSbomCmd(g),
+		newScanCmd(g),
+		newLintCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/report"
+	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/vuln"
+)
+
+// formatCosignVuln writes cosign's vuln predicate instead of a report.
+const formatCosignVuln = "cosign-vuln"
+
+type scanFlags struct {
+	output    string
+	sbomFile  string
+	vex       []string
+	failOn    string
+	onlyFixed bool
+}
+
+func newScanCmd(g *globalFlags) *cobra.Command {
+	f := &scanFlags{}
+	cmd := &cobra.Command{
+		Use:   "scan [IMAGE]",
+		Short: "Match an image's packages against the imported vulnerability data",
+		Long: `Match an image's packages against the imported vulnerability data (see ingot db import).
+
+IMAGE is named as for ingot sbom; --sbom FILE scans an SPDX or CycloneDX document instead. Debian
+packages are matched through their source package, versions compare by each ecosystem's rules, and
+severity comes from CVSS v3/v4 vectors, else the advisory's own rating. Nothing is fetched.
+
+--vex applies OpenVEX documents (not_affected and fixed findings are kept, with their justification,
+but do not count). --fail-on SEVERITY exits with code 3 when a counting finding is at or above it.
+-o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (f.sbomFile != "") {
+				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
+			}
+			threshold, fail, err := parseFailOn(f.failOn)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			docs, err := vuln.LoadVEX(f.vex...)
+			if err != nil {
+				return usageError{err}
+			}
+			started := time.Now()
+			inv, err := scanInventory(cmd, env, f, args)
+			if err != nil {
+				return err
+			}
+			db := &vuln.DB{Dir: filepath.Join(env.DataDir, "vulndb")}
+			st, err := db.Status()
+			if err != nil {
+				return err
+			}
+			if len(st.Sources) == 0 {
+				return fmt.Errorf("no vulnerability data in %s: run ingot db import (or ingot db update) first", db.Dir)
+			}
+			r, err := db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed})
+			if err != nil {
+				return err
+			}
+			if f.output == formatCosignVuln {
+				data, err := vuln.CosignPredicate(r, vuln.PredicateOptions{
+					ScannerVersion: Version, DBURI: db.Dir, DBVersion: dbVersion(st),
+					Started: started, Finished: time.Now(),
+				})
+				if err != nil {
+					return err
+				}
+				if _, err := cmd.OutOrStdout().Write(append(data, '\n')); err != nil {
+					return err
+				}
+			} else if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+				return usageError{err}
+			}
+			if fail {
+				if hits := r.AtLeast(threshold); len(hits) > 0 {
+					return &FindingsError{Count: len(hits), Threshold: threshold}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
+	cmd.Flags().StringVar(&f.sbomFile, "sbom", "", "scan this SPDX or CycloneDX JSON document instead of an image")
+	cmd.Flags().StringArrayVar(&f.vex, "vex", nil, "OpenVEX document to apply (repeatable)")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (low, medium, high, critical)")
+	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
+	return cmd
+}
+
+func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
+	if f.sbomFile != "" {
+		data, err := os.ReadFile(f.sbomFile)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		inv, err := sbom.Decode(data)
+		if err != nil {
+			return nil, usageErrorf("reading %s: %w", f.sbomFile, err)
+		}
+		return inv, nil
+	}
+	img, err := imageref.Open(cmd.Context(), args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+	if err != nil {
+		return nil, err
+	}
+	return sbom.Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+}
+
+// parseFailOn reads a --fail-on value; "" and "none" never fail.
+func parseFailOn(v string) (evidence.Severity, bool, error) {
+	if v == "" || v == "none" {
+		return 0, false, nil
+	}
+	s, err := evidence.ParseSeverity(v)
+	if err != nil {
+		return 0, false, usageError{err}
+	}
+	return s, true, nil
+}
+
+// dbVersion summarises the database for the predicate: the newest modification among its sources.
+func dbVersion(st vuln.Status) string {
+	var newest time.Time
+	for _, s := range st.Sources {
+		if s.Imported.After(newest) {
+			newest = s.Imported
+		}
+	}
+	if newest.IsZero() {
+		return ""
+	}
+	return newest.UTC().Format(time.RFC3339)
+}
+
