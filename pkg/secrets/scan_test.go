@@ -87,3 +87,49 @@ func TestNegatives(t *testing.T) {
 		})
 	}
 }
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"ghp_Q7vLm2XkR9tB4nWc8ZpJ3sYd6HfA1gEu5KoT", "ghp_****"},
+		{"hunter22hunter2", "hun****"},
+		{"abcdefgh", "ab****"},
+		{"abc", "****"},
+		{"", "****"},
+		{"pässwörd-long-enough", "päs****"}, // 4 bytes
+		{"ääää-long-enough-too", "ää****"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSecretName(t *testing.T) {
+	for key, want := range map[string]bool{
+		"DB_PASSWORD": true, "password": true, "apiKey": true, "client_secret": true, "GH_TOKEN": true,
+		"smtp_pass": true, "x-api-key": true, "secretKey": true, "accessToken": true,
+		"password_file": false, "tokenUrl": false, "token_type": false, "secretName": false,
+		"secretKeyRef": false, "tokenizer": false, "bypass": false, "passenger": false, "compass": false,
+		"PASSWORD_MIN_LENGTH": false, "api_key_id": false,
+	} {
+		if got := secretName(key); got != want {
+			t.Errorf("secretName(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestBinarySkipped(t *testing.T) {
+	text := []byte("GITHUB_TOKEN=ghp_Q7vLm2XkR9tB4nWc8ZpJ3sYd6HfA1gEu5KoT\n")
+	if len(ScanBytes("a", text, nil)) != 1 {
+		t.Fatal("the token in text was not found")
+	}
+	for name, data := range map[string][]byte{
+		"elf": append([]byte("\x7fELF\x02\x01\x01"), text...),
+		"nul": append(append([]byte("header"), 0), text...),
+	} {
+		if ms := ScanBytes(name, data, nil); len(ms) != 0 {
+			t.Errorf("%s: found %v in a binary", name, ms)
+		}
+	}
+}
