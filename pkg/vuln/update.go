@@ -28,6 +28,7 @@ func (db *DB) Update(ctx context.Context, baseURL string, ecosystems []string, h
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ImportStats{}, fmt.Errorf("vulnerability database URL %q: want an http or https URL", baseURL)
 	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
 	if len(ecosystems) == 0 {
 		if x, err := openIndex(db.sourcePath(UpdateSource)); err == nil {
 			ecosystems = x.header.Requested
