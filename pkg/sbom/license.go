@@ -74,11 +74,31 @@ func (l licenseList) declared(lics []string) (string, bool) {
 		return parts[0], true
 	}
 	for i, p := range parts {
-		if strings.Contains(p, " ") {
+		if strings.Contains(p, " ") && !enclosed(p) {
 			parts[i] = "(" + p + ")"
 		}
 	}
 	return strings.Join(parts, " AND "), true
+}
+
+// enclosed reports whether the whole expression is one parenthesised group.
+func enclosed(e string) bool {
+	if !strings.HasPrefix(e, "(") {
+		return false
+	}
+	depth := 0
+	for i := 0; i < len(e); i++ {
+		switch e[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i == len(e)-1
+			}
+		}
+	}
+	return false
 }
 
 func tokenize(s string) []string {
