@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/report"
+	"github.com/ingot-build/ingot/pkg/secrets"
+)
+
+type secretsFlags struct {
+	output      string
+	allow       []string
+	failOn      string
+	maxFileSize int64
+	scanAll     bool
+}
+
+func newSecretsCmd(g *globalFlags) *cobra.Command {
+	f := &secretsFlags{}
+	cmd := &cobra.Command{
+		Use:   "secrets IMAGE",
+		Short: "Find credentials in an image's layers, environment and build history",
+		Long: `Find credentials in an image's layers, environment and build history.
+
+IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
+(FILE.tar or docker-archive:FILE) or a registry reference.
+
+Every layer is read, so a file that a later layer deletes or overwrites is still reported, with the
+layer that holds it: deleting a secret in a later layer does not remove it from the image. ENV values,
+labels, entrypoint, command and the build history (ARG and --build-arg values end up there) are read
+too. Reports show the rule, the layer, the path and line, and the first characters of the secret only.
+
+Binaries and files over --max-file-size are not read, nor, unless --all-paths, documentation,
+translations, public CA certificates, and tests inside third-party dependency trees (site-packages,
+node_modules, Go module caches), which hold published test keys.
+
+--allow RULE:GLOB=REASON accepts findings of RULE (empty for any rule) under the path GLOB (empty for
+any path; "**" spans directories, ENV:NAME and history[N] name config findings). They stay in the
+report as waived, with the reason.
+
+By default findings are reported without failing; --fail-on SEVERITY makes the exit code 3 when a
+finding that is not waived has that severity or higher.
+
+Rules:
+` + secretsRuleTable(),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, threshold, err := f.options()
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			if err != nil {
+				return err
+			}
+			findings, err := secrets.Scan(ctx, img, opt)
+			if err != nil {
+				return fmt.Errorf("scanning %s for secrets: %w", args[0], err)
+			}
+			r := evidence.Report{Image: secretsSubject(img), Tool: "ingot secrets", Findings: findings}
+			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+				return err
+			}
+			if threshold == nil {
+				return nil
+			}
+			if n := len(r.AtLeast(*threshold)); n > 0 {
+				return &FindingsError{Count: n, Threshold: *threshold}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringArrayVar(&f.allow, "allow", nil, "accept findings: RULE:GLOB=REASON, RULE or GLOB may be empty (repeatable)")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "none", "exit 3 when a finding has this severity or higher: low, medium, high, critical, or none")
+	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", secrets.DefaultMaxFileSize, "skip files larger than this many bytes")
+	cmd.Flags().BoolVar(&f.scanAll, "all-paths", false, "also read documentation, certificates and dependency test trees")
+	return cmd
+}
+
+// options converts the flags; a nil threshold means --fail-on none.
+func (f *secretsFlags) options() (secrets.Options, *evidence.Severity, error) {
+	switch f.output {
+	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
+	default:
+		return secrets.Options{}, nil, usageErrorf("-o %q: want table, json or sarif", f.output)
+	}
+	if f.maxFileSize <= 0 {
+		return secrets.Options{}, nil, usageErrorf("--max-file-size %d: want a positive number of bytes", f.maxFileSize)
+	}
+	opt := secrets.Options{MaxFileSize: f.maxFileSize}
+	if f.scanAll {
+		opt.SkipPaths = []string{}
+	}
+	for _, a := range f.allow {
+		allow, err := parseSecretAllow(a)
+		if err != nil {
+			return opt, nil, err
+		}
+		opt.Allow = append(opt.Allow, allow)
+	}
+	if err := opt.Validate(); err != nil {
+		if errors.Is(err, secrets.ErrInvalid) {
+			return opt, nil, usageError{err}
+		}
+		return opt, nil, err
+	}
+	if strings.EqualFold(strings.TrimSpace(f.failOn), "none") {
+		return opt, nil, nil
+	}
+	s, err := evidence.ParseSeverity(f.failOn)
+	if err != nil || s == evidence.SeverityUnknown {
+		return opt, nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", f.failOn)
+	}
+	return opt, &s, nil
+}
+
+// parseSecretAllow reads RULE:GLOB=REASON. Rule IDs have no colon, so the first one ends the rule;
+// the first "=" after it ends the glob.
+func parseSecretAllow(v string) (secrets.Allow, error) {
+	rule, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return secrets.Allow{}, usageErrorf("--allow %q: want RULE:GLOB=REASON", v)
+	}
+	glob, reason, ok := strings.Cut(rest, "=")
+	if !ok || strings.TrimSpace(reason) == "" {
+		return secrets.Allow{}, usageErrorf("--allow %q: a reason is required (RULE:GLOB=REASON)", v)
+	}
+	rule = strings.TrimSpace(rule)
+	if rule == "*" {
+		rule = ""
+	}
+	if rule != "" && !secretsKnownRule(rule) {
+		return secrets.Allow{}, usageErrorf("--allow %q: no rule %q (see ingot secrets --help)", v, rule)
+	}
+	return secrets.Allow{Rule: rule, Path: strings.TrimSpace(glob), Reason: strings.TrimSpace(reason)}, nil
+}
+
+func secretsKnownRule(id string) bool {
+	for _, r := range secrets.DefaultRules() {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// secretsSubject identifies an opened image for a report.
+func secretsSubject(img *imageref.Image) evidence.Image {
+	out := evidence.Image{Ref: img.Ref}
+	if d, err := img.Digest(); err == nil {
+		out.Digest = d.String()
+	}
+	if cf, err := img.ConfigFile(); err == nil {
+		out.OS, out.Arch = cf.OS, cf.Architecture
+	}
+	return out
+}
+
+// secretsRuleTable lists the rules for the help text.
+func secretsRuleTable() string {
+	var b strings.Builder
+	for _, r := range secrets.DefaultRules() {
+		fmt.Fprintf(&b, "  %-26s %-8s  %s\n", r.ID, r.Severity, r.Title)
+	}
+	return b.String()
+}
