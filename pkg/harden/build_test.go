@@ -12,10 +12,15 @@ import (
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
+	"github.com/ingot-build/ingot/pkg/secrets"
 )
 
+func scanSecrets(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
+	return secrets.Scan(ctx, img, secrets.Options{})
+}
+
 // ingotImage builds what `ingot build` makes of a small spec: two packages, the default nonroot account.
-func ingotImage(t testing.TB, base v1.Image, annotations map[string]string) v1.Image {
+func ingotImage(t testing.TB, base v1.Image, annotations map[string]string, files ...build.File) v1.Image {
 	t.Helper()
 	debs := []debtest.Package{
 		{Name: "base-files", Version: "12.4+deb12u1", Arch: "all", Files: []debtest.File{
@@ -44,6 +49,7 @@ func ingotImage(t testing.TB, base v1.Image, annotations map[string]string) v1.I
 			RunAs:  "nonroot",
 		},
 		Config:      build.Config{Entrypoint: []string{"/usr/bin/hello"}},
+		Files:       files,
 		Base:        base,
 		Epoch:       time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC),
 		Annotations: annotations,
@@ -56,7 +62,7 @@ func ingotImage(t testing.TB, base v1.Image, annotations map[string]string) v1.I
 
 func TestIngotImagePassesMinimal(t *testing.T) {
 	img := ingotImage(t, nil, nil)
-	fs, err := harden.Lint(context.Background(), img, harden.Options{Profile: harden.ProfileMinimal})
+	fs, err := harden.Lint(context.Background(), img, harden.Options{Profile: harden.ProfileMinimal, Secrets: scanSecrets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +82,33 @@ func TestIngotImagePassesMinimal(t *testing.T) {
 	}
 	if f := fs[0]; f.ID != harden.RuleRootUser || !strings.Contains(f.Reason, "65532") {
 		t.Errorf("root rule = %s %q, want passed as uid 65532", f.ID, f.Reason)
+	}
+	if f := fs[len(fs)-1]; f.ID != harden.RuleSecrets || f.Status != evidence.StatusPassed {
+		t.Errorf("secrets rule = %s %s, want passed: the secrets stage ran and found nothing", f.ID, f.Status)
+	}
+}
+
+// The secrets rule runs the real secrets stage: a private key left in the image fails it, at its path.
+func TestSecretsRuleWithTheSecretsStage(t *testing.T) {
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\n" +
+		"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n" +
+		"QyNTUxOQAAACBzb21lIHJhbmRvbSBieXRlcyBmb3IgYSB0ZXN0IGtleSBvbmx5IQAAAJgK\n" +
+		"-----END OPENSSH PRIVATE KEY-----\n"
+	img := ingotImage(t, nil, nil, build.File{Path: "/srv/deploy_key", Mode: 0o600, Data: []byte(key)})
+	fs, err := harden.Lint(context.Background(), img, harden.Options{Secrets: scanSecrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.ID != harden.RuleSecrets {
+			continue
+		}
+		if f.Status != evidence.StatusFailed || len(f.Locations) == 0 || f.Locations[0].Path != "/srv/deploy_key" || f.Locations[0].Layer == "" {
+			t.Errorf("secrets rule = %s %+v, want failed at /srv/deploy_key with its layer", f.Status, f.Locations)
+		}
+		if strings.Contains(f.Detail["found"], "b3BlbnNz") {
+			t.Errorf("the summary carries key material: %s", f.Detail["found"])
+		}
 	}
 }
 

@@ -158,9 +158,11 @@ func (f *imageFS) children(dir string) []string {
 }
 
 // executables finds the commands in binDirs whose name matches, following symlinks (so /bin/sh pointing
-// at dash is dash, and a dangling link is nothing), and lists each executable file once.
+// at dash is dash, and a dangling link is nothing), and lists each executable file once, with the other
+// names it is reached by.
 func (t *target) executables(match func(string) bool) []found {
 	var out []found
+	var aliases [][]string
 	seenDir := map[string]bool{}
 	seenFile := map[string]int{}
 	for _, d := range binDirs() {
@@ -170,24 +172,28 @@ func (t *target) executables(match func(string) bool) []found {
 		}
 		seenDir[dir] = true
 		for _, c := range t.fs.children(dir) {
-			name := path.Base(c)
-			if !match(name) {
+			if !match(path.Base(c)) {
 				continue
 			}
 			phys, n := t.fs.resolve(c)
 			if n == nil || n.typ != tar.TypeReg || n.mode&0o111 == 0 {
 				continue
 			}
-			cmd := "/" + d + "/" + name
-			if phys != c {
-				cmd += " → /" + phys
+			i, ok := seenFile[phys]
+			if !ok {
+				i = len(out)
+				seenFile[phys] = i
+				out = append(out, found{path: phys, what: "/" + phys, n: n})
+				aliases = append(aliases, nil)
 			}
-			if i, ok := seenFile[phys]; ok {
-				out[i].what += ", " + cmd
-				continue
+			if c != phys {
+				aliases[i] = append(aliases[i], "/"+c)
 			}
-			seenFile[phys] = len(out)
-			out = append(out, found{path: phys, what: cmd, n: n})
+		}
+	}
+	for i := range out {
+		if len(aliases[i]) > 0 {
+			out[i].what += " (as " + strings.Join(aliases[i], ", ") + ")"
 		}
 	}
 	return out
