@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -13,6 +15,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
+	"github.com/ingot-build/ingot/pkg/secrets"
 )
 
 type lintFlags struct {
@@ -95,7 +98,7 @@ func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
 	default:
 		return harden.Options{}, nil, usageErrorf("-o %q: want table, json or sarif", f.output)
 	}
-	opt := harden.Options{Profile: harden.Profile(f.profile)}
+	opt := harden.Options{Profile: harden.Profile(f.profile), Secrets: lintSecrets}
 	for _, w := range f.waive {
 		rule, reason, ok := strings.Cut(w, "=")
 		if !ok {
@@ -117,6 +120,12 @@ func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
 		return opt, nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", f.failOn)
 	}
 	return opt, &s, nil
+}
+
+// lintSecrets runs the secrets stage with its defaults for the secrets rule; an allow-listed secret is
+// accepted by waiving that rule.
+func lintSecrets(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
+	return secrets.Scan(ctx, img, secrets.Options{})
 }
 
 // lintSubject identifies an opened image for a report.

@@ -19,7 +19,8 @@ import (
 )
 
 // lintFixture stores two images built by pkg/build: "good" in the data directory's store, as `ingot
-// build` leaves it, and "bad" (runs as root, has /bin/sh and a setuid file) in a separate OCI layout.
+// build` leaves it, and "bad" (runs as root, has /bin/sh, a setuid file and a GitHub token) in a separate
+// OCI layout.
 // It returns the data directory and the bad image's reference.
 func lintFixture(t *testing.T) (dataDir, badRef string) {
 	t.Helper()
@@ -47,6 +48,8 @@ func lintFixture(t *testing.T) (dataDir, badRef string) {
 	bad, err := build.Image(ctx, opts(build.Accounts{}, []build.File{
 		{Path: "/bin/sh", Mode: 0o755, Data: []byte("\x7fELF sh")},
 		{Path: "/usr/bin/su", Mode: 0o755 | fs.ModeSetuid, Data: []byte("\x7fELF su")},
+		// Split so that scanning this source tree does not report it.
+		{Path: "/app/.env", Mode: 0o644, Data: []byte("GITHUB_TOKEN=" + "ghp_" + "bSvej8IzWzeSnugdfOt7YcqoVcVCHWt1RPun\n")},
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +107,7 @@ func TestLint(t *testing.T) {
 				t.Errorf("table does not list %s:\n%s", r.ID, out)
 			}
 		}
-		if strings.Contains(out, "failed") || !strings.Contains(out, "good:1.0: no findings") {
+		if strings.Contains(out, "failed") || strings.Contains(out, "skipped  the secrets") || !strings.Contains(out, "good:1.0: no findings") {
 			t.Errorf("table:\n%s", out)
 		}
 	})
@@ -112,11 +115,13 @@ func TestLint(t *testing.T) {
 	t.Run("bad image fails with exit code 3", func(t *testing.T) {
 		out, err := runLint(t, dataDir, bad, "-o", "json")
 		var fe *FindingsError
-		if !errors.As(err, &fe) || ExitCode(err) != ExitFindings || fe.Count != 3 || fe.Threshold != evidence.SeverityLow {
-			t.Fatalf("err = %v (exit %d), want 3 findings at or above low", err, ExitCode(err))
+		if !errors.As(err, &fe) || ExitCode(err) != ExitFindings || fe.Count != 4 || fe.Threshold != evidence.SeverityLow {
+			t.Fatalf("err = %v (exit %d), want 4 findings at or above low", err, ExitCode(err))
 		}
 		m := lintJSON(t, out)
-		for id, path := range map[string]string{harden.RuleRootUser: "config:User", harden.RuleShell: "/bin/sh", harden.RuleSetuid: "/usr/bin/su"} {
+		for id, path := range map[string]string{
+			harden.RuleRootUser: "config:User", harden.RuleShell: "/bin/sh", harden.RuleSetuid: "/usr/bin/su", harden.RuleSecrets: "/app/.env",
+		} {
 			if f := m[id]; f.Status != evidence.StatusFailed || len(f.Locations) == 0 || f.Locations[0].Path != path {
 				t.Errorf("%s = %s %+v, want failed at %s", id, f.Status, f.Locations, path)
 			}
@@ -129,11 +134,12 @@ func TestLint(t *testing.T) {
 		}
 		_, err := runLint(t, dataDir, bad, "--fail-on", "high")
 		var fe *FindingsError
-		if !errors.As(err, &fe) || fe.Count != 2 {
-			t.Errorf("--fail-on high: %v, want the 2 high rules (root, setuid)", err)
+		if !errors.As(err, &fe) || fe.Count != 3 {
+			t.Errorf("--fail-on high: %v, want the high and critical rules (root, setuid, secrets)", err)
 		}
-		if _, err := runLint(t, dataDir, bad, "--fail-on", "critical"); err != nil {
-			t.Errorf("--fail-on critical: %v", err)
+		_, err = runLint(t, dataDir, bad, "--fail-on", "critical", "--waive", harden.RuleSecrets+"=test token, revoked")
+		if err != nil {
+			t.Errorf("--fail-on critical with the secret waived: %v", err)
 		}
 	})
 
@@ -141,7 +147,8 @@ func TestLint(t *testing.T) {
 		out, err := runLint(t, dataDir, bad, "-o", "json",
 			"--waive", harden.RuleRootUser+"=entrypoint drops privileges",
 			"--waive", harden.RuleShell+"=debug image",
-			"--waive", harden.RuleSetuid+"=su is the point of this image")
+			"--waive", harden.RuleSetuid+"=su is the point of this image",
+			"--waive", harden.RuleSecrets+"=test token, revoked")
 		if err != nil {
 			t.Fatalf("all failures waived, still: %v", err)
 		}
