@@ -87,10 +87,10 @@ func checkRootUser(t *target) result {
 	user := strings.TrimSpace(t.config.Config.User)
 	loc := []evidence.Location{configLocation("User")}
 	name, _, _ := strings.Cut(user, ":")
-	switch {
-	case name == "":
+	switch name {
+	case "":
 		return failed("no user is set, so the process runs as root", nil, loc)
-	case name == "root":
+	case "root":
 		return failed("user is root", nil, loc)
 	}
 	if uid, err := strconv.ParseUint(name, 10, 32); err == nil {
@@ -419,16 +419,18 @@ func checkDuplicateID(t *target) result {
 }
 
 // addURL matches an ADD instruction from a URL as the classic builder ("/bin/sh -c #(nop) ADD ...")
-// and BuildKit ("ADD ... # buildkit") record it in created_by, with any flags before the source.
-var addURL = regexp.MustCompile(`(?:^\s*|#\(nop\)\s+)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
+// and BuildKit ("ADD ... # buildkit") record it in created_by, with its flags and the URL.
+var addURL = regexp.MustCompile(`(?:^\s*|#\(nop\)\s+)ADD\s+((?:--\S+\s+)*)(https?://\S+)`)
 
+// checkAddURL fails on ADD from a URL in the history, unless the instruction pins the content with
+// --checksum, which BuildKit verifies before the layer is made.
 func checkAddURL(t *target) result {
 	var locs []evidence.Location
 	var items []string
 	for i, h := range t.config.History {
-		if m := addURL.FindStringSubmatch(h.CreatedBy); m != nil {
+		if m := addURL.FindStringSubmatch(h.CreatedBy); m != nil && !strings.Contains(m[1], "--checksum=") {
 			locs = append(locs, evidence.Location{Path: fmt.Sprintf("history[%d]", i)})
-			items = append(items, m[1])
+			items = append(items, m[2])
 		}
 	}
 	if len(t.config.History) == 0 {

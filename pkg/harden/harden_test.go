@@ -139,6 +139,12 @@ func TestLintRules(t *testing.T) {
 			fail: RuleAddURL, wantPaths: []string{"history[1]"},
 		},
 		{
+			name: "ADD from a URL pinned by checksum",
+			edit: func(cf *v1.ConfigFile) {
+				cf.History = []v1.History{{CreatedBy: "ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/tool /tool # buildkit"}}
+			},
+		},
+		{
 			name: "URL in a RUN is not ADD",
 			edit: func(cf *v1.ConfigFile) {
 				cf.History = []v1.History{{CreatedBy: "RUN /bin/sh -c git submodule add https://example.com/x.git # buildkit"}}

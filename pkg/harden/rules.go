@@ -135,9 +135,9 @@ func Rules() []Rule {
 		{
 			ID: RuleAddURL, Title: "No ADD from a URL",
 			Description: "ADD from a URL fetches content at build time without verifying it: whoever controls the " +
-				"URL, or the network, controls the layer.",
-			Remediation: "Download with a checksum in a build stage (or ADD --checksum=sha256:...) and COPY the " +
-				"verified file; ingot specs only take verified packages and local files.",
+				"URL, or the network, controls the layer. ADD --checksum=sha256:... is verified and passes.",
+			Remediation: "Pin the download with ADD --checksum=sha256:..., or download and verify it in a build " +
+				"stage and COPY the file; ingot specs only take verified packages and local files.",
 			Severity: evidence.SeverityMedium, CIS: "4.9", CISSeverity: evidence.SeverityLow,
 		},
 		{
