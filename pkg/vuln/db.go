@@ -137,6 +137,10 @@ func (db *DB) writeSource(h indexHeader, ecosystems map[string]map[string][]advi
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Readable by all like the rest of the data directory (CreateTemp makes files private).
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing vulnerability index %s: %w", tmp.Name(), err)
+	}
 	if err := writeIndex(tmp, h, ecosystems); err != nil {
 		return fmt.Errorf("writing vulnerability index %s: %w", tmp.Name(), err)
 	}

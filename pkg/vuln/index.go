@@ -395,8 +395,12 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 	if pre[len(indexMagic)] != indexFormat {
 		return nil, fmt.Errorf("%w %s: index format %d, this ingot reads %d (import the source again)", ErrCorruptIndex, path, pre[len(indexMagic)], indexFormat)
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	n := binary.BigEndian.Uint32(pre[len(indexMagic)+1:])
-	if n > maxHeaderLen {
+	if n > maxHeaderLen || int64(n) > fi.Size()-int64(len(pre)) {
 		return nil, fmt.Errorf("%w %s: header of %d bytes", ErrCorruptIndex, path, n)
 	}
 	hdr := make([]byte, n)
@@ -406,6 +410,14 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 	x := &indexFile{path: path, f: f, data: int64(len(pre)) + int64(n)}
 	if err := json.Unmarshal(hdr, &x.header); err != nil {
 		return nil, fmt.Errorf("%w %s: header: %w", ErrCorruptIndex, path, err)
+	}
+	// Every section must lie in the file, so no read is sized by a damaged header alone.
+	size := fi.Size() - x.data
+	for _, s := range x.header.Ecosystems {
+		if s.Offset < 0 || s.Length < 0 || s.Offset > size || s.Length > size-s.Offset ||
+			s.DirLength < 4 || s.BlobLength < 0 || s.DirLength > s.Length || s.BlobLength > s.Length-s.DirLength {
+			return nil, fmt.Errorf("%w %s: section %s out of bounds", ErrCorruptIndex, path, s.Name)
+		}
 	}
 	return x, nil
 }
@@ -426,9 +438,6 @@ func (x *indexFile) section(eco string) (*sectionReader, error) {
 		return nil, nil
 	}
 	s := x.header.Ecosystems[i]
-	if s.Offset < 0 || s.DirLength < 4 || s.BlobLength < 0 || s.DirLength > s.Length || s.BlobLength > s.Length-s.DirLength {
-		return nil, fmt.Errorf("%w %s: section %s", ErrCorruptIndex, x.path, eco)
-	}
 	dir := make([]byte, s.DirLength)
 	if _, err := x.f.ReadAt(dir, x.data+s.Offset); err != nil {
 		return nil, fmt.Errorf("%w %s: section %s: %w", ErrCorruptIndex, x.path, eco, err)
