@@ -30,6 +30,8 @@ const (
 	maxSymlinks = 40
 	// maxEntries bounds the tree kept in memory.
 	maxEntries = 4 << 20
+	// maxPath is the kernel's PATH_MAX: no file in a real file system has a longer name or symlink target.
+	maxPath = 4096
 	// Whiteout markers of the OCI layer format.
 	whiteoutPrefix = ".wh."
 	whiteoutOpaque = ".wh..wh..opq"
@@ -107,6 +109,9 @@ func (t *tree) applyLayer(ctx context.Context, i int, l v1.Layer) error {
 
 // split cleans an image path into its elements, refusing "..": a layer entry never needs it.
 func split(name string) ([]string, error) {
+	if len(name) > maxPath {
+		return nil, fmt.Errorf("%w: a name of %d bytes (the limit is %d)", ErrUnsafeLayer, len(name), maxPath)
+	}
 	var out []string
 	for _, e := range strings.Split(name, "/") {
 		switch e {
@@ -175,6 +180,9 @@ func (t *tree) apply(i, entry int, hdr *tar.Header, r io.Reader) error {
 		n.mode = n.mode.Perm() | n.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
 		n.size = hdr.Size
 	case tar.TypeSymlink:
+		if len(hdr.Linkname) > maxPath {
+			return fmt.Errorf("%w: a symlink target of %d bytes (the limit is %d)", ErrUnsafeLayer, len(hdr.Linkname), maxPath)
+		}
 		n.target = hdr.Linkname
 	case tar.TypeLink:
 		telems, err := split(hdr.Linkname)
@@ -267,9 +275,17 @@ func (t *tree) lookup(elems []string, followLast bool) (string, *node, error) {
 }
 
 // walk is lookup, calling missing (when not nil) to create directories that do not exist; it then
-// follows the last element too.
+// follows the last element too. The path walked so far is kept in one buffer, so a walk costs time in
+// proportion to the elements it visits, however deep.
 func (t *tree) walk(elems []string, followLast bool, missing func(dir *node, dirPath, name string) (*node, error)) (string, *node, error) {
-	stack := []step{{"", t.top}}
+	stack := []step{{n: t.top}}
+	var buf []byte // "/a/b" for the stack [root a b]; stack[i].end is where element i ends in it
+	curPath := func() string {
+		if len(buf) == 0 {
+			return "/"
+		}
+		return string(buf)
+	}
 	todo := append([]string(nil), elems...)
 	links := 0
 	for len(todo) > 0 {
@@ -282,12 +298,12 @@ func (t *tree) walk(elems []string, followLast bool, missing func(dir *node, dir
 		case "..":
 			if len(stack) > 1 {
 				stack = stack[:len(stack)-1]
+				buf = buf[:stack[len(stack)-1].end]
 			}
 			continue
 		}
-		curPath := pathOf(stack)
 		if !cur.n.isDir() {
-			return "", nil, fmt.Errorf("%s: %w", curPath, ErrNotDir)
+			return "", nil, fmt.Errorf("%s: %w", curPath(), ErrNotDir)
 		}
 		c := cur.n.children[e]
 		if c == nil {
@@ -295,45 +311,34 @@ func (t *tree) walk(elems []string, followLast bool, missing func(dir *node, dir
 				if len(todo) > 0 {
 					return "", nil, nil
 				}
-				return join(curPath, e), nil, nil
+				return join(curPath(), e), nil, nil
 			}
 			var err error
-			if c, err = missing(cur.n, curPath, e); err != nil {
+			if c, err = missing(cur.n, curPath(), e); err != nil {
 				return "", nil, err
 			}
 		}
 		if c.mode&fs.ModeSymlink != 0 && (len(todo) > 0 || followLast || missing != nil) {
 			links++
 			if links > maxSymlinks {
-				return "", nil, fmt.Errorf("%s: %w", join(curPath, e), ErrSymlinkLoop)
+				return "", nil, fmt.Errorf("%s: %w", join(curPath(), e), ErrSymlinkLoop)
 			}
 			if strings.HasPrefix(c.target, "/") {
-				stack = stack[:1]
+				stack, buf = stack[:1], buf[:0]
 			}
 			todo = append(strings.Split(c.target, "/"), todo...)
 			continue
 		}
-		stack = append(stack, step{e, c})
+		buf = append(append(buf, '/'), e...)
+		stack = append(stack, step{n: c, end: len(buf)})
 	}
-	return pathOf(stack), stack[len(stack)-1].n, nil
+	return curPath(), stack[len(stack)-1].n, nil
 }
 
 // step is one resolved element of a path being walked.
 type step struct {
-	name string
-	n    *node
-}
-
-func pathOf(stack []step) string {
-	if len(stack) == 1 {
-		return "/"
-	}
-	var b strings.Builder
-	for _, s := range stack[1:] {
-		b.WriteByte('/')
-		b.WriteString(s.name)
-	}
-	return b.String()
+	n   *node
+	end int
 }
 
 func join(dir, name string) string {

@@ -153,6 +153,8 @@ func TestUnsafeLayers(t *testing.T) {
 		{"hardlink to nothing", []entry{linkE("x", "etc/missing")}},
 		{"file under a file", []entry{fileE("a", 0o644, "a"), fileE("a/b", 0o644, "b")}},
 		{"symlink loop", []entry{symE("a", "b"), symE("b", "a"), fileE("a/x", 0o644, "x")}},
+		{"name beyond PATH_MAX", []entry{fileE(strings.Repeat("a/", 2100)+"x", 0o644, "x")}},
+		{"symlink target beyond PATH_MAX", []entry{symE("a", strings.Repeat("b/", 2100))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := imageOf(t, runtime.GOARCH, v1.Config{}, layerOf(t, tc.entries...))
