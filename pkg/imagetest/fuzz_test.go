@@ -59,4 +59,3 @@ func FuzzLayer(f *testing.F) {
 		walk("/", tr.top)
 	})
 }
-
