@@ -15,9 +15,13 @@ type Env struct {
 	SourceDateEpoch *time.Time
 	// AptSources overrides the host apt source files (colon-separated) for host repositories.
 	AptSources []string
+	// VulnDBURL is where ingot db update downloads OSV data (<url>/<Ecosystem>/all.zip) when --url
+	// is not given; there is no built-in default, so nothing is fetched unless configured.
+	VulnDBURL string
 }
 
-// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH and INGOT_APT_SOURCES.
+// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES and
+// INGOT_VULNDB_URL.
 func ReadEnv() (Env, error) {
 	var e Env
 	switch {
@@ -43,5 +47,6 @@ func ReadEnv() (Env, error) {
 	if v := os.Getenv("INGOT_APT_SOURCES"); v != "" {
 		e.AptSources = filepath.SplitList(v)
 	}
+	e.VulnDBURL = os.Getenv("INGOT_VULNDB_URL")
 	return e, nil
 }

@@ -16,8 +16,13 @@ import (
 // UpdateSource is the name of the source Update writes.
 const UpdateSource = "osv"
 
-// ErrNoEcosystems means an update was asked for without ecosystems and none were fetched before.
-var ErrNoEcosystems = errors.New("vuln: no ecosystems to update (name them, e.g. Go or Debian:12)")
+// Errors in what an update is asked to do.
+var (
+	// ErrNoEcosystems means an update was asked for without ecosystems and none were fetched before.
+	ErrNoEcosystems = errors.New("vuln: no ecosystems to update (name them, e.g. Go or Debian:12)")
+	// ErrUpdateURL means the base URL is not an http or https URL.
+	ErrUpdateURL = errors.New("vuln: invalid vulnerability database URL")
+)
 
 // Update downloads <baseURL>/<Ecosystem>/all.zip for each of the ecosystems (the layout of osv.dev's
 // bucket and of any mirror of it) and imports them together as the source "osv", replacing it
@@ -26,7 +31,7 @@ var ErrNoEcosystems = errors.New("vuln: no ecosystems to update (name them, e.g.
 func (db *DB) Update(ctx context.Context, baseURL string, ecosystems []string, hc *http.Client) (ImportStats, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return ImportStats{}, fmt.Errorf("vulnerability database URL %q: want an http or https URL", baseURL)
+		return ImportStats{}, fmt.Errorf("%w %q: want an http or https URL", ErrUpdateURL, baseURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	if len(ecosystems) == 0 {

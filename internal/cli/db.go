@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/vuln"
+)
+
+func newDBCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the local vulnerability database (OSV data) that ingot scan reads",
+		Long: `Manage the local vulnerability database that ingot scan reads.
+
+The data is OSV JSON, kept as an index under <data-dir>/vulndb, one file per source. Imports and
+updates replace a source atomically: when one fails, the previous data stays. A scan never fetches.`,
+	}
+	cmd.AddCommand(newDBImportCmd(g), newDBStatusCmd(g), newDBUpdateCmd(g))
+	return cmd
+}
+
+// dbUsageArgs makes a wrong number of arguments a usage error (exit code 2).
+func dbUsageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// vulnDB is the database under the data directory.
+func vulnDB(env Env) *vuln.DB { return &vuln.DB{Dir: filepath.Join(env.DataDir, "vulndb")} }
+
+func newDBImportCmd(g *globalFlags) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "import SRC",
+		Short: "Import OSV records from a directory, a zip, or an osv-scanner offline database",
+		Long: `Import OSV records from SRC into the local vulnerability database.
+
+SRC is a directory of OSV JSON files (searched recursively, zips inside included), a .zip of them (as
+osv.dev publishes per ecosystem: <Ecosystem>/all.zip), a directory laid out as osv-scanner's offline
+databases, or one .json record. The records become the source --name (default: SRC's base name, or its
+directory's for an all.zip), replacing what that source held before. A record that cannot be read fails
+the whole import, naming its file, and changes nothing.`,
+		Args: dbUsageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			stats, err := vulnDB(env).Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name})
+			if errors.Is(err, vuln.ErrSourceName) || errors.Is(err, vuln.ErrInvalidRecord) ||
+				errors.Is(err, vuln.ErrNoRecords) || errors.Is(err, fs.ErrNotExist) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			printDBImport(cmd.OutOrStdout(), "imported", stats)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "source name (default: derived from SRC)")
+	return cmd
+}
+
+func printDBImport(w io.Writer, verb string, s vuln.ImportStats) {
+	fmt.Fprintf(w, "%s %d records (%d withdrawn) as source %s\n", verb, s.Records, s.Withdrawn, s.Source)
+	ecos := make([]string, 0, len(s.Ecosystems))
+	for e := range s.Ecosystems {
+		ecos = append(ecos, e)
+	}
+	sort.Strings(ecos)
+	for _, e := range ecos {
+		fmt.Fprintf(w, "  %-20s %d\n", e, s.Ecosystems[e])
+	}
+}
+
+func newDBStatusCmd(g *globalFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the imported sources: records per ecosystem, when imported, newest record",
+		Args:  dbUsageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageErrorf("unknown output format %q (want table or json)", output)
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			st, err := vulnDB(env).Status()
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			return writeDBStatus(cmd.OutOrStdout(), st, time.Now())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+// writeDBStatus prints one block per source: where it came from and its age, then its ecosystems.
+func writeDBStatus(w io.Writer, st vuln.Status, now time.Time) error {
+	if len(st.Sources) == 0 {
+		fmt.Fprintf(w, "no vulnerability data in %s (run ingot db import or ingot db update)\n", st.Dir)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tECOSYSTEM\tRECORDS\tWITHDRAWN\tPACKAGES\tIMPORTED\tNEWEST RECORD")
+	for _, s := range st.Sources {
+		newest := "unknown"
+		if !s.Modified.IsZero() {
+			newest = s.Modified.UTC().Format(time.DateOnly) + " (" + dbAge(now, s.Modified) + ")"
+		}
+		imported := s.Imported.UTC().Format(time.DateTime) + " (" + dbAge(now, s.Imported) + ")"
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\t%s\t%s\n", s.Name, "(all)", s.Records, s.Withdrawn, imported, newest)
+		for _, e := range s.Ecosystems {
+			fmt.Fprintf(tw, "\t%s\t%d\t%d\t%d\t\t\n", e.Name, e.Records, e.Withdrawn, e.Packages)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range st.Sources {
+		fmt.Fprintf(w, "%s: from %s\n", s.Name, s.Origin)
+	}
+	return nil
+}
+
+// dbAge says how long ago t was, roughly.
+func dbAge(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	}
+}
+
+func newDBUpdateCmd(g *globalFlags) *cobra.Command {
+	var url string
+	var ecosystems []string
+	cmd := &cobra.Command{
+		Use:   "update --url URL [--ecosystem Go,Debian:12 ...]",
+		Short: "Download OSV data per ecosystem from a mirror of osv.dev's bucket and import it",
+		Long: `Download <URL>/<Ecosystem>/all.zip for each ecosystem and import them together as the source "osv".
+
+URL comes from --url or $INGOT_VULNDB_URL; there is no default, so ingot fetches nothing unless told
+where. Without --ecosystem the ecosystems of the previous update are fetched again. The update is
+atomic: if a download or a record fails, the previous data stays.`,
+		Args: dbUsageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			if url == "" {
+				url = env.VulnDBURL
+			}
+			if url == "" {
+				return usageErrorf("no URL to update from: give --url or set INGOT_VULNDB_URL")
+			}
+			var ecos []string
+			for _, e := range ecosystems {
+				for _, part := range strings.Split(e, ",") {
+					if part = strings.TrimSpace(part); part != "" {
+						ecos = append(ecos, part)
+					}
+				}
+			}
+			stats, err := vulnDB(env).Update(cmd.Context(), url, ecos, &http.Client{})
+			if errors.Is(err, vuln.ErrNoEcosystems) || errors.Is(err, vuln.ErrUpdateURL) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			printDBImport(cmd.OutOrStdout(), "updated", stats)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "base URL of the OSV data (default $INGOT_VULNDB_URL)")
+	cmd.Flags().StringArrayVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to fetch, e.g. Go, npm, PyPI, Debian:12, Alpine:v3.19 (repeatable, or comma-separated)")
+	return cmd
+}
