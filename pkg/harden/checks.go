@@ -254,7 +254,10 @@ func (t *target) scanPaths() {
 
 func setuidWhat(p string, n *node) string {
 	var bits []string
-	if n.mode&0o4000 != 0 {
+	switch {
+	case n.mode&0o4000 != 0 && n.uid == 0:
+		bits = append(bits, "setuid root")
+	case n.mode&0o4000 != 0:
 		bits = append(bits, fmt.Sprintf("setuid uid %d", n.uid))
 	}
 	if n.mode&0o2000 != 0 {

@@ -226,7 +226,7 @@ func TestLintLocationsNameLayers(t *testing.T) {
 	if len(f.Locations) != 1 || f.Locations[0].Layer != want.String() {
 		t.Errorf("setuid locations = %+v, want layer %s", f.Locations, want)
 	}
-	if !strings.Contains(f.Detail["found"], "setuid uid 0") {
+	if !strings.Contains(f.Detail["found"], "/usr/bin/su (setuid root)") {
 		t.Errorf("summary %q does not say whose privileges", f.Detail["found"])
 	}
 }
