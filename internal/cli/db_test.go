@@ -35,7 +35,7 @@ const dbFixtures = "../../pkg/vuln/testdata/osv"
 func TestDBImportAndStatus(t *testing.T) {
 	dir := t.TempDir()
 	out, code := runDB(t, dir, "import", dbFixtures, "--name", "fixtures")
-	if code != ExitOK || !strings.Contains(out, "imported 23 records (1 withdrawn) as source fixtures") || !strings.Contains(out, "Debian:12") {
+	if code != ExitOK || !strings.Contains(out, "imported 24 records (1 withdrawn) as source fixtures") || !strings.Contains(out, "Debian:12") {
 		t.Fatalf("import: code %d\n%s", code, out)
 	}
 	out, code = runDB(t, dir, "status")
@@ -52,7 +52,7 @@ func TestDBImportAndStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != ExitOK {
 		t.Fatalf("status -o json: %d %v\n%s", code, err, out)
 	}
-	if st.Dir != filepath.Join(dir, "vulndb") || len(st.Sources) != 1 || st.Sources[0].Records != 23 || len(st.Sources[0].Ecosystems) != 7 {
+	if st.Dir != filepath.Join(dir, "vulndb") || len(st.Sources) != 1 || st.Sources[0].Records != 24 || len(st.Sources[0].Ecosystems) != 8 {
 		t.Errorf("status = %+v", st)
 	}
 }

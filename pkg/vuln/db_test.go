@@ -19,7 +19,7 @@ import (
 
 // fixtureCounts is what importing testdata/osv stores.
 var fixtureCounts = map[string]int{
-	"Debian:12": 11, "Debian": 1, "Debian:11": 1, "Alpine:v3.19": 3, "Alpine:v3.18": 1, "npm": 3, "PyPI": 3,
+	"Debian:12": 11, "Debian": 1, "Debian:11": 1, "Ubuntu:22.04:LTS": 1, "Alpine:v3.19": 3, "Alpine:v3.18": 1, "npm": 3, "PyPI": 3,
 }
 
 // writeZip writes the given files (zip name → file on disk or literal content) to a zip.
@@ -77,7 +77,7 @@ func TestImportLayouts(t *testing.T) {
 	// osv-scanner's offline layout: one all.zip per ecosystem. A record spanning ecosystems sits in
 	// each zip; here the lodash record is in both npm and PyPI, and is counted once.
 	tree := filepath.Join(tmp, "osv-scanner")
-	for eco, dir := range map[string]string{"Debian": "debian", "Alpine": "alpine", "npm": "npm", "PyPI": "pypi"} {
+	for eco, dir := range map[string]string{"Debian": "debian", "Ubuntu": "ubuntu", "Alpine": "alpine", "npm": "npm", "PyPI": "pypi"} {
 		files := fixtureFiles(t, dir)
 		if eco == "PyPI" {
 			files["GHSA-35jh-r3h4-6jhm.json"] = fixtureFiles(t, "npm")["GHSA-35jh-r3h4-6jhm.json"]
@@ -114,7 +114,7 @@ func TestImportLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := ImportStats{Source: tt.wantName, Records: 23, Withdrawn: 1, Ecosystems: fixtureCounts}
+			want := ImportStats{Source: tt.wantName, Records: 24, Withdrawn: 1, Ecosystems: fixtureCounts}
 			if tt.name == "single ecosystem zip" {
 				want = ImportStats{Source: "npm", Records: 3, Ecosystems: map[string]int{"npm": 3}}
 			}

@@ -18,7 +18,8 @@ import (
 //
 // Packages are matched in their OSV ecosystem (Package.Ecosystem, else derived from the type and the
 // distro): an advisory for "Debian:12" applies to Debian 12 packages, one for "Debian" to any Debian
-// release; likewise for Alpine. Debian and Alpine advisories name source packages, so those packages
+// release; likewise for Alpine and Ubuntu ("Ubuntu:22.04" also reads "Ubuntu:22.04:LTS"). Distro
+// advisories (Debian, Ubuntu, Alpine, Wolfi, Chainguard) name source packages, so those packages
 // are looked up by Source and SourceVersion, and the finding names the binary package with
 // PackageRef.Source set. Versions that the ecosystem's rules cannot read (a Go main module's
 // "(devel)") match nothing.
@@ -126,10 +127,15 @@ func matchSource(ctx context.Context, path string, need map[string][]*packageGro
 // lookupEcosystems lists the OSV ecosystems whose advisories apply to a package of ecosystem eco:
 // itself, and its base when eco names a release ("Debian:12" also takes "Debian").
 func lookupEcosystems(eco string) []string {
-	if base, release := splitEcosystem(eco); release != "" {
-		return []string{eco, base}
+	base, release := splitEcosystem(eco)
+	switch {
+	case release == "":
+		return []string{eco}
+	case base == ecoUbuntu && !strings.Contains(release, ":"):
+		// OSV marks Ubuntu's long-term releases: "Ubuntu:22.04:LTS".
+		return []string{eco, eco + ":LTS", base}
 	}
-	return []string{eco}
+	return []string{eco, base}
 }
 
 // inventoryEcosystem is the OSV ecosystem a package is matched in.
@@ -149,8 +155,11 @@ func inventoryEcosystem(inv *evidence.Inventory, p *evidence.Package) string {
 	case evidence.TypePyPI:
 		return ecoPyPI
 	case evidence.TypeDeb:
+		if distroID == "ubuntu" && versionID != "" {
+			return ecoUbuntu + ":" + versionID
+		}
 		if distroID != "" && distroID != "debian" {
-			return "" // Ubuntu and others number their packages differently
+			return "" // a derivative without OSV data of its own
 		}
 		if major, _, _ := strings.Cut(versionID, "."); major != "" {
 			return ecoDebian + ":" + major
@@ -203,7 +212,7 @@ func groupPackages(inv *evidence.Inventory) []*packageGroup {
 			continue
 		}
 		qn, qv := p.Name, p.Version
-		if base, _ := splitEcosystem(eco); base == ecoDebian || base == ecoAlpine || base == ecoWolfi || base == ecoChainguard {
+		if base, _ := splitEcosystem(eco); base == ecoDebian || base == ecoUbuntu || base == ecoAlpine || base == ecoWolfi || base == ecoChainguard {
 			if src, srcVer := splitSource(p.Source); src != "" {
 				qn = src
 				switch {

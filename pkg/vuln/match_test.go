@@ -133,6 +133,14 @@ func TestMatchFixtures(t *testing.T) {
 			{"ALPINE-CVE-2024-4001", "", "busybox@1.36.1_beta2-r0", "", "1.36.1_rc1-r0", evidence.SeverityUnknown},
 		},
 	}, {
+		name:   "Ubuntu: dpkg ordering, source packages, LTS releases",
+		distro: &evidence.Distro{ID: "ubuntu", VersionID: "22.04"},
+		pkgs: []evidence.Package{
+			deb("libssl3", "3.0.2-0ubuntu1.12", "openssl", ""),
+			deb("openssl", "3.0.2-0ubuntu1.14", "", ""),
+		},
+		want: []got{{"UBUNTU-CVE-2024-0727", "", "libssl3@3.0.2-0ubuntu1.12", "openssl", "3.0.2-0ubuntu1.14", evidence.SeverityLow}},
+	}, {
 		name: "npm: semver ranges and pre-releases, a record with no ranges",
 		pkgs: []evidence.Package{
 			{Name: "lodash", Version: "4.17.20", Type: evidence.TypeNPM},

@@ -24,6 +24,7 @@ const (
 // ("Debian:12", "Alpine:v3.19").
 const (
 	ecoDebian     = "Debian"
+	ecoUbuntu     = "Ubuntu"
 	ecoAlpine     = "Alpine"
 	ecoWolfi      = "Wolfi"
 	ecoChainguard = "Chainguard"
@@ -42,7 +43,7 @@ func splitEcosystem(eco string) (base, release string) {
 // inventory written by hand or by another tool still matches.
 func canonicalEcosystem(eco string) string {
 	base, release, hasRelease := strings.Cut(strings.TrimSpace(eco), ":")
-	for _, known := range []string{ecoDebian, ecoAlpine, ecoWolfi, ecoChainguard, ecoGo, ecoNPM, ecoPyPI} {
+	for _, known := range []string{ecoDebian, ecoUbuntu, ecoAlpine, ecoWolfi, ecoChainguard, ecoGo, ecoNPM, ecoPyPI} {
 		if strings.EqualFold(base, known) {
 			base = known
 			break
@@ -67,7 +68,7 @@ func parserFor(eco, rangeType, pkg string) parser {
 		return parseSemver
 	case rangeEcosystem:
 		switch base {
-		case ecoDebian:
+		case ecoDebian, ecoUbuntu:
 			return parseDebian
 		case ecoAlpine, ecoWolfi, ecoChainguard:
 			return parseAPK
