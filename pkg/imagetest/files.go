@@ -27,7 +27,8 @@ const (
 	TypeMetadata      = "metadataTest"
 )
 
-// newFinding is the finding of one test; fail and skip set its status.
+// newFinding is the finding of one test: its ID and Title are the test name, until it fails, when
+// Title and Description say why.
 func newFinding(name, typ, path string) evidence.Finding {
 	f := evidence.Finding{
 		Kind:     evidence.KindTest,
@@ -57,6 +58,8 @@ func (fs failures) settle(f *evidence.Finding) {
 	f.Status = evidence.StatusFailed
 	f.Description = strings.Join(fs, "; ")
 	f.Detail["reason"] = f.Description
+	// Tables show a finding's title beside its ID (the test name): for a failure, say why.
+	f.Title = f.Description
 }
 
 func fileExistence(t *tree, ft FileExistenceTest) evidence.Finding {

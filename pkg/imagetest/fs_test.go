@@ -129,8 +129,11 @@ func TestFileTests(t *testing.T) {
 // checkFinding asserts a test finding passed (want "") or failed for the reason want.
 func checkFinding(t *testing.T, f evidence.Finding, want string) {
 	t.Helper()
-	if f.Kind != evidence.KindTest || f.Title != f.ID || f.Severity != evidence.SeverityHigh {
+	if f.Kind != evidence.KindTest || f.Severity != evidence.SeverityHigh {
 		t.Errorf("%s: finding %+v is not a test finding", f.ID, f)
+	}
+	if want := map[bool]string{true: f.ID, false: f.Description}[f.Status != evidence.StatusFailed]; f.Title != want {
+		t.Errorf("%s: title %q, want %q", f.ID, f.Title, want)
 	}
 	switch {
 	case want == "" && f.Status != evidence.StatusPassed:
