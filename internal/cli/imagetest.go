@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/imagetest"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/report"
+)
+
+type imageTestFlags struct {
+	tests   string
+	output  string
+	runc    string
+	workDir string
+}
+
+func newTestCmd(g *globalFlags) *cobra.Command {
+	f := &imageTestFlags{}
+	cmd := &cobra.Command{
+		Use:   "test IMAGE --tests FILE",
+		Short: "Run structure tests against an image: commands under runc, files and metadata",
+		Long: `Run structure tests against an image: commands under runc, files and metadata.
+
+IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
+(FILE.tar or docker-archive:FILE) or a registry reference. FILE is a YAML test file in
+container-structure-test's format (commandTests, fileExistenceTests, fileContentTests, metadataTest),
+decoded strictly: an unknown field is an error. Command tests may also set a timeout (default 30s).
+
+Command tests run inside the image with runc, as the image's user, with a read-only root, a tmpfs /tmp,
+no network (a new network namespace with only loopback), runc's default unprivileged capabilities and
+a time limit; runc needs root. Where command tests cannot run (no runc, not root, an image for another
+platform) they are reported skipped, with the reason. For a multi-platform index the image for this
+host's platform is tested and the others are reported skipped.
+
+Every test is reported, passed, failed or skipped. A failed test counts as a finding of severity high,
+and any failed test makes the exit code 3.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch f.output {
+			case report.FormatTable, report.FormatJSON, report.FormatSARIF:
+			default:
+				return usageErrorf("-o %q: want table, json or sarif", f.output)
+			}
+			if f.tests == "" {
+				return usageErrorf("--tests FILE is required")
+			}
+			suite, err := imagetest.Load(f.tests)
+			if errors.Is(err, imagetest.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			if err != nil {
+				return err
+			}
+			opt := imagetest.Options{Runc: f.runc, WorkDir: f.workDir}
+			var findings []evidence.Finding
+			if img.Index != nil {
+				findings, err = imagetest.RunIndex(ctx, img.Index, suite, opt)
+			} else {
+				findings, err = imagetest.Run(ctx, img.Image, suite, opt)
+			}
+			if err != nil {
+				return fmt.Errorf("testing %s: %w", args[0], err)
+			}
+			r := evidence.Report{Image: testSubject(img), Tool: "ingot test", Findings: findings}
+			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+				return err
+			}
+			if n := len(r.AtLeast(evidence.SeverityHigh)); n > 0 {
+				return &FindingsError{Count: n, Threshold: evidence.SeverityHigh}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.tests, "tests", "", "structure test file (YAML)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringVar(&f.runc, "runc", "", "path of runc (default: runc in PATH)")
+	cmd.Flags().StringVar(&f.workDir, "work-dir", "", "where to unpack the image for command tests (default: the system temporary directory)")
+	return cmd
+}
+
+// testSubject identifies the tested image for a report: for an index, the image of this platform.
+func testSubject(img *imageref.Image) evidence.Image {
+	out := evidence.Image{Ref: img.Ref}
+	if d, err := img.Digest(); err == nil {
+		out.Digest = d.String()
+	}
+	if cf, err := img.ConfigFile(); err == nil {
+		out.OS, out.Arch = cf.OS, cf.Architecture
+	}
+	return out
+}
