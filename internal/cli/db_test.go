@@ -110,8 +110,13 @@ func TestDBUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, _ := zw.Create(filepath.Base(p))
-			w.Write(data)
+			w, err := zw.Create(filepath.Base(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)

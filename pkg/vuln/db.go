@@ -133,8 +133,9 @@ func (db *DB) writeSource(h indexHeader, ecosystems map[string]map[string][]advi
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			// The import already failed; a temporary file left behind is hidden from readers.
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
 		}
 	}()
 	// Readable by all like the rest of the data directory (CreateTemp makes files private).
@@ -219,7 +220,7 @@ func readRecords(ctx context.Context, src string) (map[string]*record, error) {
 	docs, closers, err := listDocuments(src)
 	defer func() {
 		for _, c := range closers {
-			c.Close()
+			_ = c.Close() // read-only
 		}
 	}()
 	if err != nil {

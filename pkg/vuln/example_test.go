@@ -15,7 +15,7 @@ func ExampleDB_Match() {
 	if err != nil {
 		panic(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	db := &vuln.DB{Dir: filepath.Join(dir, "vulndb")}
 	ctx := context.Background()
 

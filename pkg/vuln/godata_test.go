@@ -57,7 +57,7 @@ func expectGo(t *testing.T, versions map[string]string) map[string]map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer zr.Close()
+	defer zr.Close() //nolint:errcheck // read-only
 	want := map[string]map[string]string{}
 	for _, f := range zr.File {
 		rc, err := f.Open()

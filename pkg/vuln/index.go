@@ -135,7 +135,7 @@ func (e *encoder) advisories(as []advisory, metas *encoder, seen map[string]int)
 		meta.strs(a.Aliases)
 		meta.str(a.Summary)
 		meta.str(a.Details)
-		meta.uvarint(uint64(a.Severity))
+		meta.uvarint(uint64(max(a.Severity, 0))) //nolint:gosec // G115: clamped to non-negative
 		meta.uvarint(uint64(len(a.CVSS)))
 		for _, c := range a.CVSS {
 			meta.str(c.Version)
@@ -188,11 +188,11 @@ func (d *decoder) uvarint() uint64 {
 // count reads a length that must fit in what is left, each element taking at least min bytes.
 func (d *decoder) count(min int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.s)/min) {
+	if n > uint64(len(d.s)/min) { //nolint:gosec // G115: min is a positive constant
 		d.fail()
 		return 0
 	}
-	return int(n)
+	return int(n) //nolint:gosec // G115: n is at most len(d.s)
 }
 
 func (d *decoder) byte() byte {
@@ -245,7 +245,8 @@ func (d *decoder) advisories() []advisory {
 			}
 		}
 		a.Versions = d.strs()
-		a.metaOff, a.metaLen = int64(d.uvarint()), int64(d.uvarint())
+		// Out-of-range values turn negative here and are refused by loadMeta.
+		a.metaOff, a.metaLen = int64(d.uvarint()), int64(d.uvarint()) //nolint:gosec // G115: see above
 		a.metaPending = true
 	}
 	if d.err != nil {
@@ -287,7 +288,8 @@ func (a *advisory) loadMeta(r *sectionReader) error {
 }
 
 // encodeSection writes one ecosystem's packages (name → advisories) as a directory, blobs and metas.
-func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen, blobLen int64) {
+// The directory's offsets are 32-bit: a directory past 4 GiB (tens of millions of packages) is refused.
+func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen, blobLen int64, err error) {
 	names := make([]string, 0, len(pkgs))
 	for n := range pkgs {
 		names = append(names, n)
@@ -299,22 +301,25 @@ func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen, blobLen int
 	for i, n := range names {
 		start := len(blobs.b)
 		blobs.advisories(pkgs[n], &metas, seen)
-		offsets[i] = uint32(len(entries.b))
+		offsets[i] = uint32(len(entries.b)) //nolint:gosec // G115: the total is checked below
 		entries.str(n)
 		entries.uvarint(uint64(start))
-		entries.uvarint(uint64(len(blobs.b) - start))
+		entries.uvarint(uint64(len(blobs.b) - start)) //nolint:gosec // G115: blobs only grow
 	}
-	data = make([]byte, 0, 4+4*len(names)+len(entries.b)+len(blobs.b)+len(metas.b))
-	data = binary.BigEndian.AppendUint32(data, uint32(len(names)))
-	base := uint32(4 + 4*len(names))
+	base := 4 + 4*len(names)
+	if int64(base)+int64(len(entries.b)) > math.MaxUint32 {
+		return nil, 0, 0, fmt.Errorf("package directory of %d packages is too large", len(names))
+	}
+	data = make([]byte, 0, base+len(entries.b)+len(blobs.b)+len(metas.b))
+	data = binary.BigEndian.AppendUint32(data, uint32(len(names))) //nolint:gosec // G115: checked above
 	for _, o := range offsets {
-		data = binary.BigEndian.AppendUint32(data, base+o)
+		data = binary.BigEndian.AppendUint32(data, uint32(base)+o) //nolint:gosec // G115: checked above
 	}
 	data = append(data, entries.b...)
 	dirLen = int64(len(data))
 	data = append(data, blobs.b...)
 	blobLen = int64(len(blobs.b))
-	return append(data, metas.b...), dirLen, blobLen
+	return append(data, metas.b...), dirLen, blobLen, nil
 }
 
 // writeIndex writes a whole index file: the header, then each ecosystem's section.
@@ -332,7 +337,10 @@ func writeIndex(w io.Writer, h indexHeader, ecosystems map[string]map[string][]a
 	}
 	h.Ecosystems = h.Ecosystems[:0]
 	for _, n := range names {
-		data, dirLen, blobLen := encodeSection(ecosystems[n])
+		data, dirLen, blobLen, err := encodeSection(ecosystems[n])
+		if err != nil {
+			return fmt.Errorf("ecosystem %s: %w", n, err)
+		}
 		s := bySection[n]
 		s.Name, s.Packages, s.Offset, s.DirLength, s.BlobLength, s.Length = n, len(ecosystems[n]), off, dirLen, blobLen, int64(len(data))
 		h.Ecosystems = append(h.Ecosystems, s)
@@ -349,7 +357,7 @@ func writeIndex(w io.Writer, h indexHeader, ecosystems map[string]map[string][]a
 	buf := make([]byte, 0, len(indexMagic)+5+len(hdr))
 	buf = append(buf, indexMagic...)
 	buf = append(buf, indexFormat)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(hdr)))
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(hdr))) //nolint:gosec // G115: at most maxHeaderLen
 	buf = append(buf, hdr...)
 	if _, err := w.Write(buf); err != nil {
 		return err
@@ -378,7 +386,7 @@ func openIndex(path string) (*indexFile, error) {
 	}
 	x, err := readHeader(path, f)
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read-only
 		return nil, err
 	}
 	return x, nil
@@ -422,7 +430,8 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 	return x, nil
 }
 
-func (x *indexFile) Close() error { return x.f.Close() }
+// Close closes the file; it was only read, so there is no error to act on.
+func (x *indexFile) Close() { _ = x.f.Close() }
 
 // sectionReader gives access to one ecosystem's packages.
 type sectionReader struct {
@@ -456,10 +465,11 @@ func (r *sectionReader) entry(i int) (name []byte, off, length uint64, err error
 	}
 	b := r.dir[p:]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)-k) {
+	if k <= 0 || n > uint64(len(b)-k) { //nolint:gosec // G115: k > 0 and at most len(b)
 		return nil, 0, 0, ErrCorruptIndex
 	}
-	name, b = b[k:k+int(n)], b[k+int(n):]
+	end := k + int(n) //nolint:gosec // G115: n is at most len(b)-k
+	name, b = b[k:end], b[end:]
 	if off, k = binary.Uvarint(b); k <= 0 {
 		return nil, 0, 0, ErrCorruptIndex
 	}
@@ -497,11 +507,11 @@ func (r *sectionReader) lookup(name string) ([]advisory, error) {
 	if string(e) != name {
 		return nil, nil
 	}
-	if int64(off) > r.s.BlobLength || int64(length) > r.s.BlobLength-int64(off) {
+	if off > math.MaxInt64 || length > math.MaxInt64 || int64(off) > r.s.BlobLength || int64(length) > r.s.BlobLength-int64(off) { //nolint:gosec // G115: checked first
 		return nil, fmt.Errorf("%w %s: section %s: package %s out of bounds", ErrCorruptIndex, r.x.path, r.s.Name, name)
 	}
 	blob := make([]byte, length)
-	if _, err := r.x.f.ReadAt(blob, r.x.data+r.s.Offset+r.s.DirLength+int64(off)); err != nil {
+	if _, err := r.x.f.ReadAt(blob, r.x.data+r.s.Offset+r.s.DirLength+int64(off)); err != nil { //nolint:gosec // G115: checked above
 		return nil, fmt.Errorf("%w %s: section %s: package %s: %w", ErrCorruptIndex, r.x.path, r.s.Name, name, err)
 	}
 	d := decoder{s: string(blob)}

@@ -366,7 +366,7 @@ func inRange(v version, parse parser, events []event) (bool, string, version) {
 	evs := make([]parsedEvent, 0, len(events))
 	for _, e := range events {
 		pe := parsedEvent{kind: e.Kind, raw: e.Version}
-		if !(e.Kind == eventIntroduced && e.Version == "0") {
+		if e.Kind != eventIntroduced || e.Version != "0" {
 			pv, err := parse(e.Version)
 			if err != nil {
 				return false, "", nil
@@ -441,8 +441,7 @@ func (g *packageGroup) findings() []evidence.Finding {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
@@ -562,9 +561,4 @@ func firstLine(s string) string {
 		s = s[:cut] + "..."
 	}
 	return s
-}
-
-// String names a group in errors and tests.
-func (g *packageGroup) String() string {
-	return fmt.Sprintf("%s %s@%s", g.ecosystem, g.pkg.Name, g.pkg.Version)
 }

@@ -59,7 +59,7 @@ func (db *DB) Update(ctx context.Context, baseURL string, ecosystems []string, h
 	if err != nil {
 		return ImportStats{}, fmt.Errorf("updating vulnerability database: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // the downloads are imported or discarded either way
 	for i, eco := range want {
 		// Ecosystem names hold ':' and spaces; each download gets a plain directory name.
 		dir := filepath.Join(tmp, fmt.Sprintf("%d-%s", i, defaultSourceName(eco)))
