@@ -62,6 +62,12 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 				return err
 			}
 			if !g.quiet {
+				for _, n := range res.Notes {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+				}
+				for i, ev := range res.Evidence {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", s.Archs[i], ev.Summary())
+				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%s stored in %s\n", s.Name, res.Tag, res.Layout)
 			}
 			if f.tarball != "" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -33,8 +34,12 @@ type Result struct {
 	// Layout is the OCI layout directory holding it, under the tag Tag.
 	Layout, Tag string
 	// Cached is true when nothing had to be built: the same inputs produced this digest before and the
-	// layout still holds it.
+	// layout still holds it (with its evidence).
 	Cached bool
+	// Evidence of each image (one per arch), in the order of the spec's archs; nil when cached.
+	Evidence []*Evidence
+	// Notes say what the build left out, such as a scan without vulnerability data.
+	Notes []string
 }
 
 // Build makes the image the spec and lock describe, using only what the lock pins, and stores it in
@@ -49,7 +54,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		return nil, err
 	}
 	store := opt.Store()
-	key, err := cacheKey(s, l, files, opt.SourceDateEpoch)
+	key, err := cacheKey(s, l, files, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +69,36 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if err := fetch(ctx, l, opt); err != nil {
 		return nil, err
 	}
-	art, err := assemble(ctx, s, l, files, opt)
+	art, images, err := assemble(ctx, s, l, files, opt)
 	if err != nil {
 		return nil, err
 	}
+	// Evidence is collected and checked before anything is stored: an image that fails its checks
+	// is not published, not even locally.
+	for i, img := range images {
+		ev, err := Collect(ctx, s, l, img, s.Archs[i] == runtime.GOARCH, opt)
+		if err != nil {
+			return nil, fmt.Errorf("evidence for %s (%s): %w", s.Name, s.Archs[i], err)
+		}
+		if err := ev.Check(s); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", s.Name, s.Archs[i], err)
+		}
+		res.Evidence = append(res.Evidence, ev)
+	}
+	if len(res.Evidence) > 0 && res.Evidence[0].Vulns == nil {
+		res.Notes = append(res.Notes, "no vulnerability data imported: the image was not scanned (see ingot db import)")
+	}
 	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
 		return nil, err
+	}
+	for i, img := range images {
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		if err := res.Evidence[i].Write(opt.EvidenceDir(s.Name, d)); err != nil {
+			return nil, fmt.Errorf("recording evidence: %w", err)
+		}
 	}
 	if res.Digest, err = art.Digest(); err != nil {
 		return nil, err
@@ -92,7 +121,8 @@ func fetch(ctx context.Context, l *lock.Lock, opt Options) error {
 	return nil
 }
 
-func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (publish.Artifact, error) {
+// assemble builds the artifact and returns its per-arch images in the spec's arch order.
+func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (publish.Artifact, []v1.Image, error) {
 	annotations := map[string]string{
 		"org.opencontainers.image.title":   s.Name,
 		"org.opencontainers.image.version": s.Tag(),
@@ -115,13 +145,13 @@ func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.Fil
 		for _, p := range l.Archs[arch].Packages {
 			data, err := cache.ReadVerified(p.SHA256)
 			if err != nil {
-				return publish.Artifact{}, fmt.Errorf("package %s: %w", p.Name, err)
+				return publish.Artifact{}, nil, fmt.Errorf("package %s: %w", p.Name, err)
 			}
 			pkgs = append(pkgs, build.Package{Name: p.Name, Version: p.Version, Source: p.Source, SHA256: p.SHA256, Deb: data})
 		}
 		base, err := baseImage(ctx, l, arch, opt)
 		if err != nil {
-			return publish.Artifact{}, err
+			return publish.Artifact{}, nil, err
 		}
 		img, err := build.Image(ctx, build.Options{
 			Arch:        arch,
@@ -137,18 +167,18 @@ func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.Fil
 			OSRelease:   osRelease(l),
 		})
 		if err != nil {
-			return publish.Artifact{}, fmt.Errorf("building %s for %s: %w", s.Name, arch, err)
+			return publish.Artifact{}, nil, fmt.Errorf("building %s for %s: %w", s.Name, arch, err)
 		}
 		images = append(images, img)
 	}
 	if len(images) == 1 {
-		return publish.Artifact{Image: images[0]}, nil
+		return publish.Artifact{Image: images[0]}, images, nil
 	}
 	ii, err := build.Index(images, annotations)
 	if err != nil {
-		return publish.Artifact{}, err
+		return publish.Artifact{}, nil, err
 	}
-	return publish.Artifact{Index: ii}, nil
+	return publish.Artifact{Index: ii}, images, nil
 }
 
 func baseImage(ctx context.Context, l *lock.Lock, arch string, opt Options) (v1.Image, error) {
@@ -298,9 +328,11 @@ func resolvePath(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-// cacheKey identifies everything a build's output depends on: this ingot binary, the spec, the lock,
-// the local files and the epoch.
-func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, epoch *time.Time) (string, error) {
+// cacheKey identifies everything a build's output and verdict depend on: this ingot binary, the spec,
+// the lock, the local files, the epoch, the evidence inputs (structure tests, VEX) and the state of the
+// vulnerability data, so new data means a new scan.
+func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (string, error) {
+	epoch := opt.SourceDateEpoch
 	h := sha256.New()
 	self, err := selfDigest()
 	if err != nil {
@@ -316,6 +348,25 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, epoch *time.Time) 
 	}
 	if epoch != nil {
 		fmt.Fprintf(h, "epoch %d\n", epoch.Unix())
+	}
+	if e := s.Evidence; e != nil {
+		for _, p := range append([]string{e.Tests}, e.VEX...) {
+			if p == "" {
+				continue
+			}
+			data, err := os.ReadFile(resolvePath(s.Dir, p))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "evidence-input %s %x\n", p, sha256.Sum256(data))
+		}
+	}
+	st, err := opt.vulnDB().Status()
+	if err != nil {
+		return "", err
+	}
+	for _, src := range st.Sources {
+		fmt.Fprintf(h, "vulndb %s %s %d\n", src.Name, src.Imported.UTC().Format(time.RFC3339Nano), src.Records)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,0 +1,283 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/harden"
+	"github.com/ingot-build/ingot/pkg/imagetest"
+	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/report"
+	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/secrets"
+	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/vuln"
+)
+
+// ErrEvidence means the image failed its evidence checks: a hardening rule or structure test failed,
+// or a vulnerability or secret reached the spec's fail-on severity.
+var ErrEvidence = errors.New("the image failed its evidence checks")
+
+// Evidence is every stage's output for one image.
+type Evidence struct {
+	Inventory       *evidence.Inventory
+	SPDX, CycloneDX []byte
+	// Vulns is nil when no vulnerability data has been imported (see ingot db import).
+	Vulns         *evidence.Report
+	Secrets, Lint evidence.Report
+	// Tests is nil when the spec names no structure tests.
+	Tests *evidence.Report
+}
+
+// Collect runs the evidence stages on one built image: SBOM (made exact by the lock), vulnerability
+// scan with the spec's VEX, secrets, hardening rules with the spec's waivers, and, when runTests is
+// set (the image is for this host's platform), structure tests. SBOM and secrets run in parallel.
+func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runTests bool, opt Options) (*Evidence, error) {
+	cfg := s.Evidence
+	if cfg == nil {
+		cfg = &spec.Evidence{}
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	image := evidence.Image{Ref: s.Name + ":" + s.Tag(), Digest: d.String()}
+	var allow []secrets.Allow
+	for _, a := range cfg.Allow {
+		allow = append(allow, secrets.Allow{Rule: a.Rule, Path: a.Path, Reason: a.Reason})
+	}
+	profile, err := harden.ParseProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	var waivers []harden.Waiver
+	for _, w := range cfg.Waivers {
+		waivers = append(waivers, harden.Waiver{Rule: w.Rule, Reason: w.Reason})
+	}
+
+	e := &Evidence{}
+	var secretFindings []evidence.Finding
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		inv, err := sbom.Catalog(gctx, img, sbom.Options{Ref: image.Ref})
+		if err != nil {
+			return fmt.Errorf("sbom: %w", err)
+		}
+		sbom.WithLock(inv, l)
+		e.Inventory = inv
+		return nil
+	})
+	g.Go(func() error {
+		fs, err := secrets.Scan(gctx, img, secrets.Options{Allow: allow})
+		if err != nil {
+			return fmt.Errorf("secrets: %w", err)
+		}
+		secretFindings = fs
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	e.Secrets = evidence.Report{Image: image, Tool: "ingot secrets", Findings: secretFindings}
+
+	// Lint reuses the secrets already found instead of scanning again.
+	lintFindings, err := harden.Lint(ctx, img, harden.Options{
+		Profile: profile, Waivers: waivers,
+		Secrets: func(context.Context, v1.Image) ([]evidence.Finding, error) { return secretFindings, nil },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
+	}
+	e.Lint = evidence.Report{Image: image, Tool: "ingot lint", Findings: lintFindings}
+
+	created := time.Unix(0, 0).UTC()
+	if cf, err := img.ConfigFile(); err == nil {
+		created = cf.Created.UTC()
+	}
+	docOpt := sbom.DocOptions{Created: created, ToolVersion: "ingot"}
+	if e.SPDX, err = sbom.SPDX(e.Inventory, docOpt); err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+	if e.CycloneDX, err = sbom.CycloneDX(e.Inventory, docOpt); err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+
+	db := opt.vulnDB()
+	st, err := db.Status()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if len(st.Sources) > 0 {
+		docs, err := vuln.LoadVEX(specPaths(s, cfg.VEX)...)
+		if err != nil {
+			return nil, err
+		}
+		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs})
+		if err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		e.Vulns = &r
+	}
+
+	if cfg.Tests != "" && runTests {
+		suite, err := imagetest.Load(resolvePath(s.Dir, cfg.Tests))
+		if err != nil {
+			return nil, err
+		}
+		fs, err := imagetest.Run(ctx, img, suite, imagetest.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("structure tests: %w", err)
+		}
+		e.Tests = &evidence.Report{Image: image, Tool: "ingot test", Findings: fs}
+	}
+	return e, nil
+}
+
+func specPaths(s *spec.Spec, ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = resolvePath(s.Dir, p)
+	}
+	return out
+}
+
+// Summary is one line for people: packages, findings that count, rules and tests.
+func (e *Evidence) Summary() string {
+	count := func(r *evidence.Report) int {
+		if r == nil {
+			return 0
+		}
+		n := 0
+		for _, f := range r.Findings {
+			if f.Counts() {
+				n++
+			}
+		}
+		return n
+	}
+	parts := []string{fmt.Sprintf("%d packages", len(e.Inventory.Packages))}
+	if e.Vulns != nil {
+		parts = append(parts, fmt.Sprintf("%d vulnerabilities (worst %s)", count(e.Vulns), e.Vulns.Worst()))
+	} else {
+		parts = append(parts, "not scanned")
+	}
+	parts = append(parts, fmt.Sprintf("%d secrets", count(&e.Secrets)))
+	passed := 0
+	for _, f := range e.Lint.Findings {
+		if f.Status == evidence.StatusPassed {
+			passed++
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d/%d rules passed", passed, len(e.Lint.Findings)))
+	if e.Tests != nil {
+		parts = append(parts, fmt.Sprintf("%d/%d tests passed", len(e.Tests.Findings)-count(e.Tests), len(e.Tests.Findings)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Check applies the spec's thresholds: any failed hardening rule or structure test fails, and so does
+// a vulnerability or secret at or above fail-on (default critical). The error lists what failed.
+func (e *Evidence) Check(s *spec.Spec) error {
+	failOn := evidence.SeverityCritical
+	never := false
+	if s.Evidence != nil && s.Evidence.FailOn != "" {
+		if s.Evidence.FailOn == "none" {
+			never = true
+		} else {
+			v, err := evidence.ParseSeverity(s.Evidence.FailOn)
+			if err != nil {
+				return err
+			}
+			failOn = v
+		}
+	}
+	var problems []string
+	for _, f := range e.Lint.Findings {
+		if f.Status == evidence.StatusFailed {
+			problems = append(problems, fmt.Sprintf("rule %s (%s) failed", f.ID, f.Title))
+		}
+	}
+	if e.Tests != nil {
+		for _, f := range e.Tests.Findings {
+			if f.Status == evidence.StatusFailed {
+				problems = append(problems, fmt.Sprintf("test %q failed: %s", f.ID, f.Title))
+			}
+		}
+	}
+	if !never {
+		for _, r := range []*evidence.Report{e.Vulns, &e.Secrets} {
+			if r == nil {
+				continue
+			}
+			for _, f := range r.AtLeast(failOn) {
+				what := f.ID
+				if f.Package != nil {
+					what += " in " + f.Package.Name + " " + f.Package.Version
+				} else if len(f.Locations) > 0 {
+					what += " at " + f.Locations[0].Path
+				}
+				problems = append(problems, fmt.Sprintf("%s %s (%s)", f.Kind, what, f.Severity))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrEvidence, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Write stores the evidence under dir atomically: every document is written into a temporary
+// directory that is renamed into place, replacing any earlier evidence for the same image.
+func (e *Evidence) Write(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".evidence-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	files := map[string][]byte{"sbom.spdx.json": e.SPDX, "sbom.cdx.json": e.CycloneDX}
+	reports := map[string]*evidence.Report{"secrets.json": &e.Secrets, "lint.json": &e.Lint, "vulns.json": e.Vulns, "tests.json": e.Tests}
+	for name, r := range reports {
+		if r == nil {
+			continue
+		}
+		var b strings.Builder
+		if err := report.Write(&b, report.FormatJSON, *r); err != nil {
+			return err
+		}
+		files[name] = []byte(b.String())
+	}
+	inv, err := json.MarshalIndent(e.Inventory, "", "  ")
+	if err != nil {
+		return err
+	}
+	files["inventory.json"] = inv
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+// EvidenceDir is where the evidence of an image digest is kept.
+func (o Options) EvidenceDir(name string, digest v1.Hash) string {
+	return filepath.Join(o.DataDir, "evidence", name, digest.Hex)
+}
+
+func (o Options) vulnDB() *vuln.DB { return &vuln.DB{Dir: filepath.Join(o.DataDir, "vulndb")} }

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/harden"
+	"github.com/ingot-build/ingot/pkg/sbom"
+)
+
+// TestEvidenceGate builds images that fail a hardening rule or a structure test: the build fails,
+// naming what failed, and stores nothing. A waiver lets the image through with the waiver on record.
+func TestEvidenceGate(t *testing.T) {
+	repo := testrepo.New(t, testrepo.Options{Packages: []debtest.Package{
+		{Name: "base-files", Version: "12.4", Arch: "all", Files: []debtest.File{{Path: "etc/debian_version", Body: []byte("12.4\n")}}},
+		{Name: "ping", Version: "1.0", Arch: "all", Files: []debtest.File{{Path: "usr/bin/ping", Mode: 0o4755, Body: []byte("ELF?")}}},
+	}})
+	head := `name: gate
+repositories: [{url: ` + repo.URL + `, suite: stable, keyring: ` + repo.Keyring + `}]
+packages: [base-files, ping]
+`
+	for _, tc := range []struct {
+		name, evidence, tests, want string
+	}{
+		{name: "setuid file fails rule H004", want: harden.RuleSetuid},
+		{name: "failing structure test", evidence: "evidence: {tests: tests.yaml, waivers: [{rule: " + harden.RuleSetuid + ", reason: ping needs raw sockets}]}\n",
+			tests: "fileExistenceTests:\n  - {name: has a shell, path: /bin/sh, shouldExist: true}\n", want: `test "has a shell" failed`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.tests != "" {
+				if err := os.WriteFile(filepath.Join(dir, "tests.yaml"), []byte(tc.tests), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := parseSpec(t, dir, head+tc.evidence)
+			opt := Options{DataDir: t.TempDir()}
+			l, err := Lock(context.Background(), s, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Build(context.Background(), s, l, opt)
+			if !errors.Is(err, ErrEvidence) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Build = %v, want ErrEvidence naming %s", err, tc.want)
+			}
+			if _, err := os.Stat(opt.Store().Dir("gate")); !errors.Is(err, os.ErrNotExist) {
+				t.Error("an image that failed its checks was stored")
+			}
+		})
+	}
+
+	t.Run("waived", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "tests.yaml"), []byte("fileExistenceTests:\n  - {name: no shell, path: /bin/sh, shouldExist: false}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := parseSpec(t, dir, head+"evidence: {tests: tests.yaml, waivers: [{rule: "+harden.RuleSetuid+", reason: ping needs raw sockets}]}\n")
+		opt := Options{DataDir: t.TempDir()}
+		l, err := Lock(context.Background(), s, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Build(context.Background(), s, l, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "not scanned") && !strings.Contains(res.Notes[0], "no vulnerability data") {
+			t.Errorf("notes = %v, want one saying the image was not scanned", res.Notes)
+		}
+		evDir := opt.EvidenceDir("gate", res.Digest)
+		for _, name := range []string{"sbom.spdx.json", "sbom.cdx.json", "inventory.json", "secrets.json", "lint.json", "tests.json"} {
+			if _, err := os.Stat(filepath.Join(evDir, name)); err != nil {
+				t.Errorf("evidence %s missing: %v", name, err)
+			}
+		}
+		spdx, _ := os.ReadFile(filepath.Join(evDir, "sbom.spdx.json"))
+		if err := sbom.ValidateSPDX(spdx); err != nil {
+			t.Errorf("recorded SPDX does not validate: %v", err)
+		}
+		var lint evidence.Report
+		data, _ := os.ReadFile(filepath.Join(evDir, "lint.json"))
+		if err := json.Unmarshal(data, &lint); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, f := range lint.Findings {
+			if f.ID == harden.RuleSetuid {
+				found = f.Status == evidence.StatusWaived && f.Reason == "ping needs raw sockets"
+			}
+		}
+		if !found {
+			t.Errorf("lint.json does not record the waiver: %s", data)
+		}
+		// The SBOM of an ingot build carries each .deb's sha256 from the lock.
+		var inv evidence.Inventory
+		data, _ = os.ReadFile(filepath.Join(evDir, "inventory.json"))
+		if err := json.Unmarshal(data, &inv); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range inv.Packages {
+			if p.SHA256 == "" {
+				t.Errorf("package %s has no sha256 in the SBOM", p.Name)
+			}
+		}
+	})
+}
