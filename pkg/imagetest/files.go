@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // maxContent bounds the file a content test reads.
@@ -241,7 +242,7 @@ func readContents(ctx context.Context, layers []v1.Layer, files []*node) (map[*n
 }
 
 func readEntries(ctx context.Context, l v1.Layer, entries map[int][]*node) (map[*node][]byte, error) {
-	rc, err := l.Uncompressed()
+	rc, err := imageref.Uncompressed(l)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // Errors of reading an image's layers.
@@ -74,16 +78,20 @@ func readLayers(ctx context.Context, img v1.Image, root *os.Root) (*tree, error)
 		return nil, fmt.Errorf("reading layers: %w", err)
 	}
 	t := newTree(root)
-	for i, l := range layers {
-		if err := t.applyLayer(ctx, i, l); err != nil {
-			return nil, err
+	if root != nil {
+		for i, l := range layers {
+			if err := t.applyLayer(ctx, i, l); err != nil {
+				return nil, err
+			}
 		}
+		return t, nil
 	}
-	return t, nil
+	return t, t.applyHeaders(ctx, layers)
 }
 
+// applyLayer applies layer i with its contents, which root needs.
 func (t *tree) applyLayer(ctx context.Context, i int, l v1.Layer) error {
-	rc, err := l.Uncompressed()
+	rc, err := imageref.Uncompressed(l)
 	if err != nil {
 		return fmt.Errorf("reading layer %d: %w", i, err)
 	}
@@ -103,6 +111,73 @@ func (t *tree) applyLayer(ctx context.Context, i int, l v1.Layer) error {
 		}
 		if err := t.apply(i, entry, hdr, tr); err != nil {
 			return fmt.Errorf("layer %d: %s: %w", i, hdr.Name, err)
+		}
+	}
+}
+
+// headerAhead is how many headers a layer may read ahead of the one being applied.
+const headerAhead = 4096
+
+// applyHeaders applies the layers' headers only (no rootfs to write): every layer is decompressed at
+// once, each a bounded distance ahead, and applied in order.
+func (t *tree) applyHeaders(ctx context.Context, layers []v1.Layer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+	chans := make([]chan *tar.Header, len(layers))
+	for i := range chans {
+		chans[i] = make(chan *tar.Header, headerAhead)
+	}
+	g.Go(func() error {
+		for i, l := range layers {
+			g.Go(func() error {
+				defer close(chans[i])
+				return layerHeaders(gctx, i, l, chans[i])
+			})
+		}
+		return nil
+	})
+	var applyErr error
+	for i, ch := range chans {
+		t.written = map[*node]bool{}
+		entry := 0
+		for hdr := range ch {
+			if applyErr == nil {
+				if applyErr = t.apply(i, entry, hdr, nil); applyErr != nil {
+					applyErr = fmt.Errorf("layer %d: %s: %w", i, hdr.Name, applyErr)
+					cancel()
+				}
+			}
+			entry++
+		}
+	}
+	if err := g.Wait(); err != nil && applyErr == nil {
+		return err
+	}
+	return applyErr
+}
+
+// layerHeaders sends layer i's tar headers to out.
+func layerHeaders(ctx context.Context, i int, l v1.Layer, out chan<- *tar.Header) error {
+	rc, err := imageref.Uncompressed(l)
+	if err != nil {
+		return fmt.Errorf("reading layer %d: %w", i, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer %d: %w", i, err)
+		}
+		select {
+		case out <- hdr:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

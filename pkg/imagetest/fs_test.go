@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
@@ -235,5 +237,35 @@ func TestUnpack(t *testing.T) {
 	b, _ := os.Stat(filepath.Join(dir, "usr/bin/hello2"))
 	if a == nil || b == nil || !os.SameFile(a, b) {
 		t.Error("usr/bin/hello2 is not a hardlink of usr/bin/hello")
+	}
+}
+
+// TestManyLayers reads more layers than there are CPUs, each with more entries than are read ahead,
+// and a corrupt one: the parallel header reading neither deadlocks nor loses the order of layers.
+func TestManyLayers(t *testing.T) {
+	var layers []v1.Layer
+	for i := range 3 * runtime.GOMAXPROCS(0) {
+		var es []entry
+		for j := range headerAhead + 100 {
+			es = append(es, fileE(fmt.Sprintf("d/%d", j), 0o644, fmt.Sprint(i)))
+		}
+		layers = append(layers, layerOf(t, es...))
+	}
+	s := &Suite{FileContentTests: []FileContentTest{{Name: "last layer wins", Path: "/d/7", ExpectedContents: []string{fmt.Sprintf("^%d$", len(layers)-1)}}}}
+	fs, err := Run(context.Background(), imageOf(t, runtime.GOARCH, v1.Config{}, layers...), s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFinding(t, fs[0], "")
+
+	corrupt, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(strings.Repeat("not a tar archive ", 100))), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append(append(append([]v1.Layer{}, layers[:2]...), corrupt), layers[2:]...)
+	if _, err := Run(context.Background(), imageOf(t, runtime.GOARCH, v1.Config{}, bad...), s, Options{}); err == nil || !strings.Contains(err.Error(), "layer 2") {
+		t.Errorf("a corrupt layer gave %v, want an error naming layer 2", err)
 	}
 }
