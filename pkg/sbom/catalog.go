@@ -159,7 +159,7 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 	tr := tar.NewReader(rc)
 	var (
 		head [4]byte
-		buf  []byte // whole ELF files, reused from one to the next
+		buf  []byte // file contents, reused from one file to the next
 	)
 	for n := 0; ; n++ {
 		if n%512 == 0 && ctx.Err() != nil {
@@ -194,20 +194,27 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 			continue
 		}
 		if p == etcOSRelease || p == libOSRelease {
-			data, err := readLimited(tr, h.Size, 64<<10)
-			if err != nil {
+			if buf, err = readFile(tr, min(h.Size, 64<<10), buf[:0]); err != nil {
 				return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 			}
-			s.records = append(s.records, record{kind: recOSRelease, path: p, data: data})
+			s.records = append(s.records, record{kind: recOSRelease, path: p, data: bytes.Clone(buf)})
 			continue
 		}
 		if name, arch, ok := md5sumsOwner(p); ok {
 			s.records = append(s.records, record{kind: recMD5Sums, path: p, owner: name, ownerArch: arch})
 			continue
 		}
-		if rec, ok, err := parseEvidence(tr, h, p, cats); err != nil {
-			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-		} else if ok {
+		if c := wanted(p, cats); c != nil {
+			rec := record{kind: recPackages, path: p}
+			if h.Size > maxEvidence {
+				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
+			} else {
+				if buf, err = readFile(tr, h.Size, buf[:0]); err != nil {
+					return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+				}
+				// Parsers copy what they keep, so buf can be reused.
+				rec.pkgs, rec.err = c.parse(p, bytes.NewReader(buf))
+			}
 			s.records = append(s.records, rec)
 			continue
 		}
@@ -220,12 +227,8 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 		if !isELF(head[:]) {
 			continue
 		}
-		if int64(cap(buf)) < h.Size {
-			buf = make([]byte, h.Size)
-		}
-		buf = buf[:h.Size]
-		copy(buf, head[:])
-		if _, err := io.ReadFull(tr, buf[len(head):]); err != nil {
+		buf = append(buf[:0], head[:]...)
+		if buf, err = readFile(tr, h.Size-int64(len(head)), buf); err != nil {
 			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 		}
 		if pkgs := parseGoBinary(buf); len(pkgs) > 0 {
@@ -234,33 +237,31 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 	}
 }
 
-// parseEvidence runs the first cataloger that wants p. A parse failure is kept in the record, not
-// returned: only a failure to read the layer itself stops the scan.
-func parseEvidence(tr io.Reader, h *tar.Header, p string, cats []cataloger) (record, bool, error) {
+// wanted is the first cataloger that reads the file at p, or nil.
+func wanted(p string, cats []cataloger) cataloger {
 	for _, c := range cats {
-		if !c.wants(p) {
-			continue
+		if c.wants(p) {
+			return c
 		}
-		rec := record{kind: recPackages, path: p}
-		if h.Size > maxEvidence {
-			rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
-			return rec, true, nil
-		}
-		data, err := readLimited(tr, h.Size, maxEvidence)
-		if err != nil {
-			return rec, false, err
-		}
-		rec.pkgs, rec.err = c.parse(p, bytes.NewReader(data))
-		return rec, true, nil
 	}
-	return record{}, false, nil
+	return nil
 }
 
-func readLimited(r io.Reader, size, limit int64) ([]byte, error) {
-	size = min(size, limit)
-	b := make([]byte, size)
-	_, err := io.ReadFull(r, b)
-	return b, err
+// readFile appends the next size bytes of r to buf. The size comes from a tar header anyone can
+// write, so memory grows with the data that actually arrives, in steps, rather than all up front.
+func readFile(r io.Reader, size int64, buf []byte) ([]byte, error) {
+	const step = 8 << 20
+	want := len(buf) + int(size)
+	for len(buf) < want {
+		n := min(want-len(buf), step)
+		buf = slices.Grow(buf, n)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+n])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // hides reports whether this layer hides a file that a lower layer wrote at p: by writing p itself,

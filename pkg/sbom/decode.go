@@ -63,15 +63,18 @@ func decodeSPDX(data []byte) (*evidence.Inventory, error) {
 	inv := &evidence.Inventory{}
 	described := map[common.ElementID]bool{}
 	for _, r := range doc.Relationships {
-		if r.Relationship == common.TypeRelationshipDescribe && r.RefA.ElementRefID == "DOCUMENT" {
+		if r != nil && r.Relationship == common.TypeRelationshipDescribe && r.RefA.ElementRefID == "DOCUMENT" {
 			described[r.RefB.ElementRefID] = true
 		}
 	}
 	var pkgs []decoded
 	for _, sp := range doc.Packages {
+		if sp == nil {
+			continue
+		}
 		purl := ""
 		for _, r := range sp.PackageExternalReferences {
-			if r.RefType == refTypePURL {
+			if r != nil && r.RefType == refTypePURL {
 				purl = r.Locator
 				break
 			}

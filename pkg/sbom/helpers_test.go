@@ -76,7 +76,12 @@ func layerOf(t testing.TB, files ...tfile) v1.Layer {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := buf.Bytes()
+	return rawLayer(t, buf.Bytes())
+}
+
+// rawLayer is a layer whose uncompressed content is data, tar or not.
+func rawLayer(t testing.TB, data []byte) v1.Layer {
+	t.Helper()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithMediaType(types.OCILayer))

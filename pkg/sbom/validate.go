@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,6 +135,15 @@ func ValidateSPDX(data []byte) error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	if slices.Contains(doc.Packages, nil) || slices.Contains(doc.Relationships, nil) || slices.Contains(doc.Files, nil) {
+		// spdxlib would dereference them.
+		return fmt.Errorf("%w: a package, file or relationship is null", ErrInvalid)
+	}
+	for _, p := range doc.Packages {
+		if slices.Contains(p.PackageExternalReferences, nil) {
+			return fmt.Errorf("%w: package %s: an external reference is null", ErrInvalid, p.PackageName)
+		}
 	}
 	if err := spdxlib.ValidateDocument(doc); err != nil {
 		bad("%w", err)
