@@ -32,6 +32,7 @@ func New() *cobra.Command {
 		newSbomCmd(g),
 		newScanCmd(g),
 		newLintCmd(g),
+		newDBCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
