@@ -33,6 +33,8 @@ func New() *cobra.Command {
 		newScanCmd(g),
 		newLintCmd(g),
 		newDBCmd(g),
+		newSecretsCmd(g),
+		newTestCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
