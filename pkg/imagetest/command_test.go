@@ -44,14 +44,14 @@ func hostAddr(t *testing.T) string {
 		if err != nil {
 			continue
 		}
-		t.Cleanup(func() { l.Close() })
+		t.Cleanup(func() { _ = l.Close() })
 		go func() {
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				c.Close()
+				_ = c.Close()
 			}
 		}()
 		// The host itself reaches it, so a failure from inside the container is the sandbox's doing.
@@ -59,7 +59,7 @@ func hostAddr(t *testing.T) string {
 		if err != nil {
 			t.Fatalf("the host cannot reach its own listener: %v", err)
 		}
-		c.Close()
+		_ = c.Close()
 		return l.Addr().String()
 	}
 	return ""

@@ -33,9 +33,15 @@ metadataTest:
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	body := "PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\n"
-	tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
-	tw.Write([]byte(body))
-	tw.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(body)); err != nil {
+		log.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		log.Fatal(err)
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
 	if err != nil {
 		log.Fatal(err)

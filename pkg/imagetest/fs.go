@@ -251,7 +251,7 @@ func (t *tree) apply(i, entry int, hdr *tar.Header, r io.Reader) error {
 			return t.diskMeta(p, old)
 		}
 		n.children = map[string]*node{}
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar reports the old TypeRegA as TypeReg
 		n.mode = n.mode.Perm() | n.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
 		n.size = hdr.Size
 	case tar.TypeSymlink:

@@ -190,7 +190,7 @@ func TestUnpack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	t.Cleanup(func() { _ = root.Close() })
 	if _, err := readLayers(context.Background(), imageOf(t, runtime.GOARCH, v1.Config{}, layers...), root); err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,8 @@ func baseEntries() []entry {
 func buildTools(t *testing.T) (hello, probe []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", dir+"/", "../../examples/hello", "./testdata/probe")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: tests run where they were built
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", dir+"/", "../../examples/hello", "./testdata/probe")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building test programs: %v\n%s", err, out)

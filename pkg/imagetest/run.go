@@ -57,7 +57,7 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 		if work, err = os.MkdirTemp(opt.WorkDir, "ingot-test-"); err != nil {
 			return nil, fmt.Errorf("making a work directory: %w", err)
 		}
-		defer os.RemoveAll(work)
+		defer os.RemoveAll(work) //nolint:errcheck // a temporary directory; nothing to do if it cannot go
 		rootfs = filepath.Join(work, "rootfs")
 		if err := os.Mkdir(rootfs, 0o755); err != nil {
 			return nil, fmt.Errorf("making a work directory: %w", err)
@@ -65,7 +65,7 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 		if root, err = os.OpenRoot(rootfs); err != nil {
 			return nil, fmt.Errorf("making a work directory: %w", err)
 		}
-		defer root.Close()
+		defer root.Close() //nolint:errcheck // a directory handle
 	}
 	t, err := readLayers(ctx, img, root)
 	if err != nil {

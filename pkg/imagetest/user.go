@@ -48,14 +48,13 @@ func resolveUser(spec string, passwd, group []byte) (identity, error) {
 		u = "0"
 	}
 	var id identity
-	var name string
+	var name string // the user's passwd name, "" for a uid without an entry
 	users := entries(passwd, 7)
-	found := false
 	if uid, ok := parseID(u); ok {
 		id.uid = uid
 		for _, e := range users {
 			if e[2] == u {
-				name, found = e[0], true
+				name = e[0]
 				id.gid, _ = parseID(e[3])
 				id.home = e[5]
 				break
@@ -69,12 +68,12 @@ func resolveUser(spec string, passwd, group []byte) (identity, error) {
 				if !ok1 || !ok2 {
 					return id, fmt.Errorf("%w: /etc/passwd entry of %q has no numeric uid and gid", ErrUnknownUser, u)
 				}
-				name, found = u, true
+				name = u
 				id.uid, id.gid, id.home = uid, gid, e[5]
 				break
 			}
 		}
-		if !found {
+		if name == "" {
 			return id, fmt.Errorf("%w: %q is not in the image's /etc/passwd", ErrUnknownUser, u)
 		}
 	}
