@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,8 +32,12 @@ func Write(w io.Writer, format string, inv *evidence.Inventory, opt DocOptions) 
 	case FormatTable, "":
 		return Table(w, inv)
 	case FormatJSON:
-		b, err = json.MarshalIndent(inv, "", "  ")
-		b = append(b, '\n')
+		var out bytes.Buffer
+		enc := json.NewEncoder(&out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // package URLs hold "&"
+		err = enc.Encode(inv)
+		b = out.Bytes()
 	case FormatSPDX:
 		b, err = SPDX(inv, opt)
 	case FormatCycloneDX:
