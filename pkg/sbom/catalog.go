@@ -96,7 +96,11 @@ func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventor
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	assemble(inv, scans, opt)
+	lics, err := loadLicenseList()
+	if err != nil {
+		return nil, err
+	}
+	assemble(inv, scans, lics, opt)
 	return inv, nil
 }
 
@@ -105,6 +109,7 @@ const (
 	recPackages  = iota // a package database or manifest
 	recOSRelease        // os-release content, or a symlink to it
 	recMD5Sums          // a Debian package's md5sums: listed as a location, never read
+	recCopyright        // a Debian package's copyright file: its licenses
 )
 
 // record is one file of interest in one layer.
@@ -116,8 +121,10 @@ type record struct {
 	// os-release: its content, or its symlink target.
 	data []byte
 	link string
-	// md5sums: the owning package.
+	// md5sums and copyright: the owning package.
 	owner, ownerArch string
+	// copyright: the license names it declares.
+	licenses []string
 }
 
 // layerScan is what Catalog keeps of one layer: the files of interest, and enough of the rest to
@@ -202,6 +209,13 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 		}
 		if name, arch, ok := md5sumsOwner(p); ok {
 			s.records = append(s.records, record{kind: recMD5Sums, path: p, owner: name, ownerArch: arch})
+			continue
+		}
+		if owner, ok := copyrightOwner(p); ok {
+			if buf, err = readFile(tr, min(h.Size, maxCopyright), buf[:0]); err != nil {
+				return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+			}
+			s.records = append(s.records, record{kind: recCopyright, path: p, owner: owner, licenses: debianLicenseNames(buf)})
 			continue
 		}
 		if c := wanted(p, cats); c != nil {
@@ -297,7 +311,7 @@ func (s *layerScan) hides(p string) bool {
 
 // assemble keeps the records that survive every later layer, finds the distro and builds the package
 // list, deduplicated and sorted.
-func assemble(inv *evidence.Inventory, scans []*layerScan, opt Options) {
+func assemble(inv *evidence.Inventory, scans []*layerScan, lics licenseList, opt Options) {
 	visible := func(layer int, p string) bool {
 		for _, s := range scans[layer+1:] {
 			if s.hides(p) {
@@ -314,6 +328,7 @@ func assemble(inv *evidence.Inventory, scans []*layerScan, opt Options) {
 	}
 	byPURL := map[string]*merged{}
 	var md5s []record
+	copyrights := map[string]record{}
 	for i, s := range scans {
 		for _, r := range s.records {
 			if r.kind == recOSRelease || !visible(i, r.path) {
@@ -321,6 +336,10 @@ func assemble(inv *evidence.Inventory, scans []*layerScan, opt Options) {
 			}
 			if r.kind == recMD5Sums {
 				md5s = append(md5s, r)
+				continue
+			}
+			if r.kind == recCopyright {
+				copyrights[r.owner] = r
 				continue
 			}
 			if r.err != nil {
@@ -352,6 +371,14 @@ func assemble(inv *evidence.Inventory, scans []*layerScan, opt Options) {
 			for _, r := range md5s {
 				if r.owner == p.Name && (r.ownerArch == "" || r.ownerArch == p.Arch) {
 					p.Locations = append(p.Locations, "/"+r.path)
+				}
+			}
+			if r, ok := copyrights[p.Name]; ok {
+				p.Locations = append(p.Locations, "/"+r.path)
+				for _, n := range r.licenses {
+					if id, ok := lics.spdxFromDebian(n); ok {
+						p.Licenses = append(p.Licenses, id)
+					}
 				}
 			}
 		}

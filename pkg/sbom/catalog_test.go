@@ -22,7 +22,11 @@ func line(p evidence.Package, layers []v1.Layer) string {
 			idx = i
 		}
 	}
-	return fmt.Sprintf("%s L%d %s %s", p.PURL, idx, p.Ecosystem, strings.Join(p.Locations, ","))
+	s := fmt.Sprintf("%s L%d %s %s", p.PURL, idx, p.Ecosystem, strings.Join(p.Locations, ","))
+	if p.Type == evidence.TypeDeb && len(p.Licenses) > 0 {
+		s += fmt.Sprintf(" %v", p.Licenses)
+	}
+	return s
 }
 
 func TestCatalog(t *testing.T) {
@@ -83,6 +87,24 @@ func TestCatalog(t *testing.T) {
 			want: []string{
 				"pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12 L0 Debian:12 /var/lib/dpkg/status.d/base-files,/var/lib/dpkg/status.d/base-files.md5sums",
 				"pkg:deb/debian/tzdata@2024b-0%2Bdeb12u1?arch=all&distro=debian-12 L2 Debian:12 /var/lib/dpkg/status.d/tzdata",
+			},
+		},
+		{
+			name: "licenses from copyright files; a deleted copyright file takes its licenses along",
+			layers: [][]tfile{
+				append(slices.Clone(debianRelease),
+					file(statusD+"a", "Package: a\nVersion: 1\nArchitecture: amd64\n"),
+					file(statusD+"b", "Package: b\nVersion: 2\nArchitecture: all\n"),
+					file("usr/share/doc/a/copyright", fixture(t, "copyright/dep5")),
+					file("usr/share/doc/b/copyright", fixture(t, "copyright/prose")),
+				),
+				{whiteout("usr/share/doc/b")},
+			},
+			distro: "debian-12",
+			want: []string{
+				"pkg:deb/debian/a@1?arch=amd64&distro=debian-12 L0 Debian:12 /usr/share/doc/a/copyright,/var/lib/dpkg/status.d/a " +
+					"[Artistic-1.0 BSD-3-Clause GPL-2.0-or-later LGPL-2.1-only LGPL-2.1-or-later MIT]",
+				"pkg:deb/debian/b@2?arch=all&distro=debian-12 L0 Debian:12 /var/lib/dpkg/status.d/b",
 			},
 		},
 		{

@@ -193,3 +193,45 @@ func TestMD5SumsOwner(t *testing.T) {
 		}
 	}
 }
+
+func TestDebianCopyright(t *testing.T) {
+	l, err := loadLicenseList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file  string
+		names []string
+		spdx  []string
+	}{
+		{"copyright/dep5", []string{"Artistic", "BSD-3-clause", "Expat", "GPL-2+", "LGPL-2.1", "LGPL-2.1+", "public-domain"},
+			[]string{"Artistic-1.0", "BSD-3-Clause", "GPL-2.0-or-later", "LGPL-2.1-only", "LGPL-2.1-or-later", "MIT"}},
+		{"copyright/prose", []string{"GPL-3"}, []string{"GPL-3.0-only"}},
+	}
+	for _, tt := range tests {
+		names := debianLicenseNames([]byte(fixture(t, tt.file)))
+		if !slices.Equal(names, tt.names) {
+			t.Errorf("%s: names %q, want %q", tt.file, names, tt.names)
+		}
+		var ids []string
+		for _, n := range names {
+			if id, ok := l.spdxFromDebian(n); ok {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, tt.spdx) {
+			t.Errorf("%s: SPDX %q, want %q", tt.file, ids, tt.spdx)
+		}
+	}
+	for p, want := range map[string]string{
+		"usr/share/doc/libc6/copyright":       "libc6",
+		"usr/share/doc/libc6/copyright.gz":    "",
+		"usr/share/doc/libc6/extra/copyright": "",
+		"usr/share/doc/copyright":             "",
+	} {
+		if got, _ := copyrightOwner(p); got != want {
+			t.Errorf("copyrightOwner(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

@@ -128,7 +128,11 @@ func FuzzLayer(f *testing.F) {
 			return
 		}
 		inv := &evidence.Inventory{}
-		assemble(inv, []*layerScan{s}, Options{})
+		lics, err := loadLicenseList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		assemble(inv, []*layerScan{s}, lics, Options{})
 		for _, p := range inv.Packages {
 			if p.PURL == "" || p.Layer == "" || len(p.Locations) == 0 {
 				t.Fatalf("incomplete package %+v", p)
