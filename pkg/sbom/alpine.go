@@ -29,7 +29,7 @@ func (alpineCataloger) parse(_ string, r io.Reader) ([]evidence.Package, error) 
 			return nil
 		}
 		if cur.Name == "" || cur.Version == "" {
-			return fmt.Errorf("line %d: %w: stanza without P: or V:", line, ErrEvidence)
+			return fmt.Errorf("line %d: %w: a stanza lacks its P or V line", line, ErrEvidence)
 		}
 		cur.Type = evidence.TypeAPK
 		if cur.Source == "" {

@@ -51,11 +51,9 @@ func debianLicenseNames(data []byte) []string {
 				break
 			}
 			rest = rest[i+len(commonLicenses):]
-			end := strings.IndexFunc(rest, func(r rune) bool {
-				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '+')
-			})
-			if end < 0 {
-				end = len(rest)
+			end := 0
+			for end < len(rest) && (isIDChar(rest[end]) || rest[end] == '+') {
+				end++
 			}
 			if n := strings.TrimRight(rest[:end], "."); n != "" {
 				names = append(names, n)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -110,22 +109,9 @@ func imageOf(t testing.TB, layers ...v1.Layer) v1.Image {
 	return img
 }
 
-func diffID(t testing.TB, l v1.Layer) string {
-	t.Helper()
-	h, err := l.DiffID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h.String()
-}
-
 // goTool is the go command of the toolchain running the tests.
 func goTool(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
 	p, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("no go tool to build the test binary with")

@@ -182,8 +182,8 @@ func (p *exprParser) with() (string, bool) {
 
 func (p *exprParser) primary() (string, bool) {
 	t := p.peek()
-	switch {
-	case t == "(":
+	switch t {
+	case "(":
 		p.pos++
 		inner, ok := p.or()
 		if !ok || p.peek() != ")" {
@@ -191,7 +191,7 @@ func (p *exprParser) primary() (string, bool) {
 		}
 		p.pos++
 		return "(" + inner + ")", true
-	case t == "" || t == ")":
+	case "", ")":
 		return "", false
 	}
 	p.pos++
@@ -231,10 +231,14 @@ func idString(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+		if !isIDChar(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// isIDChar is SPDX's idstring alphabet: letters, digits, "-" and ".".
+func isIDChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
 }

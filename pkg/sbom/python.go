@@ -17,10 +17,10 @@ type pythonCataloger struct{}
 func (pythonCataloger) wants(p string) bool {
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
-	switch {
-	case base == "METADATA":
+	switch base {
+	case "METADATA":
 		return strings.HasSuffix(dir, ".dist-info")
-	case base == "PKG-INFO":
+	case "PKG-INFO":
 		return strings.HasSuffix(dir, ".egg-info")
 	}
 	return strings.HasSuffix(base, ".egg-info")

@@ -152,7 +152,7 @@ func spdxID(kind, name, key string) common.ElementID {
 func idSafe(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+		if !isIDChar(c) {
 			b[i] = '-'
 		}
 	}
