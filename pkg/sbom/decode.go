@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
@@ -83,6 +84,7 @@ func decodeSPDX(data []byte) (*evidence.Inventory, error) {
 		case sp.PrimaryPackagePurpose == purposeContainer || strings.HasPrefix(purl, "pkg:oci/") || strings.HasPrefix(purl, "pkg:docker/") ||
 			(described[sp.PackageSPDXIdentifier] && purl == ""):
 			decodeSPDXImage(inv, sp)
+			inv.Image.Arch = imageArch(purl)
 			continue
 		case sp.PrimaryPackagePurpose == purposeOS:
 			inv.Distro = &evidence.Distro{
@@ -148,6 +150,15 @@ func decodeSPDXImage(inv *evidence.Inventory, sp *spdx.Package) {
 	}
 }
 
+// imageArch is the arch qualifier of an image's pkg:oci or pkg:docker URL.
+func imageArch(purl string) string {
+	u, err := packageurl.FromString(purl)
+	if err != nil {
+		return ""
+	}
+	return u.Qualifiers.Map()[qualArch]
+}
+
 // parseSourceInfo reads back what sourceInfo wrote; other tools' text gives nothing.
 func parseSourceInfo(s string) (string, []string) {
 	rest, ok := strings.CutPrefix(s, "layer ")
@@ -179,6 +190,7 @@ func decodeCycloneDX(data []byte) (*evidence.Inventory, error) {
 			if strings.HasPrefix(c.Version, "sha256:") {
 				inv.Image.Digest = c.Version
 			}
+			inv.Image.Arch = imageArch(c.PackageURL)
 		}
 		for _, p := range deref(md.Properties) {
 			if p.Name == propExcluded {

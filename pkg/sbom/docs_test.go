@@ -87,7 +87,7 @@ func TestDocuments(t *testing.T) {
 				if !reflect.DeepEqual(back.Excluded, inv.Excluded) {
 					t.Errorf("decoded exclusions %+v, want %+v", back.Excluded, inv.Excluded)
 				}
-				if back.Image.Digest != inv.Image.Digest || back.Image.Ref != inv.Image.Ref {
+				if back.Image.Digest != inv.Image.Digest || back.Image.Ref != inv.Image.Ref || back.Image.Arch != inv.Image.Arch {
 					t.Errorf("decoded image %+v, want %+v", back.Image, inv.Image)
 				}
 			})
