@@ -80,12 +80,23 @@ func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventor
 	if err != nil {
 		return nil, fmt.Errorf("listing layers: %w", err)
 	}
+	// Diff IDs come from the config: asking a layer read from a layout or registry for its diff ID
+	// makes go-containerregistry decompress and hash the whole layer, a second read.
+	diffIDs := cf.RootFS.DiffIDs
+	if len(diffIDs) != len(layers) {
+		diffIDs = make([]v1.Hash, len(layers))
+		for i, l := range layers {
+			if diffIDs[i], err = l.DiffID(); err != nil {
+				return nil, fmt.Errorf("reading the diff ID of layer %d: %w", i, err)
+			}
+		}
+	}
 	scans := make([]*layerScan, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
 		g.Go(func() error {
-			s, err := scanLayer(gctx, l, catalogers())
+			s, err := scanLayer(gctx, l, diffIDs[i], catalogers())
 			if err != nil {
 				return fmt.Errorf("reading layer %d: %w", i, err)
 			}
@@ -147,12 +158,8 @@ func cleanPath(name string) (string, bool) {
 	return p[1:], true
 }
 
-func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, error) {
-	diffID, err := l.DiffID()
-	if err != nil {
-		return nil, fmt.Errorf("reading diff ID: %w", err)
-	}
-	rc, err := l.Uncompressed()
+func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger) (*layerScan, error) {
+	rc, err := openTar(l)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", diffID, err)
 	}
@@ -174,6 +181,11 @@ func scanLayer(ctx context.Context, l v1.Layer, cats []cataloger) (*layerScan, e
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// Read to the end of the stream, so the decompressor checks its trailer and a registry
+			// layer its digest: a corrupt layer fails here rather than passing for a short one.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", diffID, err)
+			}
 			return s, nil
 		}
 		if err != nil {

@@ -123,7 +123,9 @@ func FuzzLayer(f *testing.F) {
 	f.Add(seed(file("lib/apk/db/installed", "P:a\nV:1\n"), file("etc/os-release", "ID=alpine\n")))
 	f.Add(seed(whiteout("var/lib/dpkg/status.d/x"), opaque("usr"), symlink("etc/os-release", "../usr/lib/os-release")))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := scanLayer(context.Background(), plainLayer(data), catalogers())
+		l := plainLayer(data)
+		d, _ := l.DiffID()
+		s, err := scanLayer(context.Background(), l, d, catalogers())
 		if err != nil {
 			return
 		}
