@@ -269,13 +269,13 @@ func TestGoPackages(t *testing.T) {
 				"golang golang.org/x/net v0.17.0 arch= src=@ lic=",
 				"golang github.com/fork/lib v1.0.1-fix arch= src=@ lic=",
 				"golang example.com/local  arch= src=@ lic=",
-				"golang stdlib 1.22.1 arch= src=@ lic=",
+				"golang stdlib 1.22.1 arch= src=@ lic=BSD-3-Clause",
 			},
 		},
 		{
 			name: "tagged main",
 			bi:   debug.BuildInfo{GoVersion: "go1.21.0", Main: debug.Module{Path: "example.com/tool", Version: "v2.3.4"}},
-			want: []string{"golang example.com/tool v2.3.4 arch= src=@ lic=", "golang stdlib 1.21.0 arch= src=@ lic="},
+			want: []string{"golang example.com/tool v2.3.4 arch= src=@ lic=", "golang stdlib 1.21.0 arch= src=@ lic=BSD-3-Clause"},
 		},
 	}
 	for _, tt := range tests {

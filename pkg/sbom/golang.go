@@ -67,7 +67,8 @@ func goPackages(bi *debug.BuildInfo) []evidence.Package {
 	if v, ok := strings.CutPrefix(bi.GoVersion, "go"); ok && v != "" {
 		// "go1.22.1 X:boringcrypto" and the like: the version is the first word.
 		v, _, _ = strings.Cut(v, " ")
-		pkgs = append(pkgs, evidence.Package{Name: "stdlib", Version: v, Type: evidence.TypeGolang})
+		// The standard library's license is Go's own, as syft records it too.
+		pkgs = append(pkgs, evidence.Package{Name: "stdlib", Version: v, Type: evidence.TypeGolang, Licenses: []string{"BSD-3-Clause"}})
 	}
 	return pkgs
 }
