@@ -82,6 +82,13 @@ func Table(w io.Writer, r evidence.Report) error {
 			counts[f.Severity]++
 		}
 		extra := f.FixedVersion
+		if extra == "" && f.Status == evidence.StatusFailed {
+			// A failed rule or test says what was found, or why it failed.
+			extra = f.Detail["found"]
+			if extra == "" {
+				extra = f.Description
+			}
+		}
 		if extra == "" {
 			extra = f.Title
 		}

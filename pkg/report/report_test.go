@@ -42,6 +42,23 @@ func TestTable(t *testing.T) {
 	}
 }
 
+func TestTableSaysWhyARuleFailed(t *testing.T) {
+	r := evidence.Report{Findings: []evidence.Finding{
+		{Kind: evidence.KindRule, ID: "INGOT-H002", Title: "no shell", Severity: evidence.SeverityMedium, Status: evidence.StatusFailed, Detail: map[string]string{"found": "/bin/sh, /bin/bash"}},
+		{Kind: evidence.KindTest, ID: "greets", Title: "greets", Description: "stdout did not match Hello", Severity: evidence.SeverityHigh, Status: evidence.StatusFailed},
+		{Kind: evidence.KindRule, ID: "INGOT-H001", Title: "not root", Severity: evidence.SeverityHigh, Status: evidence.StatusPassed},
+	}}
+	var b bytes.Buffer
+	if err := Write(&b, FormatTable, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/bin/sh, /bin/bash", "stdout did not match Hello", "not root"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestJSON(t *testing.T) {
 	var b bytes.Buffer
 	if err := Write(&b, FormatJSON, sample()); err != nil {
