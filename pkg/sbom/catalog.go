@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // Sentinel errors.
@@ -159,7 +160,7 @@ func cleanPath(name string) (string, bool) {
 }
 
 func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger) (*layerScan, error) {
-	rc, err := openTar(l)
+	rc, err := imageref.Uncompressed(l)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", diffID, err)
 	}

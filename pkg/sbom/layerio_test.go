@@ -3,7 +3,6 @@ package sbom
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,9 +68,8 @@ func stored(raw []byte) (v1.Layer, error) {
 		tarball.WithCompression(compression.None), tarball.WithMediaType(types.OCIUncompressedLayer))
 }
 
-// TestLayoutLayers reads layers from an OCI layout, gzip, zstd and uncompressed, through the direct
-// decompression path, and checks that go-containerregistry still wraps layout layers in the type
-// that path recognises (if it stops, Catalog is still right, only slower: this test says so).
+// TestLayoutLayers reads layers from an OCI layout, gzip, zstd and uncompressed, through
+// imageref.Uncompressed's direct decompression path.
 func TestLayoutLayers(t *testing.T) {
 	for _, comp := range []string{"gzip", "zstd", "none"} {
 		t.Run(comp, func(t *testing.T) {
@@ -80,8 +78,8 @@ func TestLayoutLayers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fmt.Sprintf("%T", layers[0]); got != storedCompressedLayer {
-				t.Errorf("layout layers are %s, not %s: update openTar's fast path", got, storedCompressedLayer)
+			if len(layers) != 1 {
+				t.Fatalf("%d layers", len(layers))
 			}
 			inv, err := Catalog(context.Background(), img, Options{})
 			if err != nil {
