@@ -414,7 +414,7 @@ func TestConfig(t *testing.T) {
 	if len(cf.History) != 1 || !strings.HasPrefix(cf.History[0].CreatedBy, "ingot: 5 packages (base-files, libc6, libc-bin, busybox, ca-certificates)") {
 		t.Errorf("history %+v", cf.History)
 	}
-	if !strings.Contains(cf.History[0].Comment, "libc6=2.41-12 sha256:00") {
+	if !strings.Contains(cf.History[0].Comment, "libc6 2.41-12 sha256:00") {
 		t.Errorf("history comment %q lacks package versions and digests", cf.History[0].Comment)
 	}
 	m, err := img.Manifest()

@@ -194,7 +194,9 @@ func history(pkgs []*unpacked, members []int, last bool, epoch time.Time) v1.His
 	for i, m := range members {
 		u := pkgs[m]
 		names[i] = u.name
-		c := u.name + "=" + u.version
+		// "name version", not "name=version": an assignment to a package named passwd would read as a
+		// credential to every secret scanner.
+		c := u.name + " " + u.version
 		if u.sha256 != "" {
 			c += " sha256:" + u.sha256
 		}

@@ -112,3 +112,28 @@ packages: [base-files, ping]
 		}
 	})
 }
+
+// TestPasswdPackageIsNoSecret builds an image holding Debian's passwd package: the history that
+// records it (name, version, sha256) must not read as a password to the secrets stage.
+func TestPasswdPackageIsNoSecret(t *testing.T) {
+	repo := testrepo.New(t, testrepo.Options{Packages: []debtest.Package{
+		{Name: "passwd", Version: "1:4.13+dfsg1-1+b1", Arch: "all", Files: []debtest.File{{Path: "usr/share/doc/passwd/copyright", Body: []byte("GPL\n")}}},
+	}})
+	dir := t.TempDir()
+	s := parseSpec(t, dir, `name: pw
+repositories: [{url: `+repo.URL+`, suite: stable, keyring: `+repo.Keyring+`}]
+packages: [passwd]
+`)
+	opt := Options{DataDir: t.TempDir()}
+	l, err := Lock(context.Background(), s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(context.Background(), s, l, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Evidence[0].Secrets.Findings {
+		t.Errorf("secret finding in a clean image: %s at %+v (%s)", f.ID, f.Locations, f.Detail["match"])
+	}
+}
