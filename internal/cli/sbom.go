@@ -57,7 +57,7 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 			if err != nil {
 				return err
 			}
-			inv, err := sbom.Catalog(cmd.Context(), img, sbom.Options{
+			inv, err := sbom.Cache{Dir: filepath.Join(env.DataDir, "cache", "inventories")}.Catalog(cmd.Context(), img, sbom.Options{
 				Ref: args[0],
 				Skipped: func(path string, err error) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)

@@ -121,7 +121,7 @@ func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*e
 	if err != nil {
 		return nil, err
 	}
-	return sbom.Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+	return sbom.Cache{Dir: filepath.Join(env.DataDir, "cache", "inventories")}.Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
 }
 
 // parseFailOn reads a --fail-on value; "" and "none" never fail.
@@ -149,4 +149,3 @@ func dbVersion(st vuln.Status) string {
 	}
 	return newest.UTC().Format(time.RFC3339)
 }
-

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/apt"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -334,7 +334,7 @@ func resolvePath(dir, p string) string {
 func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (string, error) {
 	epoch := opt.SourceDateEpoch
 	h := sha256.New()
-	self, err := selfDigest()
+	self, err := selfid.ID()
 	if err != nil {
 		return "", err
 	}
@@ -367,24 +367,6 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (stri
 	}
 	for _, src := range st.Sources {
 		fmt.Fprintf(h, "vulndb %s %s %d\n", src.Name, src.Imported.UTC().Format(time.RFC3339Nano), src.Records)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// selfDigest hashes the running executable, so that a new ingot never reuses an old ingot's output.
-func selfDigest() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -69,7 +69,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	var secretFindings []evidence.Finding
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		inv, err := sbom.Catalog(gctx, img, sbom.Options{Ref: image.Ref})
+		inv, err := sbom.Cache{Dir: filepath.Join(opt.DataDir, "cache", "inventories")}.Catalog(gctx, img, sbom.Options{Ref: image.Ref})
 		if err != nil {
 			return fmt.Errorf("sbom: %w", err)
 		}
