@@ -13,10 +13,19 @@ import (
 // generic finds `password = "..."`-style assignments in any syntax (shell, env files, INI, YAML, JSON,
 // TOML, Python, Go, JS, Ruby, PHP, command-line flags) whose value looks like a real secret. Most of
 // the rule is in what it refuses: the regular expression only finds "a secret-sounding name is given
-// a value", and validGeneric throws out names that describe a secret rather than hold one (token_url,
-// password_file) and values that are references, templates, paths, URLs, hashes, IDs or prose.
+// a value", and the checks throw out commented-out lines, names that describe a secret rather than
+// hold one (token_url, password_file) and values that are references, templates, paths, URLs,
+// hashes, IDs, identifiers or prose.
+//
+// It does not look into third-party code and data (the Python, Perl, Ruby, Go and Java trees,
+// node_modules, vendor directories, /usr/share): their docstrings and examples are full of sample
+// passwords, and what they hold was published by their authors anyway. The rules for real credential
+// formats still apply there.
 func generic() Rule {
-	re := regexp.MustCompile(`(?i)(?:^|[^a-z0-9_])(?P<key>[a-z0-9_.-]*?(?:pass|pwd|secret|token|api[_.-]?key|access[_.-]?key|auth[_.-]?key|private[_.-]?key|credential)[a-z0-9_.-]*)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"(?P<secret>[^"\r\n]+)"|'(?P<secret>[^'\r\n]+)'|(?P<secret>[^\s"'` + "`" + `=,;)\]}][^\s"'` + "`" + `,;)\]}]*))`)
+	re := regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(?P<key>[A-Za-z0-9_.-]*?(?:` + fold("pass") + `|` + fold("pwd") + `|` + fold("secret") + `|` + fold("token") + `|` +
+		fold("api") + `[_.-]?` + fold("key") + `|` + fold("access") + `[_.-]?` + fold("key") + `|` + fold("auth") + `[_.-]?` + fold("key") + `|` +
+		fold("private") + `[_.-]?` + fold("key") + `|` + fold("credential") + `)[A-Za-z0-9_.-]*)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*` +
+		`(?:"(?P<secret>[^"\r\n]+)"|'(?P<secret>[^'\r\n]+)'|(?P<secret>[^\s"'` + "`" + `=,;)\]}][^\s"'` + "`" + `,;)\]}]*))`)
 	key := re.SubexpIndex("key")
 	la := newLookalikes()
 	return Rule{
@@ -26,6 +35,13 @@ func generic() Rule {
 			"private_key", "privatekey", "private-key", "credential"},
 		Regex:   re,
 		Entropy: 3.0,
+		Hit:     assignedAfter,
+		SkipPaths: []string{
+			"usr/share/**", "usr/lib/python3*/**", "usr/local/lib/python3*/**", "**/site-packages/**",
+			"**/dist-packages/**", "**/node_modules/**", "**/vendor/**", "usr/lib/ruby/**",
+			"usr/local/lib/ruby/**", "**/gems/**", "usr/lib/go-*/**", "usr/local/go/**", "**/pkg/mod/**",
+			"usr/lib/**/perl*/**", "usr/lib/jvm/**",
+		},
 		Valid: func(c Candidate) bool {
 			quoted := strings.HasSuffix(c.Groups[0], c.Secret+`"`) || strings.HasSuffix(c.Groups[0], c.Secret+"'")
 			return secretName(c.Groups[key]) && la.secretValue(c.Secret, quoted)
@@ -33,16 +49,96 @@ func generic() Rule {
 	}
 }
 
-// secretName reports whether an assigned name holds a secret: it has a secret word and no word that
-// makes it about a secret (its file, URL, length, type, expiry...).
+// fold spells a lower-case ASCII word case-insensitively with character classes: (?i) would also fold
+// in the Kelvin sign and the long s, which makes every step of the match slower.
+func fold(word string) string {
+	var b strings.Builder
+	for _, c := range word {
+		b.WriteString("[" + string(unicode.ToUpper(c)) + string(c) + "]")
+	}
+	return b.String()
+}
+
+// assignedAfter reports whether the identifier holding the keyword at text[at:] is followed by an
+// assignment operator on the same line, and the line is not a comment: "password=", "token: ",
+// "apiKey := ", "'pass' =>". Most mentions of passwords and tokens in code are not assignments, and
+// skipping them is most of the generic rule's speed. Commented-out settings are mostly defaults and
+// examples ("#password_encryption = scram-sha-256"); a real token format in a comment is still found
+// by its own rule.
+func assignedAfter(text []byte, at int) bool {
+	ls := at
+	for ls > 0 && text[ls-1] != '\n' {
+		ls--
+	}
+	for ls < at && (text[ls] == ' ' || text[ls] == '\t') {
+		ls++
+	}
+	if text[ls] == '#' || text[ls] == ';' || text[ls] == '/' && ls+1 < len(text) && text[ls+1] == '/' {
+		return false
+	}
+	i := at
+	for i < len(text) && identByte(text[i]) {
+		i++
+	}
+	if i < len(text) && (text[i] == '"' || text[i] == '\'') {
+		i++
+	}
+	if i < len(text) && text[i] == ']' {
+		i++
+	}
+	for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
+		i++
+	}
+	if i >= len(text) {
+		return false
+	}
+	switch text[i] {
+	case ':':
+		return i+1 >= len(text) || text[i+1] != ':' // not a scope operator (Perl, C++, Ruby)
+	case '=':
+		return i+1 >= len(text) || text[i+1] != '='
+	}
+	return false
+}
+
+func identByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// secretName reports whether an assigned name holds a secret: it has a secret word, and no word after
+// the last one makes it about a secret instead (password_file, token_url, client_secret_id,
+// password_min_length). Words before do not count: ENCRYPTION_KEY_SECRET and id_token hold secrets.
 func secretName(key string) bool {
+	// Of a property path (config.db.password), the last name is the one assigned.
+	if i := strings.LastIndexByte(strings.TrimRight(key, "."), '.'); i >= 0 {
+		key = key[i+1:]
+	}
 	words := splitWords(key)
-	secret := false
-	for _, w := range words {
+	last := -1
+	for i, w := range words {
 		switch w {
-		case "password", "passwd", "passphrase", "pass", "pwd", "pw", "secret", "secrets", "token",
-			"credential", "credentials", "apikey", "accesskey", "authkey", "privatekey", "secretkey":
-			secret = true
+		case "pass":
+			// DB_PASS, smtp_pass; not PassThrough or pass_filenames.
+			if i == len(words)-1 {
+				last = i
+			}
+		case "password", "passwd", "passphrase", "pwd", "pw", "secret", "secrets", "token", "credential",
+			"credentials", "apikey", "accesskey", "authkey", "privatekey", "secretkey":
+			last = i
+		case "key":
+			if i > 0 {
+				switch words[i-1] {
+				case "api", "access", "auth", "private", "secret":
+					last = i
+				}
+			}
+		}
+	}
+	if last < 0 {
+		return false
+	}
+	for _, w := range words[last+1:] {
+		switch w {
 		case "id", "ids", "url", "urls", "uri", "uris", "endpoint", "file", "filename", "files", "path",
 			"dir", "directory", "name", "names", "type", "types", "length", "len", "size", "count", "max",
 			"min", "policy", "hash", "hashed", "sum", "digest", "sha", "sha1", "sha256", "sha512", "md5",
@@ -52,20 +148,12 @@ func secretName(key string) bool {
 			"provider", "ref", "helper", "command", "cmd", "prompt", "reset", "forgot", "strength",
 			"rule", "rules", "location", "env", "hint", "text", "msg", "message", "error", "title",
 			"description", "input", "algorithm", "alg", "encoding", "template", "route", "form", "param",
-			"validator", "manager", "store", "source", "ref_name", "selector", "generator":
+			"validator", "manager", "store", "source", "selector", "generator", "encryption", "scheme",
+			"data", "permission", "permissions", "state", "auth", "authentication", "request", "response":
 			return false
 		}
 	}
-	if secret {
-		return true
-	}
-	compact := strings.Join(words, "")
-	for _, s := range [...]string{"apikey", "accesskey", "authkey", "privatekey", "secretkey", "password", "passwd"} {
-		if strings.Contains(compact, s) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // splitWords splits an identifier at '_', '-', '.' and camelCase humps, in lower case.
@@ -114,7 +202,7 @@ func (la *lookalikes) secretValue(v string, quoted bool) bool {
 		return false
 	}
 	l := strings.ToLower(v)
-	for _, w := range [...]string{"password", "passwd", "secret", "token", "apikey", "api_key", "null", "none", "undefined"} {
+	for _, w := range [...]string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential", "null", "none", "undefined"} {
 		if strings.Contains(l, w) {
 			return false
 		}
@@ -131,7 +219,7 @@ func (la *lookalikes) secretValue(v string, quoted bool) bool {
 		return false
 	case strings.ContainsFunc(v, unicode.IsSpace):
 		return false // prose, or a command line
-	case !quoted && strings.ContainsAny(v, "|&(){}[]<>;"):
+	case !quoted && strings.ContainsAny(v, "|&(){}[]<>;?"):
 		return false // code, not a literal
 	case la.uuid.MatchString(v), la.dottedRef.MatchString(v), la.fileName.MatchString(v), la.hashPrefix.MatchString(v):
 		return false
@@ -142,8 +230,8 @@ func (la *lookalikes) secretValue(v string, quoted bool) bool {
 		return false // a path
 	case onlyIn(v, "0123456789.:-_+"):
 		return false // a number, version or date
-	case onlyLetters(v) && (len(v) < 16 || v == strings.ToLower(v) || v == strings.ToUpper(v)):
-		return false // an identifier or a word
+	case identifierLike(v):
+		return false // an identifier, a word, or words-joined-like-this
 	case base64Prose(v):
 		return false
 	}
@@ -159,14 +247,23 @@ func onlyIn(s, set string) bool {
 	return true
 }
 
-func onlyLetters(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+// identifierLike reports whether v reads as a name rather than random characters: letters and
+// separators only, with either few capitals (camelCase, kebab-case, words) or few small letters
+// (CONSTANT_CASE), or short. Random tokens mix cases about evenly, and almost always hold a digit.
+func identifierLike(v string) bool {
+	upper, lower := 0, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'A' && c <= 'Z':
+			upper++
+		case c >= 'a' && c <= 'z':
+			lower++
+		case c == '_' || c == '-' || c == '.':
+		default:
 			return false
 		}
 	}
-	return true
+	return len(v) < 16 || upper*3 <= len(v) || lower*3 <= len(v)
 }
 
 // base64Prose reports whether v is base64 of ordinary text with spaces in it, such as an encoded

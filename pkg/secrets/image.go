@@ -254,16 +254,7 @@ func (s *imageScan) skipped(name string) bool {
 		".db", ".sqlite", ".wasm", ".pdf", ".mp3", ".mp4", ".ogg", ".deb", ".rpm", ".apk":
 		return true
 	}
-	if len(s.skip) == 0 {
-		return false
-	}
-	segs := splitPath(name)
-	for _, g := range s.skip {
-		if g.match(segs) {
-			return true
-		}
-	}
-	return false
+	return len(s.skip) > 0 && matchAny(s.skip, splitPath(name))
 }
 
 // cleanPath turns a tar entry name into a clean path with no leading "./" or "/"; "" is the root.

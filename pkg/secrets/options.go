@@ -46,8 +46,9 @@ type Allow struct {
 //     prose and example configurations full of placeholder passwords;
 //   - public CA certificates (usr/share/ca-certificates, etc/ssl/certs) and time zone data;
 //   - tests and fixtures inside third-party dependency trees (site-packages, dist-packages,
-//     node_modules, a Go module cache, CPython's own test suite, the Go toolchain's sources): they are
-//     published on PyPI, npm or in the toolchain and hold test keys by design.
+//     node_modules, a Go module cache, CPython's own test suite, the Go toolchain's sources), and
+//     Python packages' metadata (README text): they are published on PyPI, npm or in the toolchain
+//     and hold test keys and sample tokens by design.
 //
 // An application's own test directories are still read: a real key left in /app/tests leaks as well
 // as any other.
@@ -72,6 +73,8 @@ func DefaultSkipPaths() []string {
 		"**/node_modules/**/__tests__/**",
 		"**/node_modules/**/fixtures/**",
 		"**/pkg/mod/**/testdata/**",
+		"**/*.dist-info/**",
+		"**/*.egg-info/**",
 		"usr/local/go/src/**/testdata/**",
 		"usr/lib/go-*/src/**/testdata/**",
 	}
@@ -146,6 +149,15 @@ func matchGlob(pattern, name string) bool {
 
 func splitPath(name string) []string {
 	return strings.Split(strings.TrimPrefix(name, "/"), "/")
+}
+
+func matchAny(gs []glob, segs []string) bool {
+	for _, g := range gs {
+		if g.match(segs) {
+			return true
+		}
+	}
+	return false
 }
 
 func (g glob) match(segs []string) bool {

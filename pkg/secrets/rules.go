@@ -17,8 +17,9 @@ type Rule struct {
 	ID, Title string
 	Severity  evidence.Severity
 	// Keywords are lower-case strings, one of which must occur (in any case) in the text for the rule
-	// to be tried at all. Unless WholeFile is set, every match of Regex must contain one of them: the
-	// expression then only runs on the lines around keyword hits, which is most of the speed.
+	// to be tried at all. Unless WholeFile is set, every match of Regex must contain one of them, and
+	// the expression only runs from the start of the word holding a keyword (letters, digits and
+	// "_.-") to the end of its line: that is most of the speed.
 	Keywords []string
 	// Regex finds candidates. The secret is the first non-empty group named "secret" (alternatives may
 	// each have one), else the whole match.
@@ -28,8 +29,14 @@ type Rule struct {
 	// WholeFile runs Regex over the whole text, for secrets that span lines (PEM blocks, JSON
 	// documents); Keywords then only gate the rule.
 	WholeFile bool
+	// Hit, when set, vets a keyword found at text[at:] before the expression runs around it, so that
+	// a rule whose keywords are common words (password, token) skips the hits that cannot be part of
+	// a match. It is not consulted for WholeFile rules.
+	Hit func(text []byte, at int) bool
 	// Valid, when set, is the last word on a candidate: it returns false for a look-alike.
 	Valid func(Candidate) bool
+	// SkipPaths are globs (as in Allow.Path) of files the rule does not apply to.
+	SkipPaths []string
 }
 
 // Candidate is a match of a rule's expression, before Valid has looked at it.
@@ -89,9 +96,8 @@ func DefaultRules() []Rule {
 		{
 			ID: RuleAzureStorageKey, Title: "Azure storage account key", Severity: evidence.SeverityCritical,
 			Keywords: []string{"accountkey="},
-			Regex:    regexp.MustCompile(`(?i)(?:AccountName=(?P<account>[^;"'\s]+);[^"'\s]{0,200}?)?AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)`),
+			Regex:    regexp.MustCompile(`(?i)AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)`),
 			Entropy:  4.0,
-			Valid:    validAzure,
 		},
 		{
 			ID: RuleGitHubToken, Title: "GitHub token", Severity: evidence.SeverityHigh,
@@ -120,19 +126,19 @@ func DefaultRules() []Rule {
 		{
 			ID: RuleSlackWebhook, Title: "Slack incoming webhook", Severity: evidence.SeverityMedium,
 			Keywords: []string{"hooks.slack.com"},
-			Regex:    regexp.MustCompile(`https://hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}|(?:workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,14}/[0-9]{6,20})/(?P<secret>[A-Za-z0-9]{20,32})\b`),
+			Regex:    regexp.MustCompile(`hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}|(?:workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,14}/[0-9]{6,20})/(?P<secret>[A-Za-z0-9]{20,32})\b`),
 			Entropy:  3.0,
 		},
 		{
 			ID: RuleDiscordWebhook, Title: "Discord webhook", Severity: evidence.SeverityMedium,
 			Keywords: []string{"discord.com/api/webhooks/", "discordapp.com/api/webhooks/"},
-			Regex:    regexp.MustCompile(`https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<secret>[A-Za-z0-9_-]{60,68})\b`),
+			Regex:    regexp.MustCompile(`(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<secret>[A-Za-z0-9_-]{60,68})\b`),
 			Entropy:  3.5,
 		},
 		{
 			ID: RuleTeamsWebhook, Title: "Microsoft Teams incoming webhook", Severity: evidence.SeverityMedium,
 			Keywords: []string{"webhook.office.com/webhookb2/"},
-			Regex:    regexp.MustCompile(`https://[A-Za-z0-9-]+\.webhook\.office\.com/webhookb2/[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/(?P<secret>[0-9a-fA-F]{32})/[0-9a-fA-F-]{36}`),
+			Regex:    regexp.MustCompile(`[A-Za-z0-9-]+\.webhook\.office\.com/webhookb2/[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/(?P<secret>[0-9a-fA-F]{32})/[0-9a-fA-F-]{36}`),
 			Entropy:  3.0,
 		},
 		{
@@ -156,8 +162,8 @@ func DefaultRules() []Rule {
 		},
 		{
 			ID: RuleNPMRCAuth, Title: "npm registry credential (.npmrc)", Severity: evidence.SeverityHigh,
-			Keywords: []string{"_auth"},
-			Regex:    regexp.MustCompile(`(?im)(?:^|:)[ \t]*_(?:auth|authToken|password)[ \t]*=[ \t]*["']?(?P<secret>[^\s"'#;]{16,})`),
+			Keywords: []string{"_auth", "_password"},
+			Regex:    regexp.MustCompile(`(?i)^_(?:auth|authToken|password)[ \t]*=[ \t]*["']?(?P<secret>[^\s"'#;]{16,})`),
 			Entropy:  3.0,
 			Valid:    func(c Candidate) bool { return tokenLike(c.Secret) && !placeholder(c.Secret) },
 		},
@@ -226,20 +232,15 @@ func isBase64(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
 }
 
-// azuriteKey is the storage emulator's well-known key, published in Azure's documentation; it opens
-// nothing but a local emulator.
+// azuriteKey is the storage emulator's well-known key, published in Azure's documentation.
 const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-func validAzure(c Candidate) bool {
-	return c.Secret != azuriteKey && !strings.Contains(strings.ToLower(c.Groups[0]), "devstoreaccount1")
-}
 
 // jwtIOExample is the signature of the sample token on jwt.io, found in countless READMEs and tests.
 const jwtIOExample = "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
 
 func validJWT(c Candidate) bool {
 	parts := strings.Split(c.Secret, ".")
-	if len(parts) != 3 || parts[2] == jwtIOExample {
+	if len(parts) != 3 {
 		return false
 	}
 	var header struct {
@@ -287,6 +288,18 @@ func tokenLike(s string) bool {
 	return true
 }
 
+// knownExample reports whether a secret is one published as an example by the people who define the
+// format, and so opens nothing: the Azure storage emulator's key, jwt.io's sample token, the tokens
+// of the OAuth 2.0 RFCs (6749, 6750).
+func knownExample(secret string) bool {
+	switch secret {
+	case azuriteKey, "2YotnFZFEjr1zCsicMWpAA", "tGzv3JOkF0XG5Qx2TlKWIA", "mF_9.B5f-4.1JqM", "h480djs93hd8",
+		"SplxlOBeZQQYbYS6WxSbIA", "8xLOxBtZp8":
+		return true
+	}
+	return strings.HasSuffix(secret, "."+jwtIOExample)
+}
+
 // placeholder reports whether s reads as a stand-in rather than a secret: it spells a word that marks
 // an example, a template or a redaction. A random token does not spell them; a documentation example
 // does (AWS's AKIAIOSFODNN7EXAMPLE is deliberately not reported: it is published, opens nothing, and
@@ -297,6 +310,7 @@ func placeholder(s string) bool {
 		"example", "dummy", "placeholder", "changeme", "change_me", "change-me", "changeit", "sample",
 		"xxxxxx", "******", "......", "redacted", "replace_me", "replaceme", "insert_", "your_", "your-",
 		"yourtoken", "yourkey", "yoursecret", "yourpassword", "0000000000", "1234567890", "abcdefgh",
+		"anonymous",
 	} {
 		if strings.Contains(l, w) {
 			return true

@@ -78,32 +78,76 @@ const binarySniff = 8 << 10
 const (
 	maxHitsPerKeyword = 4096
 	maxMatchesPerRule = 256
-	window            = 1024 // bytes either side of a keyword hit on a long line
+	window            = 1024 // bytes either side of a keyword hit that a match may span
 )
 
-// scanner is a set of rules with their keywords gathered, so that each keyword is searched for once
-// per text however many rules share it.
+// scanner is a set of rules with their keywords gathered, so that one pass over a text finds every
+// keyword of every rule.
 type scanner struct {
 	rules    []Rule
+	ruleSkip [][]glob // per rule, the paths it does not apply to
 	keywords [][]byte
 	ruleKW   [][]int // indices into keywords, per rule
+	// starts has a bit set for each pair of bytes a keyword starts with, and byStart lists the
+	// keywords starting with each pair: a text is searched in one pass, testing one bit per byte.
+	starts  [1 << 16 / 64]uint64
+	byStart map[uint16][]int
 }
 
 func newScanner(rules []Rule) *scanner {
-	s := &scanner{rules: rules, ruleKW: make([][]int, len(rules))}
+	s := &scanner{rules: rules, ruleKW: make([][]int, len(rules)), ruleSkip: make([][]glob, len(rules)), byStart: map[uint16][]int{}}
 	index := map[string]int{}
 	for i, r := range rules {
+		for _, p := range r.SkipPaths {
+			s.ruleSkip[i] = append(s.ruleSkip[i], compileGlob(p))
+		}
 		for _, k := range r.Keywords {
 			j, ok := index[k]
 			if !ok {
 				j = len(s.keywords)
 				index[k] = j
 				s.keywords = append(s.keywords, []byte(k))
+				if len(k) >= 2 {
+					b := bigram(k[0], k[1])
+					s.starts[b/64] |= 1 << (b % 64)
+					s.byStart[b] = append(s.byStart[b], j)
+				}
 			}
 			s.ruleKW[i] = append(s.ruleKW[i], j)
 		}
 	}
 	return s
+}
+
+func bigram(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
+
+// findKeywords returns the offsets of each keyword in the lower-cased text.
+func (s *scanner) findKeywords(lower []byte) [][]int {
+	hits := make([][]int, len(s.keywords))
+	for i := 0; i+1 < len(lower); i++ {
+		b := bigram(lower[i], lower[i+1])
+		if s.starts[b/64]&(1<<(b%64)) == 0 {
+			continue
+		}
+		for _, k := range s.byStart[b] {
+			if len(hits[k]) < maxHitsPerKeyword && bytes.HasPrefix(lower[i:], s.keywords[k]) {
+				hits[k] = append(hits[k], i)
+			}
+		}
+	}
+	for k, kw := range s.keywords {
+		if len(kw) == 1 {
+			for off := 0; len(hits[k]) < maxHitsPerKeyword; {
+				i := bytes.IndexByte(lower[off:], kw[0])
+				if i < 0 {
+					break
+				}
+				hits[k] = append(hits[k], off+i)
+				off += i + 1
+			}
+		}
+	}
+	return hits
 }
 
 type span struct{ start, end int }
@@ -117,24 +161,27 @@ func (s *scanner) scan(path string, data []byte, scratch *[]byte) []Match {
 	} else {
 		lower = lowerInto(nil, data)
 	}
-	hits := make([][]int, len(s.keywords))
-	for k, kw := range s.keywords {
-		for off := 0; len(hits[k]) < maxHitsPerKeyword; {
-			i := bytes.Index(lower[off:], kw)
-			if i < 0 {
-				break
-			}
-			hits[k] = append(hits[k], off+i)
-			off += i + len(kw)
-		}
-	}
+	hits := s.findKeywords(lower)
 	var out []Match
 	var taken []span
+	var segs []string
 	for ri := range s.rules {
 		r := &s.rules[ri]
+		if len(s.ruleSkip[ri]) > 0 {
+			if segs == nil {
+				segs = splitPath(path)
+			}
+			if matchAny(s.ruleSkip[ri], segs) {
+				continue
+			}
+		}
 		var ruleHits []int
 		for _, k := range s.ruleKW[ri] {
-			ruleHits = append(ruleHits, hits[k]...)
+			for _, h := range hits[k] {
+				if r.Hit == nil || r.WholeFile || r.Hit(data, h) {
+					ruleHits = append(ruleHits, h)
+				}
+			}
 		}
 		if len(ruleHits) == 0 && len(r.Keywords) > 0 {
 			continue
@@ -163,53 +210,54 @@ func overlaps(taken []span, c span) bool {
 // candidates returns the spans of r's secrets in data that pass its checks.
 func (s *scanner) candidates(r *Rule, data []byte, hits []int) []span {
 	if r.WholeFile || len(r.Keywords) == 0 {
-		return s.check(r, data, 0, r.Regex.FindAllSubmatchIndex(data, maxMatchesPerRule), nil)
+		return s.check(r, data, 0, r.Regex.FindAllSubmatchIndex(data, maxMatchesPerRule))
 	}
 	sort.Ints(hits)
 	var out []span
-	// Run the expression over the line around each hit (or a window of it, on a long line), merging
-	// windows that touch, and keep only matches that contain a hit: those are complete even when a
-	// window cut the line.
-	for i := 0; i < len(hits) && len(out) < maxMatchesPerRule; {
-		ws, we := lineAround(data, hits[i])
-		j := i + 1
-		for j < len(hits) && hits[j] < we {
-			_, e := lineAround(data, hits[j])
-			we = max(we, e)
-			j++
+	// Run the expression from the start of the word holding each hit to the end of its line, and
+	// keep the first match if it holds the hit. Starting at the word means the match, when there is
+	// one, is found at once rather than after trying every position of the line.
+	end := -1
+	for _, h := range hits {
+		if h < end || len(out) >= maxMatchesPerRule {
+			continue // inside a match already found
 		}
-		ms := r.Regex.FindAllSubmatchIndex(data[ws:we], maxMatchesPerRule)
-		out = append(out, s.check(r, data, ws, ms, hits[i:j])...)
-		i = j
+		ws, we := wordStart(data, h), lineEnd(data, h)
+		m := r.Regex.FindSubmatchIndex(data[ws:we])
+		if m == nil || ws+m[0] > h || ws+m[1] <= h {
+			continue
+		}
+		end = ws + m[1]
+		out = append(out, s.check(r, data, ws, [][]int{m})...)
 	}
 	return out
 }
 
-// lineAround returns the line holding offset i, cut to window bytes either side.
-func lineAround(data []byte, i int) (int, int) {
+// wordStart is where the run of identifier characters holding offset i begins, looking back at most
+// window bytes.
+func wordStart(data []byte, i int) int {
 	lo := max(0, i-window)
-	start := lo
-	if k := bytes.LastIndexByte(data[lo:i], '\n'); k >= 0 {
-		start = lo + k + 1
+	for i > lo && identByte(data[i-1]) {
+		i--
 	}
+	return i
+}
+
+// lineEnd is the end of the line holding offset i, or i+window on a longer line.
+func lineEnd(data []byte, i int) int {
 	hi := min(len(data), i+window)
-	end := hi
 	if k := bytes.IndexByte(data[i:hi], '\n'); k >= 0 {
-		end = i + k
+		return i + k
 	}
-	return start, end
+	return hi
 }
 
 // check turns the submatch indices of matches found at offset base into secret spans, keeping those
-// that contain a keyword hit (when hits is not nil) and pass the entropy floor, the placeholder test
-// and the rule's own check.
-func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int, hits []int) []span {
+// that pass the entropy floor, the placeholder test and the rule's own check.
+func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int) []span {
 	var out []span
 	names := r.Regex.SubexpNames()
 	for _, m := range ms {
-		if hits != nil && !containsHit(hits, base+m[0], base+m[1]) {
-			continue
-		}
 		ss, se := m[0], m[1]
 		for g := 1; g < len(names); g++ {
 			if names[g] == "secret" && m[2*g] >= 0 && m[2*g+1] > m[2*g] {
@@ -219,7 +267,7 @@ func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int, hits []int) 
 		}
 		ss, se = trimSpace(data[base:], ss, se)
 		secret := string(data[base+ss : base+se])
-		if r.Entropy > 0 && entropy(secret) < r.Entropy || placeholder(secret) {
+		if r.Entropy > 0 && entropy(secret) < r.Entropy || placeholder(secret) || knownExample(secret) {
 			continue
 		}
 		if r.Valid != nil {
@@ -262,10 +310,4 @@ tail:
 		}
 	}
 	return start, end
-}
-
-// containsHit reports whether a sorted list of hit offsets has one in [start, end).
-func containsHit(hits []int, start, end int) bool {
-	i := sort.SearchInts(hits, start)
-	return i < len(hits) && hits[i] < end
 }
