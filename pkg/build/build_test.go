@@ -3,6 +3,7 @@ package build_test
 import (
 	"archive/tar"
 	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -458,6 +459,19 @@ func TestConfig(t *testing.T) {
 	}
 	if d != m.Layers[0].Digest || size != m.Layers[0].Size {
 		t.Errorf("compressed sha256 %s size %d, manifest says %s %d", d, size, m.Layers[0].Digest, m.Layers[0].Size)
+	}
+	// The stored gzip stream, read by the standard library, is the tar the diff ID names (Uncompressed
+	// serves the kept tar, so this is the check that the two agree).
+	crc2, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := stdgzip.NewReader(crc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2, _, err := v1.SHA256(zr); err != nil || h2 != diffID {
+		t.Errorf("the gzip stream inflates to %s (%v), diff ID %s", h2, err, diffID)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -121,7 +120,10 @@ func (t *tree) writeTar(w io.Writer, paths []string, epoch time.Time) error {
 // layer is a gzip-compressed layer held in memory, compressed once; its digests were computed when it
 // was made.
 type layer struct {
-	parts  [][]byte // concatenated, the gzip stream
+	parts [][]byte // concatenated, the gzip stream
+	// raw is the tar itself, kept so that the evidence stages, which read every layer of a new image
+	// right after it is built, do not inflate what was just deflated.
+	raw    []byte
 	size   int64
 	digest v1.Hash
 	diffID v1.Hash
@@ -149,11 +151,7 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 }
 
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	zr, err := gzip.NewReader(l.reader())
-	if err != nil {
-		return nil, fmt.Errorf("decompressing layer %s: %w", l.digest, err)
-	}
-	return zr, nil
+	return io.NopCloser(bytes.NewReader(l.raw)), nil
 }
 
 // tarSize is the exact size of the tar writeTar produces for paths when no PAX header is needed, a
@@ -220,6 +218,7 @@ func assembleGzip(raw []byte, blocks [][]byte) *layer {
 	}
 	tsum := sha256.Sum256(raw)
 	return &layer{
+		raw:    raw,
 		parts:  parts,
 		size:   size,
 		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zh.Sum(nil))},
