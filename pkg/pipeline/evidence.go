@@ -41,7 +41,7 @@ type Evidence struct {
 
 // Collect runs the evidence stages on one built image: SBOM (made exact by the lock), vulnerability
 // scan with the spec's VEX, secrets, hardening rules with the spec's waivers, and, when runTests is
-// set (the image is for this host's platform), structure tests. SBOM and secrets run in parallel.
+// set (the image is for this host's platform), structure tests. SBOM, secrets and lint run in parallel.
 func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runTests bool, opt Options) (*Evidence, error) {
 	cfg := s.Evidence
 	if cfg == nil {
@@ -66,7 +66,8 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	}
 
 	e := &Evidence{}
-	var secretFindings []evidence.Finding
+	var secretFindings, lintFindings []evidence.Finding
+	secretsDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		inv, err := sbom.Cache{Dir: filepath.Join(opt.DataDir, "cache", "inventories")}.Catalog(gctx, img, sbom.Options{Ref: image.Ref})
@@ -78,6 +79,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		return nil
 	})
 	g.Go(func() error {
+		defer close(secretsDone)
 		fs, err := secrets.Scan(gctx, img, secrets.Options{Allow: allow})
 		if err != nil {
 			return fmt.Errorf("secrets: %w", err)
@@ -85,19 +87,30 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		secretFindings = fs
 		return nil
 	})
+	g.Go(func() error {
+		// Lint reads the image alongside the others, and takes the secrets already found for its
+		// secrets rule instead of scanning again.
+		fs, err := harden.Lint(gctx, img, harden.Options{
+			Profile: profile, Waivers: waivers,
+			Secrets: func(ctx context.Context, _ v1.Image) ([]evidence.Finding, error) {
+				select {
+				case <-secretsDone:
+					return secretFindings, nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("lint: %w", err)
+		}
+		lintFindings = fs
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	e.Secrets = evidence.Report{Image: image, Tool: "ingot secrets", Findings: secretFindings}
-
-	// Lint reuses the secrets already found instead of scanning again.
-	lintFindings, err := harden.Lint(ctx, img, harden.Options{
-		Profile: profile, Waivers: waivers,
-		Secrets: func(context.Context, v1.Image) ([]evidence.Finding, error) { return secretFindings, nil },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lint: %w", err)
-	}
 	e.Lint = evidence.Report{Image: image, Tool: "ingot lint", Findings: lintFindings}
 
 	created := time.Unix(0, 0).UTC()
