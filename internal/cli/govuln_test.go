@@ -162,7 +162,7 @@ func expectedGoAdvisories(t *testing.T, versions map[string]string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer zr.Close()
+	defer func() { _ = zr.Close() }()
 	var out []string
 	for _, f := range zr.File {
 		rc, err := f.Open()

@@ -29,7 +29,7 @@ func ID() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: closing cannot lose data
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
@@ -43,7 +43,7 @@ func buildID(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := f.Section(".note.go.buildid")
 	if s == nil {
 		return "", errors.New("no Go build ID note")

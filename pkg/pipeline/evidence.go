@@ -259,7 +259,7 @@ func (e *Evidence) Write(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // gone after the rename; a leftover is only clutter
 	files := map[string][]byte{"sbom.spdx.json": e.SPDX, "sbom.cdx.json": e.CycloneDX}
 	reports := map[string]*evidence.Report{"secrets.json": &e.Secrets, "lint.json": &e.Lint, "vulns.json": e.Vulns, "tests.json": e.Tests}
 	for name, r := range reports {

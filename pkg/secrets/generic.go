@@ -279,7 +279,7 @@ func base64Prose(v string) bool {
 		return false
 	}
 	for _, r := range string(b) {
-		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsSpace(r) || unicode.IsPunct(r)) {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !unicode.IsPunct(r) {
 			return false
 		}
 	}

@@ -50,7 +50,7 @@ type Candidate struct {
 // Rule IDs of DefaultRules.
 const (
 	RuleAWSAccessKeyID     = "aws-access-key-id"
-	RuleAWSSecretAccessKey = "aws-secret-access-key"
+	RuleAWSSecretAccessKey = "aws-secret-access-key" //nolint:gosec // a rule ID, not a credential
 	RuleGCPServiceAccount  = "gcp-service-account"
 	RuleAzureStorageKey    = "azure-storage-key"
 	RuleGitHubToken        = "github-token"
@@ -281,7 +281,7 @@ func validDockerAuth(c Candidate) bool {
 func tokenLike(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(isBase64(c) || c == '-' || c == '_' || c == '.' || c == ':' || c == '~') {
+		if !isBase64(c) && c != '-' && c != '_' && c != '.' && c != ':' && c != '~' {
 			return false
 		}
 	}
