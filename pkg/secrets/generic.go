@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"bytes"
 	"encoding/base64"
 	"regexp"
 	"strings"
@@ -17,10 +18,10 @@ import (
 // hold one (token_url, password_file) and values that are references, templates, paths, URLs,
 // hashes, IDs, identifiers or prose.
 //
-// It does not look into third-party code and data (the Python, Perl, Ruby, Go and Java trees,
-// node_modules, vendor directories, /usr/share): their docstrings and examples are full of sample
-// passwords, and what they hold was published by their authors anyway. The rules for real credential
-// formats still apply there.
+// It does not look into third-party code and data (what distribution packages install in /usr/lib
+// and /usr/share, language runtimes in /usr/local, site-packages, node_modules, vendor and
+// third_party trees): their docstrings and examples are full of sample passwords, and what they hold
+// was published by their authors anyway. The rules for real credential formats still apply there.
 func generic() Rule {
 	re := regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(?P<key>[A-Za-z0-9_.-]*?(?:` + fold("pass") + `|` + fold("pwd") + `|` + fold("secret") + `|` + fold("token") + `|` +
 		fold("api") + `[_.-]?` + fold("key") + `|` + fold("access") + `[_.-]?` + fold("key") + `|` + fold("auth") + `[_.-]?` + fold("key") + `|` +
@@ -37,14 +38,13 @@ func generic() Rule {
 		Entropy: 3.0,
 		Hit:     assignedAfter,
 		SkipPaths: []string{
-			"usr/share/**", "usr/lib/python3*/**", "usr/local/lib/python3*/**", "**/site-packages/**",
-			"**/dist-packages/**", "**/node_modules/**", "**/vendor/**", "usr/lib/ruby/**",
-			"usr/local/lib/ruby/**", "**/gems/**", "usr/lib/go-*/**", "usr/local/go/**", "**/pkg/mod/**",
-			"usr/lib/**/perl*/**", "usr/lib/jvm/**",
+			"usr/share/**", "usr/lib/**", "usr/local/lib/python*/**", "usr/local/lib/ruby/**",
+			"usr/local/go/**", "**/{site-packages,dist-packages,node_modules,vendor,third_party,gems}/**",
+			"**/pkg/mod/**",
 		},
 		Valid: func(c Candidate) bool {
 			quoted := strings.HasSuffix(c.Groups[0], c.Secret+`"`) || strings.HasSuffix(c.Groups[0], c.Secret+"'")
-			return secretName(c.Groups[key]) && la.secretValue(c.Secret, quoted)
+			return secretName(c.Groups[key]) && la.secretValue(c.Secret, quoted) && !prose(c, quoted, c.Groups[key])
 		},
 	}
 }
@@ -117,12 +117,13 @@ func secretName(key string) bool {
 	last := -1
 	for i, w := range words {
 		switch w {
-		case "pass":
-			// DB_PASS, smtp_pass; not PassThrough or pass_filenames.
-			if i == len(words)-1 {
+		case "pass", "pwd":
+			// DB_PASS, smtp_pass, DB_PWD; not PassThrough, pass_filenames, or a lone PWD (the shell's
+			// working directory) or PASS (a test result).
+			if i == len(words)-1 && i > 0 {
 				last = i
 			}
-		case "password", "passwd", "passphrase", "pwd", "pw", "secret", "secrets", "token", "credential",
+		case "password", "passwd", "passphrase", "pw", "secret", "secrets", "token", "credential",
 			"credentials", "apikey", "accesskey", "authkey", "privatekey", "secretkey":
 			last = i
 		case "key":
@@ -149,11 +150,42 @@ func secretName(key string) bool {
 			"rule", "rules", "location", "env", "hint", "text", "msg", "message", "error", "title",
 			"description", "input", "algorithm", "alg", "encoding", "template", "route", "form", "param",
 			"validator", "manager", "store", "source", "selector", "generator", "encryption", "scheme",
-			"data", "permission", "permissions", "state", "auth", "authentication", "request", "response":
+			"data", "permission", "permissions", "state", "auth", "authentication", "request", "response",
+			"config", "configuration", "settings", "options", "opts", "reference", "spec", "info",
+			"status", "service", "pem", "der", "pkcs8", "pkcs12", "p12", "jwk", "class", "object":
 			return false
 		}
 	}
 	return true
+}
+
+// prose reports whether an unquoted match sits in a sentence rather than a setting: words before the
+// name ("Next page token: eav1Oz..."), or after the value on the same line. Settings have nothing but
+// indentation or an "export" before them, and at most a comment after; a command-line flag
+// (--password=x) has the rest of its command line after it.
+func prose(c Candidate, quoted bool, key string) bool {
+	if quoted || strings.HasPrefix(key, "-") {
+		return false
+	}
+	ls := bytes.LastIndexByte(c.Text[:c.Start], '\n') + 1
+	before := strings.Fields(string(c.Text[ls:c.Start]) + string(c.Groups[0][:1]))
+	words := 0
+	for _, w := range before {
+		if onlyIn(strings.ToLower(w), "abcdefghijklmnopqrstuvwxyz") {
+			words++
+		}
+	}
+	if words >= 2 {
+		return true
+	}
+	le := bytes.IndexByte(c.Text[c.End:], '\n')
+	if le < 0 {
+		le = len(c.Text) - c.End
+	}
+	after := strings.TrimSpace(string(c.Text[c.End : c.End+le]))
+	return after != "" && !strings.HasPrefix(after, "#") && !strings.HasPrefix(after, "//") &&
+		!strings.HasPrefix(after, "\\") && !strings.HasPrefix(after, ";") && !strings.HasPrefix(after, ",") &&
+		!strings.HasPrefix(after, "}") && !strings.HasPrefix(after, "--") && !strings.HasPrefix(after, "-")
 }
 
 // splitWords splits an identifier at '_', '-', '.' and camelCase humps, in lower case.
@@ -182,7 +214,7 @@ func splitWords(s string) []string {
 
 // lookalikes holds the expressions that recognise values shaped like something other than a secret.
 type lookalikes struct {
-	uuid, dottedRef, fileName, url, urlCreds, hashPrefix *regexp.Regexp
+	uuid, dottedRef, fileName, url, urlCreds, hashPrefix, variable, constant *regexp.Regexp
 }
 
 func newLookalikes() *lookalikes {
@@ -193,6 +225,10 @@ func newLookalikes() *lookalikes {
 		url:        regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`),
 		urlCreds:   regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@`),
 		hashPrefix: regexp.MustCompile(`(?i)^(?:sha1|sha224|sha256|sha384|sha512|md5|h1)[-:]`),
+		// "$NAME" is a variable in shells, Makefiles, Perl and PHP: a value holding one is built, not
+		// written down (this also passes over the odd real password with "$x" in it).
+		variable: regexp.MustCompile(`\$[A-Za-z_{(]`),
+		constant: regexp.MustCompile(`^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|_?[a-z][a-z0-9]*(?:_[a-z0-9]+)+)$`),
 	}
 }
 
@@ -209,18 +245,22 @@ func (la *lookalikes) secretValue(v string, quoted bool) bool {
 	}
 	// Templates and references: ${VAR}, $VAR, {{ .Values.x }}, %(name)s, #{x}, <your-token>, `cmd`,
 	// os.getenv("X").
-	for _, t := range [...]string{"${", "{{", "}}", "$(", "`", "%(", "%s", "%v", "#{", "{0}", "{}", "("} {
+	// Regular expressions: .*, \d.
+	for _, t := range [...]string{"${", "{{", "}}", "$(", "`", "%(", "%s", "%v", "#{", "{0}", "{}", "(", ".*", ".+", "\\d", "\\w", "\\s"} {
 		if strings.Contains(v, t) {
 			return false
 		}
 	}
 	switch {
-	case v[0] == '$', v[0] == '<' && v[len(v)-1] == '>', v[0] == '%' && v[len(v)-1] == '%':
-		return false
+	case la.variable.MatchString(v), v[0] == '<' && v[len(v)-1] == '>', v[0] == '%' && v[len(v)-1] == '%':
+		return false // $VAR, \$VAR, <placeholder>, %VAR%
 	case strings.ContainsFunc(v, unicode.IsSpace):
 		return false // prose, or a command line
-	case !quoted && strings.ContainsAny(v, "|&(){}[]<>;?"):
-		return false // code, not a literal
+	case !quoted && strings.ContainsAny(v, "|&(){}[]<>;?"), v[0] == '{', v[0] == '[',
+		strings.Contains(v, "[") && strings.Contains(v, "]"):
+		return false // code, JSON or a type, not a literal
+	case !quoted && la.constant.MatchString(v):
+		return false // a constant's or variable's name: TEST_DATA_BASE64, private_key_pkcs8
 	case la.uuid.MatchString(v), la.dottedRef.MatchString(v), la.fileName.MatchString(v), la.hashPrefix.MatchString(v):
 		return false
 	case la.url.MatchString(v) && !la.urlCreds.MatchString(v):
@@ -248,7 +288,7 @@ func onlyIn(s, set string) bool {
 }
 
 // identifierLike reports whether v reads as a name rather than random characters: letters and
-// separators only, with either few capitals (camelCase, kebab-case, words) or few small letters
+// separators (_-./) only, with either few capitals (camelCase, kebab-case, words) or few small letters
 // (CONSTANT_CASE), or short. Random tokens mix cases about evenly, and almost always hold a digit.
 func identifierLike(v string) bool {
 	upper, lower := 0, 0
@@ -258,7 +298,7 @@ func identifierLike(v string) bool {
 			upper++
 		case c >= 'a' && c <= 'z':
 			lower++
-		case c == '_' || c == '-' || c == '.':
+		case c == '_' || c == '-' || c == '.' || c == '/':
 		default:
 			return false
 		}

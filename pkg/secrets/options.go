@@ -32,7 +32,7 @@ type Allow struct {
 	// Rule is a rule ID, or "" for any rule.
 	Rule string
 	// Path is a glob on the image path (path.Match per segment, plus "**" for any number of
-	// segments), or "" for any path. Config findings have the paths "ENV:NAME", "LABEL:NAME",
+	// segments and "{a,b}" for either name), or "" for any path. Config findings have the paths "ENV:NAME", "LABEL:NAME",
 	// "history[N]", "CMD" and "ENTRYPOINT".
 	Path string
 	// Reason is required; it shows up in the report.
@@ -42,41 +42,37 @@ type Allow struct {
 // DefaultSkipPaths returns the files a scan does not read by default, because what they hold is
 // public or not configuration, and they are where other scanners' false positives come from:
 //
-//   - documentation, manual pages, info pages and translations (usr/share/{doc,man,info,locale}):
-//     prose and example configurations full of placeholder passwords;
-//   - public CA certificates (usr/share/ca-certificates, etc/ssl/certs) and time zone data;
-//   - tests and fixtures inside third-party dependency trees (site-packages, dist-packages,
-//     node_modules, a Go module cache, CPython's own test suite, the Go toolchain's sources), and
-//     Python packages' metadata (README text): they are published on PyPI, npm or in the toolchain
-//     and hold test keys and sample tokens by design.
+//   - documentation, manual pages, info pages and translations: prose and example configurations
+//     full of sample passwords and tokens;
+//   - public CA certificates and time zone data;
+//   - the tests, fixtures, examples and documentation of third-party code (Python, Node, Ruby,
+//     vendor and third_party trees, CPython's test suite), Python package metadata, the Go toolchain
+//     and the whole Go module cache: all of it is published, and holds test keys and sample tokens by
+//     design (a Go module cache easily holds hundreds).
 //
-// An application's own test directories are still read: a real key left in /app/tests leaks as well
-// as any other.
+// An application's own tests directory is still read: a real key left in /app/tests leaks as well as
+// any other. Outside these paths, third-party code is still read by the rules for real credential
+// formats.
 func DefaultSkipPaths() []string {
+	const (
+		deps    = "{site-packages,dist-packages,node_modules,vendor,vendored,third_party,gems}"
+		samples = "{test,tests,__tests__,testdata,test-data,test_data,fixtures,test-fixtures,testonly,examples,example,docs,doc}"
+	)
 	return []string{
-		"usr/share/doc/**",
-		"usr/share/man/**",
-		"usr/share/info/**",
-		"usr/share/locale/**",
-		"usr/share/i18n/**",
-		"usr/share/zoneinfo/**",
+		"**/share/{doc,man,info,locale,i18n,zoneinfo}/**",
 		"usr/share/ca-certificates/**",
 		"etc/ssl/certs/**",
-		"usr/lib/python3*/test/**",
-		"usr/local/lib/python3*/test/**",
-		"**/site-packages/**/test/**",
-		"**/site-packages/**/tests/**",
-		"**/dist-packages/**/test/**",
-		"**/dist-packages/**/tests/**",
-		"**/node_modules/**/test/**",
-		"**/node_modules/**/tests/**",
-		"**/node_modules/**/__tests__/**",
-		"**/node_modules/**/fixtures/**",
-		"**/pkg/mod/**/testdata/**",
+		"**/" + deps + "/**/" + samples + "/**",
+		"**/" + deps + "/**/*_test.*",
+		"**/" + deps + "/**/test_*.py",
+		"**/" + deps + "/**/*.test.*",
+		"**/" + deps + "/**/*.spec.*",
+		"**/lib/python*/test/**",
 		"**/*.dist-info/**",
 		"**/*.egg-info/**",
-		"usr/local/go/src/**/testdata/**",
-		"usr/lib/go-*/src/**/testdata/**",
+		"**/pkg/mod/**",
+		"usr/local/go/**",
+		"usr/lib/go-*/**",
 	}
 }
 
@@ -135,14 +131,48 @@ func checkGlob(pattern string) error {
 }
 
 // glob is a pattern split into segments once, for matching many paths.
-type glob []string
+type glob []segment
 
-func compileGlob(pattern string) glob {
-	return strings.Split(strings.TrimPrefix(pattern, "/"), "/")
+// segment is one part of a glob: "**", a set of literal alternatives ("{test,tests}" or a plain
+// name, compared as strings), or a path.Match pattern.
+type segment struct {
+	any     bool
+	alts    []string
+	pattern string
 }
 
-// matchGlob matches a path against a glob where "*" stays within a segment and "**" spans any
-// number of them; a leading "/" on either is ignored.
+func compileGlob(pattern string) glob {
+	var g glob
+	for _, s := range strings.Split(strings.TrimPrefix(pattern, "/"), "/") {
+		switch {
+		case s == "**":
+			g = append(g, segment{any: true})
+		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && !strings.ContainsAny(s, "*?[\\"):
+			g = append(g, segment{alts: strings.Split(s[1:len(s)-1], ",")})
+		case !strings.ContainsAny(s, "*?[\\"):
+			g = append(g, segment{alts: []string{s}})
+		default:
+			g = append(g, segment{pattern: s})
+		}
+	}
+	return g
+}
+
+func (s segment) match(name string) bool {
+	if s.alts != nil {
+		for _, a := range s.alts {
+			if a == name {
+				return true
+			}
+		}
+		return false
+	}
+	ok, _ := path.Match(s.pattern, name)
+	return ok
+}
+
+// matchGlob matches a path against a glob where "*" stays within a segment, "**" spans any number
+// of them and "{a,b}" is either name; a leading "/" on either is ignored.
 func matchGlob(pattern, name string) bool {
 	return compileGlob(pattern).match(splitPath(name))
 }
@@ -162,8 +192,8 @@ func matchAny(gs []glob, segs []string) bool {
 
 func (g glob) match(segs []string) bool {
 	for len(g) > 0 {
-		if g[0] == "**" {
-			for len(g) > 0 && g[0] == "**" {
+		if g[0].any {
+			for len(g) > 0 && g[0].any {
 				g = g[1:]
 			}
 			if len(g) == 0 {
@@ -176,10 +206,7 @@ func (g glob) match(segs []string) bool {
 			}
 			return false
 		}
-		if len(segs) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(g[0], segs[0]); !ok {
+		if len(segs) == 0 || !g[0].match(segs[0]) {
 			return false
 		}
 		g, segs = g[1:], segs[1:]

@@ -24,10 +24,48 @@ func TestMatchGlob(t *testing.T) {
 		{"**", "anything/at/all", true},
 		{"etc/**/*.yaml", "etc/app/config.yaml", true},
 		{"etc/**/*.yaml", "etc/config.yaml", true},
+		{"**/{site-packages,node_modules}/**/{test,fixtures}/**", "app/node_modules/jwt/test/key.pem", true},
+		{"**/{site-packages,node_modules}/**/{test,fixtures}/**", "usr/lib/python3/site-packages/a/fixtures/b", true},
+		{"**/{site-packages,node_modules}/**/{test,fixtures}/**", "app/test/node_modules/x.js", false},
+		{"{a,b}/c", "b/c", true},
+		{"{a,b}/c", "ab/c", false},
 	}
 	for _, tt := range tests {
 		if got := matchGlob(tt.pattern, tt.name); got != tt.want {
 			t.Errorf("matchGlob(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultSkipPaths(t *testing.T) {
+	s := &imageScan{}
+	for _, p := range DefaultSkipPaths() {
+		if err := checkGlob(p); err != nil {
+			t.Fatal(err)
+		}
+		s.skip = append(s.skip, compileGlob(p))
+	}
+	for name, want := range map[string]bool{
+		"usr/share/doc/libssl3/changelog.Debian":                                 true,
+		"usr/local/share/man/man1/app.1":                                         true,
+		"etc/ssl/certs/ca-certificates.crt":                                      true,
+		"usr/local/lib/python3.12/site-packages/jwt/tests/keys/testkey_rsa.priv": true,
+		"usr/lib/node_modules/npm/node_modules/agent/test/fixtures/key.pem":      true,
+		"app/vendor/github.com/x/y/testdata/key.pem":                             true,
+		"root/go/pkg/mod/github.com/x/y@v1.0.0/keys.go":                          true,
+		"usr/local/lib/python3.12/test/certdata/keycert.pem":                     true,
+		"usr/local/go/src/crypto/tls/testdata/example-key.pem":                   true,
+		"usr/lib/python3/dist-packages/PyJWT-2.6.0.egg-info/PKG-INFO":            true,
+		"usr/bin/app.png": true,
+		// An application's own files, tests included, are read.
+		"app/tests/.env":             false,
+		"app/config/settings.py":     false,
+		"etc/ssl/private/server.key": false,
+		"usr/local/lib/python3.12/site-packages/app/settings.py": false,
+		"home/app/.docker/config.json":                           false,
+	} {
+		if got := s.skipped(name); got != want {
+			t.Errorf("skipped(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -41,10 +41,12 @@ type Rule struct {
 
 // Candidate is a match of a rule's expression, before Valid has looked at it.
 type Candidate struct {
-	// Text is all the text being scanned; Groups the submatches (0 is the whole match).
-	Text   []byte
-	Groups []string
-	Secret string
+	// Text is all the text being scanned; Groups the submatches (0 is the whole match), which spans
+	// Text[Start:End].
+	Text       []byte
+	Groups     []string
+	Start, End int
+	Secret     string
 }
 
 // Rule IDs of DefaultRules.
@@ -208,21 +210,26 @@ func privateKey() Rule {
 	}
 }
 
-// longestBase64Run is the longest run of base64 characters, reading "\n" escapes and line breaks as
-// nothing: a key's body is one long run, a comment or an ellipsis is not.
+// longestBase64Run is the longest run of base64 characters, reading line breaks, "\n" escapes and
+// the indentation after them as nothing: a key's body is one long run, prose or an ellipsis is not.
 func longestBase64Run(s string) int {
 	best, run := 0, 0
+	lineStart := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '\\' && i+1 < len(s) && (s[i+1] == 'n' || s[i+1] == 'r'):
 			i++
-		case c == '\n' || c == '\r' || c == ' ' || c == '\t':
+			lineStart = true
+		case c == '\n' || c == '\r':
+			lineStart = true
+		case (c == ' ' || c == '\t') && lineStart:
 		case isBase64(c):
 			run++
 			best = max(best, run)
+			lineStart = false
 		default:
-			run = 0
+			run, lineStart = 0, false
 		}
 	}
 	return best

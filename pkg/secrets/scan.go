@@ -277,7 +277,7 @@ func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int) []span {
 					groups[g] = string(data[base+m[2*g] : base+m[2*g+1]])
 				}
 			}
-			if !r.Valid(Candidate{Text: data, Groups: groups, Secret: secret}) {
+			if !r.Valid(Candidate{Text: data, Groups: groups, Start: base + m[0], End: base + m[1], Secret: secret}) {
 				continue
 			}
 		}

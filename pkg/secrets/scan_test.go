@@ -133,3 +133,26 @@ func TestBinarySkipped(t *testing.T) {
 		}
 	}
 }
+
+// The generic rule stays out of third-party trees; the rules for real credential formats do not.
+func TestGenericScope(t *testing.T) {
+	text := []byte("password = \"Liw4YcNNv3q1svUk\"\nGITHUB_TOKEN=ghp_Q7vLm2XkR9tB4nWc8ZpJ3sYd6HfA1gEu5KoT\n")
+	for path, want := range map[string]string{
+		"/app/config.ini": "generic-secret github-token",
+		"/etc/app.conf":   "generic-secret github-token",
+		"/usr/lib/python3/dist-packages/x/doc.py":              "github-token",
+		"/usr/local/lib/python3.12/site-packages/x/conf.py":    "github-token",
+		"/app/node_modules/x/index.js":                         "github-token",
+		"/usr/share/perl5/Net/FTP.pm":                          "github-token",
+		"/home/app/.local/lib/python3.12/site-packages/x/a.py": "github-token",
+		"/srv/app/vendor/github.com/acme/client/client.go":     "github-token",
+	} {
+		var got []string
+		for _, m := range ScanBytes(path, text, nil) {
+			got = append(got, m.Rule.ID)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: found %v, want %s", path, got, want)
+		}
+	}
+}
