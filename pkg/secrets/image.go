@@ -267,6 +267,9 @@ func cleanPath(name string) string {
 func (s *imageScan) removedBy(layer int, name string) string {
 	for j := layer + 1; j < len(s.layers); j++ {
 		idx := &s.layers[j]
+		if idx.paths[name] {
+			return "replaced by layer " + strconv.Itoa(j)
+		}
 		for _, w := range idx.whiteouts {
 			if name == w || strings.HasPrefix(name, w+"/") {
 				return "deleted by layer " + strconv.Itoa(j)
@@ -276,9 +279,6 @@ func (s *imageScan) removedBy(layer int, name string) string {
 			if strings.HasPrefix(name, d+"/") {
 				return "deleted by layer " + strconv.Itoa(j)
 			}
-		}
-		if idx.paths[name] {
-			return "replaced by layer " + strconv.Itoa(j)
 		}
 	}
 	return ""

@@ -270,3 +270,51 @@ func TestScanCancelled(t *testing.T) {
 		t.Error("Scan ran to the end under a cancelled context")
 	}
 }
+
+func TestScanConfig(t *testing.T) {
+	cfg, err := empty.Image.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Labels = map[string]string{"org.opencontainers.image.source": "https://github.com/acme/app", "ci.token": fakeGitLab}
+	cfg.Config.Entrypoint = []string{"/app/server", "--db-password=" + fakePass}
+	cfg.Config.Cmd = []string{"--npm", fakeNPM}
+	img, err := mutate.ConfigFile(empty.Image, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Scan(context.Background(), img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []got{
+		{RuleNPMToken, "CMD", "", "", 0},
+		{RuleGeneric, "ENTRYPOINT", "", "", 0},
+		{RuleGitLabToken, "LABEL:ci.token", "", "", 0},
+	}
+	if g := summarize(fs); !equal(g, want) {
+		t.Errorf("findings:\n got %+v\nwant %+v", g, want)
+	}
+}
+
+func TestRemovedBy(t *testing.T) {
+	s := &imageScan{layers: []layerIndex{
+		{paths: map[string]bool{"app/a/key.pem": true, "app/b/key.pem": true, "app/c/key.pem": true, "app/d/key.pem": true}},
+		{whiteouts: []string{"app/a"}, opaque: []string{"app/b"}},
+		{paths: map[string]bool{"app/c/key.pem": true}},
+	}}
+	for name, want := range map[string]string{
+		"app/a/key.pem": "deleted by layer 1",
+		"app/b/key.pem": "deleted by layer 1",
+		"app/c/key.pem": "replaced by layer 2",
+		"app/d/key.pem": "",
+	} {
+		if got := s.removedBy(0, name); got != want {
+			t.Errorf("removedBy(0, %q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := s.removedBy(2, "app/c/key.pem"); got != "" {
+		t.Errorf("the top layer's file is removed by %q", got)
+	}
+}

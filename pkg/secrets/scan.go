@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -90,12 +91,14 @@ type scanner struct {
 	ruleKW   [][]int // indices into keywords, per rule
 	// starts has a bit set for each pair of bytes a keyword starts with, and byStart lists the
 	// keywords starting with each pair: a text is searched in one pass, testing one bit per byte.
-	starts  [1 << 16 / 64]uint64
-	byStart map[uint16][]int
+	starts    [1 << 16 / 64]uint64
+	startKeys []uint16 // sorted
+	byStart   [][]int  // keywords per entry of startKeys
 }
 
 func newScanner(rules []Rule) *scanner {
-	s := &scanner{rules: rules, ruleKW: make([][]int, len(rules)), ruleSkip: make([][]glob, len(rules)), byStart: map[uint16][]int{}}
+	s := &scanner{rules: rules, ruleKW: make([][]int, len(rules)), ruleSkip: make([][]glob, len(rules))}
+	byStart := map[uint16][]int{}
 	index := map[string]int{}
 	for i, r := range rules {
 		for _, p := range r.SkipPaths {
@@ -110,11 +113,18 @@ func newScanner(rules []Rule) *scanner {
 				if len(k) >= 2 {
 					b := bigram(k[0], k[1])
 					s.starts[b/64] |= 1 << (b % 64)
-					s.byStart[b] = append(s.byStart[b], j)
+					byStart[b] = append(byStart[b], j)
 				}
 			}
 			s.ruleKW[i] = append(s.ruleKW[i], j)
 		}
+	}
+	for b := range byStart {
+		s.startKeys = append(s.startKeys, b)
+	}
+	slices.Sort(s.startKeys)
+	for _, b := range s.startKeys {
+		s.byStart = append(s.byStart, byStart[b])
 	}
 	return s
 }
@@ -129,7 +139,8 @@ func (s *scanner) findKeywords(lower []byte) [][]int {
 		if s.starts[b/64]&(1<<(b%64)) == 0 {
 			continue
 		}
-		for _, k := range s.byStart[b] {
+		j, _ := slices.BinarySearch(s.startKeys, b)
+		for _, k := range s.byStart[j] {
 			if len(hits[k]) < maxHitsPerKeyword && bytes.HasPrefix(lower[i:], s.keywords[k]) {
 				hits[k] = append(hits[k], i)
 			}
@@ -267,9 +278,7 @@ func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int) []span {
 		}
 		ss, se = trimSpace(data[base:], ss, se)
 		secret := string(data[base+ss : base+se])
-		if r.Entropy > 0 && entropy(secret) < r.Entropy || placeholder(secret) || knownExample(secret) {
-			continue
-		}
+		// The rule's own check goes first: for the generic rule it is the one that rejects most.
 		if r.Valid != nil {
 			groups := make([]string, len(names))
 			for g := range names {
@@ -280,6 +289,9 @@ func (s *scanner) check(r *Rule, data []byte, base int, ms [][]int) []span {
 			if !r.Valid(Candidate{Text: data, Groups: groups, Start: base + m[0], End: base + m[1], Secret: secret}) {
 				continue
 			}
+		}
+		if r.Entropy > 0 && entropy(secret) < r.Entropy || placeholder(secret) || knownExample(secret) {
+			continue
 		}
 		out = append(out, span{base + ss, base + se})
 	}
