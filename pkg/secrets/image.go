@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // Scan looks for secrets in the files of every layer (a file deleted or replaced by a later layer is
@@ -174,7 +175,7 @@ func (s *imageScan) scanLayers(ctx context.Context, layers []v1.Layer) error {
 // readLayer walks one layer's tar stream, indexing every entry and sending each regular text file
 // that is not skipped to the workers.
 func (s *imageScan) readLayer(ctx context.Context, i int, l v1.Layer, files chan<- file) error {
-	rc, err := l.Uncompressed()
+	rc, err := imageref.Uncompressed(l)
 	if err != nil {
 		return err
 	}
