@@ -160,15 +160,15 @@ func secretName(key string) bool {
 }
 
 // prose reports whether an unquoted match sits in a sentence rather than a setting: words before the
-// name ("Next page token: eav1Oz..."), or after the value on the same line. Settings have nothing but
-// indentation or an "export" before them, and at most a comment after; a command-line flag
-// (--password=x) has the rest of its command line after it.
+// name ("Next page token: eav1Oz..."), or after a "name: value" on the same line. Settings have
+// nothing but indentation or an "export" before them, and at most a comment after; a command-line
+// flag (--password=x) or a shell assignment (TOKEN=x cmd) has the rest of its command line after it.
 func prose(c Candidate, quoted bool, key string) bool {
 	if quoted || strings.HasPrefix(key, "-") {
 		return false
 	}
 	ls := bytes.LastIndexByte(c.Text[:c.Start], '\n') + 1
-	before := strings.Fields(string(c.Text[ls:c.Start]) + string(c.Groups[0][:1]))
+	before := strings.Fields(string(c.Text[ls : c.Start+strings.Index(c.Groups[0], key)]))
 	words := 0
 	for _, w := range before {
 		if onlyIn(strings.ToLower(w), "abcdefghijklmnopqrstuvwxyz") {
@@ -177,6 +177,11 @@ func prose(c Candidate, quoted bool, key string) bool {
 	}
 	if words >= 2 {
 		return true
+	}
+	// After "NAME=value" comes the rest of a command line (DB_PASSWORD=x ./migrate); after
+	// "name: value", more words are a sentence.
+	if op := c.Groups[0][strings.Index(c.Groups[0], key)+len(key):]; strings.Contains(op[:len(op)-len(c.Secret)], "=") {
+		return false
 	}
 	le := bytes.IndexByte(c.Text[c.End:], '\n')
 	if le < 0 {

@@ -31,7 +31,7 @@ func TestPositives(t *testing.T) {
 		{"npmrc-auth.txt", map[string]int{RuleNPMRCAuth: 2}},
 		{"pypi-token.txt", map[string]int{RulePyPIToken: 1}},
 		{"docker-config-auth.txt", map[string]int{RuleDockerConfigAuth: 2}},
-		{"generic-secret.txt", map[string]int{RuleGeneric: 8}},
+		{"generic-secret.txt", map[string]int{RuleGeneric: 11}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
