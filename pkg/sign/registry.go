@@ -1,0 +1,188 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// maxMetadata bounds what is read for one signature manifest, envelope or bundle: these are small
+// JSON documents, and a registry answering with more is refused rather than buffered.
+const maxMetadata = 32 << 20
+
+// RemoteOptions say how to reach registries. Nothing is global: the transport and the keychain come
+// from the caller.
+type RemoteOptions struct {
+	// Transport carries every request; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// Keychain finds credentials; nil means the docker config (authn.DefaultKeychain).
+	Keychain authn.Keychain
+	// Retry is how throttled or failed requests are retried; zero means three quick tries.
+	Retry remote.Backoff
+}
+
+// client is one session with a registry: ggcr's puller and pusher, reused so that authentication and
+// the /v2/ ping happen once, not on every request.
+type client struct {
+	opts []remote.Option
+}
+
+func newClient(ctx context.Context, o RemoteOptions) (*client, error) {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	rt := o.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	backoff := o.Retry
+	if backoff.Steps == 0 {
+		backoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 3}
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(rt),
+		remote.WithRetryBackoff(backoff),
+	}
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &client{opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher))}, nil
+}
+
+// errNotFound is a registry's 404: the tag, manifest or blob does not exist.
+var errNotFound = errors.New("not found")
+
+// classify turns a registry failure into errNotFound (a real 404) or ErrRegistry (anything else,
+// including 429 and 5xx, which must never read as "nothing there").
+func classify(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%s: %w", what, errNotFound)
+	}
+	if errors.Is(err, ErrDigestMismatch) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrRegistry, what, err)
+}
+
+// manifest fetches a manifest by tag or digest, checking its bytes against a requested digest.
+func (c *client) manifest(ref name.Reference) (*remote.Descriptor, error) {
+	d, err := remote.Get(ref, c.opts...)
+	if err != nil {
+		return nil, classify("fetching "+ref.String(), err)
+	}
+	if len(d.Manifest) > maxMetadata {
+		return nil, fmt.Errorf("%w: manifest %s is %d bytes", ErrMalformed, ref, len(d.Manifest))
+	}
+	sum := sha256.Sum256(d.Manifest)
+	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	if dg, ok := ref.(name.Digest); ok && dg.DigestStr() != got.String() {
+		return nil, fmt.Errorf("%w: the registry's manifest for %s hashes to %s", ErrDigestMismatch, ref, got)
+	}
+	d.Digest = got
+	return d, nil
+}
+
+// blob fetches a small blob and checks that it hashes to its digest.
+func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) {
+	l, err := remote.Layer(repo.Digest(d.String()), c.opts...)
+	if err != nil {
+		return nil, classify("fetching blob "+d.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, classify("fetching blob "+d.String(), err)
+	}
+	defer func() { _ = rc.Close() }() // read-only
+	h := sha256.New()
+	data, err := io.ReadAll(io.TeeReader(io.LimitReader(rc, maxMetadata+1), h))
+	if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != d.Hex {
+		return nil, fmt.Errorf("%w: blob %s hashes to sha256:%s", ErrDigestMismatch, d, got)
+	}
+	if err != nil {
+		if isVerifyErr(err) {
+			return nil, fmt.Errorf("%w: blob %s: %w", ErrDigestMismatch, d, err)
+		}
+		return nil, classify("reading blob "+d.String(), err)
+	}
+	if len(data) > maxMetadata {
+		return nil, fmt.Errorf("%w: blob %s is larger than %d bytes", ErrMalformed, d, maxMetadata)
+	}
+	return data, nil
+}
+
+// putBlob uploads a small blob unless the registry has it.
+func (c *client) putBlob(repo name.Repository, data []byte, mt types.MediaType) (v1.Descriptor, error) {
+	l := static.NewLayer(data, mt)
+	d, _ := l.Digest() // static layers cannot fail
+	if err := remote.WriteLayer(repo, l, c.opts...); err != nil {
+		return v1.Descriptor{}, classify("uploading blob "+d.String(), err)
+	}
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(data))}, nil
+}
+
+// putManifest uploads a manifest under a tag, or by its digest when tag is empty. A manifest with a
+// subject also updates the referrers fallback tag on registries without the referrers API (ggcr does it).
+func (c *client) putManifest(repo name.Repository, raw []byte, mt types.MediaType, tag string) (v1.Hash, error) {
+	sum := sha256.Sum256(raw)
+	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	var ref name.Reference = repo.Digest(d.String())
+	if tag != "" {
+		ref = repo.Tag(tag)
+	}
+	if err := remote.Put(ref, rawManifest{raw, mt}, c.opts...); err != nil {
+		return d, classify("uploading manifest "+ref.String(), err)
+	}
+	return d, nil
+}
+
+// referrers lists the manifests that name d as their subject, through the referrers API or its
+// fallback tag.
+func (c *client) referrers(d name.Digest) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(d, c.opts...)
+	if err != nil {
+		return nil, classify("listing referrers of "+d.String(), err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, classify("listing referrers of "+d.String(), err)
+	}
+	return m.Manifests, nil
+}
+
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)          { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// isVerifyErr recognises ggcr's own digest check failing while a blob is read; ggcr has no sentinel
+// for it, only this message (pkg/v1/internal/verify).
+func isVerifyErr(err error) bool {
+	return err != nil && bytes.Contains([]byte(err.Error()), []byte("error verifying"))
+}

@@ -1,0 +1,318 @@
+package sign
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// fetchParallelism bounds concurrent blob and manifest fetches during verification.
+const fetchParallelism = 8
+
+// Signature is a verified signature: which format, where it was found, and what it signed.
+type Signature struct {
+	Format Format
+	// Source is where it lives: the .sig tag or the referrer manifest's digest.
+	Source string
+	// Payload is the signed payload (simple signing JSON, or the in-toto statement).
+	Payload []byte
+}
+
+// Attestation is a verified attestation.
+type Attestation struct {
+	Format    Format
+	Source    string
+	Statement *Statement
+}
+
+// candidate is one signature or attestation found for an image, before verification.
+type candidate struct {
+	format Format
+	source string
+	// check verifies it; it returns the verified payload.
+	check func() (Signature, *Statement, error)
+}
+
+// Verify checks that the image ref names carries a valid signature by v's key in the chosen formats,
+// and returns the signatures that verify. It fails closed; the error says why, for errors.Is:
+// ErrNoSignatures, ErrWrongKey, ErrBadSignature, ErrOtherImage, ErrDigestMismatch or ErrRegistry.
+func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]Signature, error) {
+	c, t, hint, err := verifySetup(ctx, ref, v, o)
+	if err != nil {
+		return nil, err
+	}
+	cands, err := c.candidates(t, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
+	if err != nil {
+		return nil, err
+	}
+	var out []Signature
+	err = evaluate(cands, ErrNoSignatures, func(s Signature, _ *Statement) { out = append(out, s) })
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: %w", t.ref, err)
+	}
+	return out, nil
+}
+
+// VerifyAttestations checks the image's attestations of predicateType ("" for all) signed by v's key,
+// and returns the statements that verify. Errors are those of Verify, with ErrNoAttestations when
+// there is none of that type.
+func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, predicateType string, o Options) ([]Attestation, error) {
+	c, t, hint, err := verifySetup(ctx, ref, v, o)
+	if err != nil {
+		return nil, err
+	}
+	want := func(pt string) bool {
+		return pt != SignPredicateType && (predicateType == "" || pt == predicateType)
+	}
+	cands, err := c.candidates(t, o.formats(), "att", want, v, hint)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attestation
+	err = evaluate(cands, ErrNoAttestations, func(s Signature, st *Statement) {
+		if want(st.PredicateType) {
+			out = append(out, Attestation{Format: s.Format, Source: s.Source, Statement: st})
+		}
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("%w: no %s attestation verifies", ErrNoAttestations, predicateType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verifying attestations of %s: %w", t.ref, err)
+	}
+	return out, nil
+}
+
+func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (*client, *target, string, error) {
+	c, err := newClient(ctx, o.RemoteOptions)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	hint, err := KeyHint(v.PublicKey())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	t, err := c.resolve(ref)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return c, t, hint, nil
+}
+
+// candidates lists the signatures (suffix "sig") or attestations ("att") of t in the chosen formats.
+// The legacy tag and the referrers are read in parallel; a registry failure of either is an error,
+// since a missing answer must not read as "no signatures".
+func (c *client) candidates(t *target, f Format, suffix string, want func(predicateType string) bool, v Verifier, hint string) ([]candidate, error) {
+	var legacy, bundles []candidate
+	var g errgroup.Group
+	if f&FormatLegacy != 0 {
+		g.Go(func() (err error) {
+			legacy, err = c.legacyCandidates(t, suffix, want, v, hint)
+			return err
+		})
+	}
+	if f&FormatBundle != 0 {
+		g.Go(func() (err error) {
+			bundles, err = c.bundleCandidates(t, want, v, hint)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return append(legacy, bundles...), nil
+}
+
+func (c *client) legacyCandidates(t *target, suffix string, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+	repo := t.ref.Context()
+	tag := legacyTag(t.desc.Digest, suffix)
+	d, err := c.manifest(repo.Tag(tag))
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(d.Manifest, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s:%s: %w", ErrMalformed, repo, tag, err)
+	}
+	source := repo.Tag(tag).String()
+	var out []candidate
+	for _, l := range m.Layers {
+		switch {
+		case suffix == "sig" && l.MediaType == SimpleSigningMediaType:
+			out = append(out, candidate{format: FormatLegacy, source: source, check: func() (Signature, *Statement, error) {
+				return c.checkSimpleSigning(repo, l, t.desc.Digest, v, hint, source)
+			}})
+		case suffix == "att" && l.MediaType == DSSEMediaType:
+			// The annotation is unsigned: it only skips what cannot match; the statement decides.
+			if pt, ok := l.Annotations[PredicateTypeAnnotation]; ok && !want(pt) {
+				continue
+			}
+			out = append(out, candidate{format: FormatLegacy, source: source, check: func() (Signature, *Statement, error) {
+				data, err := c.blob(repo, l.Digest)
+				if err != nil {
+					return Signature{}, nil, err
+				}
+				env, err := ParseEnvelope(data)
+				if err != nil {
+					return Signature{}, nil, err
+				}
+				return checkEnvelope(env, l.Annotations[KeyHintAnnotation], t.desc.Digest, v, hint, FormatLegacy, source)
+			}})
+		}
+	}
+	return out, nil
+}
+
+func (c *client) checkSimpleSigning(repo name.Repository, l v1.Descriptor, d v1.Hash, v Verifier, hint, source string) (Signature, *Statement, error) {
+	sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+	if err != nil || len(sig) == 0 {
+		return Signature{}, nil, fmt.Errorf("%w: %s: the signature annotation is not base64", ErrMalformed, source)
+	}
+	payload, err := c.blob(repo, l.Digest)
+	if err != nil {
+		return Signature{}, nil, err
+	}
+	if err := v.Verify(payload, sig); err != nil {
+		return Signature{}, nil, keyError(l.Annotations[KeyHintAnnotation], hint, source)
+	}
+	p, err := parseSimpleSigning(payload)
+	if err != nil {
+		return Signature{}, nil, err
+	}
+	if p.Critical.Image.DockerManifestDigest != d.String() {
+		return Signature{}, nil, fmt.Errorf("%w: %s signs %s, not %s", ErrOtherImage, source, p.Critical.Image.DockerManifestDigest, d)
+	}
+	return Signature{Format: FormatLegacy, Source: source, Payload: payload}, nil, nil
+}
+
+// keyError explains a signature that does not verify: another key when its (unsigned) hint names
+// one, else an altered signature or payload.
+func keyError(theirs, ours, source string) error {
+	if theirs != "" && theirs != ours {
+		return fmt.Errorf("%w: %s was made by the key %s, not %s", ErrWrongKey, source, theirs, ours)
+	}
+	if theirs == "" {
+		return fmt.Errorf("%w: %s does not verify with this key (signed by another key, or altered)", ErrBadSignature, source)
+	}
+	return fmt.Errorf("%w: %s names this key but does not verify: its payload or signature was altered", ErrBadSignature, source)
+}
+
+func checkEnvelope(env *Envelope, theirHint string, d v1.Hash, v Verifier, hint string, f Format, source string) (Signature, *Statement, error) {
+	if env.PayloadType != InTotoPayloadType {
+		return Signature{}, nil, fmt.Errorf("%w: %s: payload type %q", ErrMalformed, source, env.PayloadType)
+	}
+	if err := env.Verify(v); err != nil {
+		return Signature{}, nil, keyError(theirHint, hint, source)
+	}
+	st, err := ParseStatement(env.Payload)
+	if err != nil {
+		return Signature{}, nil, err
+	}
+	if !st.Names(d) {
+		return Signature{}, nil, fmt.Errorf("%w: %s is about %v, not %s", ErrOtherImage, source, st.Subject, d)
+	}
+	return Signature{Format: f, Source: source, Payload: env.Payload}, st, nil
+}
+
+func (c *client) bundleCandidates(t *target, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+	refs, err := c.referrers(t.ref)
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	repo := t.ref.Context()
+	var out []candidate
+	for _, r := range refs {
+		if r.ArtifactType != BundleMediaType {
+			continue
+		}
+		if pt, ok := r.Annotations[BundlePredicateTypeAnnotation]; ok && !want(pt) {
+			continue
+		}
+		source := repo.Digest(r.Digest.String()).String()
+		out = append(out, candidate{format: FormatBundle, source: source, check: func() (Signature, *Statement, error) {
+			b, err := c.fetchBundle(repo, r.Digest)
+			if err != nil {
+				return Signature{}, nil, err
+			}
+			s, st, err := checkEnvelope(b.Envelope, b.Hint, t.desc.Digest, v, hint, FormatBundle, source)
+			if err == nil && !want(st.PredicateType) {
+				return Signature{}, nil, errSkip
+			}
+			return s, st, err
+		}})
+	}
+	return out, nil
+}
+
+// errSkip marks a candidate that turned out to be of another kind (an attestation among
+// signatures): neither a success nor a failure.
+var errSkip = errors.New("skip")
+
+// evaluate checks every candidate in parallel and hands the valid ones to ok, in order. With none
+// valid it returns the most telling failure: a registry error first (the answer is unknown), then a
+// digest mismatch, a signature for another image, an altered signature, another key, and malformed
+// data; none is errNone.
+func evaluate(cands []candidate, errNone error, ok func(Signature, *Statement)) error {
+	type result struct {
+		sig Signature
+		st  *Statement
+		err error
+	}
+	results := make([]result, len(cands))
+	var g errgroup.Group
+	g.SetLimit(fetchParallelism)
+	var mu sync.Mutex
+	for i, cd := range cands {
+		g.Go(func() error {
+			s, st, err := cd.check()
+			mu.Lock()
+			results[i] = result{s, st, err}
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait() // the checks return nil; their errors are in results
+	var errs []error
+	valid := 0
+	for _, r := range results {
+		switch {
+		case r.err == nil:
+			valid++
+			ok(r.sig, r.st)
+		case errors.Is(r.err, errSkip):
+		default:
+			errs = append(errs, r.err)
+		}
+	}
+	if valid > 0 {
+		return nil
+	}
+	if len(errs) == 0 {
+		return errNone
+	}
+	for _, kind := range []error{ErrRegistry, ErrDigestMismatch, ErrOtherImage, ErrBadSignature, ErrWrongKey, ErrMalformed} {
+		for _, e := range errs {
+			if errors.Is(e, kind) {
+				if len(errs) > 1 {
+					return fmt.Errorf("%w (and %d more failures)", e, len(errs)-1)
+				}
+				return e
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
