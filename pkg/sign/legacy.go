@@ -27,7 +27,7 @@ const (
 	// signed and never trusted: it only lets a failed verification say "another key" rather than
 	// "altered".
 	KeyHintAnnotation = "dev.ingot.key-hint"
-	simpleSigningType       = "cosign container image signature"
+	simpleSigningType = "cosign container image signature"
 )
 
 // SimpleSigning is cosign's signature payload: the image digest it vouches for, and the repository it

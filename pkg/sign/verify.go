@@ -315,4 +315,3 @@ func evaluate(cands []candidate, errNone error, ok func(Signature, *Statement)) 
 	}
 	return errors.Join(errs...)
 }
-
