@@ -47,7 +47,7 @@ type ScanRecord struct {
 	DBURI     string `json:"dbURI"`
 	DBVersion string `json:"dbVersion"`
 	// VEX are the OpenVEX documents applied, as the spec names them.
-	VEX               []string  `json:"vex,omitempty"`
+	VEX []string `json:"vex,omitempty"`
 	// Started and Finished are the scan's real times, in UTC.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
