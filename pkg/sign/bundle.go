@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -88,7 +89,7 @@ func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *
 	existing []v1.Descriptor, v Verifier, now time.Time) (bool, error) {
 	repo := subject.Context()
 	for _, r := range existing {
-		if r.ArtifactType != BundleMediaType || r.Annotations[BundlePredicateTypeAnnotation] != predType {
+		if !maybeBundle(r) || r.Annotations[BundlePredicateTypeAnnotation] != predType {
 			continue
 		}
 		b, err := c.fetchBundle(repo, r.Digest)
@@ -131,6 +132,16 @@ func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *
 	return true, nil
 }
 
+// errNotBundle marks a referrer that holds something else than one sigstore bundle: another tool's
+// artifact, neither valid nor invalid for us.
+var errNotBundle = errors.New("not a sigstore bundle")
+
+// maybeBundle reports whether a referrer descriptor can hold a bundle. Registries report the
+// manifest's artifactType, or (older ones, like ggcr's) its config media type, the empty one.
+func maybeBundle(r v1.Descriptor) bool {
+	return r.ArtifactType == BundleMediaType || r.ArtifactType == EmptyMediaType || r.ArtifactType == ""
+}
+
 // fetchBundle reads the bundle a referrer manifest holds.
 func (c *client) fetchBundle(repo name.Repository, d v1.Hash) (*ParsedBundle, error) {
 	desc, err := c.manifest(repo.Digest(d.String()))
@@ -142,7 +153,7 @@ func (c *client) fetchBundle(repo name.Repository, d v1.Hash) (*ParsedBundle, er
 		return nil, fmt.Errorf("%w: referrer %s: %w", ErrMalformed, d, err)
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != BundleMediaType {
-		return nil, fmt.Errorf("%w: referrer %s does not hold exactly one bundle", ErrMalformed, d)
+		return nil, fmt.Errorf("referrer %s: %w", d, errNotBundle)
 	}
 	data, err := c.blob(repo, m.Layers[0].Digest)
 	if err != nil {

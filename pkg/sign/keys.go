@@ -90,11 +90,16 @@ func LoadPrivateKey(pemData, password []byte) (Signer, error) {
 	if !ok || ec.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: only ECDSA P-256 keys are supported, got %T", ErrKeyFormat, key)
 	}
-	sv, err := signature.LoadECDSASignerVerifier(ec, crypto.SHA256)
+	return NewECDSASigner(ec)
+}
+
+// NewECDSASigner signs with a P-256 key held in memory.
+func NewECDSASigner(k *ecdsa.PrivateKey) (Signer, error) {
+	sv, err := signature.LoadECDSASignerVerifier(k, crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}
-	return &keySigner{sv: sv, pub: ec.Public()}, nil
+	return &keySigner{sv: sv, pub: k.Public()}, nil
 }
 
 // LoadPublicKey reads a PEM public key (PKIX, as cosign writes it).

@@ -1,7 +1,6 @@
 package sign
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -84,6 +84,11 @@ func classify(what string, err error) error {
 	}
 	if errors.Is(err, ErrDigestMismatch) {
 		return err
+	}
+	// ggcr checks a manifest fetched by digest, but has no sentinel for the failure, only this message
+	// (pkg/v1/remote/fetcher.go).
+	if strings.Contains(err.Error(), "does not match requested digest") {
+		return fmt.Errorf("%w: %s: %w", ErrDigestMismatch, what, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrRegistry, what, err)
 }
@@ -184,5 +189,5 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 // isVerifyErr recognises ggcr's own digest check failing while a blob is read; ggcr has no sentinel
 // for it, only this message (pkg/v1/internal/verify).
 func isVerifyErr(err error) bool {
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte("error verifying"))
+	return err != nil && strings.Contains(err.Error(), "error verifying")
 }

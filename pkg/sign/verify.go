@@ -235,7 +235,7 @@ func (c *client) bundleCandidates(t *target, want func(string) bool, v Verifier,
 	repo := t.ref.Context()
 	var out []candidate
 	for _, r := range refs {
-		if r.ArtifactType != BundleMediaType {
+		if !maybeBundle(r) {
 			continue
 		}
 		if pt, ok := r.Annotations[BundlePredicateTypeAnnotation]; ok && !want(pt) {
@@ -244,6 +244,9 @@ func (c *client) bundleCandidates(t *target, want func(string) bool, v Verifier,
 		source := repo.Digest(r.Digest.String()).String()
 		out = append(out, candidate{format: FormatBundle, source: source, check: func() (Signature, *Statement, error) {
 			b, err := c.fetchBundle(repo, r.Digest)
+			if errors.Is(err, errNotBundle) {
+				return Signature{}, nil, errSkip
+			}
 			if err != nil {
 				return Signature{}, nil, err
 			}
