@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,6 +28,10 @@ import (
 	"github.com/ingot-build/ingot/pkg/spec"
 )
 
+// ErrInputChanged means the spec or lock file named in Options no longer holds the spec or lock
+// being built, so the provenance could not truthfully name it.
+var ErrInputChanged = errors.New("pipeline: input file changed")
+
 // Result is a built image, stored in the layout store.
 type Result struct {
 	Artifact publish.Artifact
@@ -44,8 +49,9 @@ type Result struct {
 
 // Build makes the image the spec and lock describe, using only what the lock pins, and stores it in
 // the layout store. It refuses a lock that does not match the spec. An unchanged spec, lock and file
-// set is recognised and not rebuilt.
+// set is recognised and not rebuilt. Each fresh image's evidence includes its SLSA provenance.
 func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Result, error) {
+	started := time.Now()
 	if err := l.Check(s); err != nil {
 		return nil, err
 	}
@@ -89,6 +95,9 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		res.Notes = append(res.Notes, "no vulnerability data imported: the image was not scanned (see ingot db import)")
 	}
 	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
+		return nil, err
+	}
+	if err := addProvenance(s, l, files, res.Evidence, opt, started, time.Now()); err != nil {
 		return nil, err
 	}
 	for i, img := range images {
@@ -349,17 +358,12 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (stri
 	if epoch != nil {
 		fmt.Fprintf(h, "epoch %d\n", epoch.Unix())
 	}
-	if e := s.Evidence; e != nil {
-		for _, p := range append([]string{e.Tests}, e.VEX...) {
-			if p == "" {
-				continue
-			}
-			data, err := os.ReadFile(resolvePath(s.Dir, p))
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintf(h, "evidence-input %s %x\n", p, sha256.Sum256(data))
-		}
+	inputs, err := evidenceInputs(s)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range inputs {
+		fmt.Fprintf(h, "evidence-input %s %s\n", f.Path, f.SHA256)
 	}
 	st, err := opt.vulnDB().Status()
 	if err != nil {

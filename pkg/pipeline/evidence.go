@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
 	"github.com/ingot-build/ingot/pkg/imagetest"
@@ -35,8 +36,16 @@ type Evidence struct {
 	// Vulns is nil when no vulnerability data has been imported (see ingot db import).
 	Vulns         *evidence.Report
 	Secrets, Lint evidence.Report
+	// Scan says how the vulnerability scan ran (scanner, data, times); nil when not scanned.
+	Scan *attest.ScanRecord
 	// Tests is nil when the spec names no structure tests.
 	Tests *evidence.Report
+	// Provenance is the image's SLSA provenance v1 predicate, set by Build (Collect cannot know when
+	// the build finished).
+	Provenance []byte
+
+	// vulnData is the state of the vulnerability data the scan used, for the provenance.
+	vulnData []vuln.SourceStatus
 }
 
 // Collect runs the evidence stages on one built image: SBOM (made exact by the lock), vulnerability
@@ -135,11 +144,17 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		if err != nil {
 			return nil, err
 		}
+		version, err := attest.BuilderVersion()
+		if err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		started := time.Now()
 		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs})
 		if err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
-		e.Vulns = &r
+		rec := attest.NewScanRecord(version["ingot"], st.Sources, cfg.VEX, started, time.Now())
+		e.Vulns, e.Scan, e.vulnData = &r, &rec, st.Sources
 	}
 
 	if cfg.Tests != "" && runTests {
@@ -260,8 +275,18 @@ func (e *Evidence) Write(dir string) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }() // gone after the rename; a leftover is only clutter
-	files := map[string][]byte{"sbom.spdx.json": e.SPDX, "sbom.cdx.json": e.CycloneDX}
-	reports := map[string]*evidence.Report{"secrets.json": &e.Secrets, "lint.json": &e.Lint, "vulns.json": e.Vulns, "tests.json": e.Tests}
+	files := map[string][]byte{attest.SPDXFile: e.SPDX, attest.CycloneDXFile: e.CycloneDX}
+	if e.Provenance != nil {
+		files[attest.ProvenanceFile] = e.Provenance
+	}
+	if e.Scan != nil {
+		data, err := json.MarshalIndent(e.Scan, "", "  ")
+		if err != nil {
+			return err
+		}
+		files[attest.ScanFile] = append(data, '\n')
+	}
+	reports := map[string]*evidence.Report{"secrets.json": &e.Secrets, attest.LintFile: &e.Lint, attest.VulnsFile: e.Vulns, attest.TestsFile: e.Tests}
 	for name, r := range reports {
 		if r == nil {
 			continue

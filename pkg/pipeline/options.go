@@ -28,6 +28,11 @@ type Options struct {
 	Now func() time.Time
 	// Remote are options for fetching base images from registries.
 	Remote []remote.Option
+	// SpecFile and LockFile are the files the spec and lock were read from, as the user named them.
+	// The provenance records each with the sha256 of its bytes; Build refuses a file that no longer
+	// holds what it is building. Empty leaves them out (the provenance still records the canonical
+	// digests of the spec and lock being built).
+	SpecFile, LockFile string
 }
 
 func (o Options) cache() *apt.Cache {

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/build"
+	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/spec"
+)
+
+// addProvenance records the SLSA provenance of each image of a build in its evidence. It lives beside
+// the image, never in it, so the image stays reproducible.
+func addProvenance(s *spec.Spec, l *lock.Lock, files []build.File, evs []*Evidence, opt Options, started, finished time.Time) error {
+	in := attest.ProvenanceInput{Spec: s, Lock: l, SourceDateEpoch: opt.SourceDateEpoch, Started: started, Finished: finished}
+	var err error
+	if in.SpecFile, in.SpecDigest, err = inputFile(opt.SpecFile, func(data []byte) (bool, error) {
+		read, err := spec.Parse(data)
+		return err == nil && read.Digest() == s.Digest(), err
+	}); err != nil {
+		return fmt.Errorf("provenance: spec: %w", err)
+	}
+	if in.LockFile, in.LockDigest, err = inputFile(opt.LockFile, func(data []byte) (bool, error) {
+		read, err := lock.Parse(data)
+		if err != nil {
+			return false, err
+		}
+		a, err := read.Marshal()
+		if err != nil {
+			return false, err
+		}
+		b, err := l.Marshal()
+		return err == nil && string(a) == string(b), err
+	}); err != nil {
+		return fmt.Errorf("provenance: lock: %w", err)
+	}
+	for _, f := range files {
+		if f.Mode.Type() == 0 {
+			in.Files = append(in.Files, attest.File{Path: f.Path, SHA256: sha256Hex(f.Data)})
+		}
+	}
+	if in.EvidenceInputs, err = evidenceInputs(s); err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	if in.Builder, err = attest.BuilderVersion(); err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	if in.InvocationID, err = attest.NewInvocationID(); err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	for i, ev := range evs {
+		in.Arch, in.VulnData = s.Archs[i], ev.vulnData
+		if ev.Provenance, err = attest.Provenance(in); err != nil {
+			return fmt.Errorf("provenance for %s: %w", s.Archs[i], err)
+		}
+	}
+	return nil
+}
+
+// inputFile reads a spec or lock file for the provenance: its path as given and the sha256 of its
+// bytes, after same confirms it holds what is being built.
+func inputFile(path string, same func([]byte) (bool, error)) (string, string, error) {
+	if path == "" {
+		return "", "", nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	ok, err := same(data)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %s: %w", ErrInputChanged, path, err)
+	}
+	if !ok {
+		return "", "", fmt.Errorf("%w: %s no longer holds what is being built", ErrInputChanged, path)
+	}
+	return filepath.ToSlash(path), sha256Hex(data), nil
+}
+
+// evidenceInputs are the files the evidence stages read (structure tests, VEX), by spec path.
+func evidenceInputs(s *spec.Spec) ([]attest.File, error) {
+	e := s.Evidence
+	if e == nil {
+		return nil, nil
+	}
+	var out []attest.File
+	for _, p := range append([]string{e.Tests}, e.VEX...) {
+		if p == "" {
+			continue
+		}
+		data, err := os.ReadFile(resolvePath(s.Dir, p))
+		if err != nil {
+			return nil, fmt.Errorf("evidence input: %w", err)
+		}
+		out = append(out, attest.File{Path: p, SHA256: sha256Hex(data)})
+	}
+	return out, nil
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
