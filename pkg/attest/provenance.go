@@ -221,6 +221,11 @@ func (in *ProvenanceInput) check() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: no %s", ErrProvenance, strings.Join(missing, ", "))
 	}
+	for what, d := range map[string]string{"spec": in.SpecDigest, "lock": in.LockDigest} {
+		if d != "" && (len(d) != 64 || strings.Trim(d, "0123456789abcdef") != "") {
+			return fmt.Errorf("%w: the %s digest %q is not a sha256 in hex", ErrProvenance, what, d)
+		}
+	}
 	if in.Finished.Before(in.Started) {
 		return fmt.Errorf("%w: finished %s before it started %s", ErrProvenance, in.Finished, in.Started)
 	}
@@ -243,6 +248,10 @@ func (in *ProvenanceInput) dependencies() ([]*intoto.ResourceDescriptor, error) 
 			out = append(out, &intoto.ResourceDescriptor{Uri: dists, Name: "InRelease or Release", Digest: sha256Set(d), Annotations: ann})
 		}
 		for _, x := range r.Indexes {
+			// Another arch's index resolved none of this image's packages.
+			if strings.Contains(x.Path, "/binary-") && !strings.Contains(x.Path, "/binary-"+in.Arch+"/") {
+				continue
+			}
 			out = append(out, &intoto.ResourceDescriptor{Uri: dists + x.Path, Digest: sha256Set(x.SHA256)})
 		}
 	}
