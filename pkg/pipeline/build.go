@@ -55,6 +55,10 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if err := l.Check(s); err != nil {
 		return nil, err
 	}
+	named, err := readInputFiles(s, l, opt)
+	if err != nil {
+		return nil, err
+	}
 	files, err := readFiles(s)
 	if err != nil {
 		return nil, err
@@ -94,10 +98,10 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if len(res.Evidence) > 0 && res.Evidence[0].Vulns == nil {
 		res.Notes = append(res.Notes, "no vulnerability data imported: the image was not scanned (see ingot db import)")
 	}
-	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
+	if err := addProvenance(named, files, res.Evidence, opt, started, time.Now()); err != nil {
 		return nil, err
 	}
-	if err := addProvenance(s, l, files, res.Evidence, opt, started, time.Now()); err != nil {
+	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
 		return nil, err
 	}
 	for i, img := range images {

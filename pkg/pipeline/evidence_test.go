@@ -76,7 +76,7 @@ packages: [base-files, ping]
 			t.Errorf("notes = %v, want one saying the image was not scanned", res.Notes)
 		}
 		evDir := opt.EvidenceDir("gate", res.Digest)
-		for _, name := range []string{"sbom.spdx.json", "sbom.cdx.json", "inventory.json", "secrets.json", "lint.json", "tests.json"} {
+		for _, name := range []string{"sbom.spdx.json", "sbom.cdx.json", "inventory.json", "secrets.json", "lint.json", "tests.json", "provenance.json"} {
 			if _, err := os.Stat(filepath.Join(evDir, name)); err != nil {
 				t.Errorf("evidence %s missing: %v", name, err)
 			}

@@ -14,16 +14,16 @@ import (
 	"github.com/ingot-build/ingot/pkg/spec"
 )
 
-// addProvenance records the SLSA provenance of each image of a build in its evidence. It lives beside
-// the image, never in it, so the image stays reproducible.
-func addProvenance(s *spec.Spec, l *lock.Lock, files []build.File, evs []*Evidence, opt Options, started, finished time.Time) error {
-	in := attest.ProvenanceInput{Spec: s, Lock: l, SourceDateEpoch: opt.SourceDateEpoch, Started: started, Finished: finished}
+// readInputFiles reads the spec and lock files named in opt, before anything is built, and returns
+// the provenance input that names them.
+func readInputFiles(s *spec.Spec, l *lock.Lock, opt Options) (attest.ProvenanceInput, error) {
+	in := attest.ProvenanceInput{Spec: s, Lock: l}
 	var err error
 	if in.SpecFile, in.SpecDigest, err = inputFile(opt.SpecFile, func(data []byte) (bool, error) {
 		read, err := spec.Parse(data)
 		return err == nil && read.Digest() == s.Digest(), err
 	}); err != nil {
-		return fmt.Errorf("provenance: spec: %w", err)
+		return in, fmt.Errorf("spec: %w", err)
 	}
 	if in.LockFile, in.LockDigest, err = inputFile(opt.LockFile, func(data []byte) (bool, error) {
 		read, err := lock.Parse(data)
@@ -37,14 +37,22 @@ func addProvenance(s *spec.Spec, l *lock.Lock, files []build.File, evs []*Eviden
 		b, err := l.Marshal()
 		return err == nil && string(a) == string(b), err
 	}); err != nil {
-		return fmt.Errorf("provenance: lock: %w", err)
+		return in, fmt.Errorf("lock: %w", err)
 	}
+	return in, nil
+}
+
+// addProvenance records the SLSA provenance of each image of a build in its evidence. It lives beside
+// the image, never in it, so the image stays reproducible.
+func addProvenance(in attest.ProvenanceInput, files []build.File, evs []*Evidence, opt Options, started, finished time.Time) error {
+	in.SourceDateEpoch, in.Started, in.Finished = opt.SourceDateEpoch, started, finished
+	var err error
 	for _, f := range files {
 		if f.Mode.Type() == 0 {
 			in.Files = append(in.Files, attest.File{Path: f.Path, SHA256: sha256Hex(f.Data)})
 		}
 	}
-	if in.EvidenceInputs, err = evidenceInputs(s); err != nil {
+	if in.EvidenceInputs, err = evidenceInputs(in.Spec); err != nil {
 		return fmt.Errorf("provenance: %w", err)
 	}
 	if in.Builder, err = attest.BuilderVersion(); err != nil {
@@ -54,9 +62,9 @@ func addProvenance(s *spec.Spec, l *lock.Lock, files []build.File, evs []*Eviden
 		return fmt.Errorf("provenance: %w", err)
 	}
 	for i, ev := range evs {
-		in.Arch, in.VulnData = s.Archs[i], ev.vulnData
+		in.Arch, in.VulnData = in.Spec.Archs[i], ev.vulnData
 		if ev.Provenance, err = attest.Provenance(in); err != nil {
-			return fmt.Errorf("provenance for %s: %w", s.Archs[i], err)
+			return fmt.Errorf("provenance for %s: %w", in.Arch, err)
 		}
 	}
 	return nil
