@@ -35,7 +35,7 @@ func Cosign(t testing.TB, major int) string {
 		if bin == "" {
 			missing(t, "INGOT_COSIGN3 is not set to a cosign v3 binary")
 		}
-		if _, err := os.Stat(bin); err != nil {
+		if _, err := os.Stat(bin); err != nil { //nolint:gosec // G703: the test environment names the binary to run
 			missing(t, "INGOT_COSIGN3: %v", err)
 		}
 	default:
@@ -90,7 +90,7 @@ func RunCosign(t testing.TB, bin string, env []string, args ...string) (stdout, 
 
 	ctx, cancel := context.WithTimeout(context.Background(), CosignTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // G204: running the cosign the caller chose is the point
 	cmd.Env = full
 	cmd.Dir = home
 	cmd.WaitDelay = 5 * time.Second

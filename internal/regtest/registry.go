@@ -44,17 +44,21 @@ func WithHandler(wrap func(http.Handler) http.Handler) RegistryOption {
 
 // Registry starts go-containerregistry's in-memory registry on a loopback httptest server, stopped
 // when the test ends, and returns its host:port. Referrers API support is on unless
-// WithReferrers(false).
+// WithReferrers(false); it follows the OCI spec — artifactType from the manifest, the ?artifactType=
+// filter — where ggcr's own handler does not (see specReferrers).
 func Registry(t testing.TB, opts ...RegistryOption) string {
 	t.Helper()
 	c := registryConfig{referrers: true}
 	for _, o := range opts {
 		o(&c)
 	}
-	var h http.Handler = registry.New(
+	h := registry.New(
 		registry.Logger(log.New(io.Discard, "", 0)),
 		registry.WithReferrersSupport(c.referrers),
 	)
+	if c.referrers {
+		h = specReferrers(h)
+	}
 	for i := len(c.wrap) - 1; i >= 0; i-- {
 		h = c.wrap[i](h)
 	}
@@ -133,7 +137,7 @@ func startDockerRegistry(t testing.TB, bin, dir, addr string) error {
 		return err
 	}
 	out := &lockedBuffer{}
-	cmd := exec.Command(bin, "serve", cfg)
+	cmd := exec.Command(bin, "serve", cfg) //nolint:gosec // G204: the docker-registry found on PATH, by design
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	if err := cmd.Start(); err != nil {
@@ -143,7 +147,7 @@ func startDockerRegistry(t testing.TB, bin, dir, addr string) error {
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Kill() // it may have exited already; Wait below reports either way
-		<-exited
+		_ = <-exited           // killed on purpose: its exit status says nothing
 	}
 
 	client := &http.Client{Timeout: time.Second}
@@ -153,7 +157,7 @@ func startDockerRegistry(t testing.TB, bin, dir, addr string) error {
 		case err := <-exited:
 			exited <- err
 			stop()
-			return fmt.Errorf("docker-registry exited (%v): %s", err, out.String())
+			return fmt.Errorf("docker-registry exited (%w): %s", err, out.String())
 		default:
 		}
 		resp, err := client.Get("http://" + addr + "/v2/")
