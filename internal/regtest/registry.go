@@ -147,7 +147,7 @@ func startDockerRegistry(t testing.TB, bin, dir, addr string) error {
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Kill() // it may have exited already; Wait below reports either way
-		_ = <-exited           // killed on purpose: its exit status says nothing
+		<-exited               //nolint:errcheck // killed on purpose: its exit status says nothing
 	}
 
 	client := &http.Client{Timeout: time.Second}
