@@ -1,0 +1,240 @@
+//go:build linux
+
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ingot-build/ingot/pkg/sign"
+)
+
+// runKey runs `ingot key ARGS` with stdin in, as the root command would.
+func runKey(t *testing.T, in io.Reader, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := newKeyCmd(&globalFlags{})
+	cmd.SetArgs(args)
+	cmd.SetIn(in)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	err = cmd.ExecuteContext(t.Context())
+	return out.String(), errb.String(), err
+}
+
+// unsetPassword removes COSIGN_PASSWORD for this test (t.Setenv restores it afterwards).
+func unsetPassword(t *testing.T) {
+	t.Helper()
+	t.Setenv(passwordEnv, "")
+	if err := os.Unsetenv(passwordEnv); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadKeyPair loads prefix.key with password and checks it signs what prefix.pub verifies.
+func loadKeyPair(t *testing.T, prefix, password string) {
+	t.Helper()
+	priv, err := os.ReadFile(prefix + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(prefix + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sign.LoadPrivateKey(priv, []byte(password))
+	if err != nil {
+		t.Fatalf("loading %s.key: %v", prefix, err)
+	}
+	v, err := sign.LoadPublicKey(pub)
+	if err != nil {
+		t.Fatalf("loading %s.pub: %v", prefix, err)
+	}
+	sig, err := s.Sign(t.Context(), []byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify([]byte("payload"), sig); err != nil {
+		t.Errorf("%s.pub does not verify %s.key's signature: %v", prefix, prefix, err)
+	}
+	if _, err := sign.LoadPrivateKey(priv, []byte(password+"x")); !errors.Is(err, sign.ErrWrongPassword) {
+		t.Errorf("another password: %v, want ErrWrongPassword", err)
+	}
+	fi, err := os.Stat(prefix + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s.key has mode %v, want 0600", prefix, fi.Mode().Perm())
+	}
+}
+
+func TestKeyGenerate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		password string
+	}{
+		{"password", "s3cret"},
+		{"empty COSIGN_PASSWORD means no password", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(passwordEnv, tc.password)
+			prefix := filepath.Join(t.TempDir(), "release")
+			stdout, _, err := runKey(t, strings.NewReader(""), "generate", "--output-key-prefix", prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stdout, prefix+".key") || !strings.Contains(stdout, prefix+".pub") {
+				t.Errorf("output does not name the files: %q", stdout)
+			}
+			loadKeyPair(t, prefix, tc.password)
+		})
+	}
+}
+
+// Without --output-key-prefix the files are ingot.key and ingot.pub in the current directory.
+func TestKeyGenerateDefaultPrefix(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(passwordEnv, "pw")
+	if _, _, err := runKey(t, strings.NewReader(""), "generate"); err != nil {
+		t.Fatal(err)
+	}
+	loadKeyPair(t, filepath.Join(dir, "ingot"), "pw")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Errorf("the directory holds %d entries, want only ingot.key and ingot.pub (no temporary files)", len(entries))
+	}
+}
+
+func TestKeyGenerateRefusesOverwrite(t *testing.T) {
+	t.Setenv(passwordEnv, "pw")
+	for _, existing := range []string{".key", ".pub"} {
+		t.Run(existing, func(t *testing.T) {
+			prefix := filepath.Join(t.TempDir(), "k")
+			old := []byte("precious\n")
+			if err := os.WriteFile(prefix+existing, old, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runKey(t, strings.NewReader(""), "generate", "--output-key-prefix", prefix)
+			if err == nil || ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--force") {
+				t.Fatalf("generate over an existing %s: %v (exit %d), want a usage error naming --force", existing, err, ExitCode(err))
+			}
+			if got, _ := os.ReadFile(prefix + existing); !bytes.Equal(got, old) {
+				t.Errorf("the existing %s was changed", existing)
+			}
+			for _, other := range []string{".key", ".pub"} {
+				if other == existing {
+					continue
+				}
+				if _, err := os.Stat(prefix + other); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("a refused generate left %s behind", other)
+				}
+			}
+			if _, _, err := runKey(t, strings.NewReader(""), "generate", "--output-key-prefix", prefix, "--force"); err != nil {
+				t.Fatalf("--force: %v", err)
+			}
+			loadKeyPair(t, prefix, "pw")
+		})
+	}
+}
+
+func TestKeyGenerateNoPasswordSource(t *testing.T) {
+	unsetPassword(t)
+	prefix := filepath.Join(t.TempDir(), "k")
+	_, _, err := runKey(t, strings.NewReader("typed\ntyped\n"), "generate", "--output-key-prefix", prefix)
+	if ExitCode(err) != ExitUsage || err == nil || !strings.Contains(err.Error(), passwordEnv) {
+		t.Fatalf("no COSIGN_PASSWORD and no terminal: %v (exit %d), want a usage error naming %s", err, ExitCode(err), passwordEnv)
+	}
+	if _, err := os.Stat(prefix + ".key"); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a key was written without a password")
+	}
+}
+
+// openPTY returns the two ends of a new pseudo-terminal: what the user types goes into the primary,
+// the command reads the secondary as its terminal.
+func openPTY(t *testing.T) (primary, secondary *os.File) {
+	t.Helper()
+	p, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	if err := unix.IoctlSetPointerInt(int(p.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlocking the pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(p.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("naming the pty: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("opening the pty: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	// Drain what the terminal echoes back so the writer never blocks.
+	go func() { _, _ = io.Copy(io.Discard, p) }()
+	return p, s
+}
+
+// On a terminal the password is asked twice; a mismatch writes nothing.
+func TestKeyGeneratePrompts(t *testing.T) {
+	unsetPassword(t)
+	for _, tc := range []struct {
+		name   string
+		typed  string
+		wantOK bool
+	}{
+		{"same twice", "typed pw\ntyped pw\n", true},
+		{"mismatch", "typed pw\nother pw\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			primary, secondary := openPTY(t)
+			if _, err := primary.WriteString(tc.typed); err != nil {
+				t.Fatal(err)
+			}
+			prefix := filepath.Join(t.TempDir(), "k")
+			done := make(chan error, 1)
+			var stderr string
+			go func() {
+				var err error
+				_, stderr, err = runKey(t, secondary, "generate", "--output-key-prefix", prefix)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("generate is still waiting at the prompt")
+			}
+			if !tc.wantOK {
+				if ExitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), "do not match") {
+					t.Fatalf("mismatched passwords: %v, want a usage error", err)
+				}
+				if _, err := os.Stat(prefix + ".key"); !errors.Is(err, os.ErrNotExist) {
+					t.Error("a key was written after mismatched passwords")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Count(stderr, "password") != 2 {
+				t.Errorf("prompts: %q, want two", stderr)
+			}
+			loadKeyPair(t, prefix, "typed pw")
+		})
+	}
+}
