@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ func LoadPrivateKey(pemData, password []byte) (Signer, error) {
 	}
 	der, err := encrypted.Decrypt(block.Bytes, password)
 	if err != nil {
+		if !isSecretboxEnvelope(block.Bytes) {
+			return nil, fmt.Errorf("%w: the encrypted key is damaged: %w", ErrKeyFormat, err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrWrongPassword, err)
 	}
 	key, err := x509.ParsePKCS8PrivateKey(der)
@@ -100,6 +104,23 @@ func NewECDSASigner(k *ecdsa.PrivateKey) (Signer, error) {
 		return nil, err
 	}
 	return &keySigner{sv: sv, pub: k.Public()}, nil
+}
+
+// isSecretboxEnvelope reports whether b is a well-formed scrypt + nacl/secretbox envelope, so that a
+// failed decryption means a wrong password rather than a damaged key.
+func isSecretboxEnvelope(b []byte) bool {
+	var e struct {
+		KDF struct {
+			Name string `json:"name"`
+		} `json:"kdf"`
+		Cipher struct {
+			Name  string `json:"name"`
+			Nonce []byte `json:"nonce"`
+		} `json:"cipher"`
+		Ciphertext []byte `json:"ciphertext"`
+	}
+	return json.Unmarshal(b, &e) == nil && e.KDF.Name == "scrypt" && e.Cipher.Name == "nacl/secretbox" &&
+		len(e.Cipher.Nonce) == 24 && len(e.Ciphertext) > 0
 }
 
 // LoadPublicKey reads a PEM public key (PKIX, as cosign writes it).

@@ -166,6 +166,8 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"empty password for a protected key", readFixture(t, "cosign-v2.key"), "", sign.ErrWrongPassword},
 		{"empty input", nil, "pw", sign.ErrKeyFormat},
 		{"garbage", []byte("not a key at all\n"), "pw", sign.ErrKeyFormat},
+		{"damaged envelope", pem.EncodeToMemory(&pem.Block{Type: sign.PrivateKeyPEMType, Bytes: []byte("garbage")}), "pw", sign.ErrKeyFormat},
+		{"empty envelope", pem.EncodeToMemory(&pem.Block{Type: sign.PrivateKeyPEMType, Bytes: []byte("{}")}), "pw", sign.ErrKeyFormat},
 		{"public key instead", readFixture(t, "cosign-v2.pub"), fixturePassword, sign.ErrKeyFormat},
 		{"unencrypted P-256 PKCS#8", plainPEM(t, p256), "pw", sign.ErrKeyFormat},
 		{"unencrypted RSA", plainPEM(t, rsaKey), "pw", sign.ErrKeyFormat},

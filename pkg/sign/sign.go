@@ -243,3 +243,24 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, preds []Predicate
 	}
 	return w, nil
 }
+
+// Platforms resolves ref and returns the digests of the images that carry evidence: the image
+// itself, or each platform manifest of an index.
+func Platforms(ctx context.Context, ref name.Reference, o RemoteOptions) ([]v1.Hash, error) {
+	c, err := newClient(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.children) == 0 {
+		return []v1.Hash{t.desc.Digest}, nil
+	}
+	var out []v1.Hash
+	for _, ch := range t.children {
+		out = append(out, ch.Digest)
+	}
+	return out, nil
+}
