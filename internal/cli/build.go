@@ -10,6 +10,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/sign"
 )
 
 type buildFlags struct {
@@ -17,6 +18,10 @@ type buildFlags struct {
 	push     string
 	tarball  string
 	insecure bool
+	// sign and key: sign the pushed image and attest its evidence.
+	sign       bool
+	key        string
+	signFormat string
 }
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
@@ -28,7 +33,12 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 
 The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
 version), and also to a registry with --push and to a docker-load archive with --tarball. Without a lock
-the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed.`,
+the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed.
+
+With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
+of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
+vulnerability scan, hardening and test results. The command succeeds only when all of it is in the
+registry; running it again after a failure completes the work without duplicating anything.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args)
@@ -38,6 +48,22 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 			env, err := g.env()
 			if err != nil {
 				return err
+			}
+			var signer sign.Signer
+			var signOpts sign.Options
+			if f.sign {
+				if f.push == "" {
+					return usageErrorf("--sign signs what --push publishes: give --push REF")
+				}
+				fm, err := sign.ParseFormat(f.signFormat)
+				if err != nil {
+					return usageError{err}
+				}
+				signOpts = sign.Options{Formats: fm, RemoteOptions: g.remote()}
+				// The key is loaded before the build, so a wrong password fails at once.
+				if signer, err = loadSigner(cmd, f.key); err != nil {
+					return err
+				}
 			}
 			opt := pipelineOptions(env, g, cmd)
 			lockPath := f.lockfile
@@ -57,6 +83,7 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 			if err != nil {
 				return err
 			}
+			opt.SpecFile, opt.LockFile = specPath, lockPath
 			res, err := pipeline.Build(cmd.Context(), s, l, opt)
 			if err != nil {
 				return err
@@ -76,12 +103,17 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 				}
 			}
 			if f.push != "" {
-				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure})
+				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure, Transport: g.transport})
 				if err != nil {
 					return err
 				}
 				if !g.quiet {
 					fmt.Fprintf(cmd.ErrOrStderr(), "pushed %s\n", ref)
+				}
+				if signer != nil {
+					if err := signAndAttest(cmd.Context(), cmd.ErrOrStderr(), opt, ref, signer, signOpts); err != nil {
+						return err
+					}
 				}
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
@@ -92,5 +124,8 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry reference")
 	cmd.Flags().StringVar(&f.tarball, "tarball", "", "also write a docker-load archive to this file")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
+	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
+	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
+	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: legacy, bundle or both")
 	return cmd
 }

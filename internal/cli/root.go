@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"net/http"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -12,11 +13,19 @@ import (
 type globalFlags struct {
 	dataDir string
 	quiet   bool
+	// transport carries registry requests; nil means a fresh default transport. Tests set it (to hold
+	// commands to loopback); there is no flag for it.
+	transport http.RoundTripper
 }
 
 // New returns the root command with every verb attached.
 func New() *cobra.Command {
-	g := &globalFlags{}
+	return newRoot(&globalFlags{})
+}
+
+// newRoot builds the command tree over g, which tests preset (with a transport that refuses to leave
+// loopback, for one).
+func newRoot(g *globalFlags) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ingot",
 		Short:         "A golden image factory: build, evidence, sign and catalog minimal OCI images",
@@ -35,6 +44,11 @@ func New() *cobra.Command {
 		newDBCmd(g),
 		newSecretsCmd(g),
 		newTestCmd(g),
+		newKeyCmd(g),
+		newSignCmd(g),
+		newAttestCmd(g),
+		newVerifyCmd(g),
+		newCopyCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

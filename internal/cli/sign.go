@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/pipeline"
+	"github.com/ingot-build/ingot/pkg/sign"
+)
+
+// registryFlags are shared by the commands that talk to registries.
+type registryFlags struct {
+	insecure bool
+	format   string
+}
+
+func (f *registryFlags) add(cmd *cobra.Command, formatHelp string) {
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
+	cmd.Flags().StringVar(&f.format, "format", "both", formatHelp)
+}
+
+func (f *registryFlags) parse(ref string) (name.Reference, error) {
+	var opts []name.Option
+	if f.insecure {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return nil, usageErrorf("image reference %q: %v", ref, err)
+	}
+	return r, nil
+}
+
+func (f *registryFlags) options(g *globalFlags) (sign.Options, error) {
+	fm, err := sign.ParseFormat(f.format)
+	if err != nil {
+		return sign.Options{}, usageError{err}
+	}
+	return sign.Options{Formats: fm, RemoteOptions: g.remote()}, nil
+}
+
+// remote is how commands reach registries: the docker config's credentials, and the test hook's
+// transport when set.
+func (g *globalFlags) remote() sign.RemoteOptions {
+	rt := g.transport
+	if rt == nil {
+		rt = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return sign.RemoteOptions{Transport: rt}
+}
+
+// loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
+func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
+	if path == "" {
+		return nil, usageErrorf("--key is required: a private key from ingot key generate or cosign generate-key-pair")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("reading the key: %v", err)
+	}
+	pw, err := readPassword(cmd, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sign.LoadPrivateKey(data, pw)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func loadVerifier(path string) (sign.Verifier, error) {
+	if path == "" {
+		return nil, usageErrorf("--key is required: the public key (PEM)")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("reading the key: %v", err)
+	}
+	v, err := sign.LoadPublicKey(data)
+	if err != nil {
+		return nil, usageErrorf("loading %s: %v", path, err)
+	}
+	return v, nil
+}
+
+func newSignCmd(g *globalFlags) *cobra.Command {
+	var f registryFlags
+	var key string
+	cmd := &cobra.Command{
+		Use:   "sign IMAGE",
+		Short: "Sign an image in a registry, in cosign's formats",
+		Long: `Sign an image in a registry with a key, in the formats cosign, Kyverno and policy-controller read:
+a simple-signing signature under the sha256-<hex>.sig tag (legacy) and a sigstore bundle stored as an
+OCI 1.1 referrer (bundle). An index is signed with each of its platform manifests. Nothing goes to a
+transparency log; signing again with the same key adds nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.parse(args[0])
+			if err != nil {
+				return err
+			}
+			o, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			s, err := loadSigner(cmd, key)
+			if err != nil {
+				return err
+			}
+			w, err := sign.Sign(cmd.Context(), ref, s, o)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	f.add(cmd, "signature format: legacy, bundle or both")
+	return cmd
+}
+
+func newAttestCmd(g *globalFlags) *cobra.Command {
+	var f registryFlags
+	var key, predType, predFile string
+	cmd := &cobra.Command{
+		Use:   "attest IMAGE",
+		Short: "Attach signed in-toto attestations to an image in a registry",
+		Long: `Attach signed in-toto attestations (DSSE) to an image in a registry, as .att layers and as
+sigstore bundle referrers.
+
+With --predicate and --type, the file is attested, as cosign attest does (types: slsaprovenance1, spdxjson,
+cyclonedx, vuln, lint, test, or a URI). Without them, the evidence ingot recorded when it built the image
+is attested: SLSA provenance, SPDX and CycloneDX SBOMs, the vulnerability scan, hardening and test
+results; for an index, each platform image gets its own.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.parse(args[0])
+			if err != nil {
+				return err
+			}
+			o, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			if (predType == "") != (predFile == "") {
+				return usageErrorf("--predicate and --type go together")
+			}
+			s, err := loadSigner(cmd, key)
+			if err != nil {
+				return err
+			}
+			if predFile != "" {
+				uri, err := attest.ResolveType(predType)
+				if err != nil {
+					return usageError{err}
+				}
+				data, err := os.ReadFile(predFile)
+				if err != nil {
+					return usageErrorf("reading the predicate: %v", err)
+				}
+				if !json.Valid(data) {
+					return usageErrorf("%s is not JSON", predFile)
+				}
+				w, err := sign.Attest(cmd.Context(), ref, s, []sign.Predicate{{Type: uri, JSON: data}}, o)
+				if err != nil {
+					return err
+				}
+				return printWritten(cmd.OutOrStdout(), ref, w)
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), env.DataDir, ref, s, o)
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate")
+	cmd.Flags().StringVar(&predFile, "predicate", "", "predicate file (JSON) to attest")
+	f.add(cmd, "attestation format: legacy, bundle or both")
+	return cmd
+}
+
+func printWritten(w io.Writer, ref name.Reference, n sign.Written) error {
+	_, err := fmt.Fprintf(w, "attested %s: %d new, %d already there\n", ref, n.Attestations, n.Present)
+	return err
+}
+
+// attestEvidence attests the evidence recorded for the image (or each platform image of an index).
+func attestEvidence(ctx context.Context, out io.Writer, dataDir string, ref name.Reference, s sign.Signer, o sign.Options) error {
+	digests, err := sign.Platforms(ctx, ref, o.RemoteOptions)
+	if err != nil {
+		return err
+	}
+	for _, d := range digests {
+		dir, err := evidenceDir(dataDir, d)
+		if err != nil {
+			return err
+		}
+		preds, err := attest.FromEvidence(dir)
+		if err != nil {
+			return err
+		}
+		target := ref.Context().Digest(d.String())
+		w, err := sign.Attest(ctx, target, s, toSign(preds), o)
+		if err != nil {
+			return err
+		}
+		if err := printWritten(out, target, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evidenceDir finds the evidence ingot recorded for an image digest, whatever the image's name.
+func evidenceDir(dataDir string, d v1.Hash) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dataDir, "evidence", "*", d.Hex))
+	if err != nil {
+		return "", err
+	}
+	if len(matches) == 0 {
+		return "", usageErrorf("no evidence recorded for %s in %s: build it with ingot, or attest a file with --predicate and --type", d, dataDir)
+	}
+	return matches[0], nil
+}
+
+func toSign(ps []attest.Predicate) []sign.Predicate {
+	out := make([]sign.Predicate, len(ps))
+	for i, p := range ps {
+		out[i] = sign.Predicate{Type: p.Type, JSON: p.JSON}
+	}
+	return out
+}
+
+func newVerifyCmd(g *globalFlags) *cobra.Command {
+	var f registryFlags
+	var key, attType, output string
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE",
+		Short: "Verify an image's signatures, or its attestations, with a public key",
+		Long: `Verify an image's signatures with a public key, in either format (legacy .sig or sigstore bundle
+referrers). With --attestation TYPE, verify its attestations of that type instead and print their
+predicates, one JSON document per line (slsaprovenance1, spdxjson, cyclonedx, vuln, lint, test, or a URI).
+
+It fails closed, with a distinct error for: no signatures, another key, an altered signature or payload, a
+signature of another image, content that does not match its digest, and a registry failure. Nothing but
+the registry is contacted: no transparency log, no certificate authority, no TUF.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.parse(args[0])
+			if err != nil {
+				return err
+			}
+			o, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return usageErrorf("-o %q: want text or json", output)
+			}
+			v, err := loadVerifier(key)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if attType == "" {
+				sigs, err := sign.Verify(cmd.Context(), ref, v, o)
+				if err != nil {
+					return err
+				}
+				return printSignatures(out, ref, sigs, output)
+			}
+			uri, err := attest.ResolveType(attType)
+			if err != nil {
+				return usageError{err}
+			}
+			atts, err := sign.VerifyAttestations(cmd.Context(), ref, v, uri, o)
+			if err != nil {
+				return err
+			}
+			return printAttestations(out, atts, output)
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
+	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	f.add(cmd, "formats to check: legacy, bundle or both (either one verifying is enough)")
+	return cmd
+}
+
+func printSignatures(w io.Writer, ref name.Reference, sigs []sign.Signature, output string) error {
+	if output == "json" {
+		type js struct {
+			Format  string          `json:"format"`
+			Source  string          `json:"source"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		var out []js
+		for _, s := range sigs {
+			out = append(out, js{s.Format.String(), s.Source, s.Payload})
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
+	for _, s := range sigs {
+		if _, err := fmt.Fprintf(w, "verified %s: %s signature %s\n", ref, s.Format, s.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printAttestations(w io.Writer, atts []sign.Attestation, output string) error {
+	enc := json.NewEncoder(w)
+	for _, a := range atts {
+		var err error
+		if output == "json" {
+			err = enc.Encode(struct {
+				Format        string          `json:"format"`
+				Source        string          `json:"source"`
+				PredicateType string          `json:"predicateType"`
+				Predicate     json.RawMessage `json:"predicate"`
+			}{a.Format.String(), a.Source, a.Statement.PredicateType, a.Statement.Predicate})
+		} else {
+			err = enc.Encode(a.Statement.Predicate)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newCopyCmd(g *globalFlags) *cobra.Command {
+	var f registryFlags
+	cmd := &cobra.Command{
+		Use:   "copy SRC DST",
+		Short: "Copy an image with all its signatures, attestations and referrers",
+		Long: `Copy an image or index from one registry reference to another together with everything attached to
+it: the .sig and .att images and every referrer (sigstore bundles and other artifacts), for the index and
+each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := f.parse(args[0])
+			if err != nil {
+				return err
+			}
+			dst, err := f.parse(args[1])
+			if err != nil {
+				return err
+			}
+			c, err := sign.Copy(cmd.Context(), src, dst, g.remote())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s@%s: %d signature tags, %d referrers\n", src, dst.Context(), c.Digest, c.Tags, c.Referrers)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
+	return cmd
+}
+
+// signAndAttest signs a pushed build and attests each platform image's recorded evidence: the last
+// step of ingot build --sign --push.
+func signAndAttest(ctx context.Context, out io.Writer, opt pipeline.Options, ref name.Digest, s sign.Signer, o sign.Options) error {
+	w, err := sign.Sign(ctx, ref, s, o)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(out, "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present); err != nil {
+		return err
+	}
+	return attestEvidence(ctx, out, opt.DataDir, ref, s, o)
+}
