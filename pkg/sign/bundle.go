@@ -126,7 +126,7 @@ func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *
 	if err != nil {
 		return false, err
 	}
-	if _, err := c.putManifest(repo, raw, types.OCIManifestSchema1, ""); err != nil {
+	if err := c.putManifest(repo, raw, types.OCIManifestSchema1, ""); err != nil {
 		return false, err
 	}
 	return true, nil

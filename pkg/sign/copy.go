@@ -145,7 +145,7 @@ func (c *client) copyReferrers(from, to name.Digest) (int, error) {
 				return n, classify("writing blob "+b.Digest.String(), err)
 			}
 		}
-		if _, err := c.putManifest(to.Context(), d.Manifest, d.MediaType, ""); err != nil {
+		if err := c.putManifest(to.Context(), d.Manifest, d.MediaType, ""); err != nil {
 			return n, err
 		}
 		n++

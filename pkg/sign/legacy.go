@@ -128,7 +128,7 @@ func (c *client) putImage(repo name.Repository, tag string, layers []v1.Descript
 	if err != nil {
 		return err
 	}
-	_, err = c.putManifest(repo, raw, types.OCIManifestSchema1, tag)
+	err = c.putManifest(repo, raw, types.OCIManifestSchema1, tag)
 	return err
 }
 

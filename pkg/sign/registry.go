@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -35,10 +34,12 @@ type RemoteOptions struct {
 	Retry remote.Backoff
 }
 
-// client is one session with a registry: ggcr's puller and pusher, reused so that authentication and
-// the /v2/ ping happen once, not on every request.
+// client is one session with registries: ggcr's puller and pusher for writes, reused so that
+// authentication and the /v2/ ping happen once, and a reader for the many small reads.
 type client struct {
+	ctx  context.Context // the call's: a client lives for one Sign, Attest, Verify or Copy
 	opts []remote.Option
+	r    *reader
 }
 
 func newClient(ctx context.Context, o RemoteOptions) (*client, error) {
@@ -66,7 +67,7 @@ func newClient(ctx context.Context, o RemoteOptions) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher))}, nil
+	return &client{ctx: ctx, opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher)), r: newReader(rt, kc, backoff)}, nil
 }
 
 // errNotFound is a registry's 404: the tag, manifest or blob does not exist.
@@ -94,50 +95,10 @@ func classify(what string, err error) error {
 }
 
 // manifest fetches a manifest by tag or digest, checking its bytes against a requested digest.
-func (c *client) manifest(ref name.Reference) (*remote.Descriptor, error) {
-	d, err := remote.Get(ref, c.opts...)
-	if err != nil {
-		return nil, classify("fetching "+ref.String(), err)
-	}
-	if len(d.Manifest) > maxMetadata {
-		return nil, fmt.Errorf("%w: manifest %s is %d bytes", ErrMalformed, ref, len(d.Manifest))
-	}
-	sum := sha256.Sum256(d.Manifest)
-	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	if dg, ok := ref.(name.Digest); ok && dg.DigestStr() != got.String() {
-		return nil, fmt.Errorf("%w: the registry's manifest for %s hashes to %s", ErrDigestMismatch, ref, got)
-	}
-	d.Digest = got
-	return d, nil
-}
+func (c *client) manifest(ref name.Reference) (*fetched, error) { return c.r.manifest(c.ctx, ref) }
 
 // blob fetches a small blob and checks that it hashes to its digest.
-func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) {
-	l, err := remote.Layer(repo.Digest(d.String()), c.opts...)
-	if err != nil {
-		return nil, classify("fetching blob "+d.String(), err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, classify("fetching blob "+d.String(), err)
-	}
-	defer func() { _ = rc.Close() }() // read-only
-	h := sha256.New()
-	data, err := io.ReadAll(io.TeeReader(io.LimitReader(rc, maxMetadata+1), h))
-	if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != d.Hex {
-		return nil, fmt.Errorf("%w: blob %s hashes to sha256:%s", ErrDigestMismatch, d, got)
-	}
-	if err != nil {
-		if isVerifyErr(err) {
-			return nil, fmt.Errorf("%w: blob %s: %w", ErrDigestMismatch, d, err)
-		}
-		return nil, classify("reading blob "+d.String(), err)
-	}
-	if len(data) > maxMetadata {
-		return nil, fmt.Errorf("%w: blob %s is larger than %d bytes", ErrMalformed, d, maxMetadata)
-	}
-	return data, nil
-}
+func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) { return c.r.blob(c.ctx, repo, d) }
 
 // putBlob uploads a small blob unless the registry has it.
 func (c *client) putBlob(repo name.Repository, data []byte, mt types.MediaType) (v1.Descriptor, error) {
@@ -151,32 +112,18 @@ func (c *client) putBlob(repo name.Repository, data []byte, mt types.MediaType) 
 
 // putManifest uploads a manifest under a tag, or by its digest when tag is empty. A manifest with a
 // subject also updates the referrers fallback tag on registries without the referrers API (ggcr does it).
-func (c *client) putManifest(repo name.Repository, raw []byte, mt types.MediaType, tag string) (v1.Hash, error) {
+func (c *client) putManifest(repo name.Repository, raw []byte, mt types.MediaType, tag string) error {
 	sum := sha256.Sum256(raw)
-	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	var ref name.Reference = repo.Digest(d.String())
+	var ref name.Reference = repo.Digest("sha256:" + hex.EncodeToString(sum[:]))
 	if tag != "" {
 		ref = repo.Tag(tag)
 	}
-	if err := remote.Put(ref, rawManifest{raw, mt}, c.opts...); err != nil {
-		return d, classify("uploading manifest "+ref.String(), err)
-	}
-	return d, nil
+	return classify("uploading manifest "+ref.String(), remote.Put(ref, rawManifest{raw, mt}, c.opts...))
 }
 
 // referrers lists the manifests that name d as their subject, through the referrers API or its
 // fallback tag.
-func (c *client) referrers(d name.Digest) ([]v1.Descriptor, error) {
-	idx, err := remote.Referrers(d, c.opts...)
-	if err != nil {
-		return nil, classify("listing referrers of "+d.String(), err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, classify("listing referrers of "+d.String(), err)
-	}
-	return m.Manifests, nil
-}
+func (c *client) referrers(d name.Digest) ([]v1.Descriptor, error) { return c.r.referrers(c.ctx, d) }
 
 type rawManifest struct {
 	raw []byte
@@ -185,9 +132,3 @@ type rawManifest struct {
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
-
-// isVerifyErr recognises ggcr's own digest check failing while a blob is read; ggcr has no sentinel
-// for it, only this message (pkg/v1/internal/verify).
-func isVerifyErr(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "error verifying")
-}

@@ -263,7 +263,7 @@ func TestVerifyFailsClosed(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 			for _, other := range []error{ErrNoSignatures, ErrWrongKey, ErrBadSignature, ErrOtherImage, ErrDigestMismatch, ErrRegistry} {
-				if other != tc.want && errors.Is(err, other) {
+				if !errors.Is(other, tc.want) && errors.Is(err, other) {
 					t.Errorf("%v is also %v: the kinds must stay distinct", err, other)
 				}
 			}

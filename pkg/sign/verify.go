@@ -44,11 +44,14 @@ type candidate struct {
 // and returns the signatures that verify. It fails closed; the error says why, for errors.Is:
 // ErrNoSignatures, ErrWrongKey, ErrBadSignature, ErrOtherImage, ErrDigestMismatch or ErrRegistry.
 func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]Signature, error) {
-	c, t, hint, err := verifySetup(ctx, ref, v, o)
+	c, t, hint, wait, err := verifySetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
 	cands, err := c.candidates(t, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
+	if werr := wait(); werr != nil {
+		return nil, werr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +67,7 @@ func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]S
 // and returns the statements that verify. Errors are those of Verify, with ErrNoAttestations when
 // there is none of that type.
 func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, predicateType string, o Options) ([]Attestation, error) {
-	c, t, hint, err := verifySetup(ctx, ref, v, o)
+	c, t, hint, wait, err := verifySetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +75,9 @@ func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, pre
 		return pt != SignPredicateType && (predicateType == "" || pt == predicateType)
 	}
 	cands, err := c.candidates(t, o.formats(), "att", want, v, hint)
+	if werr := wait(); werr != nil {
+		return nil, werr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -90,20 +96,31 @@ func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, pre
 	return out, nil
 }
 
-func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (*client, *target, string, error) {
-	c, err := newClient(ctx, o.RemoteOptions)
-	if err != nil {
-		return nil, nil, "", err
+// verifySetup opens a session and resolves ref. For a digest reference the image's manifest is
+// fetched (and checked against the digest) while the signatures are read: wait reports how that went.
+func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (c *client, t *target, hint string, wait func() error, err error) {
+	if c, err = newClient(ctx, o.RemoteOptions); err != nil {
+		return nil, nil, "", nil, err
 	}
-	hint, err := KeyHint(v.PublicKey())
-	if err != nil {
-		return nil, nil, "", err
+	if hint, err = KeyHint(v.PublicKey()); err != nil {
+		return nil, nil, "", nil, err
 	}
-	t, err := c.resolve(ref)
-	if err != nil {
-		return nil, nil, "", err
+	if d, ok := ref.(name.Digest); ok {
+		h, err := v1.NewHash(d.DigestStr())
+		if err != nil {
+			return nil, nil, "", nil, err
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.resolve(ref)
+			done <- err
+		}()
+		return c, &target{ref: d, desc: v1.Descriptor{Digest: h}}, hint, func() error { return <-done }, nil
 	}
-	return c, t, hint, nil
+	if t, err = c.resolve(ref); err != nil {
+		return nil, nil, "", nil, err
+	}
+	return c, t, hint, func() error { return nil }, nil
 }
 
 // candidates lists the signatures (suffix "sig") or attestations ("att") of t in the chosen formats.
