@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingot-build/ingot/internal/cdxschema"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -117,7 +118,7 @@ func TestSbom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sbom.ValidateCycloneDX(doc); err != nil {
+		if err := cdxschema.Validate(doc, sbom.Schemas()); err != nil {
 			t.Error(err)
 		}
 		inv, err := sbom.Decode(doc)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingot-build/ingot/internal/cdxschema"
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -117,7 +118,7 @@ func TestIngotBuild(t *testing.T) {
 	for name, f := range map[string]struct {
 		render   func(*evidence.Inventory, sbom.DocOptions) ([]byte, error)
 		validate func([]byte) error
-	}{"spdx": {sbom.SPDX, sbom.ValidateSPDX}, "cyclonedx": {sbom.CycloneDX, sbom.ValidateCycloneDX}} {
+	}{"spdx": {sbom.SPDX, sbom.ValidateSPDX}, "cyclonedx": {sbom.CycloneDX, func(doc []byte) error { return cdxschema.Validate(doc, sbom.Schemas()) }}} {
 		doc, err := f.render(inv, opt)
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -13,6 +14,10 @@ import (
 //
 //go:embed schema/bom-1.6.schema.json schema/spdx.schema.json schema/jsf-0.82.schemax.json
 var schemas embed.FS
+
+// Schemas returns CycloneDX's official JSON schemas (bom-1.6, spdx and jsf-0.82) under schema/, for
+// validating CycloneDX documents outside this package without linking a JSON schema validator into it.
+func Schemas() fs.FS { return schemas }
 
 // licenseList maps lower-cased SPDX license and exception IDs to their canonical spelling.
 type licenseList map[string]string

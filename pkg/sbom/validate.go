@@ -12,69 +12,11 @@ import (
 	"time"
 
 	"github.com/package-url/packageurl-go"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	"github.com/spdx/tools-golang/spdxlib"
 )
-
-// The CycloneDX schemas' own IDs, under which $refs between them resolve.
-const (
-	cdxSchemaURL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
-	cdxSPDXURL   = "http://cyclonedx.org/schema/spdx.schema.json"
-	cdxJSFURL    = "http://cyclonedx.org/schema/jsf-0.82.schema.json"
-)
-
-// ValidateCycloneDX checks a CycloneDX JSON document against the official 1.6 JSON schema (embedded
-// from the cyclonedx-go module), with formats (date-time, iri-reference, email) asserted, using
-// github.com/santhosh-tekuri/jsonschema. Only specVersion 1.6 is accepted.
-func ValidateCycloneDX(data []byte) error {
-	var head struct {
-		BOMFormat   string `json:"bomFormat"`
-		SpecVersion string `json:"specVersion"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if head.BOMFormat != "CycloneDX" {
-		return fmt.Errorf("%w: bomFormat is %q, not CycloneDX", ErrInvalid, head.BOMFormat)
-	}
-	if head.SpecVersion != "1.6" {
-		return fmt.Errorf("%w: specVersion %q: only CycloneDX 1.6 is validated", ErrInvalid, head.SpecVersion)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	for name, u := range map[string]string{
-		"schema/bom-1.6.schema.json":   cdxSchemaURL,
-		"schema/spdx.schema.json":      cdxSPDXURL,
-		"schema/jsf-0.82.schemax.json": cdxJSFURL,
-	} {
-		b, err := schemas.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("reading embedded schema %s: %w", name, err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			return fmt.Errorf("reading embedded schema %s: %w", name, err)
-		}
-		if err := c.AddResource(u, doc); err != nil {
-			return fmt.Errorf("loading embedded schema %s: %w", name, err)
-		}
-	}
-	sch, err := c.Compile(cdxSchemaURL)
-	if err != nil {
-		return fmt.Errorf("compiling the CycloneDX 1.6 schema: %w", err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		return fmt.Errorf("%w: CycloneDX 1.6 schema: %w", ErrInvalid, err)
-	}
-	return nil
-}
 
 // spdxRelationships are the relationship types SPDX 2.3 defines (clause 11.1).
 const spdxRelationships = " DESCRIBES DESCRIBED_BY CONTAINS CONTAINED_BY DEPENDS_ON DEPENDENCY_OF DEPENDENCY_MANIFEST_OF " +
