@@ -98,7 +98,9 @@ func classify(what string, err error) error {
 func (c *client) manifest(ref name.Reference) (*fetched, error) { return c.r.manifest(c.ctx, ref) }
 
 // blob fetches a small blob and checks that it hashes to its digest.
-func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) { return c.r.blob(c.ctx, repo, d) }
+func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) {
+	return c.r.blob(c.ctx, repo, d)
+}
 
 // putBlob uploads a small blob unless the registry has it.
 func (c *client) putBlob(repo name.Repository, data []byte, mt types.MediaType) (v1.Descriptor, error) {
