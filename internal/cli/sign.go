@@ -3,19 +3,24 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
+	"github.com/ingot-build/ingot/pkg/spec"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -143,7 +148,9 @@ sigstore bundle referrers.
 With --predicate and --type, the file is attested, as cosign attest does (types: slsaprovenance1, spdxjson,
 cyclonedx, vuln, lint, test, or a URI). Without them, the evidence ingot recorded when it built the image
 is attested: SLSA provenance, SPDX and CycloneDX SBOMs, the vulnerability scan, hardening and test
-results; for an index, each platform image gets its own.`,
+results; for an index, each platform image gets its own. For an image ingot did not build, the evidence
+stages run now (SBOMs, scan, lint: there is no provenance to give) and their documents are recorded in
+the data directory, so that attesting again attests the same documents.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := f.parse(args[0])
@@ -205,7 +212,13 @@ func attestEvidence(ctx context.Context, out io.Writer, dataDir string, ref name
 		return err
 	}
 	for _, d := range digests {
+		target := ref.Context().Digest(d.String())
 		dir, err := evidenceDir(dataDir, d)
+		if errors.Is(err, errNoEvidence) {
+			// Built elsewhere: collect the evidence now (SBOM, scan, secrets, lint; no provenance, since
+			// ingot did not build it) and record it, so that attesting again attests the same.
+			dir, err = collectEvidence(ctx, dataDir, target, o.RemoteOptions)
+		}
 		if err != nil {
 			return err
 		}
@@ -213,7 +226,6 @@ func attestEvidence(ctx context.Context, out io.Writer, dataDir string, ref name
 		if err != nil {
 			return err
 		}
-		target := ref.Context().Digest(d.String())
 		w, err := sign.Attest(ctx, target, s, toSign(preds), o)
 		if err != nil {
 			return err
@@ -232,9 +244,35 @@ func evidenceDir(dataDir string, d v1.Hash) (string, error) {
 		return "", err
 	}
 	if len(matches) == 0 {
-		return "", usageErrorf("no evidence recorded for %s in %s: build it with ingot, or attest a file with --predicate and --type", d, dataDir)
+		return "", fmt.Errorf("%s: %w", d, errNoEvidence)
 	}
 	return matches[0], nil
+}
+
+// errNoEvidence: ingot has recorded no evidence for an image (it did not build it).
+var errNoEvidence = errors.New("no evidence recorded")
+
+// collectEvidence runs the evidence stages on an image in a registry and records their documents
+// under <data>/evidence/<registry_repository>/<digest>/.
+func collectEvidence(ctx context.Context, dataDir string, ref name.Digest, ro sign.RemoteOptions) (string, error) {
+	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(ro.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return "", fmt.Errorf("%w: reading %s: %w", sign.ErrRegistry, ref, err)
+	}
+	opt := pipeline.Options{DataDir: dataDir}
+	ev, err := pipeline.Collect(ctx, &spec.Spec{Name: ref.Context().Name()}, nil, img, false, opt)
+	if err != nil {
+		return "", fmt.Errorf("evidence for %s: %w", ref, err)
+	}
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return "", err
+	}
+	dir := opt.EvidenceDir(strings.NewReplacer("/", "_", ":", "_").Replace(ref.Context().Name()), h)
+	if err := ev.Write(dir); err != nil {
+		return "", fmt.Errorf("recording evidence: %w", err)
+	}
+	return dir, nil
 }
 
 func toSign(ps []attest.Predicate) []sign.Predicate {

@@ -329,3 +329,33 @@ func compactJSON(t *testing.T, s string) string {
 	}
 	return b.String()
 }
+
+// TestAttestImageBuiltElsewhere attests an image ingot has no record of: the evidence stages run on
+// the registry's image, their documents are recorded, and attesting again adds nothing.
+func TestAttestImageBuiltElsewhere(t *testing.T) {
+	host := regtest.Registry(t, regtest.WithReferrers(false))
+	f := newSignFixture(t)
+	ref := host + "/elsewhere/app:1"
+	stdout, stderr, err := run(t, "--data-dir", t.TempDir(), "build", "--push", ref, f.spec)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	dref := host + "/elsewhere/app@" + strings.TrimSpace(stdout)
+	for i, want := range []string{"4 new", "0 new, 4 already there"} {
+		out, stderr, err := run(t, "--data-dir", f.data, "attest", "--key", f.key, "--format", "bundle", dref)
+		if err != nil {
+			t.Fatalf("attest #%d: %v\n%s", i+1, err, stderr)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("attest #%d: %q, want %q (SPDX, CycloneDX, vuln, lint)", i+1, out, want)
+		}
+	}
+	for _, typ := range []string{"spdxjson", "cyclonedx", "vuln", "lint"} {
+		if _, stderr, err := run(t, "verify", "--key", f.pub, "--attestation", typ, dref); err != nil {
+			t.Errorf("verify --attestation %s: %v\n%s", typ, err, stderr)
+		}
+	}
+	if _, _, err := run(t, "verify", "--key", f.pub, "--attestation", "slsaprovenance1", dref); err == nil {
+		t.Error("an image ingot did not build has a provenance attestation")
+	}
+}
