@@ -92,7 +92,7 @@ func (r *reader) get(ctx context.Context, repo name.Repository, path, accept str
 			attempt--
 			continue
 		case (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && attempt < r.retry.Steps:
-			wait := delay + time.Duration(rand.Float64()*r.retry.Jitter*float64(delay))
+			wait := delay + time.Duration(rand.Float64()*r.retry.Jitter*float64(delay)) //nolint:gosec // jitter for retries, not a secret
 			select {
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
