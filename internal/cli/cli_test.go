@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
@@ -20,15 +18,7 @@ import (
 // run executes ingot with args, as the binary would, and returns stdout, stderr and the error.
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := New()
-	cmd.SetArgs(args)
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	err := cmd.ExecuteContext(ctx)
-	return stdout.String(), stderr.String(), err
+	return runWith(t, &globalFlags{}, args...)
 }
 
 // needPeer returns the path of a peer tool; without it the test is skipped, except under CI, where

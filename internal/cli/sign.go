@@ -46,6 +46,16 @@ func (f *registryFlags) parse(ref string) (name.Reference, error) {
 	return r, nil
 }
 
+// target parses the image argument and the format flags.
+func (f *registryFlags) target(g *globalFlags, arg string) (name.Reference, sign.Options, error) {
+	ref, err := f.parse(arg)
+	if err != nil {
+		return nil, sign.Options{}, err
+	}
+	o, err := f.options(g)
+	return ref, o, err
+}
+
 func (f *registryFlags) options(g *globalFlags) (sign.Options, error) {
 	fm, err := sign.ParseFormat(f.format)
 	if err != nil {
@@ -111,11 +121,7 @@ OCI 1.1 referrer (bundle). An index is signed with each of its platform manifest
 transparency log; signing again with the same key adds nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := f.parse(args[0])
-			if err != nil {
-				return err
-			}
-			o, err := f.options(g)
+			ref, o, err := f.target(g, args[0])
 			if err != nil {
 				return err
 			}
@@ -153,11 +159,7 @@ stages run now (SBOMs, scan, lint: there is no provenance to give) and their doc
 the data directory, so that attesting again attests the same documents.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := f.parse(args[0])
-			if err != nil {
-				return err
-			}
-			o, err := f.options(g)
+			ref, o, err := f.target(g, args[0])
 			if err != nil {
 				return err
 			}
@@ -298,11 +300,7 @@ signature of another image, content that does not match its digest, and a regist
 the registry is contacted: no transparency log, no certificate authority, no TUF.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := f.parse(args[0])
-			if err != nil {
-				return err
-			}
-			o, err := f.options(g)
+			ref, o, err := f.target(g, args[0])
 			if err != nil {
 				return err
 			}

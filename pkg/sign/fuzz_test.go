@@ -2,9 +2,6 @@ package sign
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,24 +10,8 @@ import (
 // The parsers below read what a registry serves: untrusted bytes. None may panic, and what parses
 // must not verify without a signature by the key.
 
-func fuzzVerifier(f *testing.F) (Signer, Verifier) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	s, err := NewECDSASigner(k)
-	if err != nil {
-		f.Fatal(err)
-	}
-	v, err := NewVerifier(s)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return s, v
-}
-
 func FuzzParseEnvelope(f *testing.F) {
-	s, v := fuzzVerifier(f)
+	s, v := testKey(f)
 	env, err := SignEnvelope(context.Background(), s, InTotoPayloadType, []byte(`{"_type":"https://in-toto.io/Statement/v1"}`))
 	if err != nil {
 		f.Fatal(err)
@@ -52,7 +33,7 @@ func FuzzParseEnvelope(f *testing.F) {
 }
 
 func FuzzParseBundle(f *testing.F) {
-	s, _ := fuzzVerifier(f)
+	s, _ := testKey(f)
 	env, err := SignEnvelope(context.Background(), s, InTotoPayloadType, []byte(`{}`))
 	if err != nil {
 		f.Fatal(err)

@@ -114,23 +114,33 @@ func (c *client) resolve(ref name.Reference) (*target, error) {
 	return t, nil
 }
 
+// signSetup opens a session, derives the signer's verifier (to recognise its own earlier work) and
+// key hint, and resolves ref.
+func signSetup(ctx context.Context, ref name.Reference, s Signer, o Options) (*client, Verifier, string, *target, error) {
+	c, err := newClient(ctx, o.RemoteOptions)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	v, err := NewVerifier(s)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	hint, err := KeyHint(s.PublicKey())
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	t, err := c.resolve(ref)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	return c, v, hint, t, nil
+}
+
 // Sign signs the image ref names, in the chosen formats; an index is signed together with each of
 // its platform manifests. Signing twice with the same key adds nothing.
 func Sign(ctx context.Context, ref name.Reference, s Signer, o Options) (Written, error) {
 	var w Written
-	c, err := newClient(ctx, o.RemoteOptions)
-	if err != nil {
-		return w, err
-	}
-	v, err := NewVerifier(s)
-	if err != nil {
-		return w, err
-	}
-	hint, err := KeyHint(s.PublicKey())
-	if err != nil {
-		return w, err
-	}
-	t, err := c.resolve(ref)
+	c, v, hint, t, err := signSetup(ctx, ref, s, o)
 	if err != nil {
 		return w, err
 	}
@@ -177,19 +187,7 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, o Options) (Written
 // its own evidence. A statement this key already attached is not attached again.
 func Attest(ctx context.Context, ref name.Reference, s Signer, preds []Predicate, o Options) (Written, error) {
 	var w Written
-	c, err := newClient(ctx, o.RemoteOptions)
-	if err != nil {
-		return w, err
-	}
-	v, err := NewVerifier(s)
-	if err != nil {
-		return w, err
-	}
-	hint, err := KeyHint(s.PublicKey())
-	if err != nil {
-		return w, err
-	}
-	t, err := c.resolve(ref)
+	c, v, hint, t, err := signSetup(ctx, ref, s, o)
 	if err != nil {
 		return w, err
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 // testKey is a fresh key pair (in memory: the key file format is tested in keys_test.go).
-func testKey(t *testing.T) (Signer, Verifier) {
+func testKey(t testing.TB) (Signer, Verifier) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
