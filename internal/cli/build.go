@@ -59,7 +59,11 @@ registry; running it again after a failure completes the work without duplicatin
 				if err != nil {
 					return usageError{err}
 				}
-				signOpts = sign.Options{Formats: fm, RemoteOptions: g.remote()}
+				ro, err := g.remote()
+				if err != nil {
+					return err
+				}
+				signOpts = sign.Options{Formats: fm, RemoteOptions: ro}
 				// The key is loaded before the build, so a wrong password fails at once.
 				if signer, err = loadSigner(cmd, f.key); err != nil {
 					return err

@@ -61,17 +61,26 @@ func (f *registryFlags) options(g *globalFlags) (sign.Options, error) {
 	if err != nil {
 		return sign.Options{}, usageError{err}
 	}
-	return sign.Options{Formats: fm, RemoteOptions: g.remote()}, nil
+	ro, err := g.remote()
+	if err != nil {
+		return sign.Options{}, err
+	}
+	return sign.Options{Formats: fm, RemoteOptions: ro}, nil
 }
 
-// remote is how commands reach registries: the docker config's credentials, and the test hook's
-// transport when set.
-func (g *globalFlags) remote() sign.RemoteOptions {
+// remote is how commands reach registries: the docker config's credentials, the test hook's
+// transport when set, and the data directory's cache of signature material (content-addressed, checked
+// on every read).
+func (g *globalFlags) remote() (sign.RemoteOptions, error) {
+	env, err := g.env()
+	if err != nil {
+		return sign.RemoteOptions{}, err
+	}
 	rt := g.transport
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	return sign.RemoteOptions{Transport: rt}
+	return sign.RemoteOptions{Transport: rt, CacheDir: filepath.Join(env.DataDir, "cache", "signatures")}, nil
 }
 
 // loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
@@ -288,6 +297,7 @@ func toSign(ps []attest.Predicate) []sign.Predicate {
 func newVerifyCmd(g *globalFlags) *cobra.Command {
 	var f registryFlags
 	var key, attType, output string
+	var noCache bool
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE",
 		Short: "Verify an image's signatures, or its attestations, with a public key",
@@ -297,12 +307,19 @@ predicates, one JSON document per line (slsaprovenance1, spdxjson, cyclonedx, vu
 
 It fails closed, with a distinct error for: no signatures, another key, an altered signature or payload, a
 signature of another image, content that does not match its digest, and a registry failure. Nothing but
-the registry is contacted: no transparency log, no certificate authority, no TUF.`,
+the registry is contacted: no transparency log, no certificate authority, no TUF.
+
+Signature material named by digest (payloads, envelopes, bundles, referrer manifests) is kept in the data
+directory's cache and hashed again on every read; tags, referrer lists and the image's manifest are
+always fetched. --no-cache fetches everything.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, args[0])
 			if err != nil {
 				return err
+			}
+			if noCache {
+				o.CacheDir = ""
 			}
 			if output != "text" && output != "json" {
 				return usageErrorf("-o %q: want text or json", output)
@@ -333,6 +350,7 @@ the registry is contacted: no transparency log, no certificate authority, no TUF
 	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
 	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "fetch all signature material from the registry, ignoring the local cache")
 	f.add(cmd, "formats to check: legacy, bundle or both (either one verifying is enough)")
 	return cmd
 }
@@ -397,7 +415,11 @@ each platform manifest. Signatures stay valid, since they name the digest. Copyi
 			if err != nil {
 				return err
 			}
-			c, err := sign.Copy(cmd.Context(), src, dst, g.remote())
+			ro, err := g.remote()
+			if err != nil {
+				return err
+			}
+			c, err := sign.Copy(cmd.Context(), src, dst, ro)
 			if err != nil {
 				return err
 			}

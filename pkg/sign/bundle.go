@@ -144,7 +144,7 @@ func maybeBundle(r v1.Descriptor) bool {
 
 // fetchBundle reads the bundle a referrer manifest holds.
 func (c *client) fetchBundle(repo name.Repository, d v1.Hash) (*ParsedBundle, error) {
-	desc, err := c.manifest(repo.Digest(d.String()))
+	desc, err := c.artifact(repo.Digest(d.String()))
 	if err != nil {
 		return nil, err
 	}

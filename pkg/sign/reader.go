@@ -36,13 +36,14 @@ type reader struct {
 	base  http.RoundTripper
 	kc    authn.Keychain
 	retry remote.Backoff
+	cache contentCache
 
 	mu     sync.Mutex
 	authed map[string]*http.Client // by repository
 }
 
-func newReader(rt http.RoundTripper, kc authn.Keychain, retry remote.Backoff) *reader {
-	return &reader{base: rt, kc: kc, retry: retry, authed: map[string]*http.Client{}}
+func newReader(rt http.RoundTripper, kc authn.Keychain, retry remote.Backoff, cache contentCache) *reader {
+	return &reader{base: rt, kc: kc, retry: retry, cache: cache, authed: map[string]*http.Client{}}
 }
 
 // fetched is one document read from a registry.
@@ -142,18 +143,33 @@ func (r *reader) manifest(ctx context.Context, ref name.Reference) (*fetched, er
 	if dg, ok := ref.(name.Digest); ok && dg.DigestStr() != f.Digest.String() {
 		return nil, fmt.Errorf("%w: the registry's manifest for %s hashes to %s", ErrDigestMismatch, ref, f.Digest)
 	}
-	f.MediaType = types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0]))
-	var m struct {
-		MediaType types.MediaType `json:"mediaType"`
-	}
-	if json.Unmarshal(body, &m) == nil && m.MediaType != "" {
-		f.MediaType = m.MediaType
-	}
+	f.MediaType = bodyMediaType(body, resp.Header.Get("Content-Type"))
 	return f, nil
 }
 
-// blob fetches a small blob and checks that it hashes to its digest.
+// artifact fetches a manifest by digest through the content cache: for signature material, whose
+// manifests are immutable once named by digest. (An image's own manifest is always fetched: that is
+// how verification learns the image is still there.)
+func (r *reader) artifact(ctx context.Context, ref name.Digest) (*fetched, error) {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	if data, ok := r.cache.get(h); ok {
+		return &fetched{Manifest: data, Digest: h, MediaType: bodyMediaType(data, "")}, nil
+	}
+	f, err := r.manifest(ctx, ref)
+	if err == nil {
+		r.cache.put(h, f.Manifest)
+	}
+	return f, err
+}
+
+// blob fetches a small blob and checks that it hashes to its digest, through the content cache.
 func (r *reader) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
+	if data, ok := r.cache.get(d); ok {
+		return data, nil
+	}
 	_, body, err := r.get(ctx, repo, "blobs/"+d.String(), "")
 	if err != nil {
 		return nil, err
@@ -161,7 +177,19 @@ func (r *reader) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]b
 	if !sameDigest(d, body) {
 		return nil, fmt.Errorf("%w: blob %s does not hash to its digest", ErrDigestMismatch, d)
 	}
+	r.cache.put(d, body)
 	return body, nil
+}
+
+// bodyMediaType is a manifest's own mediaType field, else the Content-Type it was served with.
+func bodyMediaType(body []byte, contentType string) types.MediaType {
+	var m struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.MediaType != "" {
+		return m.MediaType
+	}
+	return types.MediaType(strings.TrimSpace(strings.Split(contentType, ";")[0]))
 }
 
 // referrers lists the manifests naming d as their subject. The referrers API and its fallback tag

@@ -32,6 +32,9 @@ type RemoteOptions struct {
 	Keychain authn.Keychain
 	// Retry is how throttled or failed requests are retried; zero means three quick tries.
 	Retry remote.Backoff
+	// CacheDir keeps signature material named by digest between calls (see contentCache); empty
+	// means no cache. Tags and referrer lists are always fetched.
+	CacheDir string
 }
 
 // client is one session with registries: ggcr's puller and pusher for writes, reused so that
@@ -67,7 +70,7 @@ func newClient(ctx context.Context, o RemoteOptions) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{ctx: ctx, opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher)), r: newReader(rt, kc, backoff)}, nil
+	return &client{ctx: ctx, opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher)), r: newReader(rt, kc, backoff, contentCache{o.CacheDir})}, nil
 }
 
 // errNotFound is a registry's 404: the tag, manifest or blob does not exist.
@@ -96,6 +99,9 @@ func classify(what string, err error) error {
 
 // manifest fetches a manifest by tag or digest, checking its bytes against a requested digest.
 func (c *client) manifest(ref name.Reference) (*fetched, error) { return c.r.manifest(c.ctx, ref) }
+
+// artifact fetches a manifest of signature material by digest (a referrer), through the cache.
+func (c *client) artifact(ref name.Digest) (*fetched, error) { return c.r.artifact(c.ctx, ref) }
 
 // blob fetches a small blob and checks that it hashes to its digest.
 func (c *client) blob(repo name.Repository, d v1.Hash) ([]byte, error) {

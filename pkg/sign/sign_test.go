@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -373,4 +375,51 @@ func mustHash(d name.Digest) v1.Hash {
 		panic(err)
 	}
 	return h
+}
+
+// TestVerifyCache: a second verification fetches only what can change (tags, referrer lists, the
+// image's manifest), and a damaged cache entry is fetched again, not trusted.
+func TestVerifyCache(t *testing.T) {
+	ctx := context.Background()
+	flaky := &regtest.Flaky{}
+	host := regtest.Registry(t, regtest.WithReferrers(false), regtest.WithHandler(flaky.Wrap))
+	ref := pushImage(t, host, "app")
+	s, v := testKey(t)
+	if _, err := Attest(ctx, ref, s, []Predicate{provenance()}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(ctx, ref, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{RemoteOptions: RemoteOptions{CacheDir: t.TempDir()}}
+	verify := func() (blobs int) {
+		t.Helper()
+		before := flaky.Count(http.MethodGet, regtest.KindBlob)
+		if _, err := Verify(ctx, ref, v, o); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyAttestations(ctx, ref, v, "", o); err != nil {
+			t.Fatal(err)
+		}
+		return flaky.Count(http.MethodGet, regtest.KindBlob) - before
+	}
+	if n := verify(); n == 0 {
+		t.Fatal("the first verification fetched no blobs")
+	}
+	if n := verify(); n != 0 {
+		t.Fatalf("the second verification fetched %d blobs, want 0", n)
+	}
+	// Damage every cached file: each is dropped and fetched again, and verification still succeeds.
+	entries, err := os.ReadDir(filepath.Join(o.CacheDir, "sha256"))
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("cache: %v, %d entries", err, len(entries))
+	}
+	for _, e := range entries {
+		if err := os.WriteFile(filepath.Join(o.CacheDir, "sha256", e.Name()), []byte("forged"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := verify(); n == 0 {
+		t.Fatal("a damaged cache was trusted")
+	}
 }
