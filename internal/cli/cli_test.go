@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/lock"
 )
@@ -19,20 +20,6 @@ import (
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	return runWith(t, &globalFlags{}, args...)
-}
-
-// needPeer returns the path of a peer tool; without it the test is skipped, except under CI, where
-// .ci/run installs every peer and a missing one is a failure.
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run should have installed it", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
 }
 
 // fixturePackages is a small Debian-like package set: a base-files with os-release, a library with a
@@ -138,7 +125,7 @@ func TestLockThenBuild(t *testing.T) {
 	}
 
 	t.Run("skopeo", func(t *testing.T) {
-		skopeo := needPeer(t, "skopeo")
+		skopeo := regtest.Peer(t, "skopeo")
 		out, err := exec.Command(skopeo, "inspect", "oci:"+layoutDir+":1.0").CombinedOutput()
 		if err != nil {
 			t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -155,7 +142,7 @@ func TestLockThenBuild(t *testing.T) {
 		}
 	})
 	t.Run("umoci", func(t *testing.T) {
-		umoci := needPeer(t, "umoci")
+		umoci := regtest.Peer(t, "umoci")
 		bundle := filepath.Join(t.TempDir(), "bundle")
 		out, err := exec.Command(umoci, "unpack", "--rootless", "--image", layoutDir+":1.0", bundle).CombinedOutput()
 		if err != nil {

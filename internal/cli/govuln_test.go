@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
@@ -38,10 +39,7 @@ func TestScanGoBinaryRealData(t *testing.T) {
 		}
 		t.Skipf("no shared Go vulnerability data: %v", err)
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go toolchain")
-	}
+	goBin := regtest.Peer(t, "go")
 	work := t.TempDir()
 	bin := buildVulnApp(t, goBin, work)
 

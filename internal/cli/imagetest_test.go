@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
@@ -203,13 +204,8 @@ func TestImageTestCommand(t *testing.T) {
 // TestImageTestCommandRunc runs command tests through the CLI: examples/hello greets as nonroot, and a
 // wrong expectation fails the run with exit 3.
 func TestImageTestCommandRunc(t *testing.T) {
-	runc := needPeer(t, "runc")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI runs the tests as root")
-		}
-		t.Skip("runc needs root here")
-	}
+	runc := regtest.Peer(t, "runc")
+	regtest.Root(t, "runc")
 	dataDir := testFixture(t)
 	suite := `commandTests:
   - name: hello greets

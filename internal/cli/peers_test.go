@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 )
 
@@ -54,11 +52,9 @@ entrypoint: [/usr/local/bin/hello]
 // TestHelloRunsUnderRunc builds examples/hello into an image, unpacks it with umoci and runs it with
 // runc, without network: it must greet, as the nonroot user.
 func TestHelloRunsUnderRunc(t *testing.T) {
-	umoci := needPeer(t, "umoci")
-	runc := needPeer(t, "runc")
-	if os.Geteuid() != 0 {
-		t.Skip("runc needs root here")
-	}
+	umoci := regtest.Peer(t, "umoci")
+	runc := regtest.Peer(t, "runc")
+	regtest.Root(t, "runc")
 	repo := testrepo.New(t, testrepo.Options{Packages: fixturePackages()})
 	dir := writeSpec(t, repo, helloSpec)
 	buildHello(t, dir)
@@ -100,52 +96,8 @@ func TestHelloRunsUnderRunc(t *testing.T) {
 	}
 }
 
-// startDockerRegistry runs Debian's docker-registry on a free loopback port and returns its host:port.
-func startDockerRegistry(t *testing.T) string {
-	t.Helper()
-	bin := needPeer(t, "docker-registry")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", cfgPath)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Kill fails only if the registry already exited, and Wait then reports the kill; the logs
-		// below are what explains a failure.
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("docker-registry logs:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			return addr
-		}
-	}
-	t.Fatalf("docker-registry did not start on %s", addr)
-	return ""
-}
-
 func TestPushToDockerRegistry(t *testing.T) {
-	addr := startDockerRegistry(t)
+	addr := regtest.DockerRegistry(t)
 	repo := testrepo.New(t, testrepo.Options{Packages: fixturePackages()})
 	dir := writeSpec(t, repo, specTemplate+"layers: 2\n")
 	ref := addr + "/golden/fixture:1.0"

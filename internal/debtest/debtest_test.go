@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/deb"
 )
 
@@ -94,9 +95,7 @@ func TestBuildLayout(t *testing.T) {
 
 // TestDpkgDebAccepts hands what Build writes to the real dpkg-deb and extracts it.
 func TestDpkgDebAccepts(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not installed")
-	}
+	regtest.Peer(t, "dpkg-deb")
 	for _, comp := range []string{"gz", "xz", "zst", "none"} {
 		t.Run(comp, func(t *testing.T) {
 			p := hello()
@@ -168,9 +167,7 @@ func TestDpkgDebAccepts(t *testing.T) {
 }
 
 func TestModTimeAndOwner(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not installed")
-	}
+	regtest.Peer(t, "dpkg-deb")
 	p := Package{Name: "x", Version: "1", SkipMD5Sums: true, Files: []File{
 		{Path: "etc/x", Body: []byte("x"), UID: 1000, GID: 100, ModTime: time.Date(2020, 5, 6, 7, 8, 0, 0, time.UTC)},
 	}}

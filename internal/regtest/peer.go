@@ -25,3 +25,12 @@ func missing(t testing.TB, format string, args ...any) {
 	}
 	t.Skipf(format, args...)
 }
+
+// Root skips a test that needs root (runc, unpacking with owners), except under CI, which runs the
+// tests as root: there it is a failure.
+func Root(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "%s needs root, and this is uid %d", why, os.Geteuid())
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ingot-build/ingot/internal/regtest"
 )
 
 func TestIDMatchesGoTool(t *testing.T) {
@@ -13,10 +15,7 @@ func TestIDMatchesGoTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe, _ := os.Executable()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to cross-check with")
-	}
+	goBin := regtest.Peer(t, "go")
 	out, err := exec.Command(goBin, "tool", "buildid", exe).Output()
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/deb"
 )
 
@@ -245,10 +246,7 @@ func TestCompressions(t *testing.T) {
 // withBzip2Data rebuilds p's .deb with data.tar.bz2, which Go cannot write, using bzip2(1).
 func withBzip2Data(t *testing.T, p debtest.Package) []byte {
 	t.Helper()
-	bz, err := exec.LookPath("bzip2")
-	if err != nil {
-		t.Skip("bzip2 not installed")
-	}
+	bz := regtest.Peer(t, "bzip2")
 	p.Compression = "none"
 	members := splitAr(t, debtest.MustBuild(t, p))
 	cmd := exec.Command(bz, "-c")

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ingot-build/ingot/internal/regtest"
 )
 
 func TestParseVersion(t *testing.T) {
@@ -182,10 +184,7 @@ func randomVersion(r *rand.Rand) string {
 
 // TestCompareAgainstDpkg checks Compare against the real dpkg --compare-versions on generated pairs.
 func TestCompareAgainstDpkg(t *testing.T) {
-	dpkg, err := exec.LookPath("dpkg")
-	if err != nil {
-		t.Skip("dpkg not installed")
-	}
+	dpkg := regtest.Peer(t, "dpkg")
 	if testing.Short() {
 		t.Skip("runs dpkg several hundred times")
 	}

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
@@ -175,9 +176,7 @@ func TestUnsafeLayers(t *testing.T) {
 // TestUnpack checks the rootfs command tests run in: the same tree as the file tests see, written
 // through symlinks only inside the root.
 func TestUnpack(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("unpacking with owners needs root")
-	}
+	regtest.Root(t, "unpacking with owners")
 	outside := filepath.Join(t.TempDir(), "outside")
 	layers := append(layeredLayers(t), layerOf(t,
 		symE("evil", "/../../../../../.."+outside),

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/ingot-build/ingot/internal/regtest"
 )
 
 // entry is one tar entry of a hand-made layer.
@@ -127,16 +128,7 @@ func buildTools(t *testing.T) (hello, probe []byte) {
 // skipped, except under CI, where .ci/run installs runc and runs as root, so it is a failure.
 func needRunc(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("runc")
-	switch {
-	case err != nil && os.Getenv("CI") != "":
-		t.Fatalf("runc is not installed; .ci/run should have installed it")
-	case err != nil:
-		t.Skip("runc is not installed")
-	case os.Geteuid() != 0 && os.Getenv("CI") != "":
-		t.Fatalf("CI runs the tests as root, but this is uid %d", os.Geteuid())
-	case os.Geteuid() != 0:
-		t.Skip("runc needs root here")
-	}
+	p := regtest.Peer(t, "runc")
+	regtest.Root(t, "runc")
 	return p
 }
