@@ -39,7 +39,7 @@ With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle 
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
 vulnerability scan, hardening and test results. The command succeeds only when all of it is in the
 registry; running it again after a failure completes the work without duplicating anything.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args)
 			if err != nil {

@@ -31,16 +31,6 @@ updates replace a source atomically: when one fails, the previous data stays. A 
 	return cmd
 }
 
-// dbUsageArgs makes a wrong number of arguments a usage error (exit code 2).
-func dbUsageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
-
 // vulnDB is the database under the data directory.
 func vulnDB(env Env) *vuln.DB { return &vuln.DB{Dir: filepath.Join(env.DataDir, "vulndb")} }
 
@@ -56,7 +46,7 @@ osv.dev publishes per ecosystem: <Ecosystem>/all.zip), a directory laid out as o
 databases, or one .json record. The records become the source --name (default: SRC's base name, or its
 directory's for an all.zip), replacing what that source held before. A record that cannot be read fails
 the whole import, naming its file, and changes nothing.`,
-		Args: dbUsageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := g.env()
 			if err != nil {
@@ -95,7 +85,7 @@ func newDBStatusCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the imported sources: records per ecosystem, when imported, newest record",
-		Args:  dbUsageArgs(cobra.NoArgs),
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
 				return usageErrorf("unknown output format %q (want table or json)", output)
@@ -174,7 +164,7 @@ func newDBUpdateCmd(g *globalFlags) *cobra.Command {
 URL comes from --url or $INGOT_VULNDB_URL; there is no default, so ingot fetches nothing unless told
 where. Without --ecosystem the ecosystems of the previous update are fetched again. The update is
 atomic: if a download or a record fails, the previous data stays.`,
-		Args: dbUsageArgs(cobra.NoArgs),
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			env, err := g.env()
 			if err != nil {

@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/imagetest"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
 )
 
@@ -42,17 +39,10 @@ host's platform is tested and the others are reported skipped.
 
 Every test is reported, passed, failed or skipped. A failed test counts as a finding of severity high,
 and any failed test makes the exit code 3.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		},
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch f.output {
-			case report.FormatTable, report.FormatJSON, report.FormatSARIF:
-			default:
-				return usageErrorf("-o %q: want table, json or sarif", f.output)
+			if err := checkFindingsFormat(f.output); err != nil {
+				return err
 			}
 			if f.tests == "" {
 				return usageErrorf("--tests FILE is required")
@@ -69,7 +59,7 @@ and any failed test makes the exit code 3.`,
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			img, err := openImage(ctx, env, args[0])
 			if err != nil {
 				return err
 			}
@@ -83,14 +73,9 @@ and any failed test makes the exit code 3.`,
 			if err != nil {
 				return fmt.Errorf("testing %s: %w", args[0], err)
 			}
-			r := evidence.Report{Image: testSubject(img), Tool: "ingot test", Findings: findings}
-			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
-				return err
-			}
-			if n := len(r.AtLeast(evidence.SeverityHigh)); n > 0 {
-				return &FindingsError{Count: n, Threshold: evidence.SeverityHigh}
-			}
-			return nil
+			r := evidence.Report{Image: subject(img), Tool: "ingot test", Findings: findings}
+			high := evidence.SeverityHigh
+			return writeFindings(cmd.OutOrStdout(), f.output, r, &high)
 		},
 	}
 	cmd.Flags().StringVar(&f.tests, "tests", "", "structure test file (YAML)")
@@ -98,16 +83,4 @@ and any failed test makes the exit code 3.`,
 	cmd.Flags().StringVar(&f.runc, "runc", "", "path of runc (default: runc in PATH)")
 	cmd.Flags().StringVar(&f.workDir, "work-dir", "", "where to unpack the image for command tests (default: the system temporary directory)")
 	return cmd
-}
-
-// testSubject identifies the tested image for a report: for an index, the image of this platform.
-func testSubject(img *imageref.Image) evidence.Image {
-	out := evidence.Image{Ref: img.Ref}
-	if d, err := img.Digest(); err == nil {
-		out.Digest = d.String()
-	}
-	if cf, err := img.ConfigFile(); err == nil {
-		out.OS, out.Arch = cf.OS, cf.Architecture
-	}
-	return out
 }

@@ -27,7 +27,7 @@ func newKeyCmd(_ *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage signing keys in cosign's formats",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 	}
 	cmd.AddCommand(newKeyGenerateCmd())
 	return cmd
@@ -44,7 +44,7 @@ encrypted with a password (scrypt and nacl/secretbox, PEM type ENCRYPTED SIGSTOR
 
 The password comes from COSIGN_PASSWORD (set but empty means no password), else it is asked twice on
 the terminal. Existing files are kept unless --force.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.prefix == "" {
 				return usageErrorf("--output-key-prefix must not be empty")

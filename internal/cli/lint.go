@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
-	"github.com/ingot-build/ingot/pkg/imageref"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/secrets"
 )
@@ -47,12 +44,7 @@ code 3. --fail-on none reports without failing.
 
 Rules:
 ` + lintRuleTable(),
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		},
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, threshold, err := f.options()
 			if err != nil {
@@ -63,7 +55,7 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			img, err := openImage(ctx, env, args[0])
 			if err != nil {
 				return err
 			}
@@ -71,17 +63,8 @@ Rules:
 			if err != nil {
 				return fmt.Errorf("linting %s: %w", args[0], err)
 			}
-			r := evidence.Report{Image: lintSubject(img), Tool: "ingot lint", Findings: findings}
-			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
-				return err
-			}
-			if threshold == nil {
-				return nil
-			}
-			if n := len(r.AtLeast(*threshold)); n > 0 {
-				return &FindingsError{Count: n, Threshold: *threshold}
-			}
-			return nil
+			r := evidence.Report{Image: subject(img), Tool: "ingot lint", Findings: findings}
+			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
 	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: minimal or cis")
@@ -93,10 +76,8 @@ Rules:
 
 // options converts the flags; a nil threshold means --fail-on none.
 func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
-	switch f.output {
-	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
-	default:
-		return harden.Options{}, nil, usageErrorf("-o %q: want table, json or sarif", f.output)
+	if err := checkFindingsFormat(f.output); err != nil {
+		return harden.Options{}, nil, err
 	}
 	opt := harden.Options{Profile: harden.Profile(f.profile), Secrets: lintSecrets}
 	for _, w := range f.waive {
@@ -126,18 +107,6 @@ func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
 // accepted by waiving that rule.
 func lintSecrets(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
 	return secrets.Scan(ctx, img, secrets.Options{})
-}
-
-// lintSubject identifies an opened image for a report.
-func lintSubject(img *imageref.Image) evidence.Image {
-	out := evidence.Image{Ref: img.Ref}
-	if d, err := img.Digest(); err == nil {
-		out.Digest = d.String()
-	}
-	if cf, err := img.ConfigFile(); err == nil {
-		out.OS, out.Arch = cf.OS, cf.Architecture
-	}
-	return out
 }
 
 // lintRuleTable lists the rules for the help text.

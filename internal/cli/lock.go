@@ -28,7 +28,7 @@ func newLockCmd(g *globalFlags) *cobra.Command {
 SPEC is an ingot.yaml file or a directory holding one (default: the current directory).
 The lock pins every package by sha256, with the repository Release and index digests and the base image
 digest. An existing lock that still matches the spec is kept; --update resolves again.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args)
 			if err != nil {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -11,9 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/internal/safefile"
-	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/lock"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
 )
 
@@ -38,7 +35,7 @@ listed, and each one records the layer it came from.
 -o picks the output: table (default), json (the inventory), spdx-json (SPDX 2.3) or cyclonedx-json
 (CycloneDX 1.6). Documents are reproducible: their time is SOURCE_DATE_EPOCH, else the image's
 creation time. --lock adds the sha256 of every .deb and the spec's exclusions from an ingot.lock.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(sbom.Formats(), f.output) {
 				return usageErrorf("-o %s: want one of %s", f.output, strings.Join(sbom.Formats(), ", "))
@@ -53,11 +50,11 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 					return err
 				}
 			}
-			img, err := imageref.Open(cmd.Context(), args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			img, err := openImage(cmd.Context(), env, args[0])
 			if err != nil {
 				return err
 			}
-			inv, err := sbom.Cache{Dir: filepath.Join(env.DataDir, "cache", "inventories")}.Catalog(cmd.Context(), img, sbom.Options{
+			inv, err := inventories(env).Catalog(cmd.Context(), img, sbom.Options{
 				Ref: args[0],
 				Skipped: func(path string, err error) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)

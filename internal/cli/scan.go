@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/imageref"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -41,7 +39,7 @@ severity comes from CVSS v3/v4 vectors, else the advisory's own rating. Nothing 
 --vex applies OpenVEX documents (not_affected and fixed findings are kept, with their justification,
 but do not count). --fail-on SEVERITY exits with code 3 when a counting finding is at or above it.
 -o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes).`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (f.sbomFile != "") {
 				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
@@ -117,11 +115,11 @@ func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*e
 		}
 		return inv, nil
 	}
-	img, err := imageref.Open(cmd.Context(), args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+	img, err := openImage(cmd.Context(), env, args[0])
 	if err != nil {
 		return nil, err
 	}
-	return sbom.Cache{Dir: filepath.Join(env.DataDir, "cache", "inventories")}.Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+	return inventories(env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
 }
 
 // parseFailOn reads a --fail-on value; "" and "none" never fail.

@@ -3,14 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/imageref"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/secrets"
 )
@@ -51,12 +48,7 @@ finding that is not waived has that severity or higher.
 
 Rules:
 ` + secretsRuleTable(),
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		},
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, threshold, err := f.options()
 			if err != nil {
@@ -67,7 +59,7 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := imageref.Open(ctx, args[0], imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
+			img, err := openImage(ctx, env, args[0])
 			if err != nil {
 				return err
 			}
@@ -75,17 +67,8 @@ Rules:
 			if err != nil {
 				return fmt.Errorf("scanning %s for secrets: %w", args[0], err)
 			}
-			r := evidence.Report{Image: secretsSubject(img), Tool: "ingot secrets", Findings: findings}
-			if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
-				return err
-			}
-			if threshold == nil {
-				return nil
-			}
-			if n := len(r.AtLeast(*threshold)); n > 0 {
-				return &FindingsError{Count: n, Threshold: *threshold}
-			}
-			return nil
+			r := evidence.Report{Image: subject(img), Tool: "ingot secrets", Findings: findings}
+			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
@@ -98,10 +81,8 @@ Rules:
 
 // options converts the flags; a nil threshold means --fail-on none.
 func (f *secretsFlags) options() (secrets.Options, *evidence.Severity, error) {
-	switch f.output {
-	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
-	default:
-		return secrets.Options{}, nil, usageErrorf("-o %q: want table, json or sarif", f.output)
+	if err := checkFindingsFormat(f.output); err != nil {
+		return secrets.Options{}, nil, err
 	}
 	if f.maxFileSize <= 0 {
 		return secrets.Options{}, nil, usageErrorf("--max-file-size %d: want a positive number of bytes", f.maxFileSize)
@@ -161,18 +142,6 @@ func secretsKnownRule(id string) bool {
 		}
 	}
 	return false
-}
-
-// secretsSubject identifies an opened image for a report.
-func secretsSubject(img *imageref.Image) evidence.Image {
-	out := evidence.Image{Ref: img.Ref}
-	if d, err := img.Digest(); err == nil {
-		out.Digest = d.String()
-	}
-	if cf, err := img.ConfigFile(); err == nil {
-		out.OS, out.Arch = cf.OS, cf.Architecture
-	}
-	return out
 }
 
 // secretsRuleTable lists the rules for the help text.

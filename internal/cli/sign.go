@@ -128,7 +128,7 @@ func newSignCmd(g *globalFlags) *cobra.Command {
 a simple-signing signature under the sha256-<hex>.sig tag (legacy) and a sigstore bundle stored as an
 OCI 1.1 referrer (bundle). An index is signed with each of its platform manifests. Nothing goes to a
 transparency log; signing again with the same key adds nothing.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, args[0])
 			if err != nil {
@@ -166,7 +166,7 @@ is attested: SLSA provenance, SPDX and CycloneDX SBOMs, the vulnerability scan, 
 results; for an index, each platform image gets its own. For an image ingot did not build, the evidence
 stages run now (SBOMs, scan, lint: there is no provenance to give) and their documents are recorded in
 the data directory, so that attesting again attests the same documents.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, args[0])
 			if err != nil {
@@ -312,7 +312,7 @@ the registry is contacted: no transparency log, no certificate authority, no TUF
 Signature material named by digest (payloads, envelopes, bundles, referrer manifests) is kept in the data
 directory's cache and hashed again on every read; tags, referrer lists and the image's manifest are
 always fetched. --no-cache fetches everything.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, args[0])
 			if err != nil {
@@ -405,7 +405,7 @@ func newCopyCmd(g *globalFlags) *cobra.Command {
 		Long: `Copy an image or index from one registry reference to another together with everything attached to
 it: the .sig and .att images and every referrer (sigstore bundles and other artifacts), for the index and
 each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.`,
-		Args: cobra.ExactArgs(2),
+		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, err := f.parse(args[0])
 			if err != nil {
