@@ -101,7 +101,7 @@ func (db *DB) Import(ctx context.Context, src string, opt ImportOptions) (Import
 	if err != nil {
 		return ImportStats{}, err
 	}
-	return db.importSource(ctx, src, indexHeader{Name: name, Origin: origin})
+	return db.importSource(ctx, src, indexHeader{SourceStatus: SourceStatus{Name: name, Origin: origin}})
 }
 
 // importSource reads src and writes the index for h.Name.
@@ -409,7 +409,7 @@ func buildIndex(recs map[string]*record, h *indexHeader) (map[string]map[string]
 			counted[p.ecosystem] = true
 			s := counts[p.ecosystem]
 			if s == nil {
-				s = &section{Name: p.ecosystem}
+				s = &section{EcosystemStatus: EcosystemStatus{Name: p.ecosystem}}
 				counts[p.ecosystem] = s
 			}
 			s.Records++
@@ -442,12 +442,9 @@ func (db *DB) Status() (Status, error) {
 		}
 		h := x.header
 		x.Close()
-		s := SourceStatus{
-			Name: h.Name, Origin: h.Origin, Imported: h.Imported, Modified: h.Modified,
-			Records: h.Records, Withdrawn: h.Withdrawn, Requested: h.Requested,
-		}
+		s := h.SourceStatus
 		for _, e := range h.Ecosystems {
-			s.Ecosystems = append(s.Ecosystems, EcosystemStatus{Name: e.Name, Records: e.Records, Withdrawn: e.Withdrawn, Packages: e.Packages})
+			s.Ecosystems = append(s.Ecosystems, e.EcosystemStatus)
 		}
 		st.Sources = append(st.Sources, s)
 	}

@@ -25,7 +25,7 @@ func FuzzParseRecord(f *testing.F) {
 			return
 		}
 		rec := compact("fuzz.json", r)
-		h := indexHeader{Name: "fuzz"}
+		h := indexHeader{SourceStatus: SourceStatus{Name: "fuzz"}}
 		ecosystems, _ := buildIndex(map[string]*record{rec.id: rec}, &h)
 		path := filepath.Join(t.TempDir(), "fuzz"+indexSuffix)
 		out, err := os.Create(path)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
@@ -40,24 +39,16 @@ const (
 	maxHeaderLen = 16 << 20
 )
 
-// indexHeader is the JSON header of an index file.
+// indexHeader is the JSON header of an index file: the source's status, with where each
+// ecosystem's data lies.
 type indexHeader struct {
-	Name       string    `json:"name"`
-	Origin     string    `json:"origin"`
-	Imported   time.Time `json:"imported"`
-	Modified   time.Time `json:"modified,omitzero"`
-	Records    int       `json:"records"`
-	Withdrawn  int       `json:"withdrawn"`
-	Requested  []string  `json:"requested,omitempty"`
-	Ecosystems []section `json:"ecosystems"`
+	SourceStatus
+	Ecosystems []section `json:"ecosystems"` // shadows SourceStatus.Ecosystems in JSON
 }
 
 // section locates one ecosystem's data.
 type section struct {
-	Name       string `json:"name"`
-	Records    int    `json:"records"`
-	Withdrawn  int    `json:"withdrawn"`
-	Packages   int    `json:"packages"`
+	EcosystemStatus
 	Offset     int64  `json:"offset"`
 	DirLength  int64  `json:"dirLength"`
 	BlobLength int64  `json:"blobLength"`

@@ -71,7 +71,7 @@ func (db *DB) Update(ctx context.Context, baseURL string, ecosystems []string, h
 			return ImportStats{}, err
 		}
 	}
-	return db.importSource(ctx, tmp, indexHeader{Name: UpdateSource, Origin: u.Redacted(), Requested: want})
+	return db.importSource(ctx, tmp, indexHeader{SourceStatus: SourceStatus{Name: UpdateSource, Origin: u.Redacted(), Requested: want}})
 }
 
 func download(ctx context.Context, hc *http.Client, src, dst string) (err error) {
