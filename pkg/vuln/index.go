@@ -49,10 +49,10 @@ type indexHeader struct {
 // section locates one ecosystem's data.
 type section struct {
 	EcosystemStatus
-	Offset     int64  `json:"offset"`
-	DirLength  int64  `json:"dirLength"`
-	BlobLength int64  `json:"blobLength"`
-	Length     int64  `json:"length"`
+	Offset     int64 `json:"offset"`
+	DirLength  int64 `json:"dirLength"`
+	BlobLength int64 `json:"blobLength"`
+	Length     int64 `json:"length"`
 }
 
 // advisory is one record's data for one package, as stored in the index. What a match needs (id,
