@@ -16,6 +16,7 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // run sets up (untimed), then times both tools on the same inputs and prints the report to stdout.
@@ -114,7 +115,7 @@ func (b *bench) dataDir() string     { return filepath.Join(b.cfg.work, "ingot-d
 func (b *bench) tarball() string     { return filepath.Join(b.cfg.work, "mmdebstrap.tar") }
 func (b *bench) umociDir() string    { return filepath.Join(b.cfg.work, "umoci-oci") }
 func (b *bench) extracted() string   { return filepath.Join(b.cfg.work, "mmdebstrap-debs.txt") }
-func (b *bench) ingotLayout() string { return filepath.Join(b.dataDir(), "oci", b.name) }
+func (b *bench) ingotLayout() string { return store.Store{Root: b.dataDir()}.Layouts().Dir(b.name) }
 
 // writeSpec writes the spec both ingot runs use: the original's package set, from the mirror.
 func (b *bench) writeSpec(orig *spec.Spec) error {

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 type config struct {
@@ -76,7 +78,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	ingot := func(args ...string) []string { return append([]string{s.ingot, "--data-dir", s.data, "-q"}, args...) }
 
 	// ingot keeps inventories by image digest; "cold" runs empty that cache first, as on a first scan.
-	coldCache := func() error { return os.RemoveAll(filepath.Join(s.data, "cache", "inventories")) }
+	coldCache := func() error { return os.RemoveAll(store.Store{Root: s.data}.Inventories().Dir) }
 	type job struct {
 		name   string
 		argv   []string
@@ -204,7 +206,7 @@ func setup(ctx context.Context, cfg config) (*setupResult, error) {
 	if _, err := exec1(ctx, nil, []string{s.ingot, "--data-dir", s.data, "-q", "build", "--tarball", s.archive, img}); err != nil {
 		return nil, err
 	}
-	s.layout = filepath.Join(s.data, "oci", "benchscan")
+	s.layout = store.Store{Root: s.data}.Layouts().Dir("benchscan")
 
 	// osv-scanner's offline database: DIR/osv-scalibr/<Ecosystem>/all.zip.
 	s.osvDir = filepath.Join(cfg.work, "osv-scanner-db")

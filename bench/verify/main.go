@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 type config struct {
@@ -327,14 +329,14 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 		return b, fmt.Errorf("reading back %s: %w", pushed, err)
 	}
 	b.base = ref.Context().Digest(desc.Digest.String())
-	if b.evidence, err = evidenceDir(b.data, desc.Digest); err != nil {
+	if b.evidence, err = (store.Store{Root: b.data}).FindEvidence(desc.Digest); err != nil {
 		return b, err
 	}
 	if b.preds, err = writePredicates(b.evidence, filepath.Join(work, "predicates")); err != nil {
 		return b, err
 	}
 	// Links lent to earlier runs' fresh images point at evidence that a rebuild may have replaced.
-	if err := os.RemoveAll(filepath.Join(b.data, "evidence", "bench-fresh")); err != nil {
+	if err := os.RemoveAll(filepath.Join(store.Store{Root: b.data}.EvidenceRoot(), "bench-fresh")); err != nil {
 		return b, err
 	}
 	if b.fresh, err = newFreshImages(ctx, b.base); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // password protects the bench's key pair; both tools read it from COSIGN_PASSWORD.
@@ -200,18 +201,6 @@ func offlineEnv(ctx context.Context, home string) ([]string, error) {
 // predicateFile is one evidence document, written out for --predicate.
 type predicateFile struct{ typ, path string }
 
-// evidenceDir is where ingot recorded the evidence of the image at digest d.
-func evidenceDir(dataDir string, d v1.Hash) (string, error) {
-	matches, err := filepath.Glob(filepath.Join(dataDir, "evidence", "*", d.Hex))
-	if err != nil {
-		return "", err
-	}
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no evidence recorded for %s under %s", d, dataDir)
-	}
-	return matches[0], nil
-}
-
 // writePredicates reads the evidence in evDir and writes each predicate to its own file under dir,
 // so every tool attests the very same documents.
 func writePredicates(evDir, dir string) ([]predicateFile, error) {
@@ -259,11 +248,11 @@ func lendEvidence(dataDir, baseDir string, d name.Digest) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(dataDir, "evidence", "bench-fresh")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir := store.Store{Root: dataDir}.EvidenceDir("bench-fresh", h)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
-	return os.Symlink(baseDir, filepath.Join(dir, h.Hex))
+	return os.Symlink(baseDir, dir)
 }
 
 func (f *freshImages) next(ctx context.Context) (name.Digest, error) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -31,9 +30,6 @@ updates replace a source atomically: when one fails, the previous data stays. A 
 	return cmd
 }
 
-// vulnDB is the database under the data directory.
-func vulnDB(env Env) *vuln.DB { return &vuln.DB{Dir: filepath.Join(env.DataDir, "vulndb")} }
-
 func newDBImportCmd(g *globalFlags) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
@@ -52,7 +48,7 @@ the whole import, naming its file, and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			stats, err := vulnDB(env).Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name})
+			stats, err := env.Store().VulnDB().Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name})
 			if errors.Is(err, vuln.ErrSourceName) || errors.Is(err, vuln.ErrInvalidRecord) ||
 				errors.Is(err, vuln.ErrNoRecords) || errors.Is(err, fs.ErrNotExist) {
 				return usageError{err}
@@ -94,7 +90,7 @@ func newDBStatusCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := vulnDB(env).Status()
+			st, err := env.Store().VulnDB().Status()
 			if err != nil {
 				return err
 			}
@@ -184,7 +180,7 @@ atomic: if a download or a record fails, the previous data stays.`,
 					}
 				}
 			}
-			stats, err := vulnDB(env).Update(cmd.Context(), url, ecos, &http.Client{})
+			stats, err := env.Store().VulnDB().Update(cmd.Context(), url, ecos, &http.Client{})
 			if errors.Is(err, vuln.ErrNoEcosystems) || errors.Is(err, vuln.ErrUpdateURL) {
 				return usageError{err}
 			}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // Env is everything ingot takes from the process environment, read in one place.
@@ -19,6 +21,9 @@ type Env struct {
 	// is not given; there is no built-in default, so nothing is fetched unless configured.
 	VulnDBURL string
 }
+
+// Store is the data directory.
+func (e Env) Store() store.Store { return store.Store{Root: e.DataDir} }
 
 // ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES and
 // INGOT_VULNDB_URL.

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/lock"
-	"github.com/ingot-build/ingot/pkg/spec"
 	"github.com/spf13/cobra"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // Exit codes a CI job can act on.
@@ -29,10 +29,14 @@ func (e *FindingsError) Error() string {
 	return fmt.Sprintf("%d finding(s) at or above %s", e.Count, e.Threshold)
 }
 
+// usageError is bad input found by the CLI itself (flags, arguments): exit code 2.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// Is makes a usage error of kind fault.Invalid.
+func (e usageError) Is(target error) bool { return target == fault.Invalid }
 
 // usageArgs makes a wrong number of arguments a usage error (exit code 2).
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
@@ -48,16 +52,16 @@ func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// ExitCode maps an error returned by a command to the process exit code.
+// ExitCode maps an error returned by a command to the process exit code: findings 3, bad input of any
+// package (fault.Invalid) 2, anything else 1.
 func ExitCode(err error) int {
-	var ue usageError
 	var fe *FindingsError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &fe):
 		return ExitFindings
-	case errors.As(err, &ue), errors.Is(err, spec.ErrInvalid), errors.Is(err, lock.ErrStale), errors.Is(err, lock.ErrMalformed):
+	case fault.Of(err) == fault.Invalid:
 		return ExitUsage
 	default:
 		return ExitFailure

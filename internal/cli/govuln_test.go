@@ -65,7 +65,7 @@ func TestScanGoBinaryRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (publish.Store{Root: filepath.Join(data, "oci")}).Write(context.Background(), "vulnapp", "1", publish.Artifact{Image: img}); err != nil {
+	if _, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Write(context.Background(), "vulnapp", "1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	if _, stderr, err := run(t, "--data-dir", data, "db", "import", goVulnData); err != nil {

@@ -12,7 +12,7 @@ import (
 // readConfig loads the config of the single-arch image name:tag from a data directory's layout store.
 func readConfig(t *testing.T, dataDir, name, tag string) *v1.ConfigFile {
 	t.Helper()
-	a, err := publish.Store{Root: filepath.Join(dataDir, "oci")}.Read(name, tag)
+	a, err := publish.Layouts{Root: filepath.Join(dataDir, "oci")}.Read(name, tag)
 	if err != nil {
 		t.Fatal(err)
 	}

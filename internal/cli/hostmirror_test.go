@@ -42,7 +42,7 @@ func TestExamplesFromHostMirror(t *testing.T) {
 			if _, stderr, err := run(t, "--data-dir", data, "build", dir); err != nil {
 				t.Fatalf("build: %v\n%s", err, stderr)
 			}
-			a, err := publish.Store{Root: filepath.Join(data, "oci")}.Read(tc.example, "bookworm")
+			a, err := publish.Layouts{Root: filepath.Join(data, "oci")}.Read(tc.example, "bookworm")
 			if err != nil {
 				t.Fatal(err)
 			}

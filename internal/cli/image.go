@@ -3,24 +3,16 @@ package cli
 import (
 	"context"
 	"io"
-	"path/filepath"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imageref"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/report"
-	"github.com/ingot-build/ingot/pkg/sbom"
 )
 
 // openImage opens an image argument: a name in the layout store, an OCI layout, a docker archive or a
 // registry reference.
 func openImage(ctx context.Context, env Env, ref string) (*imageref.Image, error) {
-	return imageref.Open(ctx, ref, imageref.Options{Store: publish.Store{Root: filepath.Join(env.DataDir, "oci")}})
-}
-
-// inventories is the data directory's cache of image inventories.
-func inventories(env Env) sbom.Cache {
-	return sbom.Cache{Dir: filepath.Join(env.DataDir, "cache", "inventories")}
+	return imageref.Open(ctx, ref, imageref.Options{Layouts: env.Store().Layouts()})
 }
 
 // subject identifies an opened image for a report; for an index, the image of this platform.

@@ -56,7 +56,7 @@ func testFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	store := publish.Store{Root: filepath.Join(dataDir, "oci")}
+	store := publish.Layouts{Root: filepath.Join(dataDir, "oci")}
 	if _, err := store.Write(context.Background(), "hello", "1.0", publish.Artifact{Image: native}); err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,11 @@ func lintFixture(t *testing.T) (dataDir, badRef string) {
 		t.Fatal(err)
 	}
 	dataDir = t.TempDir()
-	if _, err := (publish.Store{Root: filepath.Join(dataDir, "oci")}).Write(ctx, "good", "1.0", publish.Artifact{Image: good}); err != nil {
+	if _, err := (publish.Layouts{Root: filepath.Join(dataDir, "oci")}).Write(ctx, "good", "1.0", publish.Artifact{Image: good}); err != nil {
 		t.Fatal(err)
 	}
 	other := t.TempDir()
-	if _, err := (publish.Store{Root: other}).Write(ctx, "bad", "1", publish.Artifact{Image: bad}); err != nil {
+	if _, err := (publish.Layouts{Root: other}).Write(ctx, "bad", "1", publish.Artifact{Image: bad}); err != nil {
 		t.Fatal(err)
 	}
 	return dataDir, "oci:" + filepath.Join(other, "bad") + ":1"

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,7 +60,7 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 			if err != nil {
 				return err
 			}
-			db := &vuln.DB{Dir: filepath.Join(env.DataDir, "vulndb")}
+			db := env.Store().VulnDB()
 			st, err := db.Status()
 			if err != nil {
 				return err
@@ -119,7 +118,7 @@ func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*e
 	if err != nil {
 		return nil, err
 	}
-	return inventories(env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+	return env.Store().Inventories().Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
 }
 
 // parseFailOn reads a --fail-on value; "" and "none" never fail.

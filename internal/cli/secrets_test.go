@@ -68,7 +68,7 @@ func secretsFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := (publish.Store{Root: filepath.Join(dir, "oci")}).Write(context.Background(), "leaky", "1", publish.Artifact{Image: img}); err != nil {
+	if _, err := (publish.Layouts{Root: filepath.Join(dir, "oci")}).Write(context.Background(), "leaky", "1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

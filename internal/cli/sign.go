@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -21,6 +20,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -80,7 +80,7 @@ func (g *globalFlags) remote() (sign.RemoteOptions, error) {
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	return sign.RemoteOptions{Transport: rt, CacheDir: filepath.Join(env.DataDir, "cache", "signatures")}, nil
+	return sign.RemoteOptions{Transport: rt, CacheDir: env.Store().Signatures()}, nil
 }
 
 // loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
@@ -201,7 +201,7 @@ the data directory, so that attesting again attests the same documents.`,
 			if err != nil {
 				return err
 			}
-			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), env.DataDir, ref, s, o)
+			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), env.Store(), ref, s, o)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
@@ -217,18 +217,18 @@ func printWritten(w io.Writer, ref name.Reference, n sign.Written) error {
 }
 
 // attestEvidence attests the evidence recorded for the image (or each platform image of an index).
-func attestEvidence(ctx context.Context, out io.Writer, dataDir string, ref name.Reference, s sign.Signer, o sign.Options) error {
+func attestEvidence(ctx context.Context, out io.Writer, st store.Store, ref name.Reference, s sign.Signer, o sign.Options) error {
 	digests, err := sign.Platforms(ctx, ref, o.RemoteOptions)
 	if err != nil {
 		return err
 	}
 	for _, d := range digests {
 		target := ref.Context().Digest(d.String())
-		dir, err := evidenceDir(dataDir, d)
-		if errors.Is(err, errNoEvidence) {
+		dir, err := st.FindEvidence(d)
+		if errors.Is(err, store.ErrNoEvidence) {
 			// Built elsewhere: collect the evidence now (SBOM, scan, secrets, lint; no provenance, since
 			// ingot did not build it) and record it, so that attesting again attests the same.
-			dir, err = collectEvidence(ctx, dataDir, target, o.RemoteOptions)
+			dir, err = collectEvidence(ctx, st, target, o.RemoteOptions)
 		}
 		if err != nil {
 			return err
@@ -248,29 +248,14 @@ func attestEvidence(ctx context.Context, out io.Writer, dataDir string, ref name
 	return nil
 }
 
-// evidenceDir finds the evidence ingot recorded for an image digest, whatever the image's name.
-func evidenceDir(dataDir string, d v1.Hash) (string, error) {
-	matches, err := filepath.Glob(filepath.Join(dataDir, "evidence", "*", d.Hex))
-	if err != nil {
-		return "", err
-	}
-	if len(matches) == 0 {
-		return "", fmt.Errorf("%s: %w", d, errNoEvidence)
-	}
-	return matches[0], nil
-}
-
-// errNoEvidence: ingot has recorded no evidence for an image (it did not build it).
-var errNoEvidence = errors.New("no evidence recorded")
-
 // collectEvidence runs the evidence stages on an image in a registry and records their documents
 // under <data>/evidence/<registry_repository>/<digest>/.
-func collectEvidence(ctx context.Context, dataDir string, ref name.Digest, ro sign.RemoteOptions) (string, error) {
+func collectEvidence(ctx context.Context, st store.Store, ref name.Digest, ro sign.RemoteOptions) (string, error) {
 	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(ro.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		return "", fmt.Errorf("%w: reading %s: %w", sign.ErrRegistry, ref, err)
 	}
-	opt := pipeline.Options{DataDir: dataDir}
+	opt := pipeline.Options{DataDir: st.Root}
 	ev, err := pipeline.Collect(ctx, &spec.Spec{Name: ref.Context().Name()}, nil, img, false, opt)
 	if err != nil {
 		return "", fmt.Errorf("evidence for %s: %w", ref, err)
@@ -279,7 +264,7 @@ func collectEvidence(ctx context.Context, dataDir string, ref name.Digest, ro si
 	if err != nil {
 		return "", err
 	}
-	dir := opt.EvidenceDir(strings.NewReplacer("/", "_", ":", "_").Replace(ref.Context().Name()), h)
+	dir := st.EvidenceDir(strings.NewReplacer("/", "_", ":", "_").Replace(ref.Context().Name()), h)
 	if err := ev.Write(dir); err != nil {
 		return "", fmt.Errorf("recording evidence: %w", err)
 	}
@@ -441,5 +426,5 @@ func signAndAttest(ctx context.Context, out io.Writer, opt pipeline.Options, ref
 	if _, err := fmt.Fprintf(out, "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present); err != nil {
 		return err
 	}
-	return attestEvidence(ctx, out, opt.DataDir, ref, s, o)
+	return attestEvidence(ctx, out, opt.Store(), ref, s, o)
 }

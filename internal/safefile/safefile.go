@@ -19,7 +19,7 @@ func Write(path string, data []byte, perm os.FileMode) error {
 
 // WriteFrom replaces path atomically with what fill writes. When fill fails nothing is left behind.
 func WriteFrom(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := CreateTemp(filepath.Dir(path), filepath.Base(path))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

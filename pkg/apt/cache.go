@@ -194,7 +194,7 @@ func (c *Cache) download(ctx context.Context, hc *http.Client, it Download, prog
 	}
 	defer body.Close()
 	dst := c.Path(it.SHA256)
-	f, err := os.CreateTemp(filepath.Dir(dst), ".fetch-*")
+	f, err := safefile.CreateTemp(filepath.Dir(dst), "fetch")
 	if err != nil {
 		return fmt.Errorf("creating cache entry: %w", err)
 	}

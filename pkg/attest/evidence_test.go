@@ -74,7 +74,7 @@ func buildEvidence(t *testing.T, withVulnData, withTests bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return opt.EvidenceDir(s.Name, res.Digest)
+	return opt.Store().EvidenceDir(s.Name, res.Digest)
 }
 
 func TestFromEvidence(t *testing.T) {

@@ -24,8 +24,8 @@ var ErrNotFound = errors.New("image not found")
 
 // Options say where to look and which platform to pick from an index.
 type Options struct {
-	// Store is ingot's layout store, for plain NAME[:TAG] references.
-	Store publish.Store
+	// Layouts is ingot's layout store, for plain NAME[:TAG] references.
+	Layouts publish.Layouts
 	// Platform picks an image from an index; the zero value means linux and the host's architecture.
 	Platform v1.Platform
 	// Remote options for registry references (transport, auth).
@@ -61,13 +61,13 @@ func Open(ctx context.Context, ref string, opt Options) (*Image, error) {
 	if fi, err := os.Stat(filepath.Join(ref, "index.json")); err == nil && !fi.IsDir() {
 		return openLayout(ref, "", ref, "oci", opt)
 	}
-	if opt.Store.Root != "" && !strings.ContainsAny(ref, "/@") {
+	if opt.Layouts.Root != "" && !strings.ContainsAny(ref, "/@") {
 		n, tag := splitTag(ref)
 		if tag == "" {
 			tag = "latest"
 		}
-		if _, err := os.Stat(opt.Store.Dir(n)); err == nil {
-			return openLayout(opt.Store.Dir(n), tag, ref, "store", opt)
+		if _, err := os.Stat(opt.Layouts.Dir(n)); err == nil {
+			return openLayout(opt.Layouts.Dir(n), tag, ref, "store", opt)
 		}
 	}
 	return openRemote(ctx, ref, opt)

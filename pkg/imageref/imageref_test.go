@@ -42,7 +42,7 @@ func digest(t *testing.T, i v1.Image) v1.Hash {
 
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
-	store := publish.Store{Root: t.TempDir()}
+	store := publish.Layouts{Root: t.TempDir()}
 	single := img(t)
 	amd, arm := img(t), img(t)
 	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
@@ -84,7 +84,7 @@ func TestOpen(t *testing.T) {
 		{regRef, v1.Platform{}, digest(t, single), "registry"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			got, err := Open(ctx, tc.ref, Options{Store: store, Platform: tc.platform})
+			got, err := Open(ctx, tc.ref, Options{Layouts: store, Platform: tc.platform})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,11 +105,11 @@ func TestOpen(t *testing.T) {
 		{"app:2.0"},
 		{"oci:" + store.Dir("app") + ":nope"},
 	} {
-		if _, err := Open(ctx, tc.ref, Options{Store: store}); !errors.Is(err, ErrNotFound) {
+		if _, err := Open(ctx, tc.ref, Options{Layouts: store}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open(%s) = %v, want ErrNotFound", tc.ref, err)
 		}
 	}
-	if _, err := Open(ctx, "app:multi", Options{Store: store, Platform: v1.Platform{OS: "linux", Architecture: "s390x"}}); !errors.Is(err, ErrNotFound) {
+	if _, err := Open(ctx, "app:multi", Options{Layouts: store, Platform: v1.Platform{OS: "linux", Architecture: "s390x"}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a missing platform = %v, want ErrNotFound", err)
 	}
 }

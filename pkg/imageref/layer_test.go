@@ -30,11 +30,11 @@ func TestUncompressedMatchesGGCR(t *testing.T) {
 		}
 	}
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
-	store := publish.Store{Root: t.TempDir()}
+	store := publish.Layouts{Root: t.TempDir()}
 	if _, err := store.Write(context.Background(), "x", "1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
-	fromLayout, err := Open(context.Background(), "x:1", Options{Store: store})
+	fromLayout, err := Open(context.Background(), "x:1", Options{Layouts: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package lock
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/spec"
 )
 
@@ -19,9 +19,9 @@ const Version = 1
 
 var (
 	// ErrStale means the lock was made for a different spec: run ingot lock --update.
-	ErrStale = errors.New("lock does not match the spec")
+	ErrStale = fault.New(fault.Invalid, "lock does not match the spec")
 	// ErrMalformed means the lock file cannot be decoded.
-	ErrMalformed = errors.New("malformed lock")
+	ErrMalformed = fault.New(fault.Invalid, "malformed lock")
 )
 
 // Lock is the content of ingot.lock.

@@ -26,6 +26,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // ErrInputChanged means the spec or lock file named in Options no longer holds the spec or lock
@@ -63,13 +64,13 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	store := opt.Store()
+	store := opt.Store().Layouts()
 	key, err := cacheKey(s, l, files, opt)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Layout: store.Dir(s.Name), Tag: s.Tag()}
-	if d, ok := readCache(opt.DataDir, key); ok && store.Has(s.Name, s.Tag(), d) {
+	if d, ok := readCache(opt.Store(), key); ok && store.Has(s.Name, s.Tag(), d) {
 		if res.Artifact, err = store.Read(s.Name, s.Tag()); err == nil {
 			res.Digest, res.Cached = d, true
 			return res, nil
@@ -109,7 +110,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		if err != nil {
 			return nil, err
 		}
-		if err := res.Evidence[i].Write(opt.EvidenceDir(s.Name, d)); err != nil {
+		if err := res.Evidence[i].Write(opt.Store().EvidenceDir(s.Name, d)); err != nil {
 			return nil, fmt.Errorf("recording evidence: %w", err)
 		}
 	}
@@ -118,7 +119,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	}
 	res.Artifact = art
 	// The cache is an optimisation: failing to record it does not fail the build.
-	_ = writeCache(opt.DataDir, key, res.Digest)
+	_ = writeCache(opt.Store(), key, res.Digest)
 	return res, nil
 }
 
@@ -128,7 +129,7 @@ func fetch(ctx context.Context, l *lock.Lock, opt Options) error {
 	for _, p := range l.Packages() {
 		dl = append(dl, apt.Download{Name: p.Name + "_" + p.Version + "_" + p.Architecture, URL: p.URL, Size: p.Size, SHA256: p.SHA256})
 	}
-	if err := opt.cache().Fetch(ctx, dl, apt.FetchOptions{HTTP: opt.HTTP, Progress: opt.Progress}); err != nil {
+	if err := opt.Store().Packages().Fetch(ctx, dl, apt.FetchOptions{HTTP: opt.HTTP, Progress: opt.Progress}); err != nil {
 		return fmt.Errorf("fetching packages: %w", err)
 	}
 	return nil
@@ -151,7 +152,7 @@ func assemble(ctx context.Context, s *spec.Spec, l *lock.Lock, files []build.Fil
 	if opt.SourceDateEpoch != nil {
 		epoch = *opt.SourceDateEpoch
 	}
-	cache := opt.cache()
+	cache := opt.Store().Packages()
 	var images []v1.Image
 	for _, arch := range s.Archs {
 		var pkgs []build.Package
@@ -369,7 +370,7 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (stri
 	for _, f := range inputs {
 		fmt.Fprintf(h, "evidence-input %s %s\n", f.Path, f.SHA256)
 	}
-	st, err := opt.vulnDB().Status()
+	st, err := opt.Store().VulnDB().Status()
 	if err != nil {
 		return "", err
 	}
@@ -379,12 +380,8 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (stri
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func cachePath(dataDir, key string) string {
-	return filepath.Join(dataDir, "cache", "builds", key)
-}
-
-func readCache(dataDir, key string) (v1.Hash, bool) {
-	data, err := os.ReadFile(cachePath(dataDir, key))
+func readCache(st store.Store, key string) (v1.Hash, bool) {
+	data, err := os.ReadFile(filepath.Join(st.BuildCache(), key))
 	if err != nil {
 		return v1.Hash{}, false
 	}
@@ -392,8 +389,8 @@ func readCache(dataDir, key string) (v1.Hash, bool) {
 	return h, err == nil
 }
 
-func writeCache(dataDir, key string, d v1.Hash) error {
-	p := cachePath(dataDir, key)
+func writeCache(st store.Store, key string, d v1.Hash) error {
+	p := filepath.Join(st.BuildCache(), key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
@@ -79,7 +80,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	secretsDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		inv, err := sbom.Cache{Dir: filepath.Join(opt.DataDir, "cache", "inventories")}.Catalog(gctx, img, sbom.Options{Ref: image.Ref})
+		inv, err := opt.Store().Inventories().Catalog(gctx, img, sbom.Options{Ref: image.Ref})
 		if err != nil {
 			return fmt.Errorf("sbom: %w", err)
 		}
@@ -134,7 +135,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		return nil, fmt.Errorf("sbom: %w", err)
 	}
 
-	db := opt.vulnDB()
+	db := opt.Store().VulnDB()
 	st, err := db.Status()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
@@ -270,7 +271,7 @@ func (e *Evidence) Write(dir string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".evidence-*")
+	tmp, err := safefile.MkdirTemp(filepath.Dir(dir), "evidence")
 	if err != nil {
 		return err
 	}
@@ -312,10 +313,3 @@ func (e *Evidence) Write(dir string) error {
 	}
 	return os.Rename(tmp, dir)
 }
-
-// EvidenceDir is where the evidence of an image digest is kept.
-func (o Options) EvidenceDir(name string, digest v1.Hash) string {
-	return filepath.Join(o.DataDir, "evidence", name, digest.Hex)
-}
-
-func (o Options) vulnDB() *vuln.DB { return &vuln.DB{Dir: filepath.Join(o.DataDir, "vulndb")} }

@@ -51,7 +51,7 @@ packages: [base-files, ping]
 			if !errors.Is(err, ErrEvidence) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Build = %v, want ErrEvidence naming %s", err, tc.want)
 			}
-			if _, err := os.Stat(opt.Store().Dir("gate")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(opt.Store().Layouts().Dir("gate")); !errors.Is(err, os.ErrNotExist) {
 				t.Error("an image that failed its checks was stored")
 			}
 		})
@@ -75,7 +75,7 @@ packages: [base-files, ping]
 		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "not scanned") && !strings.Contains(res.Notes[0], "no vulnerability data") {
 			t.Errorf("notes = %v, want one saying the image was not scanned", res.Notes)
 		}
-		evDir := opt.EvidenceDir("gate", res.Digest)
+		evDir := opt.Store().EvidenceDir("gate", res.Digest)
 		for _, name := range []string{"sbom.spdx.json", "sbom.cdx.json", "inventory.json", "secrets.json", "lint.json", "tests.json", "provenance.json"} {
 			if _, err := os.Stat(filepath.Join(evDir, name)); err != nil {
 				t.Errorf("evidence %s missing: %v", name, err)

@@ -3,13 +3,12 @@ package pipeline
 import (
 	"io"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/pkg/apt"
-	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // Options are the machine-side settings of a pipeline run (the spec says what to build).
@@ -35,19 +34,9 @@ type Options struct {
 	SpecFile, LockFile string
 }
 
-func (o Options) cache() *apt.Cache {
-	return &apt.Cache{Dir: filepath.Join(o.DataDir, "cache", "debs")}
-}
-
-func (o Options) indexCache() *apt.Cache {
-	return &apt.Cache{Dir: filepath.Join(o.DataDir, "cache", "indexes")}
-}
-
-// Store is the OCI layout store under the data directory.
-func (o Options) Store() publish.Store {
-	return publish.Store{Root: filepath.Join(o.DataDir, "oci")}
-}
+// Store is the data directory.
+func (o Options) Store() store.Store { return store.Store{Root: o.DataDir} }
 
 func (o Options) client() *apt.Client {
-	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: o.indexCache()}
+	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: o.Store().Indexes()}
 }

@@ -42,7 +42,7 @@ packages: [hello-data]
 		t.Fatal(err)
 	}
 	after := time.Now()
-	evDir := opt.EvidenceDir(s.Name, res.Digest)
+	evDir := opt.Store().EvidenceDir(s.Name, res.Digest)
 	data, err := os.ReadFile(filepath.Join(evDir, attest.ProvenanceFile))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ packages: [hello-data]
 	if fresh.Cached || fresh.Digest != res.Digest {
 		t.Errorf("fresh build: cached=%v digest %s, want %s", fresh.Cached, fresh.Digest, res.Digest)
 	}
-	freshProv, _ := os.ReadFile(filepath.Join(other.EvidenceDir(s.Name, fresh.Digest), attest.ProvenanceFile))
+	freshProv, _ := os.ReadFile(filepath.Join(other.Store().EvidenceDir(s.Name, fresh.Digest), attest.ProvenanceFile))
 	var fp slsa.Provenance
 	if err := protojson.Unmarshal(freshProv, &fp); err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ packages: [hello-data]
 	if _, err := Build(ctx, s, l, changed); !errors.Is(err, ErrInputChanged) {
 		t.Errorf("Build with a changed spec file = %v, want ErrInputChanged", err)
 	}
-	if _, err := os.Stat(changed.Store().Dir(s.Name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(changed.Store().Layouts().Dir(s.Name)); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a refused build stored its image")
 	}
 }

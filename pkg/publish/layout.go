@@ -30,16 +30,16 @@ var ErrNotFound = errors.New("image not found in layout")
 
 var validName = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
 
-// Store is a directory of OCI image layouts, one per image name: <Root>/<name>/{oci-layout,index.json,blobs}.
+// Layouts is a directory of OCI image layouts, one per image name: <Root>/<name>/{oci-layout,index.json,blobs}.
 // Within a layout each tag is an index.json entry carrying the ref.name annotation.
-type Store struct{ Root string }
+type Layouts struct{ Root string }
 
 // Dir is the layout directory of an image name.
-func (s Store) Dir(name string) string { return filepath.Join(s.Root, name) }
+func (s Layouts) Dir(name string) string { return filepath.Join(s.Root, name) }
 
 // Write stores the artifact under name:tag. Blobs already present are kept; index.json is replaced
 // atomically after every blob is in place, and an existing entry for the same tag is replaced.
-func (s Store) Write(ctx context.Context, name, tag string, a Artifact) (v1.Descriptor, error) {
+func (s Layouts) Write(ctx context.Context, name, tag string, a Artifact) (v1.Descriptor, error) {
 	if !validName.MatchString(name) {
 		return v1.Descriptor{}, fmt.Errorf("layout name %q: lowercase letters and digits separated by . _ -", name)
 	}
@@ -74,7 +74,7 @@ func (s Store) Write(ctx context.Context, name, tag string, a Artifact) (v1.Desc
 }
 
 // Lookup finds name:tag in the store and returns its descriptor, or ErrNotFound.
-func (s Store) Lookup(name, tag string) (v1.Descriptor, error) {
+func (s Layouts) Lookup(name, tag string) (v1.Descriptor, error) {
 	idx, err := readIndex(s.Dir(name))
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -88,7 +88,7 @@ func (s Store) Lookup(name, tag string) (v1.Descriptor, error) {
 }
 
 // Has reports whether name:tag is stored with exactly this digest and all of its blobs are present.
-func (s Store) Has(name, tag string, digest v1.Hash) bool {
+func (s Layouts) Has(name, tag string, digest v1.Hash) bool {
 	d, err := s.Lookup(name, tag)
 	if err != nil || d.Digest != digest {
 		return false
@@ -98,7 +98,7 @@ func (s Store) Has(name, tag string, digest v1.Hash) bool {
 }
 
 // Read loads name:tag back from the store.
-func (s Store) Read(name, tag string) (Artifact, error) {
+func (s Layouts) Read(name, tag string) (Artifact, error) {
 	d, err := s.Lookup(name, tag)
 	if err != nil {
 		return Artifact{}, err

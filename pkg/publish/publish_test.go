@@ -45,7 +45,7 @@ func testIndex(t *testing.T) v1.ImageIndex {
 
 func TestStoreWriteReadReplace(t *testing.T) {
 	ctx := context.Background()
-	s := Store{Root: t.TempDir()}
+	s := Layouts{Root: t.TempDir()}
 	img := randomImage(t)
 	if _, err := s.Write(ctx, "static", "1.0", Artifact{Image: img}); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func (b badImage) Layers() ([]v1.Layer, error) {
 }
 
 func TestStoreWriteFailureLeavesNothing(t *testing.T) {
-	s := Store{Root: t.TempDir()}
+	s := Layouts{Root: t.TempDir()}
 	_, err := s.Write(context.Background(), "bad", "1", Artifact{Image: badImage{randomImage(t)}})
 	if err == nil || !strings.Contains(err.Error(), "content has digest") {
 		t.Fatalf("Write = %v, want a digest mismatch error", err)
@@ -164,7 +164,7 @@ func TestStoreWriteFailureLeavesNothing(t *testing.T) {
 }
 
 func TestStoreRejectsBadName(t *testing.T) {
-	s := Store{Root: t.TempDir()}
+	s := Layouts{Root: t.TempDir()}
 	if _, err := s.Write(context.Background(), "../escape", "1", Artifact{Image: randomImage(t)}); err == nil {
 		t.Fatal("Write accepted a name with ..")
 	}

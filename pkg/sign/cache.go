@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ingot-build/ingot/internal/safefile"
 )
 
 // contentCache keeps signature material that is named by its digest (payload and envelope blobs,
@@ -39,7 +41,7 @@ func (c contentCache) put(d v1.Hash, data []byte) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	f, err := safefile.CreateTemp(dir, "sig")
 	if err != nil {
 		return
 	}

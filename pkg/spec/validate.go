@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // ErrInvalid is wrapped by every decoding and validation error.
-var ErrInvalid = errors.New("invalid spec")
+var ErrInvalid = fault.New(fault.Invalid, "invalid spec")
 
 // FieldError names the field that is wrong and why.
 type FieldError struct {

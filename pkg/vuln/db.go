@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/internal/safefile"
 )
 
 // Errors the CLI can tell apart.
@@ -127,7 +129,7 @@ func (db *DB) writeSource(h indexHeader, ecosystems map[string]map[string][]advi
 	if err := os.MkdirAll(db.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating vulnerability database directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(db.Dir, ".import-*.tmp")
+	tmp, err := safefile.CreateTemp(db.Dir, "import")
 	if err != nil {
 		return fmt.Errorf("writing vulnerability index: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ingot-build/ingot/internal/safefile"
 )
 
 // UpdateSource is the name of the source Update writes.
@@ -55,7 +57,7 @@ func (db *DB) Update(ctx context.Context, baseURL string, ecosystems []string, h
 	if err := os.MkdirAll(db.Dir, 0o755); err != nil {
 		return ImportStats{}, fmt.Errorf("creating vulnerability database directory: %w", err)
 	}
-	tmp, err := os.MkdirTemp(db.Dir, ".update-*")
+	tmp, err := safefile.MkdirTemp(db.Dir, "update")
 	if err != nil {
 		return ImportStats{}, fmt.Errorf("updating vulnerability database: %w", err)
 	}

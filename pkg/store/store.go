@@ -1,0 +1,136 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/vuln"
+)
+
+// ErrNoEvidence means no evidence is recorded for an image digest: ingot did not build it here.
+var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for the image")
+
+// Store is one data directory:
+//
+//	oci/<name>/              OCI image layout per image name
+//	cache/debs/sha256/       content-addressed .deb files
+//	cache/indexes/sha256/    verified Packages indexes
+//	cache/builds/            build inputs digest -> image digest
+//	cache/inventories/       SBOM inventories by image digest
+//	cache/signatures/sha256/ signature material by digest
+//	evidence/<name>/<hex>/   the documents recorded for each built image
+//	vulndb/                  imported OSV data
+type Store struct{ Root string }
+
+// Layouts is the OCI layout store.
+func (s Store) Layouts() publish.Layouts { return publish.Layouts{Root: s.path("oci")} }
+
+// Packages is the content-addressed cache of .deb files.
+func (s Store) Packages() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "debs")} }
+
+// Indexes is the cache of verified Packages indexes.
+func (s Store) Indexes() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "indexes")} }
+
+// BuildCache is the directory mapping a build's inputs to the digest they produced.
+func (s Store) BuildCache() string { return s.path("cache", "builds") }
+
+// Inventories is the cache of image inventories.
+func (s Store) Inventories() sbom.Cache { return sbom.Cache{Dir: s.path("cache", "inventories")} }
+
+// Signatures is the cache of signature material named by digest.
+func (s Store) Signatures() string { return s.path("cache", "signatures") }
+
+// VulnDB is the imported vulnerability data.
+func (s Store) VulnDB() *vuln.DB { return &vuln.DB{Dir: s.path("vulndb")} }
+
+// EvidenceRoot holds the evidence of every image, by name.
+func (s Store) EvidenceRoot() string { return s.path("evidence") }
+
+// EvidenceDir is where the evidence of image name at digest d is recorded.
+func (s Store) EvidenceDir(name string, d v1.Hash) string {
+	return filepath.Join(s.EvidenceRoot(), name, d.Hex)
+}
+
+// FindEvidence finds the evidence recorded for an image digest, under whatever name it was built.
+func (s Store) FindEvidence(d v1.Hash) (string, error) {
+	names, err := os.ReadDir(s.EvidenceRoot())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading evidence: %w", err)
+	}
+	for _, n := range names {
+		if !n.IsDir() || safefile.IsTemp(n.Name()) {
+			continue
+		}
+		dir := filepath.Join(s.EvidenceRoot(), n.Name(), d.Hex)
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", d, ErrNoEvidence)
+}
+
+func (s Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.Root}, elem...)...)
+}
+
+// tempDirs are the directories where ingot writes temporary files: every area, each layout and its
+// blob directory, and each image name's evidence directory.
+func (s Store) tempDirs() ([]string, error) {
+	dirs := []string{
+		s.Packages().Dir, filepath.Dir(s.Packages().Path("x")),
+		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
+		s.BuildCache(), s.Inventories().Dir,
+		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
+		s.EvidenceRoot(), s.VulnDB().Dir,
+	}
+	for _, parent := range []string{s.Layouts().Root, s.EvidenceRoot()} {
+		entries, err := os.ReadDir(parent)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() || safefile.IsTemp(e.Name()) {
+				continue
+			}
+			d := filepath.Join(parent, e.Name())
+			dirs = append(dirs, d)
+			if parent == s.Layouts().Root {
+				dirs = append(dirs, filepath.Join(d, "blobs", "sha256"))
+			}
+		}
+	}
+	return dirs, nil
+}
+
+// Sweep removes what killed runs left behind: temporary files and directories whose process is gone
+// (or that are older than safefile.MaxTempAge). It returns the paths it removed. Commands that write
+// to the data directory sweep it first, so a kill -9 costs disk space only until the next run.
+func (s Store) Sweep() ([]string, error) {
+	dirs, err := s.tempDirs()
+	if err != nil {
+		return nil, fmt.Errorf("sweeping %s: %w", s.Root, err)
+	}
+	var removed []string
+	var errs []error
+	for _, d := range dirs {
+		r, err := safefile.Sweep(d)
+		removed = append(removed, r...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,88 @@
+package store_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ingot-build/ingot/pkg/store"
+)
+
+// deadPid is the pid of a process that has exited.
+func deadPid(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(cmd.Process.Pid)
+}
+
+func TestSweepReachesEveryArea(t *testing.T) {
+	st := store.Store{Root: t.TempDir()}
+	pid := deadPid(t)
+	h := v1.Hash{Algorithm: "sha256", Hex: "ab"}
+	// Where killed runs of each writer leave their temporary files.
+	leftovers := []string{
+		filepath.Join(st.Indexes().Dir, "sha256", ".ab.tmp-"+pid+"-1"),
+		filepath.Join(st.Packages().Dir, "sha256", ".fetch.tmp-"+pid+"-1"),
+		filepath.Join(st.BuildCache(), ".key.tmp-"+pid+"-1"),
+		filepath.Join(st.Inventories().Dir, ".x.json.tmp-"+pid+"-1"),
+		filepath.Join(st.Signatures(), "sha256", ".sig.tmp-"+pid+"-1"),
+		filepath.Join(st.Layouts().Dir("app"), "blobs", "sha256", ".blob.tmp-"+pid+"-1"),
+		filepath.Join(st.Layouts().Dir("app"), ".index.json.tmp-"+pid+"-1"),
+		filepath.Join(filepath.Dir(st.EvidenceDir("app", h)), ".evidence.tmp-"+pid+"-1", "sbom.spdx.json"),
+		filepath.Join(st.VulnDB().Dir, ".import.tmp-"+pid+"-1"),
+	}
+	keep := []string{
+		filepath.Join(st.Layouts().Dir("app"), "index.json"),
+		filepath.Join(st.VulnDB().Dir, "Go.vdb"),
+		filepath.Join(st.EvidenceDir("app", h), "sbom.spdx.json"),
+	}
+	for _, p := range append(append([]string{}, leftovers...), keep...) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := st.Sweep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != len(leftovers) {
+		t.Errorf("removed %d entries, want %d: %v", len(removed), len(leftovers), removed)
+	}
+	for _, p := range leftovers {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: left behind", p)
+		}
+	}
+	for _, p := range keep {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func TestFindEvidence(t *testing.T) {
+	st := store.Store{Root: t.TempDir()}
+	h := v1.Hash{Algorithm: "sha256", Hex: "0123"}
+	if _, err := st.FindEvidence(h); !errors.Is(err, store.ErrNoEvidence) {
+		t.Fatalf("empty store: %v, want ErrNoEvidence", err)
+	}
+	dir := st.EvidenceDir("app", h)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.FindEvidence(h)
+	if err != nil || got != dir {
+		t.Fatalf("FindEvidence = %q, %v, want %q", got, err, dir)
+	}
+}
