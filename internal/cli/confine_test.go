@@ -149,10 +149,15 @@ func fmtErr(err error) string {
 }
 
 // TestAllowFilesFrom: a directory named with --allow-files-from holds files the spec may copy; a
-// symlink inside a copied directory is copied as a link even when it points outside, never followed.
+// symlink inside a copied directory is copied as a link even when it points outside, never followed;
+// a source that is itself a symlink inside is copied as what it points to.
 func TestAllowFilesFrom(t *testing.T) {
 	repo := testrepo.New(t, testrepo.Options{Packages: fixturePackages()})
-	f := newEscapeFixture(t, repo, "files:\n  - {source: \"{{ABSOUT}}/motd\", path: /etc/motd}\n  - {source: conf, path: /etc/app}\n")
+	f := newEscapeFixture(t, repo, "files:\n  - {source: \"{{ABSOUT}}/motd\", path: /etc/motd}\n  - {source: conf, path: /etc/app}\n"+
+		"  - {source: conf-link, path: /etc/linked.toml}\n")
+	if err := os.Symlink(filepath.Join("conf", "app.toml"), filepath.Join(f.dir, "conf-link")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(f.dir, "conf"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +204,9 @@ func TestAllowFilesFrom(t *testing.T) {
 	}
 	if contents["etc/app/app.toml"] != "x = 1\n" {
 		t.Errorf("/etc/app/app.toml = %q", contents["etc/app/app.toml"])
+	}
+	if h := headers["etc/linked.toml"]; h == nil || h.Typeflag != tar.TypeReg || contents["etc/linked.toml"] != "x = 1\n" {
+		t.Errorf("etc/linked.toml = %+v %q, want the content conf-link points to", h, contents["etc/linked.toml"])
 	}
 	h := headers["etc/app/shadow"]
 	if h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != filepath.Join(f.outside, "shadow") || contents["etc/app/shadow"] != "" {

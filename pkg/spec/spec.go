@@ -134,8 +134,9 @@ type User struct {
 // File copies a local file or directory into the image.
 type File struct {
 	// Source is a local path, relative to the spec's directory. It must lie, after symlinks, inside
-	// that directory or one the builder allows (ingot build --allow-files-from); symlinks inside a
-	// copied directory are copied as links, never followed.
+	// that directory or one the builder allows (ingot build --allow-files-from). A source that is a
+	// symlink is copied as what it points to; symlinks inside a copied directory are copied as links,
+	// never followed.
 	Source string `yaml:"source" json:"source"`
 	// Path is the absolute destination in the image.
 	Path string `yaml:"path" json:"path"`
