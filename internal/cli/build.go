@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -22,6 +24,7 @@ type buildFlags struct {
 	sign       bool
 	key        string
 	signFormat string
+	allowFrom  []string
 }
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
@@ -38,7 +41,13 @@ the spec is locked first; a lock that no longer matches the spec is refused. The
 With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
 vulnerability scan, hardening and test results. The command succeeds only when all of it is in the
-registry; running it again after a failure completes the work without duplicating anything.`,
+registry; running it again after a failure completes the work without duplicating anything.
+
+` + localFilesHelp + `
+
+A spec that fails validation or names a local file outside those directories, a --push reference that
+does not parse and a --tarball whose directory does not exist are refused (exit 2) before anything is
+locked, fetched, built or written.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args)
@@ -47,6 +56,13 @@ registry; running it again after a failure completes the work without duplicatin
 			}
 			env, err := g.env()
 			if err != nil {
+				return err
+			}
+			if err := f.checkOutputs(); err != nil {
+				return err
+			}
+			opt := pipelineOptions(env, g, cmd, f.allowFrom)
+			if err := pipeline.Check(s, opt); err != nil {
 				return err
 			}
 			var signer sign.Signer
@@ -69,7 +85,6 @@ registry; running it again after a failure completes the work without duplicatin
 					return err
 				}
 			}
-			opt := pipelineOptions(env, g, cmd)
 			lockPath := f.lockfile
 			if lockPath == "" {
 				lockPath = defaultLockPath(specPath)
@@ -131,5 +146,30 @@ registry; running it again after a failure completes the work without duplicatin
 	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
 	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
 	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: legacy, bundle or both")
+	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
+}
+
+// checkOutputs refuses, before anything is built, a --push reference that does not parse and a
+// --tarball that cannot be written where it is asked for.
+func (f *buildFlags) checkOutputs() error {
+	if f.push != "" {
+		var nopts []name.Option
+		if f.insecure {
+			nopts = append(nopts, name.Insecure)
+		}
+		if _, err := name.ParseReference(f.push, nopts...); err != nil {
+			return usageErrorf("--push %q: %v", f.push, err)
+		}
+	}
+	if f.tarball != "" {
+		dir := filepath.Dir(f.tarball)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usageErrorf("--tarball %s: the directory %s does not exist", f.tarball, dir)
+		}
+		if fi, err := os.Stat(f.tarball); err == nil && fi.IsDir() {
+			return usageErrorf("--tarball %s is a directory", f.tarball)
+		}
+	}
+	return nil
 }

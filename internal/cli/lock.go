@@ -14,8 +14,9 @@ import (
 )
 
 type lockFlags struct {
-	update bool
-	output string
+	update    bool
+	output    string
+	allowFrom []string
 }
 
 func newLockCmd(g *globalFlags) *cobra.Command {
@@ -27,7 +28,12 @@ func newLockCmd(g *globalFlags) *cobra.Command {
 
 SPEC is an ingot.yaml file or a directory holding one (default: the current directory).
 The lock pins every package by sha256, with the repository Release and index digests and the base image
-digest. An existing lock that still matches the spec is kept; --update resolves again.`,
+digest. An existing lock that still matches the spec is kept; --update resolves again.
+
+` + localFilesHelp + `
+
+A spec that fails validation, or names a local file outside those directories, is refused (exit 2)
+before anything is fetched or written.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args)
@@ -36,6 +42,12 @@ digest. An existing lock that still matches the spec is kept; --update resolves 
 			}
 			env, err := g.env()
 			if err != nil {
+				return err
+			}
+			opt := pipelineOptions(env, g, cmd, f.allowFrom)
+			// Checked here too, not only in pipeline.Lock: an up-to-date lock is no reason to accept
+			// a spec that a build would refuse.
+			if err := pipeline.Check(s, opt); err != nil {
 				return err
 			}
 			lockPath := f.output
@@ -48,7 +60,7 @@ digest. An existing lock that still matches the spec is kept; --update resolves 
 					return nil
 				}
 			}
-			l, err := pipeline.Lock(cmd.Context(), s, pipelineOptions(env, g, cmd))
+			l, err := pipeline.Lock(cmd.Context(), s, opt)
 			if err != nil {
 				return err
 			}
@@ -63,7 +75,19 @@ digest. An existing lock that still matches the spec is kept; --update resolves 
 	}
 	cmd.Flags().BoolVar(&f.update, "update", false, "resolve again even if the lock matches the spec")
 	cmd.Flags().StringVarP(&f.output, "lockfile", "l", "", "lock file (default: ingot.lock beside the spec)")
+	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
+}
+
+// localFilesHelp explains confinement in the help of the verbs that read a spec's local files.
+const localFilesHelp = `Local files (files[].source, evidence.tests, evidence.vex) are relative to the spec's directory and
+must lie inside it after every symlink is resolved, so that a spec cannot copy the building machine's
+files into an image: "../../etc/shadow", "/etc/shadow", or a path through a symlink that leads out are
+refused. --allow-files-from DIR (repeatable) allows one more directory; name files in it by absolute
+path. Symlinks inside a copied directory are copied as links, never followed.`
+
+func addAllowFilesFlag(cmd *cobra.Command, dirs *[]string) {
+	cmd.Flags().StringArrayVar(dirs, "allow-files-from", nil, "also allow the spec's local files to lie in `DIR` (repeatable)")
 }
 
 // loadSpec reads the spec named by args: a file, a directory holding ingot.yaml, or ./ingot.yaml.
@@ -86,11 +110,12 @@ func defaultLockPath(specPath string) string {
 	return filepath.Join(filepath.Dir(specPath), "ingot.lock")
 }
 
-func pipelineOptions(env Env, g *globalFlags, cmd *cobra.Command) pipeline.Options {
+func pipelineOptions(env Env, g *globalFlags, cmd *cobra.Command, allowFrom []string) pipeline.Options {
 	return pipeline.Options{
 		DataDir:         env.DataDir,
 		Progress:        g.progress(cmd),
 		AptSources:      env.AptSources,
 		SourceDateEpoch: env.SourceDateEpoch,
+		AllowFilesFrom:  allowFrom,
 	}
 }

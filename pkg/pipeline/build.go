@@ -51,8 +51,17 @@ type Result struct {
 // Build makes the image the spec and lock describe, using only what the lock pins, and stores it in
 // the layout store. It refuses a lock that does not match the spec. An unchanged spec, lock and file
 // set is recognised and not rebuilt. Each fresh image's evidence includes its SLSA provenance.
+// A spec that Check refuses, or whose local files are missing, is refused before anything is read
+// or written.
 func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Result, error) {
 	started := time.Now()
+	local, err := check(s, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := local.CheckExist(); err != nil {
+		return nil, err
+	}
 	if err := l.Check(s); err != nil {
 		return nil, err
 	}
@@ -60,12 +69,12 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	files, err := readFiles(s)
+	files, err := readFiles(s, local)
 	if err != nil {
 		return nil, err
 	}
 	store := opt.Store().Layouts()
-	key, err := cacheKey(s, l, files, opt)
+	key, err := cacheKey(s, l, files, local, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +108,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if len(res.Evidence) > 0 && res.Evidence[0].Vulns == nil {
 		res.Notes = append(res.Notes, "no vulnerability data imported: the image was not scanned (see ingot db import)")
 	}
-	if err := addProvenance(named, files, res.Evidence, opt, started, time.Now()); err != nil {
+	if err := addProvenance(named, files, local, res.Evidence, opt, started, time.Now()); err != nil {
 		return nil, err
 	}
 	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
@@ -264,55 +273,69 @@ func config(s *spec.Spec) build.Config {
 	return c
 }
 
-// readFiles reads the spec's local files. Directories are walked; symlinks inside them are copied as
-// links, never followed.
-func readFiles(s *spec.Spec) ([]build.File, error) {
+// readFiles reads the spec's local files through the roots they were found in, so a path changed into
+// a symlink leading out since check cannot take the read outside. Directories are walked; symlinks
+// inside them are copied as links, never followed.
+func readFiles(s *spec.Spec, local *spec.LocalFiles) ([]build.File, error) {
 	var out []build.File
 	for i, f := range s.Files {
-		src := resolvePath(s.Dir, f.Source)
-		fi, err := os.Lstat(src)
+		files, err := readLocal(local.Files[i], f)
 		if err != nil {
-			return nil, fmt.Errorf("files[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s: %w", local.Files[i].Field, err)
 		}
-		if !fi.IsDir() {
-			bf, err := readFile(src, f.Path, fi, f)
-			if err != nil {
-				return nil, fmt.Errorf("files[%d]: %w", i, err)
-			}
-			out = append(out, bf)
-			continue
-		}
-		err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(src, p)
-			if err != nil {
-				return err
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			bf, err := readFile(p, path.Join(f.Path, filepath.ToSlash(rel)), fi, f)
-			if err != nil {
-				return err
-			}
-			out = append(out, bf)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("files[%d]: %w", i, err)
-		}
+		out = append(out, files...)
 	}
 	return out, nil
 }
 
-func readFile(src, dst string, fi fs.FileInfo, f spec.File) (build.File, error) {
+// readLocal reads one files entry: a file, a symlink or a directory tree.
+func readLocal(lf spec.LocalFile, f spec.File) ([]build.File, error) {
+	root, err := lf.OpenRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	fi, err := root.Lstat(lf.Rel)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		bf, err := readFile(root, lf.Rel, f.Path, fi, f)
+		if err != nil {
+			return nil, err
+		}
+		return []build.File{bf}, nil
+	}
+	var out []build.File
+	top := filepath.ToSlash(lf.Rel)
+	err = fs.WalkDir(root.FS(), top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(lf.Rel, filepath.FromSlash(p))
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		bf, err := readFile(root, filepath.FromSlash(p), path.Join(f.Path, filepath.ToSlash(rel)), fi, f)
+		if err != nil {
+			return err
+		}
+		out = append(out, bf)
+		return nil
+	})
+	return out, err
+}
+
+// readFile reads one entry below root; fi is what Lstat said it is.
+func readFile(root *os.Root, src, dst string, fi fs.FileInfo, f spec.File) (build.File, error) {
 	bf := build.File{Path: dst, UID: f.UID, GID: f.GID}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
+		target, err := root.Readlink(src)
 		if err != nil {
 			return bf, err
 		}
@@ -320,7 +343,7 @@ func readFile(src, dst string, fi fs.FileInfo, f spec.File) (build.File, error) 
 	case fi.IsDir():
 		bf.Mode = fs.ModeDir | 0o755
 	case fi.Mode().IsRegular():
-		data, err := os.ReadFile(src)
+		data, err := spec.ReadRegular(root, src)
 		if err != nil {
 			return bf, err
 		}
@@ -335,17 +358,10 @@ func readFile(src, dst string, fi fs.FileInfo, f spec.File) (build.File, error) 
 	return bf, nil
 }
 
-func resolvePath(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(dir, p)
-}
-
 // cacheKey identifies everything a build's output and verdict depend on: this ingot binary, the spec,
 // the lock, the local files, the epoch, the evidence inputs (structure tests, VEX) and the state of the
 // vulnerability data, so new data means a new scan.
-func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (string, error) {
+func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, local *spec.LocalFiles, opt Options) (string, error) {
 	epoch := opt.SourceDateEpoch
 	h := sha256.New()
 	self, err := selfid.ID()
@@ -363,7 +379,7 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, opt Options) (stri
 	if epoch != nil {
 		fmt.Fprintf(h, "epoch %d\n", epoch.Unix())
 	}
-	inputs, err := evidenceInputs(s)
+	inputs, err := evidenceInputs(local)
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/openvex/go-vex/pkg/vex"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/internal/safefile"
@@ -141,7 +142,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	if len(st.Sources) > 0 {
-		docs, err := vuln.LoadVEX(specPaths(s, cfg.VEX)...)
+		docs, err := loadVEX(s, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +160,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	}
 
 	if cfg.Tests != "" && runTests {
-		suite, err := imagetest.Load(resolvePath(s.Dir, cfg.Tests))
+		suite, err := loadTests(s, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -172,12 +173,37 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	return e, nil
 }
 
-func specPaths(s *spec.Spec, ps []string) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = resolvePath(s.Dir, p)
+// loadTests reads the spec's structure tests from inside the directories it may read.
+func loadTests(s *spec.Spec, opt Options) (*imagetest.Suite, error) {
+	local, err := s.Local(opt.AllowFilesFrom...)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	data, err := local.Tests.ReadFile()
+	if err != nil {
+		return nil, err
+	}
+	suite, err := imagetest.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", local.Tests.Name, err)
+	}
+	return suite, nil
+}
+
+// loadVEX reads the spec's VEX documents from inside the directories it may read. vuln.LoadVEX takes
+// paths (the document's format is detected as it is opened), so each is resolved again just before.
+func loadVEX(s *spec.Spec, opt Options) ([]*vex.VEX, error) {
+	local, err := s.Local(opt.AllowFilesFrom...)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(local.VEX))
+	for i, f := range local.VEX {
+		if paths[i], err = f.Recheck(); err != nil {
+			return nil, err
+		}
+	}
+	return vuln.LoadVEX(paths...)
 }
 
 // Summary is one line for people: packages, findings that count, rules and tests.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -43,9 +44,23 @@ func Sources(s *spec.Spec, opt Options) ([]apt.Source, error) {
 	return out, nil
 }
 
+// resolvePath makes a keyring path relative to the spec absolute. Keyrings are not confined like the
+// spec's local files: they are trust anchors the building machine provides (the host's
+// /usr/share/keyrings), never copied into the image, and a wrong one only fails verification.
+func resolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
 // Lock resolves the spec: it fetches and verifies each repository's Release and Packages indexes,
-// resolves the packages for every arch, and pins the base image digest.
+// resolves the packages for every arch, and pins the base image digest. A spec that Check refuses is
+// refused before anything is fetched.
 func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
+	if err := Check(s, opt); err != nil {
+		return nil, err
+	}
 	sources, err := Sources(s, opt)
 	if err != nil {
 		return nil, err

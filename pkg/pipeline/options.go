@@ -32,6 +32,10 @@ type Options struct {
 	// holds what it is building. Empty leaves them out (the provenance still records the canonical
 	// digests of the spec and lock being built).
 	SpecFile, LockFile string
+	// AllowFilesFrom are directories, besides the spec's own, that the spec's local files
+	// (files[].source, evidence.tests, evidence.vex) may lie in. A server building specs that others
+	// wrote leaves it empty unless it means to share a directory with all of them.
+	AllowFilesFrom []string
 }
 
 // Store is the data directory.

@@ -44,7 +44,7 @@ func readInputFiles(s *spec.Spec, l *lock.Lock, opt Options) (attest.ProvenanceI
 
 // addProvenance records the SLSA provenance of each image of a build in its evidence. It lives beside
 // the image, never in it, so the image stays reproducible.
-func addProvenance(in attest.ProvenanceInput, files []build.File, evs []*Evidence, opt Options, started, finished time.Time) error {
+func addProvenance(in attest.ProvenanceInput, files []build.File, local *spec.LocalFiles, evs []*Evidence, opt Options, started, finished time.Time) error {
 	in.SourceDateEpoch, in.Started, in.Finished = opt.SourceDateEpoch, started, finished
 	var err error
 	for _, f := range files {
@@ -52,7 +52,7 @@ func addProvenance(in attest.ProvenanceInput, files []build.File, evs []*Evidenc
 			in.Files = append(in.Files, attest.File{Path: f.Path, SHA256: sha256Hex(f.Data)})
 		}
 	}
-	if in.EvidenceInputs, err = evidenceInputs(in.Spec); err != nil {
+	if in.EvidenceInputs, err = evidenceInputs(local); err != nil {
 		return fmt.Errorf("provenance: %w", err)
 	}
 	if in.Builder, err = attest.BuilderVersion(); err != nil {
@@ -90,22 +90,20 @@ func inputFile(path string, same func([]byte) (bool, error)) (string, string, er
 	return filepath.ToSlash(path), sha256Hex(data), nil
 }
 
-// evidenceInputs are the files the evidence stages read (structure tests, VEX), by spec path.
-func evidenceInputs(s *spec.Spec) ([]attest.File, error) {
-	e := s.Evidence
-	if e == nil {
-		return nil, nil
+// evidenceInputs are the files the evidence stages read (structure tests, VEX), by spec path, read
+// through the roots they were found in.
+func evidenceInputs(local *spec.LocalFiles) ([]attest.File, error) {
+	var in []spec.LocalFile
+	if local.Tests != nil {
+		in = append(in, *local.Tests)
 	}
 	var out []attest.File
-	for _, p := range append([]string{e.Tests}, e.VEX...) {
-		if p == "" {
-			continue
-		}
-		data, err := os.ReadFile(resolvePath(s.Dir, p))
+	for _, f := range append(in, local.VEX...) {
+		data, err := f.ReadFile()
 		if err != nil {
 			return nil, fmt.Errorf("evidence input: %w", err)
 		}
-		out = append(out, attest.File{Path: p, SHA256: sha256Hex(data)})
+		out = append(out, attest.File{Path: f.Name, SHA256: sha256Hex(data)})
 	}
 	return out, nil
 }

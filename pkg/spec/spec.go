@@ -17,10 +17,10 @@ import (
 
 // Spec is one ingot.yaml: a golden image as code.
 type Spec struct {
-	// Name of the image; it names the image in the OCI layout and the catalog.
-	Name string `yaml:"name" json:"name" jsonschema:"pattern=^[a-z0-9]+([._-][a-z0-9]+)*$"`
-	// Version is the image's version tag; "latest" when empty.
-	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	// Name of the image; it names the image in the OCI layout and the catalog (at most 128 characters).
+	Name string `yaml:"name" json:"name" jsonschema:"pattern=^[a-z0-9]+([._-][a-z0-9]+)*$,maxLength=128"`
+	// Version is the image's version tag (an OCI tag); "latest" when empty.
+	Version string `yaml:"version,omitempty" json:"version,omitempty" jsonschema:"pattern=^[A-Za-z0-9_][A-Za-z0-9._-]{0\\,127}$"`
 	// Repositories the packages come from, each verified against its keyring.
 	Repositories []Repository `yaml:"repositories,omitempty" json:"repositories,omitempty"`
 	// Packages to install, by name or as name=version.
@@ -32,7 +32,8 @@ type Spec struct {
 	Archs []string `yaml:"archs,omitempty" json:"archs,omitempty" jsonschema:"uniqueItems=true"`
 	// Accounts in /etc/passwd and /etc/group, and the user the image runs as.
 	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty"`
-	// Files are local files or directories copied into the image.
+	// Files are local files or directories copied into the image. Each source must lie, after
+	// symlinks, inside the spec's directory or a directory the builder allows.
 	Files []File `yaml:"files,omitempty" json:"files,omitempty"`
 	// Paths creates directories and symlinks, or changes permissions, after packages and files.
 	Paths []Path `yaml:"paths,omitempty" json:"paths,omitempty"`
@@ -54,7 +55,9 @@ type Spec struct {
 	// source packages into their own layers so that images share them.
 	Layers int `yaml:"layers,omitempty" json:"layers,omitempty" jsonschema:"minimum=1,maximum=127"`
 
-	// Dir is the directory the spec was read from; relative file sources resolve against it.
+	// Dir is the directory the spec was read from; relative file sources resolve against it, and local
+	// files must lie inside it (see Local). Empty for a spec not read from a file: then only the
+	// directories the builder allows hold its files, named by absolute paths.
 	Dir string `yaml:"-" json:"-"`
 }
 
@@ -83,9 +86,11 @@ type Evidence struct {
 	Waivers []Waiver `yaml:"waivers,omitempty" json:"waivers,omitempty"`
 	// Allow accepts secret findings by rule and/or path, with a reason.
 	Allow []SecretAllow `yaml:"allow-secrets,omitempty" json:"allow-secrets,omitempty"`
-	// Tests is a structure-test file (relative to the spec) run against the image under runc.
+	// Tests is a structure-test file (relative to the spec, and inside its directory or one the builder
+	// allows) run against the image under runc.
 	Tests string `yaml:"tests,omitempty" json:"tests,omitempty"`
-	// VEX are OpenVEX documents (relative to the spec) applied to vulnerability findings.
+	// VEX are OpenVEX documents (relative to the spec, and inside its directory or one the builder
+	// allows) applied to vulnerability findings.
 	VEX []string `yaml:"vex,omitempty" json:"vex,omitempty"`
 }
 
@@ -128,14 +133,17 @@ type User struct {
 
 // File copies a local file or directory into the image.
 type File struct {
-	// Source is a local path, relative to the spec's directory.
+	// Source is a local path, relative to the spec's directory. It must lie, after symlinks, inside
+	// that directory or one the builder allows (ingot build --allow-files-from). A source that is a
+	// symlink is copied as what it points to; symlinks inside a copied directory are copied as links,
+	// never followed.
 	Source string `yaml:"source" json:"source"`
 	// Path is the absolute destination in the image.
 	Path string `yaml:"path" json:"path"`
 	// Mode of the file (directories: of every file below; directories themselves get 0755).
 	Mode *Mode `yaml:"mode,omitempty" json:"mode,omitempty"`
-	UID  int   `yaml:"uid,omitempty" json:"uid,omitempty"`
-	GID  int   `yaml:"gid,omitempty" json:"gid,omitempty"`
+	UID  int   `yaml:"uid,omitempty" json:"uid,omitempty" jsonschema:"minimum=0,maximum=4294967294"`
+	GID  int   `yaml:"gid,omitempty" json:"gid,omitempty" jsonschema:"minimum=0,maximum=4294967294"`
 }
 
 // Path types.
@@ -152,8 +160,8 @@ type Path struct {
 	Type      string `yaml:"type" json:"type" jsonschema:"enum=directory,enum=symlink,enum=permissions"`
 	Target    string `yaml:"target,omitempty" json:"target,omitempty"`
 	Mode      *Mode  `yaml:"mode,omitempty" json:"mode,omitempty"`
-	UID       int    `yaml:"uid,omitempty" json:"uid,omitempty"`
-	GID       int    `yaml:"gid,omitempty" json:"gid,omitempty"`
+	UID       int    `yaml:"uid,omitempty" json:"uid,omitempty" jsonschema:"minimum=0,maximum=4294967294"`
+	GID       int    `yaml:"gid,omitempty" json:"gid,omitempty" jsonschema:"minimum=0,maximum=4294967294"`
 	Recursive bool   `yaml:"recursive,omitempty" json:"recursive,omitempty"`
 }
 

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -100,6 +101,44 @@ func TestParseErrors(t *testing.T) {
 		{"profile", minimal + "evidence: {profile: lax}\n", "evidence.profile: \"lax\""},
 		{"waiver without reason", minimal + "evidence: {waivers: [{rule: INGOT-H001, reason: \" \"}]}\n", "evidence.waivers[0]: a waiver needs"},
 		{"allow without scope", minimal + "evidence: {allow-secrets: [{reason: ok}]}\n", "evidence.allow-secrets[0]"},
+
+		// Values past what file systems and registries hold fail here, not after a lock was written.
+		{"name too long", strings.Replace(minimal, "name: static", "name: "+strings.Repeat("a", 5000), 1), "name: \"" + strings.Repeat("a", 80) + "...\" is 5000 characters long, more than 128"},
+		{"name one too long", strings.Replace(minimal, "name: static", "name: "+strings.Repeat("a", 129), 1), "more than 128"},
+		{"tag with plus", minimal + "version: 1.0+deb1\n", "version: \"1.0+deb1\" is not a valid image tag"},
+		{"tag starting with a dot", minimal + "version: .1\n", "version: \".1\" is not a valid image tag"},
+		{"tag too long", minimal + "version: " + strings.Repeat("1", 129) + "\n", "version: "},
+		{"bad pin", strings.Replace(minimal, "tzdata]", "tzdata=1:x y]", 1), "packages[1]: \"1:x y\" is not a Debian version"},
+		{"file path with NUL", minimal + "files: [{source: a, path: \"/a\\0b\"}]\n", `files[0].path: "/a\x00b" contains a NUL byte`},
+		{"file path component too long", minimal + "files: [{source: a, path: /" + strings.Repeat("x", 256) + "}]\n", "files[0].path: has a component of 256 bytes"},
+		{"file path too long", minimal + "files: [{source: a, path: " + strings.Repeat("/abcdefgh", 512) + "}]\n", "files[0].path: is 4608 bytes long"},
+		{"file path dotdot", minimal + "files: [{source: a, path: /etc/../../x}]\n", "files[0].path: \"/etc/../../x\" must not contain '..'"},
+		{"file path root", minimal + "files: [{source: a, path: /./}]\n", "files[0].path: cannot be the root directory"},
+		{"empty source", minimal + "files: [{source: \"\", path: /a}]\n", "files[0].source: is required"},
+		{"source with NUL", minimal + "files: [{source: \"a\\0\", path: /a}]\n", `files[0].source: "a\x00" contains a NUL byte`},
+		{"huge uid", minimal + "files: [{source: a, path: /a, uid: 4294967295}]\n", "files[0]: uid and gid must be between 0 and 4294967294"},
+		{"negative gid", minimal + "paths: [{path: /a, type: directory, gid: -1}]\n", "paths[0]: uid and gid must be between 0 and 4294967294"},
+		{"paths path too long", minimal + "paths: [{path: /" + strings.Repeat("x", 300) + ", type: directory}]\n", "paths[0].path: has a component of 300 bytes"},
+		{"symlink target with NUL", minimal + "paths: [{path: /a, type: symlink, target: \"b\\0\"}]\n", `paths[0].target: "b\x00" contains a NUL byte`},
+		{"symlink target too long", minimal + "paths: [{path: /a, type: symlink, target: ../" + strings.Repeat("y", 256) + "}]\n", "paths[0].target: has a component of 256 bytes"},
+		{"workdir with NUL", minimal + "workdir: \"/a\\0\"\n", `workdir: "/a\x00" contains a NUL byte`},
+		{"entrypoint with NUL", minimal + "entrypoint: [/bin/app, \"a\\0b\"]\n", "entrypoint[1]: contains a NUL byte"},
+		{"cmd with NUL", minimal + "cmd: [\"\\0\"]\n", "cmd[0]: contains a NUL byte"},
+		{"empty label key", minimal + "labels: {\"\": x}\n", "labels: a label needs a non-empty key"},
+		{"empty annotation key", minimal + "annotations: {\"\": x}\n", "annotations: an annotation needs a non-empty key"},
+		{"base that does not parse", minimal + "base: \"Bad Host/img@sha256:" + strings.Repeat("0", 64) + "\"\n", "base: \"Bad Host/img@sha256:"},
+		{"home with colon", minimal + "accounts: {users: [{name: a, uid: 10, gid: 10, home: \"/h:x\"}]}\n", "accounts.users[0].home: \"/h:x\" must not contain ':'"},
+		{"shell with newline", minimal + "accounts: {users: [{name: a, uid: 10, gid: 10, shell: \"/bin/sh\\nroot::0:0::/:/bin/sh\"}]}\n", "accounts.users[0].shell: "},
+		{"relative shell", minimal + "accounts: {users: [{name: a, uid: 10, gid: 10, shell: sh}]}\n", "accounts.users[0].shell: \"sh\" must be absolute"},
+		{"bad group member", minimal + "accounts: {groups: [{name: g, gid: 10, members: [\"a,b\"]}]}\n", "accounts.groups[0].members[0]: \"a,b\" is not a valid user name"},
+		{"suite with a space", strings.Replace(minimal, "suite: bookworm", "suite: \"book worm\"", 1), "repositories[0].suite: \"book worm\" is not a suite name"},
+		{"suite too long", strings.Replace(minimal, "suite: bookworm", "suite: "+strings.Repeat("s", 256), 1), "repositories[0].suite: "},
+		{"host suite with a newline", "name: x\nrepositories: [{host: true, suites: [\"a\\nb\"]}]\npackages: [a1]\n", "repositories[0].suites[0]: "},
+		{"component with a space", strings.Replace(minimal, "suite: bookworm", "suite: bookworm\n    components: [\"ma in\"]", 1), "repositories[0].components[0]: \"ma in\" is not a component name"},
+		{"url without host", strings.Replace(minimal, "http://127.0.0.1:1/debian", "http:///debian", 1), "repositories[0].url: \"http:///debian\" has no host"},
+		{"keyring with NUL", strings.Replace(minimal, "keyring: /usr/share/keyrings/debian-archive-keyring.gpg", "keyring: \"k\\0\"", 1), "repositories[0].keyring: contains a NUL byte"},
+		{"empty tests", minimal + "evidence: {tests: \"\\0\"}\n", "evidence.tests: "},
+		{"empty vex", minimal + "evidence: {vex: [a.json, \"\"]}\n", "evidence.vex[1]: is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))
@@ -155,5 +194,37 @@ func TestSchemaUpToDate(t *testing.T) {
 	}
 	if !bytes.Equal(Schema(), want) {
 		t.Error("ingot.schema.json is stale: run go generate ./pkg/spec (or go test ./pkg/spec -update)")
+	}
+}
+
+// TestAtTheLimits accepts the longest values Validate allows: the limits are those of file systems and
+// registries, not tighter.
+func TestAtTheLimits(t *testing.T) {
+	body := strings.Replace(minimal, "name: static", "name: "+strings.Repeat("a", MaxNameLength), 1) +
+		"version: _" + strings.Repeat("V", 127) + "\n" +
+		"files: [{source: a, path: /" + strings.Repeat("f", 255) + "/b}]\n" +
+		"paths: [{path: /usr/bin/app, type: symlink, target: ../local/bin/app, uid: 4294967294}]\n"
+	if _, err := Parse([]byte(body)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSchemaMatchesValidate keeps the JSON schema's rules for name and version the ones Validate
+// applies, so an editor accepts exactly what ingot accepts.
+func TestSchemaMatchesValidate(t *testing.T) {
+	var schema struct {
+		Properties map[string]struct {
+			Pattern   string `json:"pattern"`
+			MaxLength int    `json:"maxLength"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(Schema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema.Properties["name"]; got.Pattern != imageName.String() || got.MaxLength != MaxNameLength {
+		t.Errorf("schema name = %+v, want pattern %s and maxLength %d", got, imageName, MaxNameLength)
+	}
+	if got := schema.Properties["version"]; got.Pattern != tagName.String() {
+		t.Errorf("schema version pattern = %q, want %s", got.Pattern, tagName)
 	}
 }

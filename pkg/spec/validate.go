@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ingot-build/ingot/pkg/deb"
 	"github.com/ingot-build/ingot/pkg/fault"
 )
 
@@ -30,11 +33,28 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 // SupportedArchs are the Debian architectures ingot builds for.
 var SupportedArchs = []string{"amd64", "arm64"}
 
+// Limits of the values that become names on a file system or in a registry. A value past them is
+// refused when the spec is read, instead of failing after a lock and a cache entry were written.
+const (
+	// MaxNameLength caps name. The name is one directory of the data directory (<data-dir>/oci/<name>,
+	// evidence/<name>) and the repository part of the image's references; file systems take 255 bytes
+	// per directory name and the distribution spec 255 characters per repository name including the
+	// registry host and namespace it is pushed under, so half of that leaves room for both.
+	MaxNameLength = 128
+	// maxComponent and maxPath are Linux's NAME_MAX and PATH_MAX, which every image path and symlink
+	// target must fit when the image is unpacked.
+	maxComponent = 255
+	maxPath      = 4096
+	// maxID is the largest uid or gid: Linux ids are 32 bits and 4294967295 means "no id".
+	maxID = 1<<32 - 2
+)
+
 var (
 	// Debian policy §5.6.1: lowercase letters, digits, + - . ; at least two characters.
 	packageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 	imageName   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
-	tagName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// The OCI distribution spec's tag grammar.
+	tagName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	accountName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
 	envName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	digestRef   = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
@@ -48,11 +68,13 @@ func (s *Spec) Validate() error {
 	}
 	if s.Name == "" {
 		bad("name", "is required")
+	} else if len(s.Name) > MaxNameLength {
+		bad("name", "%q is %d characters long, more than %d", abbrev(s.Name), len(s.Name), MaxNameLength)
 	} else if !imageName.MatchString(s.Name) {
-		bad("name", "%q must be lowercase letters and digits separated by '.', '_' or '-'", s.Name)
+		bad("name", "%q must be lowercase letters and digits separated by '.', '_' or '-'", abbrev(s.Name))
 	}
 	if s.Version != "" && !tagName.MatchString(s.Version) {
-		bad("version", "%q is not a valid image tag (letters, digits, '_', '.', '-', at most 128)", s.Version)
+		bad("version", "%q is not a valid image tag (letters, digits, '_', '.', '-', not starting with '.' or '-', at most 128)", abbrev(s.Version))
 	}
 	if len(s.Packages) > 0 && len(s.Repositories) == 0 {
 		bad("repositories", "packages need at least one repository (a URL, or host: true)")
@@ -62,19 +84,21 @@ func (s *Spec) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, p := range s.Packages {
-		name, version, pinned := strings.Cut(p, "=")
+		pkg, version, pinned := strings.Cut(p, "=")
 		f := fmt.Sprintf("packages[%d]", i)
 		switch {
-		case !packageName.MatchString(name):
-			bad(f, "%q is not a Debian package name", name)
+		case !packageName.MatchString(pkg):
+			bad(f, "%q is not a Debian package name", abbrev(pkg))
 		case pinned && version == "":
 			bad(f, "%q has an empty version after '='", p)
-		case seen[name]:
-			bad(f, "%q is listed twice", name)
-		case slices.Contains(s.Exclude, name):
-			bad(f, "%q is both requested and excluded", name)
+		case pinned && !validVersion(version):
+			bad(f, "%q is not a Debian version (deb-version(7))", abbrev(version))
+		case seen[pkg]:
+			bad(f, "%q is listed twice", pkg)
+		case slices.Contains(s.Exclude, pkg):
+			bad(f, "%q is both requested and excluded", pkg)
 		}
-		seen[name] = true
+		seen[pkg] = true
 	}
 	for i, e := range s.Exclude {
 		if !packageName.MatchString(e) {
@@ -94,17 +118,18 @@ func (s *Spec) Validate() error {
 	}
 	for i, f := range s.Files {
 		field := fmt.Sprintf("files[%d]", i)
-		if f.Source == "" {
-			bad(field+".source", "is required")
-		}
+		validLocalPath(field+".source", f.Source, bad)
 		validImagePath(field+".path", f.Path, bad)
-		if f.UID < 0 || f.GID < 0 {
-			bad(field, "uid and gid must not be negative")
-		}
+		validIDs(field, f.UID, f.GID, bad)
 	}
 	for i, p := range s.Paths {
 		field := fmt.Sprintf("paths[%d]", i)
 		validImagePath(field+".path", p.Path, bad)
+		if p.Target != "" {
+			// A target may be relative (../lib/x), as symlinks in packages are; the build resolves it
+			// inside the image. It must still fit a file system.
+			validPathLimits(field+".target", p.Target, bad)
+		}
 		switch p.Type {
 		case PathDirectory, PathPermissions:
 			if p.Target != "" {
@@ -122,9 +147,7 @@ func (s *Spec) Validate() error {
 		if p.Type == PathPermissions && p.Mode == nil {
 			bad(field+".mode", "is required for permissions")
 		}
-		if p.UID < 0 || p.GID < 0 {
-			bad(field, "uid and gid must not be negative")
-		}
+		validIDs(field, p.UID, p.GID, bad)
 	}
 	for k, v := range s.Env {
 		if !envName.MatchString(k) {
@@ -134,14 +157,43 @@ func (s *Spec) Validate() error {
 			bad("env."+k, "contains a NUL byte")
 		}
 	}
-	if s.WorkDir != "" && !path.IsAbs(s.WorkDir) {
-		bad("workdir", "%q must be an absolute path", s.WorkDir)
+	if s.WorkDir != "" {
+		if !path.IsAbs(s.WorkDir) {
+			bad("workdir", "%q must be an absolute path", abbrev(s.WorkDir))
+		} else {
+			validPathLimits("workdir", s.WorkDir, bad)
+		}
+	}
+	// The kernel passes arguments as NUL-terminated strings: one holding a NUL cannot be run.
+	for i, a := range s.Entrypoint {
+		if strings.ContainsRune(a, 0) {
+			bad(fmt.Sprintf("entrypoint[%d]", i), "contains a NUL byte")
+		}
+	}
+	for i, a := range s.Cmd {
+		if strings.ContainsRune(a, 0) {
+			bad(fmt.Sprintf("cmd[%d]", i), "contains a NUL byte")
+		}
+	}
+	for k := range s.Labels {
+		if k == "" {
+			bad("labels", "a label needs a non-empty key")
+		}
+	}
+	for k := range s.Annotations {
+		if k == "" {
+			bad("annotations", "an annotation needs a non-empty key")
+		}
 	}
 	if s.StopSignal != "" && !validSignal(s.StopSignal) {
 		bad("stop-signal", "%q is not a signal name (SIGTERM) or number", s.StopSignal)
 	}
-	if s.Base != "" && !digestRef.MatchString(s.Base) {
-		bad("base", "%q must be pinned by digest (IMAGE@sha256:...)", s.Base)
+	if s.Base != "" {
+		if !digestRef.MatchString(s.Base) {
+			bad("base", "%q must be pinned by digest (IMAGE@sha256:...)", abbrev(s.Base))
+		} else if _, err := name.NewDigest(s.Base); err != nil {
+			bad("base", "%q is not an image reference: %s", abbrev(s.Base), abbrev(err.Error()))
+		}
 	}
 	if e := s.Evidence; e != nil {
 		switch e.FailOn {
@@ -162,6 +214,12 @@ func (s *Spec) Validate() error {
 				bad(fmt.Sprintf("evidence.allow-secrets[%d]", i), "an allow entry needs a rule or a path, and a reason")
 			}
 		}
+		if e.Tests != "" {
+			validLocalPath("evidence.tests", e.Tests, bad)
+		}
+		for i, v := range e.VEX {
+			validLocalPath(fmt.Sprintf("evidence.vex[%d]", i), v, bad)
+		}
 	}
 	if s.Layers < 0 || s.Layers > 127 {
 		bad("layers", "%d is outside 1..127", s.Layers)
@@ -177,10 +235,18 @@ func (r Repository) validate(field string, bad func(string, string, ...any)) {
 		if r.URL != "" || r.Suite != "" || r.Keyring != "" || len(r.Components) > 0 {
 			bad(field, "host: true takes its URL, suite, components and keyring from the host; set only suites")
 		}
+		for i, su := range r.Suites {
+			if !validArchiveName(su) {
+				bad(fmt.Sprintf("%s.suites[%d]", field, i), "%q is not a suite name", abbrev(su))
+			}
+		}
 		return
 	}
 	if len(r.Suites) > 0 {
 		bad(field+".suites", "only host repositories take suites; give one suite")
+	}
+	if strings.ContainsRune(r.Keyring, 0) {
+		bad(field+".keyring", "contains a NUL byte")
 	}
 	u, err := url.Parse(r.URL)
 	switch {
@@ -190,18 +256,22 @@ func (r Repository) validate(field string, bad func(string, string, ...any)) {
 		bad(field+".url", "%v", err)
 	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file":
 		bad(field+".url", "%q must be http, https or file", r.URL)
+	case u.Scheme != "file" && u.Host == "":
+		bad(field+".url", "%q has no host", r.URL)
+	case u.Scheme == "file" && u.Path == "":
+		bad(field+".url", "%q has no path", r.URL)
 	}
 	if r.Suite == "" {
 		bad(field+".suite", "is required")
-	} else if strings.Contains(r.Suite, "..") || strings.HasPrefix(r.Suite, "/") {
-		bad(field+".suite", "%q is not a suite name", r.Suite)
+	} else if !validArchiveName(r.Suite) {
+		bad(field+".suite", "%q is not a suite name", abbrev(r.Suite))
 	}
 	if r.Keyring == "" {
 		bad(field+".keyring", "is required: ingot only uses repositories whose signature it can verify")
 	}
 	for i, c := range r.Components {
-		if c == "" || strings.Contains(c, "..") || strings.HasPrefix(c, "/") {
-			bad(fmt.Sprintf("%s.components[%d]", field, i), "%q is not a component name", c)
+		if !validArchiveName(c) {
+			bad(fmt.Sprintf("%s.components[%d]", field, i), "%q is not a component name", abbrev(c))
 		}
 	}
 }
@@ -211,6 +281,11 @@ func (a *Accounts) validate(bad func(string, string, ...any)) {
 	gids := map[uint32]bool{}
 	for i, g := range a.Groups {
 		f := fmt.Sprintf("accounts.groups[%d]", i)
+		for j, m := range g.Members {
+			if !accountName.MatchString(m) {
+				bad(fmt.Sprintf("%s.members[%d]", f, j), "%q is not a valid user name", abbrev(m))
+			}
+		}
 		switch {
 		case !accountName.MatchString(g.Name):
 			bad(f+".name", "%q is not a valid group name", g.Name)
@@ -233,8 +308,24 @@ func (a *Accounts) validate(bad func(string, string, ...any)) {
 		case uids[u.UID] || u.UID == 0 || u.UID == 65534:
 			bad(f+".uid", "%d is used twice (0 and 65534 are built in)", u.UID)
 		}
-		if u.Home != "" && !path.IsAbs(u.Home) {
-			bad(f+".home", "%q must be absolute", u.Home)
+		// /etc/passwd separates fields with ':' and entries with newlines.
+		switch {
+		case u.Home == "":
+		case !path.IsAbs(u.Home):
+			bad(f+".home", "%q must be absolute", abbrev(u.Home))
+		case !validAccountField(u.Home):
+			bad(f+".home", "%q must not contain ':', a newline or a NUL byte", abbrev(u.Home))
+		default:
+			validPathLimits(f+".home", u.Home, bad)
+		}
+		switch {
+		case u.Shell == "":
+		case !path.IsAbs(u.Shell):
+			bad(f+".shell", "%q must be absolute", abbrev(u.Shell))
+		case !validAccountField(u.Shell):
+			bad(f+".shell", "%q must not contain ':', a newline or a NUL byte", abbrev(u.Shell))
+		default:
+			validPathLimits(f+".shell", u.Shell, bad)
 		}
 		users[u.Name], uids[u.UID] = true, true
 	}
@@ -259,12 +350,79 @@ func validImagePath(field, p string, bad func(string, string, ...any)) {
 	case p == "":
 		bad(field, "is required")
 	case !path.IsAbs(p):
-		bad(field, "%q must be an absolute path in the image", p)
+		bad(field, "%q must be an absolute path in the image", abbrev(p))
 	case slices.Contains(strings.Split(p, "/"), ".."):
-		bad(field, "%q must not contain '..'", p)
-	case p == "/":
+		bad(field, "%q must not contain '..'", abbrev(p))
+	case path.Clean(p) == "/":
 		bad(field, "cannot be the root directory")
+	default:
+		validPathLimits(field, p, bad)
 	}
+}
+
+// validPathLimits refuses a path that no file system could hold: a NUL byte, a component longer than
+// NAME_MAX, or more than PATH_MAX in all.
+func validPathLimits(field, p string, bad func(string, string, ...any)) {
+	if strings.ContainsRune(p, 0) {
+		bad(field, "%q contains a NUL byte", abbrev(p))
+		return
+	}
+	if len(p) >= maxPath {
+		bad(field, "is %d bytes long, more than a path may be (%d)", len(p), maxPath-1)
+		return
+	}
+	for c := range strings.SplitSeq(p, "/") {
+		if len(c) > maxComponent {
+			bad(field, "has a component of %d bytes (%q), more than a file name may be (%d)", len(c), abbrev(c), maxComponent)
+			return
+		}
+	}
+}
+
+// validLocalPath checks the syntax of a path the spec names on the building machine; where it
+// leads is checked by Local, which needs the file system.
+func validLocalPath(field, p string, bad func(string, string, ...any)) {
+	switch {
+	case p == "":
+		bad(field, "is required")
+	case strings.ContainsRune(p, 0):
+		bad(field, "%q contains a NUL byte", abbrev(p))
+	case len(p) >= maxPath:
+		bad(field, "is %d bytes long, more than a path may be (%d)", len(p), maxPath-1)
+	}
+}
+
+func validIDs(field string, uid, gid int, bad func(string, string, ...any)) {
+	if uid < 0 || gid < 0 || uid > maxID || gid > maxID {
+		bad(field, "uid and gid must be between 0 and %d", maxID)
+	}
+}
+
+func validAccountField(s string) bool { return !strings.ContainsAny(s, ":\n\r\x00") }
+
+// validArchiveName accepts a suite or component as Debian archives name them (bookworm,
+// bookworm-security, updates/main): it becomes part of a URL and of cache file names, so no "..",
+// no leading '/', no spaces or control characters.
+func validArchiveName(s string) bool {
+	if s == "" || len(s) > maxComponent || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f })
+}
+
+func validVersion(v string) bool {
+	_, err := deb.ParseVersion(v)
+	return err == nil && strings.TrimSpace(v) == v
+}
+
+// abbrev shortens a long value for an error message: the message should name the value, not repeat
+// five thousand characters of it.
+func abbrev(s string) string {
+	const keep = 80
+	if len(s) <= keep {
+		return s
+	}
+	return s[:keep] + "..."
 }
 
 func validSignal(s string) bool {
