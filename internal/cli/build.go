@@ -41,6 +41,12 @@ vulnerability scan, hardening and test results. The command succeeds only when a
 registry; running it again after a failure completes the work without duplicating anything.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.push != "" {
+				// A reference that cannot be pushed to is found before the build, not after it.
+				if _, err := (&registryFlags{insecure: f.insecure}).parse(f.push); err != nil {
+					return err
+				}
+			}
 			s, specPath, err := loadSpec(args)
 			if err != nil {
 				return err
