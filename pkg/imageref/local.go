@@ -67,10 +67,10 @@ func looksLikePath(ref string) bool {
 	return false
 }
 
-// noSuchFile reports a local path that does not exist; for a bare name that could also be a registry
-// repository ("app.tar"), it says how to ask for that instead.
+// noSuchFile reports a local path that does not exist; for a name that could also be a registry
+// reference ("app.tar", "host/app.tar"), it says how to ask for that instead.
 func noSuchFile(p, ref string) error {
-	if strings.ContainsAny(ref, "/~:") || strings.HasPrefix(ref, ".") {
+	if _, err := name.ParseReference(ref); err != nil || p != ref || strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "~") {
 		return fmt.Errorf("%s: %w", p, ErrNoSuchFile)
 	}
 	return fmt.Errorf("%s: %w (for a registry image, name it %s%s)", p, ErrNoSuchFile, RegistryPrefix, ref)
