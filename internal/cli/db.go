@@ -45,8 +45,8 @@ the whole import, naming its file, and changes nothing.
 
 The records may inflate to --max-size bytes at most, all of SRC together (zip entries counted
 decompressed): a larger source is refused as an archive bomb, early when the zips' directories already
-say so, else as soon as the limit is read. A zip listing more than 10 million entries is refused before
-it is read. A missing SRC, a file that is not a zip, an empty one or a record that is not OSV JSON is
+say so, else as soon as the limit is read. Zips listing more than 10 million entries, one or all
+together, are refused before they are read. A missing SRC, a file that is not a zip, an empty one or a record that is not OSV JSON is
 bad input (exit code 2).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

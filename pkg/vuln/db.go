@@ -34,8 +34,8 @@ var (
 	// .zip or a .json file, or a zip in it is not a valid zip archive (random bytes, truncated, an entry
 	// that fails its checksum).
 	ErrSource = fault.New(fault.Invalid, "vuln: unreadable OSV source")
-	// ErrTooLarge means a source inflates to more than the import's MaxSize, or a zip in it holds more
-	// than MaxZipEntries entries: an archive bomb, or data far larger than any OSV database.
+	// ErrTooLarge means a source inflates to more than the import's MaxSize, or its zips hold more than
+	// MaxZipEntries entries: an archive bomb, or data far larger than any OSV database.
 	ErrTooLarge = fault.New(fault.Invalid, "vuln: OSV source too large")
 )
 
@@ -43,9 +43,9 @@ var (
 // of a source together. osv.dev's largest ecosystem (Debian) inflates to about 1 GiB.
 const DefaultMaxSize int64 = 4 << 30
 
-// MaxZipEntries bounds the entries of one zip. archive/zip holds a zip's whole central directory in
-// memory (a few hundred bytes per entry), so the count is checked before the zip is opened; osv.dev's
-// zip of every ecosystem holds well under a million.
+// MaxZipEntries bounds the entries of a source's zips, one or all together. archive/zip holds a zip's
+// whole central directory in memory (a few hundred bytes per entry), so the count is checked before
+// each zip is opened; osv.dev's zip of every ecosystem holds well under a million.
 const MaxZipEntries = 10_000_000
 
 // maxRecordSize bounds one OSV document; the largest real records are a few hundred kilobytes.
@@ -370,16 +370,18 @@ func listDocuments(src string) ([]document, []io.Closer, error) {
 	}
 	var docs []document
 	var closers []io.Closer
+	entriesLeft := uint64(MaxZipEntries)
 	addFile := func(path string, size int64) error {
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".json":
 			docs = append(docs, document{name: path, open: func() (io.ReadCloser, error) { return os.Open(path) }, size: uint64(max(size, 0))})
 		case ".zip":
-			zr, err := openZip(path)
+			zr, err := openZip(path, entriesLeft)
 			if err != nil {
 				return err
 			}
 			closers = append(closers, zr)
+			entriesLeft -= min(uint64(len(zr.File)), entriesLeft)
 			for _, f := range zr.File {
 				if f.FileInfo().IsDir() || !strings.EqualFold(filepath.Ext(f.Name), ".json") {
 					continue

@@ -68,8 +68,9 @@ func limitText(n int64) string {
 }
 
 // openZip opens a zip of OSV records after checking that its central directory, which archive/zip
-// reads into memory whole, holds at most MaxZipEntries entries.
-func openZip(path string) (*zip.ReadCloser, error) {
+// reads into memory whole, holds at most maxEntries entries (what the source's other zips left of
+// MaxZipEntries).
+func openZip(path string, maxEntries uint64) (*zip.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
@@ -81,8 +82,11 @@ func openZip(path string) (*zip.ReadCloser, error) {
 	}
 	n, ok := zipEntryBound(f, fi.Size())
 	_ = f.Close() // read-only
-	if ok && n > MaxZipEntries {
-		return nil, fmt.Errorf("%w: the zip %s holds up to %d entries, more than %d", ErrTooLarge, path, n, MaxZipEntries)
+	switch {
+	case ok && n > MaxZipEntries:
+		return nil, fmt.Errorf("%w: the zip %s holds up to %d entries, more than the limit of %d", ErrTooLarge, path, n, MaxZipEntries)
+	case ok && n > maxEntries:
+		return nil, fmt.Errorf("%w: the zip %s holds up to %d entries, more than the limit of %d with the source's other zips", ErrTooLarge, path, n, MaxZipEntries)
 	}
 	zr, err := zip.OpenReader(path)
 	if err != nil {

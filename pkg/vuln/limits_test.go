@@ -258,6 +258,16 @@ func TestZipEntryCount(t *testing.T) {
 		t.Errorf("bound of 1000 entries declared as 1 = %d", n)
 	}
 
+	// What the source's other zips hold counts too.
+	if _, err := openZip(plain, 999); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "other zips") {
+		t.Errorf("a zip of 1000 entries with 999 left: %v", err)
+	}
+	if zr, err := openZip(plain, 5000); err != nil {
+		t.Errorf("a zip of 1000 entries with 5000 left: %v", err)
+	} else {
+		zr.Close()
+	}
+
 	// A zip declaring an absurd count is refused before archive/zip reads its directory.
 	absurd := filepath.Join(tmp, "absurd.zip")
 	writeZip(t, absurd, map[string][]byte{"X-1.json": files["X-1.json"]})
