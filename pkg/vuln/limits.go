@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -112,7 +113,7 @@ const (
 func zipEntryBound(r io.ReaderAt, size int64) (uint64, bool) {
 	tail := min(size, zipEndLen+zipMaxCommentLen)
 	buf := make([]byte, tail)
-	if _, err := r.ReadAt(buf, size-tail); err != nil && err != io.EOF {
+	if _, err := r.ReadAt(buf, size-tail); err != nil && !errors.Is(err, io.EOF) {
 		return 0, false
 	}
 	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
