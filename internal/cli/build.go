@@ -50,6 +50,12 @@ does not parse and a --tarball whose directory does not exist are refused (exit 
 locked, fetched, built or written.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.push != "" {
+				// A reference that cannot be pushed to is found before the build, not after it.
+				if _, err := (&registryFlags{insecure: f.insecure}).parse(f.push); err != nil {
+					return err
+				}
+			}
 			s, specPath, err := loadSpec(args)
 			if err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"sort"
 	"strings"
@@ -32,6 +31,7 @@ updates replace a source atomically: when one fails, the previous data stays. A 
 
 func newDBImportCmd(g *globalFlags) *cobra.Command {
 	var name string
+	maxSize := byteSize(vuln.DefaultMaxSize)
 	cmd := &cobra.Command{
 		Use:   "import SRC",
 		Short: "Import OSV records from a directory, a zip, or an osv-scanner offline database",
@@ -41,27 +41,38 @@ SRC is a directory of OSV JSON files (searched recursively, zips inside included
 osv.dev publishes per ecosystem: <Ecosystem>/all.zip), a directory laid out as osv-scanner's offline
 databases, or one .json record. The records become the source --name (default: SRC's base name, or its
 directory's for an all.zip), replacing what that source held before. A record that cannot be read fails
-the whole import, naming its file, and changes nothing.`,
+the whole import, naming its file, and changes nothing.
+
+The records may inflate to --max-size bytes at most, all of SRC together (zip entries counted
+decompressed): a larger source is refused as an archive bomb, early when the zips' directories already
+say so, else as soon as the limit is read. Zips listing more than 10 million entries, one or all
+together, are refused before they are read. A missing SRC, a file that is not a zip, an empty one or a record that is not OSV JSON is
+bad input (exit code 2).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := g.env()
 			if err != nil {
 				return err
 			}
-			stats, err := env.Store().VulnDB().Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name})
-			if errors.Is(err, vuln.ErrSourceName) || errors.Is(err, vuln.ErrInvalidRecord) ||
-				errors.Is(err, vuln.ErrNoRecords) || errors.Is(err, fs.ErrNotExist) {
-				return usageError{err}
-			}
+			stats, err := env.Store().VulnDB().Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name, MaxSize: int64(maxSize)})
 			if err != nil {
-				return err
+				return sizeHint(err)
 			}
 			printDBImport(cmd.OutOrStdout(), "imported", stats)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "source name (default: derived from SRC)")
+	cmd.Flags().Var(&maxSize, "max-size", "refuse data that inflates to more than this (e.g. 500MiB, 8GiB)")
 	return cmd
+}
+
+// sizeHint says which flag raises the limit a source went over.
+func sizeHint(err error) error {
+	if errors.Is(err, vuln.ErrTooLarge) {
+		return fmt.Errorf("%w (raise the limit with --max-size if the data is genuine)", err)
+	}
+	return err
 }
 
 func printDBImport(w io.Writer, verb string, s vuln.ImportStats) {
@@ -152,6 +163,7 @@ func dbAge(now, t time.Time) string {
 func newDBUpdateCmd(g *globalFlags) *cobra.Command {
 	var url string
 	var ecosystems []string
+	maxSize := byteSize(vuln.DefaultMaxSize)
 	cmd := &cobra.Command{
 		Use:   "update --url URL [--ecosystem Go,Debian:12 ...]",
 		Short: "Download OSV data per ecosystem from a mirror of osv.dev's bucket and import it",
@@ -159,7 +171,8 @@ func newDBUpdateCmd(g *globalFlags) *cobra.Command {
 
 URL comes from --url or $INGOT_VULNDB_URL; there is no default, so ingot fetches nothing unless told
 where. Without --ecosystem the ecosystems of the previous update are fetched again. The update is
-atomic: if a download or a record fails, the previous data stays.`,
+atomic: if a download or a record fails, the previous data stays. The downloads together, and the
+records they inflate to, may not exceed --max-size.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			env, err := g.env()
@@ -180,12 +193,9 @@ atomic: if a download or a record fails, the previous data stays.`,
 					}
 				}
 			}
-			stats, err := env.Store().VulnDB().Update(cmd.Context(), url, ecos, &http.Client{})
-			if errors.Is(err, vuln.ErrNoEcosystems) || errors.Is(err, vuln.ErrUpdateURL) {
-				return usageError{err}
-			}
+			stats, err := env.Store().VulnDB().Update(cmd.Context(), url, ecos, vuln.UpdateOptions{Client: &http.Client{}, MaxSize: int64(maxSize)})
 			if err != nil {
-				return err
+				return sizeHint(err)
 			}
 			printDBImport(cmd.OutOrStdout(), "updated", stats)
 			return nil
@@ -193,5 +203,6 @@ atomic: if a download or a record fails, the previous data stays.`,
 	}
 	cmd.Flags().StringVar(&url, "url", "", "base URL of the OSV data (default $INGOT_VULNDB_URL)")
 	cmd.Flags().StringArrayVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to fetch, e.g. Go, npm, PyPI, Debian:12, Alpine:v3.19 (repeatable, or comma-separated)")
+	cmd.Flags().Var(&maxSize, "max-size", "refuse downloads and data that inflate to more than this (e.g. 500MiB, 8GiB)")
 	return cmd
 }

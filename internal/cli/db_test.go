@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +18,10 @@ import (
 // runDB runs ingot db with args against dataDir and returns stdout and the exit code.
 func runDB(t *testing.T, dataDir string, args ...string) (string, int) {
 	t.Helper()
-	cmd := newDBCmd(&globalFlags{dataDir: dataDir})
+	// Through the root command, so flag errors are usage errors as in the binary.
+	cmd := newRoot(&globalFlags{})
 	var out, errOut bytes.Buffer
-	cmd.SetArgs(args)
+	cmd.SetArgs(append([]string{"--data-dir", dataDir, "db"}, args...))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
@@ -66,6 +68,27 @@ func TestDBBadInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "X-1.json"), []byte(`{"id":"X-1"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Archives given as input that cannot be read as OSV data are bad input like any other.
+	zips := t.TempDir()
+	random := filepath.Join(zips, "random.zip")
+	if err := os.WriteFile(random, bytes.Repeat([]byte("not a zip at all "), 64), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := `{"id":"X-1","affected":[{"package":{"ecosystem":"npm","name":"a"}}]}`
+	whole := writeTestZip(t, filepath.Join(zips, "whole.zip"), map[string]string{"X-1.json": good, "X-2.json": strings.ReplaceAll(good, "X-1", "X-2")})
+	truncated := filepath.Join(zips, "truncated.zip")
+	if err := os.WriteFile(truncated, whole[:len(whole)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(zips, "empty.zip")
+	writeTestZip(t, empty, nil)
+	notJSON := filepath.Join(zips, "notjson.zip")
+	writeTestZip(t, notJSON, map[string]string{"X-1.json": "\x89PNG\r\n"})
+	// 40 MiB of zeros in four records, about 40 KiB zipped.
+	bomb := filepath.Join(zips, "bomb.zip")
+	zeros := strings.Repeat("\x00", 10<<20)
+	writeTestZip(t, bomb, map[string]string{"A.json": zeros, "B.json": zeros, "C.json": zeros, "D.json": zeros})
+
 	t.Setenv("INGOT_VULNDB_URL", "")
 	for _, c := range []struct {
 		args    []string
@@ -74,6 +97,15 @@ func TestDBBadInput(t *testing.T) {
 	}{
 		{[]string{"import", bad}, ExitUsage, "X-1.json"},
 		{[]string{"import", filepath.Join(dir, "missing")}, ExitUsage, "missing"},
+		{[]string{"import", filepath.Join(dir, "no", "such", "dir") + "/"}, ExitUsage, "no such file"},
+		{[]string{"import", random}, ExitUsage, "random.zip is not a valid zip"},
+		{[]string{"import", truncated}, ExitUsage, "truncated.zip is not a valid zip"},
+		{[]string{"import", empty}, ExitUsage, "no OSV records"},
+		{[]string{"import", notJSON}, ExitUsage, "notjson.zip!X-1.json"},
+		{[]string{"import", "--max-size", "10MiB", bomb}, ExitUsage, "more than the limit of 10 MiB"},
+		{[]string{"import", "--max-size", "lots", dbFixtures}, ExitUsage, "not a size"},
+		{[]string{"import", "--max-size", "0", dbFixtures}, ExitUsage, "not a size"},
+		{[]string{"update", "--url", "http://127.0.0.1:1", "--ecosystem", "Go", "--max-size", "-5"}, ExitUsage, "not a size"},
 		{[]string{"import", dbFixtures, "--name", "../x"}, ExitUsage, "invalid source name"},
 		{[]string{"import"}, ExitUsage, "accepts 1 arg"},
 		{[]string{"status", "-o", "xml"}, ExitUsage, "unknown output format"},
@@ -152,4 +184,27 @@ func TestDBUpdate(t *testing.T) {
 	if len(st.Sources) != 1 || st.Sources[0].Records != 6 || st.Sources[0].Origin != srv.URL || strings.Join(st.Sources[0].Requested, ",") != "npm,PyPI" {
 		t.Errorf("status after a failed update = %+v", st)
 	}
+}
+
+// writeTestZip writes files (name → content) to a zip at path and returns its bytes.
+func writeTestZip(t *testing.T, path string, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

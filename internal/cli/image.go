@@ -3,16 +3,38 @@ package cli
 import (
 	"context"
 	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 )
 
+// imageHelp says how the evidence verbs' IMAGE argument is read; each verb's help starts with it.
+const imageHelp = `IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker
+archive (FILE.tar or docker-archive:FILE, uncompressed as docker save writes it) or a registry reference;
+registry:REF forces a registry (registry:app.tar). A path (starting with /, ./, ../ or ~, or ending in
+.tar) is only read from disk: one that does not exist is an error (exit code 2), never a registry lookup.`
+
+// registryTransport carries registry requests: the test hook's transport when set, else a fresh one
+// (never the process-wide default).
+func (g *globalFlags) registryTransport() http.RoundTripper {
+	if g.transport != nil {
+		return g.transport
+	}
+	return http.DefaultTransport.(*http.Transport).Clone()
+}
+
 // openImage opens an image argument: a name in the layout store, an OCI layout, a docker archive or a
-// registry reference.
-func openImage(ctx context.Context, env Env, ref string) (*imageref.Image, error) {
-	return imageref.Open(ctx, ref, imageref.Options{Layouts: env.Store().Layouts()})
+// registry reference, reached through the command's transport.
+func openImage(ctx context.Context, g *globalFlags, env Env, ref string) (*imageref.Image, error) {
+	return imageref.Open(ctx, ref, imageref.Options{
+		Layouts: env.Store().Layouts(),
+		Remote:  []remote.Option{remote.WithTransport(g.registryTransport())},
+	})
 }
 
 // subject identifies an opened image for a report; for an index, the image of this platform.
@@ -36,12 +58,30 @@ func checkFindingsFormat(format string) error {
 	return usageErrorf("-o %q: want table, json or sarif", format)
 }
 
+// parseFailOn reads a --fail-on value, the same way for every verb; "none" (and "" for a flag whose
+// default is empty) never fails, which a nil threshold means.
+func parseFailOn(v string) (*evidence.Severity, error) {
+	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, "none") {
+		return nil, nil
+	}
+	s, err := evidence.ParseSeverity(v)
+	if err != nil || s == evidence.SeverityUnknown {
+		return nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", v)
+	}
+	return &s, nil
+}
+
 // writeFindings renders a report and fails with a FindingsError (exit 3) when findings reach the
 // threshold; a nil threshold never fails.
 func writeFindings(w io.Writer, format string, r evidence.Report, threshold *evidence.Severity) error {
 	if err := report.Write(w, format, r); err != nil {
 		return err
 	}
+	return failOn(r, threshold)
+}
+
+// failOn is a FindingsError when findings reach the threshold; a nil threshold never fails.
+func failOn(r evidence.Report, threshold *evidence.Severity) error {
 	if threshold == nil {
 		return nil
 	}

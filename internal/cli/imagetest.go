@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -26,10 +24,11 @@ func newTestCmd(g *globalFlags) *cobra.Command {
 		Short: "Run structure tests against an image: commands under runc, files and metadata",
 		Long: `Run structure tests against an image: commands under runc, files and metadata.
 
-IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
-(FILE.tar or docker-archive:FILE) or a registry reference. FILE is a YAML test file in
-container-structure-test's format (commandTests, fileExistenceTests, fileContentTests, metadataTest),
-decoded strictly: an unknown field is an error. Command tests may also set a timeout (default 30s).
+` + imageHelp + `
+
+FILE is a YAML test file in container-structure-test's format (commandTests, fileExistenceTests,
+fileContentTests, metadataTest), decoded strictly: an unknown field is an error (exit code 2, as for a
+missing file). Command tests may also set a timeout (default 30s).
 
 Command tests run inside the image with runc, as the image's user, with a read-only root, a tmpfs /tmp,
 no network (a new network namespace with only loopback), runc's default unprivileged capabilities and
@@ -48,9 +47,6 @@ and any failed test makes the exit code 3.`,
 				return usageErrorf("--tests FILE is required")
 			}
 			suite, err := imagetest.Load(f.tests)
-			if errors.Is(err, imagetest.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
-				return usageError{err}
-			}
 			if err != nil {
 				return err
 			}
@@ -59,7 +55,7 @@ and any failed test makes the exit code 3.`,
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := openImage(ctx, env, args[0])
+			img, err := openImage(ctx, g, env, args[0])
 			if err != nil {
 				return err
 			}

@@ -73,7 +73,7 @@ func runImageTest(t *testing.T, dataDir, suite string, args ...string) (string, 
 		t.Fatal(err)
 	}
 	var out, stderr bytes.Buffer
-	cmd := newTestCmd(&globalFlags{dataDir: dataDir})
+	cmd := newTestCmd(&globalFlags{dataDir: dataDir, transport: regtest.OfflineTransport(nil)})
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs(append(args, "--tests", path))
 	cmd.SetOut(&out)
@@ -185,7 +185,7 @@ func TestImageTestCommand(t *testing.T) {
 		})
 	}
 	t.Run("missing tests flag", func(t *testing.T) {
-		cmd := newTestCmd(&globalFlags{dataDir: dataDir})
+		cmd := newTestCmd(&globalFlags{dataDir: dataDir, transport: regtest.OfflineTransport(nil)})
 		cmd.SilenceUsage, cmd.SilenceErrors = true, true
 		cmd.SetArgs([]string{"hello:1.0"})
 		cmd.SetOut(&bytes.Buffer{})

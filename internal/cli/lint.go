@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -29,9 +28,10 @@ func newLintCmd(g *globalFlags) *cobra.Command {
 		Short: "Check an image against hardening rules: root user, shell, setuid files, secrets and more",
 		Long: `Check an image against hardening rules: root user, shell, setuid files, secrets and more.
 
-IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
-(FILE.tar or docker-archive:FILE) or a registry reference. Every rule of the profile is reported, passed,
-failed, waived or skipped, with the offending files and the remediation.
+` + imageHelp + `
+
+Every rule of the profile is reported, passed, failed, waived or skipped, with the offending files and
+the remediation.
 
 Profiles: minimal (the default, every rule: what golden images must pass) and cis (the rules that
 implement a CIS Docker Benchmark v1.6.0 section 4 recommendation, with that recommendation's severity).
@@ -55,7 +55,7 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := openImage(ctx, env, args[0])
+			img, err := openImage(ctx, g, env, args[0])
 			if err != nil {
 				return err
 			}
@@ -88,19 +88,10 @@ func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
 		opt.Waivers = append(opt.Waivers, harden.Waiver{Rule: strings.TrimSpace(rule), Reason: reason})
 	}
 	if err := opt.Validate(); err != nil {
-		if errors.Is(err, harden.ErrUnknownProfile) || errors.Is(err, harden.ErrUnknownRule) || errors.Is(err, harden.ErrInvalidWaiver) {
-			return opt, nil, usageError{err}
-		}
 		return opt, nil, err
 	}
-	if strings.EqualFold(strings.TrimSpace(f.failOn), "none") {
-		return opt, nil, nil
-	}
-	s, err := evidence.ParseSeverity(f.failOn)
-	if err != nil || s == evidence.SeverityUnknown {
-		return opt, nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", f.failOn)
-	}
-	return opt, &s, nil
+	threshold, err := parseFailOn(f.failOn)
+	return opt, threshold, err
 }
 
 // lintSecrets runs the secrets stage with its defaults for the secrets rule; an allow-listed secret is

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
@@ -68,7 +69,7 @@ func lintFixture(t *testing.T) (dataDir, badRef string) {
 func runLint(t *testing.T, dataDir string, args ...string) (string, error) {
 	t.Helper()
 	var out, stderr bytes.Buffer
-	cmd := newLintCmd(&globalFlags{dataDir: dataDir})
+	cmd := newLintCmd(&globalFlags{dataDir: dataDir, transport: regtest.OfflineTransport(nil)})
 	// As under the root command, which prints errors itself.
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs(args)
@@ -204,9 +205,10 @@ func TestLint(t *testing.T) {
 	})
 
 	t.Run("missing image", func(t *testing.T) {
+		// A layout that is not there is bad input, like any missing file given as input.
 		_, err := runLint(t, dataDir, "oci:"+filepath.Join(t.TempDir(), "nothing"))
-		if err == nil || ExitCode(err) != ExitFailure {
-			t.Errorf("err = %v, want a failure", err)
+		if err == nil || ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("err = %v (exit %d), want no such file (exit 2)", err, ExitCode(err))
 		}
 	})
 }

@@ -27,10 +27,10 @@ func newSbomCmd(g *globalFlags) *cobra.Command {
 		Short: "List what is installed in an image, or write its SBOM",
 		Long: `List what is installed in an image, or write its SBOM.
 
-IMAGE is an image name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker
-archive (FILE.tar or docker-archive:FILE) or a registry reference. Debian and Alpine packages, Go
-binaries, npm and Python packages are found layer by layer; a package deleted in a later layer is not
-listed, and each one records the layer it came from.
+` + imageHelp + `
+
+Debian and Alpine packages, Go binaries, npm and Python packages are found layer by layer; a package
+deleted in a later layer is not listed, and each one records the layer it came from.
 
 -o picks the output: table (default), json (the inventory), spdx-json (SPDX 2.3) or cyclonedx-json
 (CycloneDX 1.6). Documents are reproducible: their time is SOURCE_DATE_EPOCH, else the image's
@@ -50,7 +50,7 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 					return err
 				}
 			}
-			img, err := openImage(cmd.Context(), env, args[0])
+			img, err := openImage(cmd.Context(), g, env, args[0])
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ingot-build/ingot/internal/cdxschema"
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -20,7 +21,7 @@ import (
 func runSbom(t *testing.T, data string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	cmd := newSbomCmd(&globalFlags{dataDir: data})
+	cmd := newSbomCmd(&globalFlags{dataDir: data, transport: regtest.OfflineTransport(nil)})
 	cmd.SetArgs(args)
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)

@@ -31,19 +31,25 @@ func newScanCmd(g *globalFlags) *cobra.Command {
 		Short: "Match an image's packages against the imported vulnerability data",
 		Long: `Match an image's packages against the imported vulnerability data (see ingot db import).
 
-IMAGE is named as for ingot sbom; --sbom FILE scans an SPDX or CycloneDX document instead. Debian
-packages are matched through their source package, versions compare by each ecosystem's rules, and
-severity comes from CVSS v3/v4 vectors, else the advisory's own rating. Nothing is fetched.
+` + imageHelp + `
+
+--sbom FILE scans an SPDX or CycloneDX document instead. Debian packages are matched through their
+source package, versions compare by each ecosystem's rules, and severity comes from CVSS v3/v4 vectors,
+else the advisory's own rating. Nothing is fetched.
 
 --vex applies OpenVEX documents (not_affected and fixed findings are kept, with their justification,
 but do not count). --fail-on SEVERITY exits with code 3 when a counting finding is at or above it.
--o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes).`,
+-o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes). A missing or
+malformed --sbom or --vex document is bad input (exit code 2).`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (f.sbomFile != "") {
 				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
 			}
-			threshold, fail, err := parseFailOn(f.failOn)
+			if f.output != formatCosignVuln && checkFindingsFormat(f.output) != nil {
+				return usageErrorf("-o %q: want table, json, sarif or %s", f.output, formatCosignVuln)
+			}
+			threshold, err := parseFailOn(f.failOn)
 			if err != nil {
 				return err
 			}
@@ -53,10 +59,10 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 			}
 			docs, err := vuln.LoadVEX(f.vex...)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			started := time.Now()
-			inv, err := scanInventory(cmd, env, f, args)
+			inv, err := scanInventory(cmd, g, env, f, args)
 			if err != nil {
 				return err
 			}
@@ -83,15 +89,9 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 				if _, err := cmd.OutOrStdout().Write(append(data, '\n')); err != nil {
 					return err
 				}
-			} else if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
-				return usageError{err}
+				return failOn(r, threshold)
 			}
-			if fail {
-				if hits := r.AtLeast(threshold); len(hits) > 0 {
-					return &FindingsError{Count: len(hits), Threshold: threshold}
-				}
-			}
-			return nil
+			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
@@ -102,7 +102,7 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 	return cmd
 }
 
-func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
+func scanInventory(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
 	if f.sbomFile != "" {
 		data, err := os.ReadFile(f.sbomFile)
 		if err != nil {
@@ -110,27 +110,15 @@ func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*e
 		}
 		inv, err := sbom.Decode(data)
 		if err != nil {
-			return nil, usageErrorf("reading %s: %w", f.sbomFile, err)
+			return nil, fmt.Errorf("reading %s: %w", f.sbomFile, err)
 		}
 		return inv, nil
 	}
-	img, err := openImage(cmd.Context(), env, args[0])
+	img, err := openImage(cmd.Context(), g, env, args[0])
 	if err != nil {
 		return nil, err
 	}
 	return env.Store().Inventories().Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
-}
-
-// parseFailOn reads a --fail-on value; "" and "none" never fail.
-func parseFailOn(v string) (evidence.Severity, bool, error) {
-	if v == "" || v == "none" {
-		return 0, false, nil
-	}
-	s, err := evidence.ParseSeverity(v)
-	if err != nil {
-		return 0, false, usageError{err}
-	}
-	return s, true, nil
 }
 
 // dbVersion summarises the database for the predicate: the newest modification among its sources.

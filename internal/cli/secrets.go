@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -27,8 +26,7 @@ func newSecretsCmd(g *globalFlags) *cobra.Command {
 		Short: "Find credentials in an image's layers, environment and build history",
 		Long: `Find credentials in an image's layers, environment and build history.
 
-IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker archive
-(FILE.tar or docker-archive:FILE) or a registry reference.
+` + imageHelp + `
 
 Every layer is read, so a file that a later layer deletes or overwrites is still reported, with the
 layer that holds it: deleting a secret in a later layer does not remove it from the image. ENV values,
@@ -59,7 +57,7 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := openImage(ctx, env, args[0])
+			img, err := openImage(ctx, g, env, args[0])
 			if err != nil {
 				return err
 			}
@@ -99,19 +97,10 @@ func (f *secretsFlags) options() (secrets.Options, *evidence.Severity, error) {
 		opt.Allow = append(opt.Allow, allow)
 	}
 	if err := opt.Validate(); err != nil {
-		if errors.Is(err, secrets.ErrInvalid) {
-			return opt, nil, usageError{err}
-		}
 		return opt, nil, err
 	}
-	if strings.EqualFold(strings.TrimSpace(f.failOn), "none") {
-		return opt, nil, nil
-	}
-	s, err := evidence.ParseSeverity(f.failOn)
-	if err != nil || s == evidence.SeverityUnknown {
-		return opt, nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", f.failOn)
-	}
-	return opt, &s, nil
+	threshold, err := parseFailOn(f.failOn)
+	return opt, threshold, err
 }
 
 // parseSecretAllow reads RULE:GLOB=REASON. Rule IDs have no colon, so the first one ends the rule;

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
 )
@@ -76,7 +77,7 @@ func secretsFixture(t *testing.T) string {
 
 func runSecrets(t *testing.T, dataDir string, args ...string) (string, error) {
 	t.Helper()
-	cmd := newSecretsCmd(&globalFlags{dataDir: dataDir})
+	cmd := newSecretsCmd(&globalFlags{dataDir: dataDir, transport: regtest.OfflineTransport(nil)})
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
@@ -196,6 +197,8 @@ func TestSecretsUsage(t *testing.T) {
 			t.Errorf("%q: printed a report on a usage error:\n%s", args, out)
 		}
 	}
+	// Not a path nor in the store: a registry name, which the offline transport refuses. A registry
+	// that cannot be reached is a failure (exit 1), not bad input.
 	if _, err := runSecrets(t, dir, "nosuch:1"); ExitCode(err) != ExitFailure {
 		t.Errorf("missing image: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -76,11 +75,7 @@ func (g *globalFlags) remote() (sign.RemoteOptions, error) {
 	if err != nil {
 		return sign.RemoteOptions{}, err
 	}
-	rt := g.transport
-	if rt == nil {
-		rt = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	return sign.RemoteOptions{Transport: rt, CacheDir: env.Store().Signatures()}, nil
+	return sign.RemoteOptions{Transport: g.registryTransport(), CacheDir: env.Store().Signatures()}, nil
 }
 
 // loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
@@ -182,7 +177,7 @@ the data directory, so that attesting again attests the same documents.`,
 			if predFile != "" {
 				uri, err := attest.ResolveType(predType)
 				if err != nil {
-					return usageError{err}
+					return err
 				}
 				data, err := os.ReadFile(predFile)
 				if err != nil {
@@ -323,7 +318,7 @@ always fetched. --no-cache fetches everything.`,
 			}
 			uri, err := attest.ResolveType(attType)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			atts, err := sign.VerifyAttestations(cmd.Context(), ref, v, uri, o)
 			if err != nil {

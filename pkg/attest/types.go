@@ -2,12 +2,12 @@ package attest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -25,7 +25,7 @@ const (
 )
 
 // ErrUnknownType means a predicate type name is neither a known short name nor a URI.
-var ErrUnknownType = errors.New("attest: unknown predicate type")
+var ErrUnknownType = fault.New(fault.Invalid, "attest: unknown predicate type")
 
 // Predicate is one piece of evidence to attest: its in-toto predicate type and its JSON.
 type Predicate struct {

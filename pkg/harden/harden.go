@@ -2,7 +2,6 @@ package harden
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,17 +9,18 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // Sentinel errors, wrapped with what they are about.
 var (
 	// ErrUnknownProfile reports a profile name that is neither minimal nor cis.
-	ErrUnknownProfile = errors.New("harden: unknown profile")
+	ErrUnknownProfile = fault.New(fault.Invalid, "harden: unknown profile")
 	// ErrUnknownRule reports a waiver for a rule ID that does not exist, most likely a typo that
 	// would otherwise leave the rule enforced while its author believes it waived.
-	ErrUnknownRule = errors.New("harden: unknown rule")
+	ErrUnknownRule = fault.New(fault.Invalid, "harden: unknown rule")
 	// ErrInvalidWaiver reports a waiver without a reason, or a rule waived twice.
-	ErrInvalidWaiver = errors.New("harden: invalid waiver")
+	ErrInvalidWaiver = fault.New(fault.Invalid, "harden: invalid waiver")
 )
 
 // Waiver accepts the failure of one rule for one image; the reason is recorded in the report.

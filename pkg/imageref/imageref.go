@@ -42,24 +42,27 @@ type Image struct {
 	Index v1.ImageIndex
 }
 
-// Open resolves ref to an image.
+// Open resolves ref to an image. A reference that names a local path (see ErrNoSuchFile) is only
+// ever read from disk; one with RegistryPrefix only from a registry. A path that names nothing, a file
+// or directory that is not an image, or a reference that does not parse are errors of kind
+// fault.Invalid.
 func Open(ctx context.Context, ref string, opt Options) (*Image, error) {
 	if opt.Platform.OS == "" {
 		opt.Platform = v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	}
 	switch {
+	case strings.HasPrefix(ref, RegistryPrefix):
+		return openRegistry(ctx, strings.TrimPrefix(ref, RegistryPrefix), opt)
 	case strings.HasPrefix(ref, "oci:"):
 		dir, tag := splitTag(strings.TrimPrefix(ref, "oci:"))
-		return openLayout(dir, tag, ref, "oci", opt)
+		return openUserLayout(dir, tag, ref, opt)
 	case strings.HasPrefix(ref, "docker-archive:"):
-		return openArchive(strings.TrimPrefix(ref, "docker-archive:"), ref)
-	case strings.HasSuffix(ref, ".tar"):
-		if _, err := os.Stat(ref); err == nil {
-			return openArchive(ref, ref)
-		}
+		return openDockerArchive(strings.TrimPrefix(ref, "docker-archive:"), ref)
+	case looksLikePath(ref):
+		return openPath(ref, opt)
 	}
 	if fi, err := os.Stat(filepath.Join(ref, "index.json")); err == nil && !fi.IsDir() {
-		return openLayout(ref, "", ref, "oci", opt)
+		return openUserLayout(ref, "", ref, opt)
 	}
 	if opt.Layouts.Root != "" && !strings.ContainsAny(ref, "/@") {
 		n, tag := splitTag(ref)
@@ -70,7 +73,7 @@ func Open(ctx context.Context, ref string, opt Options) (*Image, error) {
 			return openLayout(opt.Layouts.Dir(n), tag, ref, "store", opt)
 		}
 	}
-	return openRemote(ctx, ref, opt)
+	return openRegistry(ctx, ref, opt)
 }
 
 // splitTag splits "x:tag" at the last colon that is not part of a path.

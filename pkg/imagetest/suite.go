@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // ErrInvalid is wrapped by every decoding and validation error of a test file.
-var ErrInvalid = errors.New("imagetest: invalid test file")
+var ErrInvalid = fault.New(fault.Invalid, "imagetest: invalid test file")
 
 // FieldError names the field of a test file that is wrong and why.
 type FieldError struct {
@@ -150,7 +152,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 func Load(path string) (*Suite, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading test file: %w", err)
+		// The file was given as input: one that cannot be read is bad input too.
+		return nil, fault.Errorf(fault.Invalid, "reading test file: %w", err)
 	}
 	s, err := Parse(data)
 	if err != nil {

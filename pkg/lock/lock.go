@@ -174,7 +174,7 @@ func normRepos(rs []spec.Repository) []spec.Repository {
 func Read(path string) (*Lock, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading lock: %w", err)
+		return nil, fault.Errorf(fault.Invalid, "reading lock: %w", err)
 	}
 	l, err := Parse(data)
 	if err != nil {

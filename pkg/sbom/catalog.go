@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
@@ -27,7 +28,7 @@ var (
 	// ErrUnsupportedType is wrapped when a package URL's type is none of deb, apk, golang, npm, pypi.
 	ErrUnsupportedType = errors.New("sbom: unsupported package type")
 	// ErrDocument is wrapped by Decode errors: the input is not an SPDX or CycloneDX JSON document.
-	ErrDocument = errors.New("sbom: not an SPDX or CycloneDX JSON document")
+	ErrDocument = fault.New(fault.Invalid, "sbom: not an SPDX or CycloneDX JSON document")
 	// ErrInvalid is wrapped by the Validate functions' errors.
 	ErrInvalid = errors.New("sbom: invalid document")
 )

@@ -1,15 +1,16 @@
 package secrets
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // ErrInvalid is wrapped by every error about bad options: an allow entry without a reason, a bad glob,
 // a rule without an ID or expression.
-var ErrInvalid = errors.New("secrets: invalid options")
+var ErrInvalid = fault.New(fault.Invalid, "secrets: invalid options")
 
 // DefaultMaxFileSize is the size above which files are not read: secrets live in configuration and
 // source files, and the big text files of an image are data and logs.

@@ -11,12 +11,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // PEM block types of cosign's encrypted private keys: the current one, and the one cosign wrote
@@ -28,8 +29,8 @@ const (
 
 // Key errors, for errors.Is.
 var (
-	ErrWrongPassword = errors.New("wrong password for the private key")
-	ErrKeyFormat     = errors.New("not a key in cosign's format")
+	ErrWrongPassword = fault.New(fault.Invalid, "wrong password for the private key")
+	ErrKeyFormat     = fault.New(fault.Invalid, "not a key in cosign's format")
 )
 
 // Signer signs payloads. The key-file signer implements it; a KMS or hardware signer can too.

@@ -1,7 +1,6 @@
 package vuln
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -19,17 +18,35 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
-// Errors the CLI can tell apart.
+// Errors the CLI can tell apart. Those about the data given to Import or Update are of kind
+// fault.Invalid: what was given is wrong, whatever the reason (ErrInvalidRecord is one of them too).
 var (
 	// ErrNoRecords means a source held no OSV records.
-	ErrNoRecords = errors.New("vuln: no OSV records found")
+	ErrNoRecords = fault.New(fault.Invalid, "vuln: no OSV records found")
 	// ErrNoData means nothing has been imported yet, so nothing can be matched.
 	ErrNoData = errors.New("vuln: no vulnerability data imported (run ingot db import or ingot db update)")
 	// ErrSourceName means a source name cannot name a file.
-	ErrSourceName = errors.New("vuln: invalid source name")
+	ErrSourceName = fault.New(fault.Invalid, "vuln: invalid source name")
+	// ErrSource means a source cannot be read as OSV data: it does not exist, is not a directory, a
+	// .zip or a .json file, or a zip in it is not a valid zip archive (random bytes, truncated, an entry
+	// that fails its checksum).
+	ErrSource = fault.New(fault.Invalid, "vuln: unreadable OSV source")
+	// ErrTooLarge means a source inflates to more than the import's MaxSize, or its zips hold more than
+	// MaxZipEntries entries: an archive bomb, or data far larger than any OSV database.
+	ErrTooLarge = fault.New(fault.Invalid, "vuln: OSV source too large")
 )
+
+// DefaultMaxSize is the default budget of an import: the decompressed bytes of all the OSV documents
+// of a source together. osv.dev's largest ecosystem (Debian) inflates to about 1 GiB.
+const DefaultMaxSize int64 = 4 << 30
+
+// MaxZipEntries bounds the entries of a source's zips, one or all together. archive/zip holds a zip's
+// whole central directory in memory (a few hundred bytes per entry), so the count is checked before
+// each zip is opened; osv.dev's zip of every ecosystem holds well under a million.
+const MaxZipEntries = 10_000_000
 
 // maxRecordSize bounds one OSV document; the largest real records are a few hundred kilobytes.
 const maxRecordSize = 64 << 20
@@ -43,6 +60,10 @@ type ImportOptions struct {
 	// Name is the source's name; an import under an existing name replaces that source's data. The
 	// default is the base name of src without extension, or its directory's name for an "all.zip".
 	Name string
+	// MaxSize bounds the bytes of OSV JSON the source may inflate to, all its documents together (zip
+	// entries counted decompressed, zips inside a directory included); a larger source fails with
+	// ErrTooLarge and changes nothing. Zero means DefaultMaxSize.
+	MaxSize int64
 }
 
 // ImportStats counts what an import or update stored.
@@ -103,12 +124,16 @@ func (db *DB) Import(ctx context.Context, src string, opt ImportOptions) (Import
 	if err != nil {
 		return ImportStats{}, err
 	}
-	return db.importSource(ctx, src, indexHeader{SourceStatus: SourceStatus{Name: name, Origin: origin}})
+	return db.importSource(ctx, src, indexHeader{SourceStatus: SourceStatus{Name: name, Origin: origin}}, opt.MaxSize)
 }
 
-// importSource reads src and writes the index for h.Name.
-func (db *DB) importSource(ctx context.Context, src string, h indexHeader) (ImportStats, error) {
-	recs, err := readRecords(ctx, src)
+// importSource reads src, within maxSize decompressed bytes (0 for the default), and writes the index
+// for h.Name.
+func (db *DB) importSource(ctx context.Context, src string, h indexHeader, maxSize int64) (ImportStats, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	recs, err := readRecords(ctx, src, maxSize)
 	if err != nil {
 		return ImportStats{}, err
 	}
@@ -201,6 +226,9 @@ func checkSourceName(name string) error {
 type document struct {
 	name string
 	open func() (io.ReadCloser, error)
+	// size is what the file system or the zip's directory says the document holds; the budget counts
+	// what is actually read, this only refuses an obvious bomb before reading anything.
+	size uint64
 }
 
 // record is a parsed record reduced to what the index keeps.
@@ -217,8 +245,9 @@ type packageAdvisory struct {
 	advisory        advisory
 }
 
-// readRecords reads every OSV document under src, in parallel, keeping one record per id.
-func readRecords(ctx context.Context, src string) (map[string]*record, error) {
+// readRecords reads every OSV document under src, in parallel, keeping one record per id. The
+// documents together may inflate to maxSize bytes at most.
+func readRecords(ctx context.Context, src string, maxSize int64) (map[string]*record, error) {
 	docs, closers, err := listDocuments(src)
 	defer func() {
 		for _, c := range closers {
@@ -228,6 +257,15 @@ func readRecords(ctx context.Context, src string) (map[string]*record, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := &budget{src: src, limit: maxSize}
+	if err := b.declared(docs); err != nil {
+		return nil, err
+	}
+	return readDocuments(ctx, docs, b)
+}
+
+// readDocuments reads the documents in parallel within the budget, keeping one record per id.
+func readDocuments(ctx context.Context, docs []document, b *budget) (map[string]*record, error) {
 	var mu sync.Mutex
 	recs := make(map[string]*record, len(docs))
 	g, ctx := errgroup.WithContext(ctx)
@@ -237,7 +275,7 @@ func readRecords(ctx context.Context, src string) (map[string]*record, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			r, err := readDocument(d)
+			r, err := readDocument(d, b)
 			if err != nil {
 				return err
 			}
@@ -265,15 +303,18 @@ func newer(r, old *record) bool {
 	return r.from < old.from
 }
 
-func readDocument(d document) (*record, error) {
+func readDocument(d document, b *budget) (*record, error) {
 	rc, err := d.open()
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", d.name, err)
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrSource, d.name, err)
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
+	data, err := io.ReadAll(io.LimitReader(b.reader(rc, d.name), maxRecordSize+1))
+	if errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", d.name, err)
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrSource, d.name, err)
 	}
 	if len(data) > maxRecordSize {
 		return nil, fmt.Errorf("%w %s: larger than %d bytes", ErrInvalidRecord, d.name, maxRecordSize)
@@ -325,25 +366,27 @@ func compact(from string, r *osvRecord) *record {
 func listDocuments(src string) ([]document, []io.Closer, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading OSV source: %w", err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	var docs []document
 	var closers []io.Closer
-	addFile := func(path string) error {
+	entriesLeft := uint64(MaxZipEntries)
+	addFile := func(path string, size int64) error {
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".json":
-			docs = append(docs, document{name: path, open: func() (io.ReadCloser, error) { return os.Open(path) }})
+			docs = append(docs, document{name: path, open: func() (io.ReadCloser, error) { return os.Open(path) }, size: uint64(max(size, 0))})
 		case ".zip":
-			zr, err := zip.OpenReader(path)
+			zr, err := openZip(path, entriesLeft)
 			if err != nil {
-				return fmt.Errorf("reading OSV zip %s: %w", path, err)
+				return err
 			}
 			closers = append(closers, zr)
+			entriesLeft -= min(uint64(len(zr.File)), entriesLeft)
 			for _, f := range zr.File {
 				if f.FileInfo().IsDir() || !strings.EqualFold(filepath.Ext(f.Name), ".json") {
 					continue
 				}
-				docs = append(docs, document{name: path + "!" + f.Name, open: f.Open})
+				docs = append(docs, document{name: path + "!" + f.Name, open: f.Open, size: f.UncompressedSize64})
 			}
 		}
 		return nil
@@ -352,9 +395,9 @@ func listDocuments(src string) ([]document, []io.Closer, error) {
 		switch strings.ToLower(filepath.Ext(src)) {
 		case ".json", ".zip":
 		default:
-			return nil, nil, fmt.Errorf("reading OSV source %s: want a directory, a .zip or a .json file", src)
+			return nil, nil, fmt.Errorf("%w %s: want a directory, a .zip or a .json file", ErrSource, src)
 		}
-		return docs, closers, addFile(src)
+		return docs, closers, addFile(src, fi.Size())
 	}
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -369,10 +412,17 @@ func listDocuments(src string) ([]document, []io.Closer, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		return addFile(path)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return addFile(path, fi.Size())
 	})
+	if errors.Is(err, ErrSource) || errors.Is(err, ErrTooLarge) {
+		return nil, closers, err
+	}
 	if err != nil {
-		return nil, closers, fmt.Errorf("reading OSV source %s: %w", src, err)
+		return nil, closers, fmt.Errorf("%w %s: %w", ErrSource, src, err)
 	}
 	sort.Slice(docs, func(i, j int) bool { return docs[i].name < docs[j].name })
 	return docs, closers, nil

@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // fixtureCounts is what importing testdata/osv stores.
@@ -211,6 +213,21 @@ func TestImportFailureChangesNothing(t *testing.T) {
 	if err := os.WriteFile(badCRC, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Random bytes, a zip cut in half, a zip with no entries, a zip holding something that is not JSON.
+	random := filepath.Join(tmp, "random.zip")
+	if err := os.WriteFile(random, bytes.Repeat([]byte{0x5a, 0x17, 0xc3, 0x80}, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(tmp, "truncated.zip")
+	writeZip(t, truncated, map[string][]byte{"X-1.json": []byte(good), "X-2.json": []byte(strings.Replace(good, "X-1", "X-2", 1))})
+	data, _ = os.ReadFile(truncated)
+	if err := os.WriteFile(truncated, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emptyZip := filepath.Join(tmp, "empty.zip")
+	writeZip(t, emptyZip, nil)
+	notJSON := filepath.Join(tmp, "notjson.zip")
+	writeZip(t, notJSON, map[string][]byte{"X-1.json": []byte("GIF89a\x01\x00")})
 	records := map[string]string{
 		"no-id":        `{"affected":[{"package":{"ecosystem":"npm","name":"a"}}]}`,
 		"no-affected":  `{"id":"X-2"}`,
@@ -228,11 +245,15 @@ func TestImportFailureChangesNothing(t *testing.T) {
 		want      error
 		mention   string
 	}{
-		{"corrupt zip", corruptZip, nil, "corrupt.zip"},
-		{"bad checksum", badCRC, nil, "badcrc.zip!X-1.json"},
+		{"corrupt zip", corruptZip, ErrSource, "corrupt.zip"},
+		{"bad checksum", badCRC, ErrSource, "badcrc.zip!X-1.json"},
 		{"missing", filepath.Join(tmp, "nothing-here"), os.ErrNotExist, "nothing-here"},
 		{"empty directory", t.TempDir(), ErrNoRecords, ""},
-		{"not osv", filepath.Join("testdata", "..", "doc.go"), nil, "want a directory, a .zip or a .json"},
+		{"not osv", filepath.Join("testdata", "..", "doc.go"), ErrSource, "want a directory, a .zip or a .json"},
+		{"random bytes named .zip", random, ErrSource, "random.zip is not a valid zip"},
+		{"truncated zip", truncated, ErrSource, "truncated.zip is not a valid zip"},
+		{"empty zip", emptyZip, ErrNoRecords, "empty.zip"},
+		{"zip of a non-JSON entry", notJSON, ErrInvalidRecord, "notjson.zip!X-1.json"},
 	}
 	for name, body := range records {
 		dir := filepath.Join(tmp, name)
@@ -269,6 +290,10 @@ func TestImportFailureChangesNothing(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("error %q does not name %q", err, tt.mention)
+			}
+			// Every one is bad input: the CLI exits 2 for each.
+			if k := fault.Of(err); k != fault.Invalid {
+				t.Errorf("kind = %v, want invalid input", k)
 			}
 			st, fs, files := snapshot(t, db)
 			if !reflect.DeepEqual(st, st0) || !reflect.DeepEqual(fs, fs0) || !reflect.DeepEqual(files, files0) {
@@ -366,10 +391,10 @@ func TestUpdate(t *testing.T) {
 	db := &DB{Dir: filepath.Join(t.TempDir(), "vulndb")}
 	ctx := context.Background()
 
-	if _, err := db.Update(ctx, srv.URL, nil, srv.Client()); !errors.Is(err, ErrNoEcosystems) {
+	if _, err := db.Update(ctx, srv.URL, nil, UpdateOptions{Client: srv.Client()}); !errors.Is(err, ErrNoEcosystems) {
 		t.Fatalf("update without ecosystems: %v", err)
 	}
-	stats, err := db.Update(ctx, srv.URL+"/", []string{"npm", "Debian:12", "npm"}, srv.Client())
+	stats, err := db.Update(ctx, srv.URL+"/", []string{"npm", "Debian:12", "npm"}, UpdateOptions{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +410,7 @@ func TestUpdate(t *testing.T) {
 	}
 
 	// Without ecosystems, an update fetches the previous ones again.
-	if _, err := db.Update(ctx, srv.URL, nil, srv.Client()); err != nil {
+	if _, err := db.Update(ctx, srv.URL, nil, UpdateOptions{Client: srv.Client()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := requests.Load(); got != 4 {
@@ -404,7 +429,7 @@ func TestUpdate(t *testing.T) {
 		{"ftp://mirror.invalid/osv", []string{"npm"}, "want an http or https URL"},
 		{"not a url", []string{"npm"}, "want an http or https URL"},
 	} {
-		_, err := db.Update(ctx, c.url, c.ecos, srv.Client())
+		_, err := db.Update(ctx, c.url, c.ecos, UpdateOptions{Client: srv.Client()})
 		if err == nil || !strings.Contains(err.Error(), c.mention) {
 			t.Errorf("update %s %v: %v, want an error mentioning %q", c.url, c.ecos, err, c.mention)
 		}
@@ -412,6 +437,15 @@ func TestUpdate(t *testing.T) {
 		if !reflect.DeepEqual(st, st0) || !reflect.DeepEqual(fs, fs0) || !reflect.DeepEqual(files, files0) {
 			t.Errorf("a failed update changed the database: files %v -> %v", files0, files)
 		}
+	}
+
+	// The size limit bounds the downloads too: a zip larger than it is not even stored.
+	_, err = db.Update(ctx, srv.URL, []string{"npm"}, UpdateOptions{Client: srv.Client(), MaxSize: 100})
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "npm/all.zip") {
+		t.Errorf("update over the limit: %v", err)
+	}
+	if st, _, _ := snapshot(t, db); !reflect.DeepEqual(st, st0) {
+		t.Error("an update over the limit changed the database")
 	}
 }
 

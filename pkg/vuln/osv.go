@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 // ErrInvalidRecord is wrapped by every error about an OSV record that cannot be used.
-var ErrInvalidRecord = errors.New("vuln: invalid OSV record")
+var ErrInvalidRecord = fault.New(fault.Invalid, "vuln: invalid OSV record")
 
 // The OSV schema (https://ossf.github.io/osv-schema/), reduced to the fields matching and reports use.
 // The official Go bindings are protobuf messages read through protojson, which is slower and rejects

@@ -7,7 +7,12 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
+
+// ErrVEX is wrapped by every error about a VEX document given to LoadVEX: missing, unreadable, or
+// not OpenVEX.
+var ErrVEX = fault.New(fault.Invalid, "vuln: invalid VEX document")
 
 // LoadVEX reads OpenVEX documents (JSON or YAML).
 func LoadVEX(paths ...string) ([]*vex.VEX, error) {
@@ -15,7 +20,7 @@ func LoadVEX(paths ...string) ([]*vex.VEX, error) {
 	for _, p := range paths {
 		d, err := vex.Open(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading VEX document %s: %w", p, err)
+			return nil, fmt.Errorf("%w %s: %w", ErrVEX, p, err)
 		}
 		docs = append(docs, d)
 	}

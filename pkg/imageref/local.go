@@ -1,0 +1,307 @@
+package imageref
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ingot-build/ingot/pkg/fault"
+)
+
+// RegistryPrefix forces a reference to be read from a registry, as syft's "registry:" does, for a
+// name that would otherwise be taken for a local path or a store entry ("registry:app.tar").
+const RegistryPrefix = "registry:"
+
+// Errors about how an image is named: all bad input.
+var (
+	// ErrNoSuchFile means a reference that names a local path (it starts with /, ./, ../ or ~, ends in
+	// .tar, or has the oci: or docker-archive: prefix) names nothing. Such a reference is never looked
+	// up in a registry.
+	ErrNoSuchFile = fault.New(fault.Invalid, "no such file or directory")
+	// ErrArchive means a docker archive exists but cannot be read as one: not a tar, compressed,
+	// truncated, without manifest.json, or naming files it does not hold.
+	ErrArchive = fault.New(fault.Invalid, "imageref: unreadable docker archive")
+	// ErrLayout means an OCI layout exists but cannot be read as one: not a directory, no index.json
+	// or one that does not parse, blobs missing or cut short.
+	ErrLayout = fault.New(fault.Invalid, "imageref: unreadable OCI layout")
+	// ErrReference means a reference is none of a store name, a layout, an archive or a registry
+	// reference that parses.
+	ErrReference = fault.New(fault.Invalid, "imageref: invalid image reference")
+)
+
+// maxDocument bounds the JSON documents read to check an archive or a layout (manifest.json,
+// index.json); real ones are a few kilobytes.
+const maxDocument = 16 << 20
+
+// looksLikePath reports whether a reference names a local file or directory: it cannot be a registry
+// reference (those start with a host or a repository name) or is an archive's file name. Such a
+// reference that names nothing is an error, not a registry lookup.
+func looksLikePath(ref string) bool {
+	for _, p := range []string{"/", "./", "../", "~"} {
+		if strings.HasPrefix(ref, p) {
+			return true
+		}
+	}
+	if ref == "." || ref == ".." {
+		return true
+	}
+	for _, s := range []string{".tar", ".tar.gz", ".tgz"} {
+		if strings.HasSuffix(ref, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// noSuchFile reports a local path that does not exist; for a name that could also be a registry
+// reference ("app.tar", "host/app.tar"), it says how to ask for that instead.
+func noSuchFile(p, ref string) error {
+	if _, err := name.ParseReference(ref); err != nil || p != ref || strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "~") {
+		return fmt.Errorf("%s: %w", p, ErrNoSuchFile)
+	}
+	return fmt.Errorf("%s: %w (for a registry image, name it %s%s)", p, ErrNoSuchFile, RegistryPrefix, ref)
+}
+
+// statInput stats a path the user named.
+func statInput(p, ref string) (fs.FileInfo, error) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, noSuchFile(p, ref)
+	}
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+	}
+	return fi, nil
+}
+
+// openPath opens a reference that looks like a path: a layout directory or a docker archive.
+func openPath(ref string, opt Options) (*Image, error) {
+	fi, err := statInput(ref, ref)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return openUserLayout(ref, "", ref, opt)
+	}
+	return openDockerArchive(ref, ref)
+}
+
+// openRegistry opens a registry reference, refusing one that does not parse before any request.
+func openRegistry(ctx context.Context, ref string, opt Options) (*Image, error) {
+	if _, err := name.ParseReference(ref); err != nil {
+		return nil, fmt.Errorf("%w %q: not a store name, an OCI layout, a docker archive or a registry reference: %w", ErrReference, ref, err)
+	}
+	return openRemote(ctx, ref, opt)
+}
+
+// openUserLayout opens an OCI layout the user named, after checking that it is one, and checks that
+// the blobs of the image it picks are all there, so a layout copied in part fails here, as bad input,
+// rather than halfway through reading its layers.
+func openUserLayout(dir, tag, ref string, opt Options) (*Image, error) {
+	if err := checkLayout(dir, ref); err != nil {
+		return nil, err
+	}
+	img, err := openLayout(dir, tag, ref, "oci", opt)
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
+	}
+	if err := checkBlobs(dir, img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// checkLayout checks that dir is a directory holding an index.json that parses as an image index.
+func checkLayout(dir, ref string) error {
+	fi, err := statInput(dir, ref)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s is a file, not an OCI layout directory (a docker archive is named docker-archive:FILE)", ErrLayout, dir)
+	}
+	f, err := os.Open(filepath.Join(dir, "index.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s is a directory without index.json, not an OCI layout", ErrLayout, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
+	}
+	defer f.Close()
+	var m v1.IndexManifest
+	if err := json.NewDecoder(io.LimitReader(f, maxDocument)).Decode(&m); err != nil {
+		return fmt.Errorf("%w: %s/index.json is not an OCI image index: %w", ErrLayout, dir, err)
+	}
+	return nil
+}
+
+// checkBlobs checks that the config and layer blobs of an image read from the layout at dir are
+// present and as long as the manifest says (without reading them: their digests are checked when
+// they are read).
+func checkBlobs(dir string, img *Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
+	}
+	descs := append([]v1.Descriptor{m.Config}, m.Layers...)
+	for _, d := range descs {
+		if len(d.URLs) > 0 {
+			continue // a foreign layer, fetched from its URLs
+		}
+		fi, err := os.Stat(filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: %s lacks the blob %s (%s)", ErrLayout, dir, d.Digest, d.MediaType)
+		case err != nil:
+			return fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
+		case fi.Size() < d.Size:
+			return fmt.Errorf("%w: %s holds %d of the %d bytes of blob %s: truncated", ErrLayout, dir, fi.Size(), d.Size, d.Digest)
+		}
+	}
+	return nil
+}
+
+// openDockerArchive opens a docker save archive after checking that it is one, whole.
+func openDockerArchive(p, ref string) (*Image, error) {
+	if err := checkArchive(p, ref); err != nil {
+		return nil, err
+	}
+	img, err := openArchive(p, ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	return img, nil
+}
+
+// compressions are the magic numbers of compressed archives, which go-containerregistry does not read.
+var compressions = []struct {
+	magic []byte
+	name  string
+}{
+	{[]byte{0x1f, 0x8b}, "gzip"},
+	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, "zstd"},
+	{[]byte{0xfd, '7', 'z', 'X', 'Z', 0x00}, "xz"},
+	{[]byte("BZh"), "bzip2"},
+}
+
+// checkArchive checks that p is an uncompressed tar, whole (every entry's data is there: tar.Reader
+// seeks over them and notices a short file), holding a manifest.json that names files the archive
+// holds. It reads the headers and manifest.json only.
+func checkArchive(p, ref string) error {
+	fi, err := statInput(p, ref)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%w: %s is a directory, not a docker archive (an OCI layout is named oci:DIR)", ErrArchive, p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	for _, c := range compressions {
+		if bytes.HasPrefix(head[:n], c.magic) {
+			return fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+	}
+	var manifest []byte
+	oci := false
+	entries := 0
+	err = walkTar(f, func(h *tar.Header, r io.Reader) error {
+		entries++
+		switch path.Clean(h.Name) {
+		case "manifest.json":
+			data, err := io.ReadAll(io.LimitReader(r, maxDocument+1))
+			if err != nil {
+				return err
+			}
+			if len(data) > maxDocument {
+				return fmt.Errorf("manifest.json is larger than %d bytes", maxDocument)
+			}
+			manifest = data
+		case "oci-layout":
+			oci = true
+		}
+		return nil
+	})
+	switch {
+	case err != nil && entries == 0:
+		return fmt.Errorf("%w: %s is not a tar archive (a docker archive is what docker save writes): %w", ErrArchive, p, err)
+	case err != nil:
+		return fmt.Errorf("%w: %s is truncated or damaged after %d entries: %w", ErrArchive, p, entries, err)
+	case entries == 0:
+		return fmt.Errorf("%w: %s is an empty tar archive", ErrArchive, p)
+	case manifest == nil && oci:
+		return fmt.Errorf("%w: %s is an OCI layout in a tar, not a docker archive: extract it and name the directory (oci:DIR)", ErrArchive, p)
+	case manifest == nil:
+		return fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
+	}
+	var m []struct {
+		Config string
+		Layers []string
+	}
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		return fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
+	}
+	want := map[string]bool{}
+	for _, d := range m {
+		for _, n := range append([]string{d.Config}, d.Layers...) {
+			want[path.Clean(n)] = true
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+	}
+	if err := walkTar(f, func(h *tar.Header, _ io.Reader) error {
+		delete(want, path.Clean(h.Name))
+		return nil
+	}); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrArchive, p, err)
+	}
+	if len(want) > 0 {
+		missing := slices.Sorted(maps.Keys(want))
+		return fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// walkTar calls fn for each entry of the tar in f. Entries fn does not read are skipped by seeking,
+// so walking a large archive costs a read per header.
+func walkTar(f *os.File, fn func(*tar.Header, io.Reader) error) error {
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(h, tr); err != nil {
+			return err
+		}
+	}
+}
