@@ -18,7 +18,18 @@ import (
 // Cache keeps inventories by image digest, so an image is catalogued once per ingot binary: an image
 // digest names its content exactly, and the key also holds the binary's build ID, so a new ingot
 // catalogues again. Trivy keeps layer analyses the same way.
+//
+// A digest names content only as long as the content still hashes to it. An image whose blobs are
+// read from local storage that may have changed since (an OCI layout) says so by implementing
+// Verify, and the cache asks it before answering from a digest; a registry serves what the digest
+// names, so its images are trusted as they are.
 type Cache struct{ Dir string }
+
+// verifier is an image whose blobs can be hashed again; Verify fails when one does not match its
+// digest.
+type verifier interface {
+	Verify(ctx context.Context) error
+}
 
 // Catalog returns the cached inventory of img, or catalogues it and records the result. On a hit,
 // opt.Skipped is not called again for files skipped the first time.
@@ -30,6 +41,11 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	if data, err := os.ReadFile(path); err == nil {
 		var inv evidence.Inventory
 		if json.Unmarshal(data, &inv) == nil {
+			if v, ok := img.(verifier); ok {
+				if err := v.Verify(ctx); err != nil {
+					return nil, err
+				}
+			}
 			inv.Image.Ref = opt.Ref
 			return &inv, nil
 		}
