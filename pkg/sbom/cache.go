@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -60,11 +62,46 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	return inv, nil
 }
 
+// ErrStaleEntry means an inventory cache entry is not under the name this ingot binary would look
+// it up by (another binary wrote it, or the file was renamed): nothing will read it again.
+var ErrStaleEntry = errors.New("sbom: inventory cache entry is not read by this ingot")
+
+// CheckEntry checks one file of the cache: it must parse as an inventory of an image digest and be
+// named by the key this ingot binary looks that digest up under. A malformed entry is an error
+// wrapping the JSON error; a stale one wraps ErrStaleEntry. Either can be removed: the inventory is
+// computed again when needed.
+func (c Cache) CheckEntry(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var inv evidence.Inventory
+	if err := json.Unmarshal(data, &inv); err != nil {
+		return fmt.Errorf("inventory cache entry %s: %w", path, err)
+	}
+	d, err := v1.NewHash(inv.Image.Digest)
+	if err != nil {
+		return fmt.Errorf("inventory cache entry %s: image digest: %w", path, err)
+	}
+	want, err := c.pathOf(d)
+	if err != nil {
+		return err
+	}
+	if filepath.Base(want) != filepath.Base(path) {
+		return fmt.Errorf("inventory cache entry %s (for %s): %w", path, d, ErrStaleEntry)
+	}
+	return nil
+}
+
 func (c Cache) path(img v1.Image) (string, error) {
 	d, err := img.Digest()
 	if err != nil {
 		return "", err
 	}
+	return c.pathOf(d)
+}
+
+func (c Cache) pathOf(d v1.Hash) (string, error) {
 	id, err := selfid.ID()
 	if err != nil {
 		return "", err
