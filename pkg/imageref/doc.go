@@ -1,5 +1,7 @@
 // Package imageref opens an image however the user names it: an ingot store entry (NAME[:TAG]), an
 // OCI layout (oci:DIR[:TAG]), a docker-load archive (docker-archive:FILE), or a registry reference.
 // Every evidence stage (sbom, scan, secrets, lint, test) takes its image through here, so each of them
-// runs on images built elsewhere exactly as on ingot's own.
+// runs on images built elsewhere exactly as on ingot's own, and reads its layers through LayerReader,
+// which reads each layer to its end (so a layout blob that does not match its digest is an error) under
+// a decompressed budget per image.
 package imageref

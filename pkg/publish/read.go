@@ -103,9 +103,24 @@ func isSHA256Hex(s string) bool {
 	return true
 }
 
-// mismatch is the error for blob h whose content hashes to got.
+// MismatchError is a blob of a layout whose content hashes to something else than its name. It
+// wraps ErrIntegrity.
+type MismatchError struct {
+	Layout string
+	Blob   v1.Hash
+	// Got is the digest of the content found.
+	Got v1.Hash
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("OCI layout %s: blob %s: %v (its content hashes to %s)", e.Layout, e.Blob, ErrIntegrity, e.Got)
+}
+
+func (e *MismatchError) Unwrap() error { return ErrIntegrity }
+
+// mismatch is the error for blob h whose content hashes to got (hex).
 func (l Layout) mismatch(h v1.Hash, got string) error {
-	return fmt.Errorf("OCI layout %s: blob %s: %w (its content hashes to sha256:%s)", l.Dir, h, ErrIntegrity, got)
+	return &MismatchError{Layout: l.Dir, Blob: h, Got: v1.Hash{Algorithm: "sha256", Hex: got}}
 }
 
 // smallBlob reads a whole blob and checks it.

@@ -208,7 +208,7 @@ func (f *fsck) layouts(ctx context.Context) error {
 			continue
 		}
 		for _, d := range damage {
-			p := Problem{Path: d.Path, Kind: damageKind(d.Err), Detail: d.Err.Error()}
+			p := Problem{Path: d.Path, Kind: damageKind(d.Err), Detail: damageDetail(d.Err)}
 			rebuild := "`ingot build` of the spec of " + name + " writes it again"
 			switch {
 			case d.RepairedFrom != "":
@@ -225,6 +225,18 @@ func (f *fsck) layouts(ctx context.Context) error {
 		f.recordStored(name)
 	}
 	return nil
+}
+
+// damageDetail says what is wrong with a blob; the path says which blob of which layout.
+func damageDetail(err error) string {
+	var m *publish.MismatchError
+	switch {
+	case errors.As(err, &m):
+		return "content hashes to " + m.Got.String()
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	}
+	return err.Error()
 }
 
 func damageKind(err error) string {
