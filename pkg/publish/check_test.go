@@ -6,10 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ingot-build/ingot/pkg/fault"
@@ -187,5 +191,56 @@ func TestCheckRepairsFromAnotherLayout(t *testing.T) {
 	}
 	if _, err := s.Check(ctx, "a", "3", false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Check of a missing tag = %v", err)
+	}
+}
+
+// TestReadBackPushesAndArchives: what Read returns is a whole image or index to the writers (a cached
+// build is pushed or archived from it), and a damaged blob stops them.
+func TestReadBackPushesAndArchives(t *testing.T) {
+	ctx := context.Background()
+	s := Layouts{Root: t.TempDir()}
+	img, ii := randomImage(t), testIndex(t)
+	for tag, a := range map[string]Artifact{"image": {Image: img}, "index": {Index: ii}} {
+		if _, err := s.Write(ctx, "app", tag, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	for _, tag := range []string{"image", "index"} {
+		a, err := s.Read("app", tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := a.Digest()
+		d, err := Push(ctx, u.Host+"/app:"+tag, a, PushOptions{})
+		if err != nil || d.DigestStr() != want.String() {
+			t.Errorf("push of %s read back: %v, %v; want %s", tag, d, err, want)
+		}
+	}
+	a, err := s.Read("app", "image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	if err := WriteTarball(archive, "app:1", a); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	flip(t, blobFile(s, "app", ld))
+	if a, err = s.Read("app", "image"); err != nil {
+		t.Fatal(err)
+	}
+	// A registry that does not have the layer yet: one that has it would not be sent the blob.
+	fresh := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer fresh.Close()
+	fu, _ := url.Parse(fresh.URL)
+	if _, err := Push(ctx, fu.Host+"/app:1", a, PushOptions{}); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("push of a damaged image: %v, want ErrIntegrity", err)
+	}
+	if err := WriteTarball(archive, "app:1", a); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("archive of a damaged image: %v, want ErrIntegrity", err)
 	}
 }
