@@ -94,7 +94,7 @@ func (t *tree) applyLayer(ctx context.Context, lr *imageref.LayerReader, i int, 
 	t.written = map[*node]bool{}
 	err := lr.Read(ctx, l, func(tr *tar.Reader) error { return t.applyTar(ctx, i, tr) })
 	if err != nil {
-		return fmt.Errorf("reading layer %d: %w", i, err)
+		return fmt.Errorf("layer %d: %w", i, err)
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (t *tree) applyTar(ctx context.Context, i int, tr *tar.Reader) error {
 			return err
 		}
 		if err := t.apply(i, entry, hdr, tr); err != nil {
-			return fmt.Errorf("layer %d: %s: %w", i, hdr.Name, err)
+			return fmt.Errorf("%s: %w", hdr.Name, err)
 		}
 	}
 }
