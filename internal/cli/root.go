@@ -49,6 +49,7 @@ func newRoot(g *globalFlags) *cobra.Command {
 		newAttestCmd(g),
 		newVerifyCmd(g),
 		newCopyCmd(g),
+		newFsckCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

@@ -13,6 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // Whiteout names, as the OCI image spec defines them.
@@ -82,9 +84,8 @@ func cleanPath(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
 
-// readLayer lists the entries of one uncompressed layer stream.
-func readLayer(ctx context.Context, r io.Reader, layer int) ([]entry, error) {
-	tr := tar.NewReader(r)
+// readLayer lists the entries of one layer's tar stream.
+func readLayer(ctx context.Context, tr *tar.Reader, layer int) ([]entry, error) {
 	var out []entry
 	// regular records the regular files seen so far, so that a hardlink takes its target's mode and data.
 	regular := map[string]int{}
@@ -154,32 +155,30 @@ func readLayer(ctx context.Context, r io.Reader, layer int) ([]entry, error) {
 }
 
 // readFS reads every layer of img once, in parallel, and flattens them.
-func readFS(ctx context.Context, img v1.Image) (*imageFS, error) {
+func readFS(ctx context.Context, img v1.Image, cfg *v1.ConfigFile, lim imageref.Limits) (*imageFS, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("listing layers: %w", err)
 	}
+	diffIDs, err := imageref.DiffIDs(cfg, layers)
+	if err != nil {
+		return nil, err
+	}
+	lr := imageref.NewLayerReader(lim)
 	f := &imageFS{diffIDs: make([]string, len(layers))}
 	entries := make([][]entry, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
+		f.diffIDs[i] = diffIDs[i].String()
 		g.Go(func() error {
-			d, err := l.DiffID()
+			err := lr.Read(gctx, l, func(tr *tar.Reader) (err error) {
+				entries[i], err = readLayer(gctx, tr, i)
+				return err
+			})
 			if err != nil {
-				return fmt.Errorf("layer %d: diff ID: %w", i, err)
+				return fmt.Errorf("reading layer %d (%s): %w", i, diffIDs[i], err)
 			}
-			f.diffIDs[i] = d.String()
-			rc, err := l.Uncompressed()
-			if err != nil {
-				return fmt.Errorf("layer %d (%s): %w", i, d, err)
-			}
-			defer rc.Close()
-			es, err := readLayer(gctx, rc, i)
-			if err != nil {
-				return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
-			}
-			entries[i] = es
 			return nil
 		})
 	}

@@ -14,7 +14,7 @@ func flatten(t testing.TB, layers ...[]tf) *imageFS {
 	t.Helper()
 	var entries [][]entry
 	for i, l := range layers {
-		es, err := readLayer(context.Background(), bytes.NewReader(tarBytes(t, l...)), i)
+		es, err := readLayer(context.Background(), tar.NewReader(bytes.NewReader(tarBytes(t, l...))), i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestKeepContent(t *testing.T) {
 // checks that walk the result: none may panic, loop, or let a path climb out of the root.
 func FuzzReadLayer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		es, err := readLayer(context.Background(), bytes.NewReader(data), 0)
+		es, err := readLayer(context.Background(), tar.NewReader(bytes.NewReader(data)), 0)
 		if err != nil {
 			return
 		}

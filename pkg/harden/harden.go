@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // Sentinel errors, wrapped with what they are about.
@@ -37,6 +38,8 @@ type Options struct {
 	Waivers []Waiver
 	// Secrets runs the secrets stage for the secrets rule; nil skips that rule (reported as skipped).
 	Secrets SecretsFunc
+	// Limits bound how much the image's layers may decompress to.
+	Limits imageref.Limits
 }
 
 // ParseProfile reads a profile name; empty means minimal.
@@ -114,7 +117,7 @@ func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 	runSecrets := opt.Secrets != nil && ruleIn(rules, RuleSecrets)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		fs, err := readFS(gctx, img)
+		fs, err := readFS(gctx, img, cfg, opt.Limits)
 		if err != nil {
 			return fmt.Errorf("reading image file system: %w", err)
 		}

@@ -3,4 +3,6 @@
 // (registry:REF forces one). Every evidence stage (sbom, scan, secrets, lint, test) takes its image
 // through here, so each of them runs on images built elsewhere exactly as on ingot's own. A name that
 // looks like a local path is only ever read from disk: a typo is "no such file", not a registry lookup.
+// Stages read layers through LayerReader, which reads each layer to its end (so a layout blob that
+// does not match its digest is an error) under a decompressed budget per image.
 package imageref

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -85,18 +84,13 @@ func splitTag(s string) (string, string) {
 	return s[:i], s[i+1:]
 }
 
+// openLayout opens an image of the OCI layout in dir through publish.Layout, which checks every blob
+// against its digest as it is read.
 func openLayout(dir, tag, ref, kind string, opt Options) (*Image, error) {
-	p, err := layout.FromPath(dir)
+	l := publish.Layout{Dir: dir}
+	m, err := l.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("opening OCI layout %s: %w", dir, err)
-	}
-	ii, err := p.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("opening OCI layout %s: %w", dir, err)
-	}
-	m, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("opening OCI layout %s: %w", dir, err)
+		return nil, err
 	}
 	var pick *v1.Descriptor
 	for i, d := range m.Manifests {
@@ -111,9 +105,9 @@ func openLayout(dir, tag, ref, kind string, opt Options) (*Image, error) {
 		return nil, fmt.Errorf("%s: %w (no entry with ref.name %q)", dir, ErrNotFound, tag)
 	}
 	if pick.MediaType.IsIndex() {
-		child, err := ii.ImageIndex(pick.Digest)
+		child, err := l.ImageIndex(*pick)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
 		img, err := fromIndex(child, opt.Platform)
 		if err != nil {
@@ -121,9 +115,9 @@ func openLayout(dir, tag, ref, kind string, opt Options) (*Image, error) {
 		}
 		return &Image{Image: img, Ref: ref, Kind: kind, Index: child}, nil
 	}
-	img, err := ii.Image(pick.Digest)
+	img, err := l.Image(*pick)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	return &Image{Image: img, Ref: ref, Kind: kind}, nil
 }
@@ -155,13 +149,13 @@ func openRemote(ctx context.Context, ref string, opt Options) (*Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
-		return &Image{Image: img, Ref: ref, Kind: "registry", Index: ii}, nil
+		return &Image{Image: registryImage{img}, Ref: ref, Kind: "registry", Index: ii}, nil
 	}
 	img, err := desc.Image()
 	if err != nil {
 		return nil, err
 	}
-	return &Image{Image: img, Ref: ref, Kind: "registry"}, nil
+	return &Image{Image: registryImage{img}, Ref: ref, Kind: "registry"}, nil
 }
 
 func fromIndex(ii v1.ImageIndex, want v1.Platform) (v1.Image, error) {

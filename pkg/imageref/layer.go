@@ -12,21 +12,40 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Inflating is most of what the evidence stages spend on a layer, and klauspost/compress inflates
-// faster than the standard library that go-containerregistry's Uncompressed uses. So when a layer's
-// stored (compressed) bytes can be read directly, Uncompressed decompresses them itself.
+// Stored is the capability of a layer whose Compressed stream is its blob as stored (a file of an OCI
+// layout, a registry blob), checked against the layer's digest as it is read, so that reading it to
+// its end proves the content is what the digest names.
 //
-// go-containerregistry gives no public way to ask whether Compressed is the stored stream or a
-// compression made on the fly (as for docker-archive layers saved uncompressed, where Compressed would
-// gzip the whole layer only for us to inflate it again). Layers read from OCI layouts and registries
-// are wrapped in partial's compressedLayerExtender, and only those take the fast path; anything else,
-// including that type renamed in a later go-containerregistry (a test notices), reads Uncompressed.
-const storedCompressedLayer = "*partial.compressedLayerExtender"
+// Inflating is most of what the evidence stages spend on a layer, and klauspost/compress inflates
+// faster than the standard library that go-containerregistry's Uncompressed uses. So for such a
+// layer the stages decompress the stored bytes themselves. Any other layer (a docker archive saved
+// uncompressed, whose Compressed would gzip the whole layer only to be inflated again; a layer built
+// in memory) is read through its own Uncompressed.
+type Stored interface {
+	v1.Layer
+	// StoredCompressed reports whether Compressed reads the stored, digest-checked blob.
+	StoredCompressed() bool
+}
 
-// Uncompressed opens a layer's tar stream, the fast way when it can.
-func Uncompressed(l v1.Layer) (io.ReadCloser, error) {
-	if fmt.Sprintf("%T", l) != storedCompressedLayer {
-		return l.Uncompressed()
+// layerStream is a layer's tar stream. raw, for a stored layer, is the compressed stream under it:
+// reading raw to its end settles whether the blob matches its digest, even when inflating failed
+// first on damaged bytes.
+type layerStream struct {
+	io.Reader
+	raw   io.Reader
+	close func() error
+}
+
+func (s *layerStream) Close() error { return s.close() }
+
+// openLayer opens a layer's tar stream, the fast way when the layer is Stored.
+func openLayer(l v1.Layer) (*layerStream, error) {
+	if s, ok := l.(Stored); !ok || !s.StoredCompressed() {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		return &layerStream{Reader: rc, close: rc.Close}, nil
 	}
 	rc, err := l.Compressed()
 	if err != nil {
@@ -38,22 +57,21 @@ func Uncompressed(l v1.Layer) (io.ReadCloser, error) {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("opening gzip layer: %w", err), rc.Close())
+			return &layerStream{Reader: failReader{err}, raw: br, close: rc.Close}, nil
 		}
-		return &stream{Reader: zr, close: func() error { return errors.Join(zr.Close(), rc.Close()) }}, nil
+		return &layerStream{Reader: zr, raw: br, close: func() error { return errors.Join(zr.Close(), rc.Close()) }}, nil
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("opening zstd layer: %w", err), rc.Close())
 		}
-		return &stream{Reader: zr, close: func() error { zr.Close(); return rc.Close() }}, nil
+		return &layerStream{Reader: zr, raw: br, close: func() error { zr.Close(); return rc.Close() }}, nil
 	}
-	return &stream{Reader: br, close: rc.Close}, nil
+	return &layerStream{Reader: br, raw: br, close: rc.Close}, nil
 }
 
-type stream struct {
-	io.Reader
-	close func() error
-}
+// failReader fails every read: a gzip header that does not parse is reported when the stream is
+// read, so that the blob's digest is checked first.
+type failReader struct{ err error }
 
-func (s *stream) Close() error { return s.close() }
+func (r failReader) Read([]byte) (int, error) { return 0, fmt.Errorf("opening gzip layer: %w", r.err) }

@@ -190,8 +190,8 @@ func openDockerArchive(p, ref string) (*Image, error) {
 	return img, nil
 }
 
-// compressions are the magic numbers of compressed archives, which go-containerregistry does not read.
-var compressions = []struct {
+// archiveMagics are the magic numbers of compressed archives, which go-containerregistry does not read.
+var archiveMagics = []struct {
 	magic []byte
 	name  string
 }{
@@ -219,7 +219,7 @@ func checkArchive(p, ref string) error {
 	defer f.Close()
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
-	for _, c := range compressions {
+	for _, c := range archiveMagics {
 		if bytes.HasPrefix(head[:n], c.magic) {
 			return fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
 		}

@@ -200,7 +200,7 @@ func matchAll(why *failures, what, text string, expected, excluded []string) {
 
 // readContents returns the contents of regular files in the tree, reading only the layers that hold
 // them, each once, in parallel.
-func readContents(ctx context.Context, layers []v1.Layer, files []*node) (map[*node][]byte, error) {
+func readContents(ctx context.Context, lr *imageref.LayerReader, layers []v1.Layer, files []*node) (map[*node][]byte, error) {
 	byLayer := map[int]map[int][]*node{}
 	seen := map[*node]bool{}
 	for _, n := range files {
@@ -222,7 +222,7 @@ func readContents(ctx context.Context, layers []v1.Layer, files []*node) (map[*n
 			return nil, fmt.Errorf("reading file contents: no layer %d", li)
 		}
 		g.Go(func() error {
-			got, err := readEntries(ctx, layers[li], entries)
+			got, err := readEntries(ctx, lr, layers[li], entries)
 			if err != nil {
 				return fmt.Errorf("reading layer %d: %w", li, err)
 			}
@@ -241,39 +241,39 @@ func readContents(ctx context.Context, layers []v1.Layer, files []*node) (map[*n
 	return out, nil
 }
 
-func readEntries(ctx context.Context, l v1.Layer, entries map[int][]*node) (map[*node][]byte, error) {
-	rc, err := imageref.Uncompressed(l)
+func readEntries(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, entries map[int][]*node) (map[*node][]byte, error) {
+	out := map[*node][]byte{}
+	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
+		for entry := 0; len(out) < countNodes(entries); entry++ {
+			if entry%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("entry %d is missing: the layer changed while being read", entry)
+			}
+			if err != nil {
+				return err
+			}
+			ns := entries[entry]
+			if len(ns) == 0 {
+				continue
+			}
+			if hdr.Size > maxContent {
+				return fmt.Errorf("%s: larger than %d bytes", hdr.Name, maxContent)
+			}
+			b, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
+			if err != nil {
+				return fmt.Errorf("%s: %w", hdr.Name, err)
+			}
+			for _, n := range ns {
+				out[n] = b
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	out := map[*node][]byte{}
-	tr := tar.NewReader(rc)
-	for entry := 0; len(out) < countNodes(entries); entry++ {
-		if entry%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("entry %d is missing: the layer changed while being read", entry)
-		}
-		if err != nil {
-			return nil, err
-		}
-		ns := entries[entry]
-		if len(ns) == 0 {
-			continue
-		}
-		if hdr.Size > maxContent {
-			return nil, fmt.Errorf("%s: larger than %d bytes", hdr.Name, maxContent)
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", hdr.Name, err)
-		}
-		for _, n := range ns {
-			out[n] = b
-		}
 	}
 	return out, nil
 }

@@ -72,7 +72,7 @@ func newTree(root *os.Root) *tree {
 }
 
 // readLayers applies every layer of img to a new tree (and to root, when set).
-func readLayers(ctx context.Context, img v1.Image, root *os.Root) (*tree, error) {
+func readLayers(ctx context.Context, lr *imageref.LayerReader, img v1.Image, root *os.Root) (*tree, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading layers: %w", err)
@@ -80,24 +80,27 @@ func readLayers(ctx context.Context, img v1.Image, root *os.Root) (*tree, error)
 	t := newTree(root)
 	if root != nil {
 		for i, l := range layers {
-			if err := t.applyLayer(ctx, i, l); err != nil {
+			if err := t.applyLayer(ctx, lr, i, l); err != nil {
 				return nil, err
 			}
 		}
 		return t, nil
 	}
-	return t, t.applyHeaders(ctx, layers)
+	return t, t.applyHeaders(ctx, lr, layers)
 }
 
 // applyLayer applies layer i with its contents, which root needs.
-func (t *tree) applyLayer(ctx context.Context, i int, l v1.Layer) error {
-	rc, err := imageref.Uncompressed(l)
-	if err != nil {
-		return fmt.Errorf("reading layer %d: %w", i, err)
-	}
-	defer rc.Close()
+func (t *tree) applyLayer(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer) error {
 	t.written = map[*node]bool{}
-	tr := tar.NewReader(rc)
+	err := lr.Read(ctx, l, func(tr *tar.Reader) error { return t.applyTar(ctx, i, tr) })
+	if err != nil {
+		return fmt.Errorf("layer %d: %w", i, err)
+	}
+	return nil
+}
+
+// applyTar applies the entries of layer i's tar stream.
+func (t *tree) applyTar(ctx context.Context, i int, tr *tar.Reader) error {
 	for entry := 0; ; entry++ {
 		if entry%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -107,10 +110,10 @@ func (t *tree) applyLayer(ctx context.Context, i int, l v1.Layer) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading layer %d: %w", i, err)
+			return err
 		}
 		if err := t.apply(i, entry, hdr, tr); err != nil {
-			return fmt.Errorf("layer %d: %s: %w", i, hdr.Name, err)
+			return fmt.Errorf("%s: %w", hdr.Name, err)
 		}
 	}
 }
@@ -120,7 +123,7 @@ const headerAhead = 4096
 
 // applyHeaders applies the layers' headers only (no rootfs to write): every layer is decompressed at
 // once, each a bounded distance ahead, and applied in order.
-func (t *tree) applyHeaders(ctx context.Context, layers []v1.Layer) error {
+func (t *tree) applyHeaders(ctx context.Context, lr *imageref.LayerReader, layers []v1.Layer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
@@ -133,7 +136,7 @@ func (t *tree) applyHeaders(ctx context.Context, layers []v1.Layer) error {
 		for i, l := range layers {
 			g.Go(func() error {
 				defer close(chans[i])
-				return layerHeaders(gctx, i, l, chans[i])
+				return layerHeaders(gctx, lr, i, l, chans[i])
 			})
 		}
 		return nil
@@ -159,27 +162,27 @@ func (t *tree) applyHeaders(ctx context.Context, layers []v1.Layer) error {
 }
 
 // layerHeaders sends layer i's tar headers to out.
-func layerHeaders(ctx context.Context, i int, l v1.Layer, out chan<- *tar.Header) error {
-	rc, err := imageref.Uncompressed(l)
+func layerHeaders(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, out chan<- *tar.Header) error {
+	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
+		for {
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			select {
+			case out <- hdr:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("reading layer %d: %w", i, err)
 	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading layer %d: %w", i, err)
-		}
-		select {
-		case out <- hdr:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return nil
 }
 
 // split cleans an image path into its elements, refusing "..": a layer entry never needs it.

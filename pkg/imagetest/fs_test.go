@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // layeredImage exercises what flattening must get right: merged-/usr symlinks written through,
@@ -190,7 +191,7 @@ func TestUnpack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = root.Close() })
-	if _, err := readLayers(context.Background(), imageOf(t, runtime.GOARCH, v1.Config{}, layers...), root); err != nil {
+	if _, err := readLayers(context.Background(), imageref.NewLayerReader(imageref.Limits{}), imageOf(t, runtime.GOARCH, v1.Config{}, layers...), root); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(outside); !errors.Is(err, os.ErrNotExist) {

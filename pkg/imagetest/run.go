@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // ErrNoNativePlatform means an index has no image this host can run.
@@ -28,6 +29,8 @@ type Options struct {
 	WorkDir string
 	// Parallel is how many command tests run at once; 0 is the number of CPUs.
 	Parallel int
+	// Limits bound how much the image's layers may decompress to, over every read of them.
+	Limits imageref.Limits
 }
 
 // Native is the platform this host runs: the images whose command tests can run here.
@@ -67,7 +70,8 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 		}
 		defer root.Close() //nolint:errcheck // a directory handle
 	}
-	t, err := readLayers(ctx, img, root)
+	lr := imageref.NewLayerReader(opt.Limits)
+	t, err := readLayers(ctx, lr, img, root)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +107,7 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 				files = append(files, targets[i].n)
 			}
 		}
-		data, err := readContents(ctx, layers, files)
+		data, err := readContents(ctx, lr, layers, files)
 		if err != nil {
 			return nil, err
 		}

@@ -19,14 +19,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/apt"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/spec"
-	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // ErrInputChanged means the spec or lock file named in Options no longer holds the spec or lock
@@ -79,10 +77,16 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		return nil, err
 	}
 	res := &Result{Layout: store.Dir(s.Name), Tag: s.Tag()}
-	if d, ok := readCache(opt.Store(), key); ok && store.Has(s.Name, s.Tag(), d) {
-		if res.Artifact, err = store.Read(s.Name, s.Tag()); err == nil {
-			res.Digest, res.Cached = d, true
-			return res, nil
+	// A cache hit is trusted only when every blob of the stored image still hashes to its name;
+	// otherwise the image is built again, which rewrites the damaged blobs.
+	var damaged []publish.Damage
+	if d, err := opt.Store().CachedBuild(key); err == nil && store.Has(s.Name, s.Tag(), d) {
+		damaged, err = store.Check(ctx, s.Name, s.Tag(), false)
+		if err == nil && len(damaged) == 0 {
+			if res.Artifact, err = store.Read(s.Name, s.Tag()); err == nil {
+				res.Digest, res.Cached = d, true
+				return res, nil
+			}
 		}
 	}
 
@@ -127,9 +131,37 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		return nil, err
 	}
 	res.Artifact = art
+	if len(damaged) > 0 {
+		note, err := repairNote(ctx, store, s.Name, s.Tag(), damaged)
+		if err != nil {
+			return nil, err
+		}
+		res.Notes = append(res.Notes, note)
+	}
 	// The cache is an optimisation: failing to record it does not fail the build.
-	_ = writeCache(opt.Store(), key, res.Digest)
+	_ = opt.Store().RecordBuild(key, res.Digest)
 	return res, nil
+}
+
+// repairNote says which damaged blobs of the stored image writing it again repaired, after checking
+// that they now hash to their names.
+func repairNote(ctx context.Context, store publish.Layouts, name, tag string, damaged []publish.Damage) (string, error) {
+	left, err := store.Check(ctx, name, tag, false)
+	if err != nil {
+		return "", err
+	}
+	if len(left) > 0 {
+		return "", fmt.Errorf("%s:%s: building again did not repair %s: %w", name, tag, left[0].Blob, left[0].Err)
+	}
+	var blobs []string
+	for _, d := range damaged {
+		why := "did not match its digest"
+		if errors.Is(d.Err, fs.ErrNotExist) {
+			why = "was missing"
+		}
+		blobs = append(blobs, d.Blob.String()+" "+why)
+	}
+	return fmt.Sprintf("repaired %d damaged blob(s) of %s:%s in %s: %s", len(damaged), name, tag, store.Dir(name), strings.Join(blobs, "; ")), nil
 }
 
 // fetch makes sure every locked package is in the cache, verified.
@@ -394,21 +426,4 @@ func cacheKey(s *spec.Spec, l *lock.Lock, files []build.File, local *spec.LocalF
 		fmt.Fprintf(h, "vulndb %s %s %d\n", src.Name, src.Imported.UTC().Format(time.RFC3339Nano), src.Records)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func readCache(st store.Store, key string) (v1.Hash, bool) {
-	data, err := os.ReadFile(filepath.Join(st.BuildCache(), key))
-	if err != nil {
-		return v1.Hash{}, false
-	}
-	h, err := v1.NewHash(strings.TrimSpace(string(data)))
-	return h, err == nil
-}
-
-func writeCache(st store.Store, key string, d v1.Hash) error {
-	p := filepath.Join(st.BuildCache(), key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return safefile.Write(p, []byte(d.String()+"\n"), 0o644)
 }

@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
@@ -97,26 +96,26 @@ func (s Layouts) Has(name, tag string, digest v1.Hash) bool {
 	return err == nil
 }
 
-// Read loads name:tag back from the store.
+// Read loads name:tag back from the store. Every blob is checked against its digest as it is read
+// (see Layout): a damaged one is an error wrapping ErrIntegrity.
 func (s Layouts) Read(name, tag string) (Artifact, error) {
 	d, err := s.Lookup(name, tag)
 	if err != nil {
 		return Artifact{}, err
 	}
-	p, err := layout.FromPath(s.Dir(name))
-	if err != nil {
-		return Artifact{}, err
-	}
+	l := Layout{Dir: s.Dir(name)}
 	if d.MediaType.IsIndex() {
-		ii, err := p.ImageIndex()
+		ii, err := l.ImageIndex(d)
 		if err != nil {
 			return Artifact{}, err
 		}
-		child, err := ii.ImageIndex(d.Digest)
-		return Artifact{Index: child}, err
+		return Artifact{Index: ii}, nil
 	}
-	img, err := p.Image(d.Digest)
-	return Artifact{Image: img}, err
+	img, err := l.Image(d)
+	if err != nil {
+		return Artifact{}, err
+	}
+	return Artifact{Image: img}, nil
 }
 
 func readIndex(dir string) (*v1.IndexManifest, error) {
@@ -254,15 +253,19 @@ func (w blobWriter) bytes(b []byte) error {
 	return w.blob(h, int64(len(b)), func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
-// blob writes one blob unless a file of the right size is already there; the content is hashed on the
-// way to a temporary file and renamed only when it matches its digest.
+// blob writes one blob unless it is already there: a file of the right size that hashes to its name.
+// A file that does not (a bit flipped on disk, content swapped) is replaced, so writing an image again
+// repairs its damaged blobs. The content is hashed on the way to a temporary file and renamed only
+// when it matches its digest.
 func (w blobWriter) blob(h v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
-	if h.Algorithm != "sha256" {
+	if h.Algorithm != "sha256" || !isSHA256Hex(h.Hex) {
 		return fmt.Errorf("blob %s: only sha256 digests are supported", h)
 	}
 	path := filepath.Join(w.dir, "blobs", h.Algorithm, h.Hex)
 	if fi, err := os.Stat(path); err == nil && fi.Size() == size {
-		return nil
+		if (Layout{Dir: w.dir}).hashBlob(h) == nil {
+			return nil
+		}
 	}
 	return safefile.WriteFrom(path, 0o644, func(f io.Writer) error {
 		rc, err := open()

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -18,7 +20,18 @@ import (
 // Cache keeps inventories by image digest, so an image is catalogued once per ingot binary: an image
 // digest names its content exactly, and the key also holds the binary's build ID, so a new ingot
 // catalogues again. Trivy keeps layer analyses the same way.
+//
+// A digest names content only as long as the content still hashes to it. An image whose blobs are
+// read from local storage that may have changed since (an OCI layout) says so by implementing
+// Verify, and the cache asks it before answering from a digest; a registry serves what the digest
+// names, so its images are trusted as they are.
 type Cache struct{ Dir string }
+
+// verifier is an image whose blobs can be hashed again; Verify fails when one does not match its
+// digest.
+type verifier interface {
+	Verify(ctx context.Context) error
+}
 
 // Catalog returns the cached inventory of img, or catalogues it and records the result. On a hit,
 // opt.Skipped is not called again for files skipped the first time.
@@ -30,6 +43,11 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	if data, err := os.ReadFile(path); err == nil {
 		var inv evidence.Inventory
 		if json.Unmarshal(data, &inv) == nil {
+			if v, ok := img.(verifier); ok {
+				if err := v.Verify(ctx); err != nil {
+					return nil, err
+				}
+			}
 			inv.Image.Ref = opt.Ref
 			return &inv, nil
 		}
@@ -44,11 +62,46 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	return inv, nil
 }
 
+// ErrStaleEntry means an inventory cache entry is not under the name this ingot binary would look
+// it up by (another binary wrote it, or the file was renamed): nothing will read it again.
+var ErrStaleEntry = errors.New("sbom: inventory cache entry is not read by this ingot")
+
+// CheckEntry checks one file of the cache: it must parse as an inventory of an image digest and be
+// named by the key this ingot binary looks that digest up under. A malformed entry is an error
+// wrapping the JSON error; a stale one wraps ErrStaleEntry. Either can be removed: the inventory is
+// computed again when needed.
+func (c Cache) CheckEntry(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var inv evidence.Inventory
+	if err := json.Unmarshal(data, &inv); err != nil {
+		return fmt.Errorf("inventory cache entry %s: %w", path, err)
+	}
+	d, err := v1.NewHash(inv.Image.Digest)
+	if err != nil {
+		return fmt.Errorf("inventory cache entry %s: image digest: %w", path, err)
+	}
+	want, err := c.pathOf(d)
+	if err != nil {
+		return err
+	}
+	if filepath.Base(want) != filepath.Base(path) {
+		return fmt.Errorf("inventory cache entry %s (for %s): %w", path, d, ErrStaleEntry)
+	}
+	return nil
+}
+
 func (c Cache) path(img v1.Image) (string, error) {
 	d, err := img.Digest()
 	if err != nil {
 		return "", err
 	}
+	return c.pathOf(d)
+}
+
+func (c Cache) pathOf(d v1.Hash) (string, error) {
 	id, err := selfid.ID()
 	if err != nil {
 		return "", err

@@ -41,6 +41,8 @@ type Options struct {
 	// malformed (a truncated package.json, a corrupt status file). Such a file is left out and the
 	// rest of the image is still catalogued.
 	Skipped func(path string, err error)
+	// Limits bound how much the image's layers may decompress to.
+	Limits imageref.Limits
 }
 
 // maxEvidence caps the size of a package database file read into memory. A dpkg status file of a
@@ -82,23 +84,17 @@ func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventor
 	if err != nil {
 		return nil, fmt.Errorf("listing layers: %w", err)
 	}
-	// Diff IDs come from the config: asking a layer read from a layout or registry for its diff ID
-	// makes go-containerregistry decompress and hash the whole layer, a second read.
-	diffIDs := cf.RootFS.DiffIDs
-	if len(diffIDs) != len(layers) {
-		diffIDs = make([]v1.Hash, len(layers))
-		for i, l := range layers {
-			if diffIDs[i], err = l.DiffID(); err != nil {
-				return nil, fmt.Errorf("reading the diff ID of layer %d: %w", i, err)
-			}
-		}
+	diffIDs, err := imageref.DiffIDs(cf, layers)
+	if err != nil {
+		return nil, err
 	}
+	lr := imageref.NewLayerReader(opt.Limits)
 	scans := make([]*layerScan, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
 		g.Go(func() error {
-			s, err := scanLayer(gctx, l, diffIDs[i], catalogers())
+			s, err := scanLayer(gctx, lr, l, diffIDs[i], catalogers())
 			if err != nil {
 				return fmt.Errorf("reading layer %d: %w", i, err)
 			}
@@ -160,38 +156,35 @@ func cleanPath(name string) (string, bool) {
 	return p[1:], true
 }
 
-func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger) (*layerScan, error) {
-	rc, err := imageref.Uncompressed(l)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", diffID, err)
-	}
-	defer rc.Close()
+func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, cats []cataloger) (*layerScan, error) {
 	s := &layerScan{
 		diffID:    diffID.String(),
 		entries:   make(map[string]bool, 1024),
 		whiteouts: map[string]struct{}{},
 		opaque:    map[string]struct{}{},
 	}
-	tr := tar.NewReader(rc)
+	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, cats) }); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", diffID, err)
+	}
+	return s, nil
+}
+
+// read records the files of interest of one layer's tar stream.
+func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, cats []cataloger) error {
 	var (
 		head [4]byte
 		buf  []byte // file contents, reused from one file to the next
 	)
 	for n := 0; ; n++ {
 		if n%512 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			// Read to the end of the stream, so the decompressor checks its trailer and a registry
-			// layer its digest: a corrupt layer fails here rather than passing for a short one.
-			if _, err := io.Copy(io.Discard, rc); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", diffID, err)
-			}
-			return s, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", diffID, err)
+			return err
 		}
 		p, ok := cleanPath(h.Name)
 		if !ok {
@@ -216,7 +209,7 @@ func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger
 		}
 		if p == etcOSRelease || p == libOSRelease {
 			if buf, err = readFile(tr, min(h.Size, 64<<10), buf[:0]); err != nil {
-				return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+				return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 			}
 			s.records = append(s.records, record{kind: recOSRelease, path: p, data: bytes.Clone(buf)})
 			continue
@@ -227,7 +220,7 @@ func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger
 		}
 		if owner, ok := copyrightOwner(p); ok {
 			if buf, err = readFile(tr, min(h.Size, maxCopyright), buf[:0]); err != nil {
-				return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+				return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 			}
 			s.records = append(s.records, record{kind: recCopyright, path: p, owner: owner, licenses: debianLicenseNames(buf)})
 			continue
@@ -238,7 +231,7 @@ func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger
 				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
 			} else {
 				if buf, err = readFile(tr, h.Size, buf[:0]); err != nil {
-					return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+					return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 				}
 				// Parsers copy what they keep, so buf can be reused.
 				rec.pkgs, rec.err = c.parse(p, bytes.NewReader(buf))
@@ -250,14 +243,14 @@ func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash, cats []cataloger
 			continue
 		}
 		if _, err := io.ReadFull(tr, head[:]); err != nil {
-			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+			return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 		}
 		if !isELF(head[:]) {
 			continue
 		}
 		buf = append(buf[:0], head[:]...)
 		if buf, err = readFile(tr, h.Size-int64(len(head)), buf); err != nil {
-			return nil, fmt.Errorf("reading %s in %s: %w", p, diffID, err)
+			return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
 		}
 		if pkgs := parseGoBinary(buf); len(pkgs) > 0 {
 			s.records = append(s.records, record{kind: recPackages, path: p, pkgs: pkgs})

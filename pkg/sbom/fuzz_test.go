@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // The parsers below read files from images and documents that anyone can make. Seed corpora are under
@@ -125,7 +126,7 @@ func FuzzLayer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := plainLayer(data)
 		d, _ := l.DiffID()
-		s, err := scanLayer(context.Background(), l, d, catalogers())
+		s, err := scanLayer(context.Background(), imageref.NewLayerReader(imageref.Limits{}), l, d, catalogers())
 		if err != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ingot-build/ingot/pkg/publish"
 )
 
 // layoutImage writes one layer holding the Alpine fixture, stored as comp, to an OCI layout and
@@ -54,8 +58,12 @@ func layoutImage(t *testing.T, comp string) (v1.Image, string) {
 	if err := p.AppendImage(img); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := img.Digest()
-	back, err := p.Image(d)
+	// Read back as ingot reads layouts: every blob checked against its digest.
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := publish.Layout{Dir: dir}.Image(*desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +76,8 @@ func stored(raw []byte) (v1.Layer, error) {
 		tarball.WithCompression(compression.None), tarball.WithMediaType(types.OCIUncompressedLayer))
 }
 
-// TestLayoutLayers reads layers from an OCI layout, gzip, zstd and uncompressed, through
-// imageref.Uncompressed's direct decompression path.
+// TestLayoutLayers reads layers from an OCI layout, gzip, zstd and uncompressed, through imageref's
+// direct decompression path.
 func TestLayoutLayers(t *testing.T) {
 	for _, comp := range []string{"gzip", "zstd", "none"} {
 		t.Run(comp, func(t *testing.T) {
@@ -92,23 +100,27 @@ func TestLayoutLayers(t *testing.T) {
 	}
 }
 
-// TestCorruptLayer: a layer whose compressed bytes were altered fails, even though its tar entries
-// could be read, because the stream is read to its checksum.
+// TestCorruptLayer: a layer whose stored bytes were altered fails with publish.ErrIntegrity, even
+// though its tar entries could be read, because the stream is read to its end and the blob's digest.
 func TestCorruptLayer(t *testing.T) {
-	img, dir := layoutImage(t, "gzip")
-	layers, _ := img.Layers()
-	d, _ := layers[0].Digest()
-	blob := filepath.Join(dir, "blobs", "sha256", d.Hex)
-	b, err := os.ReadFile(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-6] ^= 0xff // inside the gzip trailer's CRC
-	if err := os.WriteFile(blob, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Catalog(context.Background(), img, Options{})
-	if err == nil || !strings.Contains(err.Error(), "layer 0") {
-		t.Fatalf("Catalog of a corrupt layer: %v", err)
+	for _, comp := range []string{"gzip", "zstd", "none"} {
+		t.Run(comp, func(t *testing.T) {
+			img, dir := layoutImage(t, comp)
+			layers, _ := img.Layers()
+			d, _ := layers[0].Digest()
+			blob := filepath.Join(dir, "blobs", "sha256", d.Hex)
+			b, err := os.ReadFile(blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-6] ^= 0xff // gzip: inside the trailer's CRC; otherwise in the tar's padding
+			if err := os.WriteFile(blob, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			inv, err := Catalog(context.Background(), img, Options{})
+			if !errors.Is(err, publish.ErrIntegrity) || !strings.Contains(err.Error(), "layer 0") || inv != nil {
+				t.Fatalf("Catalog of a corrupt layer: %v, want publish.ErrIntegrity and no inventory", err)
+			}
+		})
 	}
 }

@@ -52,16 +52,17 @@ func Scan(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 		scanner: newScanner(opt.Rules),
 		opt:     opt,
 		layers:  make([]layerIndex, len(layers)),
+		lr:      imageref.NewLayerReader(opt.Limits),
 	}
 	for _, p := range opt.SkipPaths {
 		s.skip = append(s.skip, compileGlob(p))
 	}
-	for i, l := range layers {
-		if len(cfg.RootFS.DiffIDs) == len(layers) {
-			s.layers[i].diffID = cfg.RootFS.DiffIDs[i].String()
-		} else if d, err := l.DiffID(); err == nil {
-			s.layers[i].diffID = d.String()
-		}
+	diffIDs, err := imageref.DiffIDs(cfg, layers)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range diffIDs {
+		s.layers[i].diffID = d.String()
 	}
 	s.scanConfig(cfg)
 	if err := s.scanLayers(ctx, layers); err != nil {
@@ -76,6 +77,7 @@ type imageScan struct {
 	opt     Options
 	skip    []glob
 	layers  []layerIndex
+	lr      *imageref.LayerReader
 	bufs    sync.Pool // *[]byte, file contents
 
 	mu    sync.Mutex
@@ -175,14 +177,12 @@ func (s *imageScan) scanLayers(ctx context.Context, layers []v1.Layer) error {
 // readLayer walks one layer's tar stream, indexing every entry and sending each regular text file
 // that is not skipped to the workers.
 func (s *imageScan) readLayer(ctx context.Context, i int, l v1.Layer, files chan<- file) error {
-	rc, err := imageref.Uncompressed(l)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
+	return s.lr.Read(ctx, l, func(tr *tar.Reader) error { return s.readTar(ctx, i, tr, files) })
+}
+
+func (s *imageScan) readTar(ctx context.Context, i int, tr *tar.Reader, files chan<- file) error {
 	idx := &s.layers[i]
 	idx.paths = map[string]bool{}
-	tr := tar.NewReader(rc)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // ErrInvalid is wrapped by every error about bad options: an allow entry without a reason, a bad glob,
@@ -26,6 +27,8 @@ type Options struct {
 	Rules []Rule
 	// SkipPaths are globs of files never read; nil means DefaultSkipPaths(), an empty slice reads all.
 	SkipPaths []string
+	// Limits bound how much the image's layers may decompress to.
+	Limits imageref.Limits
 }
 
 // Allow accepts findings: those of one rule, under one path glob, or both.

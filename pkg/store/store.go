@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -133,4 +134,26 @@ func (s Store) Sweep() ([]string, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// CachedBuild reads the build cache entry of a build's inputs: the digest they produced. It fails
+// when there is no entry or the entry does not hold a digest.
+func (s Store) CachedBuild(key string) (v1.Hash, error) {
+	data, err := os.ReadFile(filepath.Join(s.BuildCache(), key))
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(data)))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("build cache entry %s: %w", key, err)
+	}
+	return h, nil
+}
+
+// RecordBuild records that a build's inputs produced the image digest d.
+func (s Store) RecordBuild(key string, d v1.Hash) error {
+	if err := os.MkdirAll(s.BuildCache(), 0o755); err != nil {
+		return err
+	}
+	return safefile.Write(filepath.Join(s.BuildCache(), key), []byte(d.String()+"\n"), 0o644)
 }
