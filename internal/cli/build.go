@@ -50,11 +50,9 @@ does not parse and a --tarball whose directory does not exist are refused (exit 
 locked, fetched, built or written.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.push != "" {
-				// A reference that cannot be pushed to is found before the build, not after it.
-				if _, err := (&registryFlags{insecure: f.insecure}).parse(f.push); err != nil {
-					return err
-				}
+			// Flags first: a --push or --tarball that cannot work is refused before the spec is read.
+			if err := f.checkOutputs(); err != nil {
+				return err
 			}
 			s, specPath, err := loadSpec(args)
 			if err != nil {
@@ -62,9 +60,6 @@ locked, fetched, built or written.`,
 			}
 			env, err := g.env()
 			if err != nil {
-				return err
-			}
-			if err := f.checkOutputs(); err != nil {
 				return err
 			}
 			opt := pipelineOptions(env, g, cmd, f.allowFrom)
@@ -165,7 +160,7 @@ func (f *buildFlags) checkOutputs() error {
 			nopts = append(nopts, name.Insecure)
 		}
 		if _, err := name.ParseReference(f.push, nopts...); err != nil {
-			return usageErrorf("--push %q: %v", f.push, err)
+			return usageErrorf("--push %q is not an image reference: %v", f.push, err)
 		}
 	}
 	if f.tarball != "" {

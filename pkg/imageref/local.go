@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/publish"
 )
 
 // RegistryPrefix forces a reference to be read from a registry, as syft's "registry:" does, for a
@@ -154,7 +155,8 @@ func checkLayout(dir, ref string) error {
 
 // checkBlobs checks that the config and layer blobs of an image read from the layout at dir are
 // present and as long as the manifest says (without reading them: their digests are checked when
-// they are read).
+// they are read). A missing or short blob is damage to the layout, as a blob that does not hash to its
+// name is: publish.ErrIntegrity, not bad input.
 func checkBlobs(dir string, img *Image) error {
 	m, err := img.Manifest()
 	if err != nil {
@@ -168,11 +170,11 @@ func checkBlobs(dir string, img *Image) error {
 		fi, err := os.Stat(filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("%w: %s lacks the blob %s (%s)", ErrLayout, dir, d.Digest, d.MediaType)
+			return fmt.Errorf("%w: %s lacks the blob %s (%s)", publish.ErrIntegrity, dir, d.Digest, d.MediaType)
 		case err != nil:
 			return fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
 		case fi.Size() < d.Size:
-			return fmt.Errorf("%w: %s holds %d of the %d bytes of blob %s: truncated", ErrLayout, dir, fi.Size(), d.Size, d.Digest)
+			return fmt.Errorf("%w: %s holds %d of the %d bytes of blob %s: truncated", publish.ErrIntegrity, dir, fi.Size(), d.Size, d.Digest)
 		}
 	}
 	return nil

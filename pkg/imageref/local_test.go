@@ -188,12 +188,17 @@ func TestNotAnImage(t *testing.T) {
 		{"oci:" + noIndex, "without index.json, not an OCI layout", ErrLayout},
 		{"oci:" + archive, "is a file, not an OCI layout", ErrLayout},
 		{badIndex, "index.json is not an OCI image index", ErrLayout},
-		{"oci:" + missingBlob, "lacks the blob " + ld.String(), ErrLayout},
-		{"oci:" + shortBlob, "truncated", ErrLayout},
+		// A layout whose index names blobs it lacks is damaged, not misnamed: an integrity error.
+		{"oci:" + missingBlob, "lacks the blob " + ld.String(), publish.ErrIntegrity},
+		{"oci:" + shortBlob, "truncated", publish.ErrIntegrity},
 	} {
 		_, err := Open(ctx, tc.ref, opt)
 		t.Logf("%s: %v", filepath.Base(tc.ref), err)
-		if !errors.Is(err, tc.is) || fault.Of(err) != fault.Invalid || !strings.Contains(err.Error(), tc.want) {
+		wantKind := fault.Invalid
+		if tc.is == publish.ErrIntegrity {
+			wantKind = fault.Integrity
+		}
+		if !errors.Is(err, tc.is) || fault.Of(err) != wantKind || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Open(%s) = %v, want %v saying %q", filepath.Base(tc.ref), err, tc.is, tc.want)
 		}
 	}
