@@ -18,7 +18,12 @@ import (
 // Cache keeps inventories by image digest, so an image is catalogued once per ingot binary: an image
 // digest names its content exactly, and the key also holds the binary's build ID, so a new ingot
 // catalogues again. Trivy keeps layer analyses the same way.
-type Cache struct{ Dir string }
+type Cache struct {
+	Dir string
+	// BeforeWrite, when set, is called before an inventory is written to Dir. The CLI sweeps the
+	// data directory then, so that a cache hit, which writes nothing, does not pay for it.
+	BeforeWrite func()
+}
 
 // Catalog returns the cached inventory of img, or catalogues it and records the result. On a hit,
 // opt.Skipped is not called again for files skipped the first time.
@@ -37,6 +42,9 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	inv, err := Catalog(ctx, img, opt)
 	if err != nil {
 		return nil, err
+	}
+	if c.BeforeWrite != nil {
+		c.BeforeWrite()
 	}
 	if data, err := json.Marshal(inv); err == nil && os.MkdirAll(c.Dir, 0o755) == nil {
 		_ = safefile.Write(path, data, 0o644) // a cache that cannot be written only costs time

@@ -391,7 +391,9 @@ func TestVerifyCache(t *testing.T) {
 	if _, err := Sign(ctx, ref, s, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{RemoteOptions: RemoteOptions{CacheDir: t.TempDir()}}
+	// writes counts the calls of the hook that runs before the cache is written to.
+	var writes atomic.Int32
+	o := Options{RemoteOptions: RemoteOptions{CacheDir: t.TempDir(), BeforeCacheWrite: func() { writes.Add(1) }}}
 	verify := func() (blobs int) {
 		t.Helper()
 		before := flaky.Count(http.MethodGet, regtest.KindBlob)
@@ -406,8 +408,15 @@ func TestVerifyCache(t *testing.T) {
 	if n := verify(); n == 0 {
 		t.Fatal("the first verification fetched no blobs")
 	}
+	if writes.Load() == 0 {
+		t.Error("the cache was filled without calling BeforeCacheWrite")
+	}
+	writes.Store(0)
 	if n := verify(); n != 0 {
 		t.Fatalf("the second verification fetched %d blobs, want 0", n)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("a verification served from the cache called BeforeCacheWrite %d times", n)
 	}
 	// Damage every cached file: each is dropped and fetched again, and verification still succeeds.
 	entries, err := os.ReadDir(filepath.Join(o.CacheDir, "sha256"))
