@@ -45,7 +45,7 @@ registry; running it again after a failure completes the work without duplicatin
 			if err != nil {
 				return err
 			}
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ registry; running it again after a failure completes the work without duplicatin
 				if err != nil {
 					return usageError{err}
 				}
-				ro, err := g.remote()
+				ro, err := g.remote(cmd)
 				if err != nil {
 					return err
 				}

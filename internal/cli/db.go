@@ -44,7 +44,7 @@ directory's for an all.zip), replacing what that source held before. A record th
 the whole import, naming its file, and changes nothing.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}
@@ -162,7 +162,7 @@ where. Without --ecosystem the ecosystems of the previous update are fetched aga
 atomic: if a download or a record fails, the previous data stays.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}

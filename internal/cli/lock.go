@@ -34,7 +34,7 @@ digest. An existing lock that still matches the spec is kept; --update resolves 
 			if err != nil {
 				return err
 			}
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}

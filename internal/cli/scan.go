@@ -56,7 +56,7 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 				return usageError{err}
 			}
 			started := time.Now()
-			inv, err := scanInventory(cmd, env, f, args)
+			inv, err := scanInventory(cmd, g, env, f, args)
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ but do not count). --fail-on SEVERITY exits with code 3 when a counting finding 
 	return cmd
 }
 
-func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
+func scanInventory(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
 	if f.sbomFile != "" {
 		data, err := os.ReadFile(f.sbomFile)
 		if err != nil {
@@ -118,7 +118,7 @@ func scanInventory(cmd *cobra.Command, env Env, f *scanFlags, args []string) (*e
 	if err != nil {
 		return nil, err
 	}
-	return env.Store().Inventories().Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+	return g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
 }
 
 // parseFailOn reads a --fail-on value; "" and "none" never fail.
