@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // poolPath finds the pool Filename of a package's .deb in a fixture repository.
@@ -35,8 +37,10 @@ func TestBadInput(t *testing.T) {
 		// opt and packages shape the repository; spec overrides specTemplate.
 		opt  testrepo.Options
 		spec string
+		// packages changes the fixture packages before the repository is published.
+		packages func(pkgs []debtest.Package)
 		// prepare runs after a successful lock, for build-time cases; nil means the lock itself fails.
-		prepare func(t *testing.T, repo *testrepo.Repo, dir string)
+		prepare func(t *testing.T, repo *testrepo.Repo, dir, data string)
 		// breakRepo runs before locking.
 		breakRepo func(t *testing.T, repo *testrepo.Repo)
 		want      string
@@ -73,14 +77,48 @@ func TestBadInput(t *testing.T) {
 		},
 		{
 			name: "tampered .deb",
-			prepare: func(t *testing.T, repo *testrepo.Repo, _ string) {
+			prepare: func(t *testing.T, repo *testrepo.Repo, _, _ string) {
 				repo.Tamper(t, poolPath(t, repo, "app_"), func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b })
 			},
 			want: "app", exit: ExitFailure,
 		},
 		{
+			// One byte of a file's content changed, the archive still valid and of the locked size:
+			// only the sha256 tells, and the image would ship the changed file.
+			name:     "repository serves a .deb of the locked size with one byte changed",
+			packages: uncompressedApp,
+			prepare: func(t *testing.T, repo *testrepo.Repo, _, _ string) {
+				repo.Tamper(t, poolPath(t, repo, "app_"), changeAppBinary(t))
+			},
+			want: "sha256 mismatch", exit: ExitFailure,
+		},
+		{
+			// The cached .deb is changed after a first build; the layout is gone, so the next build
+			// assembles the image again from the cache, which it must not trust.
+			name:     "cached .deb changed after a build",
+			packages: uncompressedApp,
+			prepare: func(t *testing.T, repo *testrepo.Repo, dir, data string) {
+				if _, stderr, err := run(t, "--data-dir", data, "build", dir); err != nil {
+					t.Fatalf("first build: %v\n%s", err, stderr)
+				}
+				sum := sha256.Sum256(repo.Debs[poolPath(t, repo, "app_")])
+				cached := store.Store{Root: data}.Packages().Path(hex.EncodeToString(sum[:]))
+				b, err := os.ReadFile(cached)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(cached, changeAppBinary(t)(b), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(filepath.Join(data, "oci", "fixture")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "sha256 mismatch", exit: ExitFailure,
+		},
+		{
 			name: "truncated .deb whose lock matches it",
-			prepare: func(t *testing.T, repo *testrepo.Repo, dir string) {
+			prepare: func(t *testing.T, repo *testrepo.Repo, dir, _ string) {
 				p := poolPath(t, repo, "app_")
 				var truncated []byte
 				repo.Tamper(t, p, func(b []byte) []byte { truncated = b[:len(b)-40]; return truncated })
@@ -91,12 +129,12 @@ func TestBadInput(t *testing.T) {
 		{
 			name:    "path traversal entry",
 			spec:    strings.Replace(specTemplate, "[base-files, app]", "[base-files, evil]", 1),
-			prepare: func(*testing.T, *testrepo.Repo, string) {},
+			prepare: func(*testing.T, *testrepo.Repo, string, string) {},
 			want:    "escapes", exit: ExitFailure,
 		},
 		{
 			name: "stale lock",
-			prepare: func(t *testing.T, _ *testrepo.Repo, dir string) {
+			prepare: func(t *testing.T, _ *testrepo.Repo, dir, _ string) {
 				p := filepath.Join(dir, "ingot.yaml")
 				b, err := os.ReadFile(p)
 				if err != nil {
@@ -115,6 +153,9 @@ func TestBadInput(t *testing.T) {
 				debtest.Package{Name: "app-ng", Version: "2.0-1", Arch: "amd64", Conflicts: "app", Files: []debtest.File{{Path: "usr/bin/app-ng", Body: []byte("ng")}}},
 				debtest.Package{Name: "evil", Version: "1.0", Arch: "amd64", Files: []debtest.File{{RawName: "./usr/../../../etc/cron.d/evil", Body: []byte("* * * * * root id\n")}}},
 			)
+			if tc.packages != nil {
+				tc.packages(opt.Packages)
+			}
 			repo := testrepo.New(t, opt)
 			if tc.breakRepo != nil {
 				tc.breakRepo(t, repo)
@@ -132,7 +173,7 @@ func TestBadInput(t *testing.T) {
 				if _, stderr, err := run(t, "--data-dir", data, "lock", dir); err != nil {
 					t.Fatalf("lock: %v\n%s", err, stderr)
 				}
-				tc.prepare(t, repo, dir)
+				tc.prepare(t, repo, dir, data)
 				verb = "build"
 			}
 			before, _ := os.ReadFile(lockPath)
@@ -158,6 +199,28 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("a failed %s left an image layout behind", verb)
 			}
 		})
+	}
+}
+
+// uncompressedApp stores the app package's files uncompressed, so that changing a byte of their
+// content leaves a valid .deb.
+func uncompressedApp(pkgs []debtest.Package) {
+	for i := range pkgs {
+		if pkgs[i].Name == "app" {
+			pkgs[i].Compression = "none"
+		}
+	}
+}
+
+// changeAppBinary changes one byte of /usr/bin/app in an uncompressed app .deb.
+func changeAppBinary(t *testing.T) func([]byte) []byte {
+	return func(b []byte) []byte {
+		i := bytes.Index(b, []byte("app binary"))
+		if i < 0 {
+			t.Fatal("the .deb does not hold /usr/bin/app uncompressed")
+		}
+		b[i+4] = 'B'
+		return b
 	}
 }
 

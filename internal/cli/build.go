@@ -58,7 +58,7 @@ locked, fetched, built or written.`,
 			if err != nil {
 				return err
 			}
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ locked, fetched, built or written.`,
 				if err != nil {
 					return usageError{err}
 				}
-				ro, err := g.remote()
+				ro, err := g.remote(cmd)
 				if err != nil {
 					return err
 				}

@@ -50,7 +50,7 @@ together, are refused before they are read. A missing SRC, a file that is not a 
 bad input (exit code 2).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ atomic: if a download or a record fails, the previous data stays. The downloads 
 records they inflate to, may not exceed --max-size.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}

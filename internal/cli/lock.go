@@ -40,7 +40,7 @@ before anything is fetched or written.`,
 			if err != nil {
 				return err
 			}
-			env, err := g.env()
+			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -16,6 +17,8 @@ type globalFlags struct {
 	// transport carries registry requests; nil means a fresh default transport. Tests set it (to hold
 	// commands to loopback); there is no flag for it.
 	transport http.RoundTripper
+	// swept makes the data directory's sweep run once per run (see sweep).
+	swept sync.Once
 }
 
 // New returns the root command with every verb attached.
@@ -31,6 +34,10 @@ func newRoot(g *globalFlags) *cobra.Command {
 		Short:         "A golden image factory: build, evidence, sign and catalog minimal OCI images",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Long: `A golden image factory: build, evidence, sign and catalog minimal OCI images.
+
+What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the data directory
+(--data-dir). A command that writes there first removes the temporary files of runs that were killed.`,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default $INGOT_DATA_DIR, else $XDG_DATA_HOME/ingot)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")

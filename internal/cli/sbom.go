@@ -54,7 +54,7 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 			if err != nil {
 				return err
 			}
-			inv, err := env.Store().Inventories().Catalog(cmd.Context(), img, sbom.Options{
+			inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{
 				Ref: args[0],
 				Skipped: func(path string, err error) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)

@@ -46,21 +46,21 @@ func (f *registryFlags) parse(ref string) (name.Reference, error) {
 }
 
 // target parses the image argument and the format flags.
-func (f *registryFlags) target(g *globalFlags, arg string) (name.Reference, sign.Options, error) {
+func (f *registryFlags) target(g *globalFlags, cmd *cobra.Command, arg string) (name.Reference, sign.Options, error) {
 	ref, err := f.parse(arg)
 	if err != nil {
 		return nil, sign.Options{}, err
 	}
-	o, err := f.options(g)
+	o, err := f.options(g, cmd)
 	return ref, o, err
 }
 
-func (f *registryFlags) options(g *globalFlags) (sign.Options, error) {
+func (f *registryFlags) options(g *globalFlags, cmd *cobra.Command) (sign.Options, error) {
 	fm, err := sign.ParseFormat(f.format)
 	if err != nil {
 		return sign.Options{}, usageError{err}
 	}
-	ro, err := g.remote()
+	ro, err := g.remote(cmd)
 	if err != nil {
 		return sign.Options{}, err
 	}
@@ -69,13 +69,14 @@ func (f *registryFlags) options(g *globalFlags) (sign.Options, error) {
 
 // remote is how commands reach registries: the docker config's credentials, the test hook's
 // transport when set, and the data directory's cache of signature material (content-addressed, checked
-// on every read).
-func (g *globalFlags) remote() (sign.RemoteOptions, error) {
+// on every read). The data directory is swept before that cache is first written to, and not at all
+// when a verification is served from it.
+func (g *globalFlags) remote(cmd *cobra.Command) (sign.RemoteOptions, error) {
 	env, err := g.env()
 	if err != nil {
 		return sign.RemoteOptions{}, err
 	}
-	return sign.RemoteOptions{Transport: g.registryTransport(), CacheDir: env.Store().Signatures()}, nil
+	return sign.RemoteOptions{Transport: g.registryTransport(), CacheDir: env.Store().Signatures(), BeforeCacheWrite: func() { g.sweep(cmd, env) }}, nil
 }
 
 // loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
@@ -125,7 +126,7 @@ OCI 1.1 referrer (bundle). An index is signed with each of its platform manifest
 transparency log; signing again with the same key adds nothing.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, o, err := f.target(g, args[0])
+			ref, o, err := f.target(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -163,7 +164,7 @@ stages run now (SBOMs, scan, lint: there is no provenance to give) and their doc
 the data directory, so that attesting again attests the same documents.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, o, err := f.target(g, args[0])
+			ref, o, err := f.target(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -192,7 +193,7 @@ the data directory, so that attesting again attests the same documents.`,
 				}
 				return printWritten(cmd.OutOrStdout(), ref, w)
 			}
-			env, err := g.env()
+			env, err := g.writeEnv(cmd) // evidence of an image built elsewhere is recorded
 			if err != nil {
 				return err
 			}
@@ -294,7 +295,7 @@ directory's cache and hashed again on every read; tags, referrer lists and the i
 always fetched. --no-cache fetches everything.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, o, err := f.target(g, args[0])
+			ref, o, err := f.target(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -395,7 +396,7 @@ each platform manifest. Signatures stay valid, since they name the digest. Copyi
 			if err != nil {
 				return err
 			}
-			ro, err := g.remote()
+			ro, err := g.remote(cmd)
 			if err != nil {
 				return err
 			}

@@ -110,6 +110,9 @@ func writeKeyring(t *testing.T, armored bool, keys ...*openpgp.Entity) string {
 
 func TestRelease(t *testing.T) {
 	now := time.Now()
+	// validUntil is in whole seconds, as Release files write it, and after the signature was made, so
+	// that a clock set past it still accepts the signature and only Valid-Until can refuse it.
+	validUntil := now.Add(time.Hour).Truncate(time.Second)
 	tests := []struct {
 		name string
 		opt  testrepo.Options
@@ -221,6 +224,52 @@ func TestRelease(t *testing.T) {
 			wantErr: apt.ErrSignature,
 		},
 		{
+			// A good signature by the right key, but over other bytes: another suite's Release.
+			name: "Release.gpg by the right key over other bytes",
+			opt:  testrepo.Options{Detached: true},
+			setup: func(t *testing.T, r *testrepo.Repo) apt.Source {
+				r.Tamper(t, "dists/stable/Release.gpg", func([]byte) []byte {
+					var sig bytes.Buffer
+					if err := openpgp.ArmoredDetachSign(&sig, r.Key, strings.NewReader("Suite: other\n"), nil); err != nil {
+						t.Fatal(err)
+					}
+					return sig.Bytes()
+				})
+				return r.Source
+			},
+			wantErr: apt.ErrSignature,
+		},
+		{
+			name: "Release changed after Release.gpg was made",
+			opt:  testrepo.Options{Detached: true},
+			setup: func(t *testing.T, r *testrepo.Repo) apt.Source {
+				r.Tamper(t, "dists/stable/Release", func(b []byte) []byte {
+					return bytes.Replace(b, []byte("Origin: ingot-test"), []byte("Origin: ingot-evil"), 1)
+				})
+				return r.Source
+			},
+			wantErr: apt.ErrSignature,
+		},
+		{
+			name: "Release.gpg truncated",
+			opt:  testrepo.Options{Detached: true},
+			setup: func(t *testing.T, r *testrepo.Repo) apt.Source {
+				r.Tamper(t, "dists/stable/Release.gpg", func(b []byte) []byte {
+					block, err := armor.Decode(bytes.NewReader(b))
+					if err != nil {
+						t.Fatal(err)
+					}
+					raw, err := io.ReadAll(block.Body)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return raw[:len(raw)/2] // binary, as apt also accepts, and cut short
+				})
+				return r.Source
+			},
+			wantErr: apt.ErrSignature,
+		},
+		{
 			name: "only signed by an expired key",
 			now:  now.Add(2 * time.Hour),
 			setup: func(t *testing.T, r *testrepo.Repo) apt.Source {
@@ -298,6 +347,23 @@ func TestRelease(t *testing.T) {
 			opt:     testrepo.Options{ValidUntil: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)},
 			wantErr: apt.ErrExpired,
 			errText: "Fri, 01 Mar 2024 12:00:00 UTC",
+		},
+		{
+			name:    "expired one second ago",
+			opt:     testrepo.Options{ValidUntil: validUntil},
+			now:     validUntil.Add(time.Second),
+			wantErr: apt.ErrExpired,
+		},
+		{
+			name: "valid for one more second",
+			opt:  testrepo.Options{ValidUntil: validUntil},
+			now:  validUntil.Add(-time.Second),
+		},
+		{
+			name:    "Release and Release.gpg expired",
+			opt:     testrepo.Options{Detached: true, ValidUntil: validUntil},
+			now:     validUntil.Add(time.Minute),
+			wantErr: apt.ErrExpired,
 		},
 		{
 			name:    "another suite's Release replayed",

@@ -99,6 +99,40 @@ func TestPackages(t *testing.T) {
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
+			// Another index of exactly the signed size, which parses: only its hash tells it apart.
+			name: "another index of the signed size",
+			opt:  testrepo.Options{Compressions: []string{"none"}},
+			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
+				r.Tamper(t, dir+"Packages", func(b []byte) []byte {
+					other := strings.Replace(string(b), "\nVersion: 1.0-1\n", "\nVersion: 9.9-9\n", 1)
+					if other == string(b) {
+						t.Fatal("no version to change in the index")
+					}
+					return []byte(other)
+				})
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
+			// The served .gz is genuine, but the signed Release names another one: a mirror serving an
+			// index of another Release than the one verified.
+			name: "Release signs another hash for the .gz only",
+			setup: func(_ *testing.T, _ *testrepo.Repo, rel *apt.Release) {
+				f := rel.Files["main/binary-amd64/Packages.gz"]
+				f.SHA256 = strings.Repeat("ab", 32)
+				rel.Files[f.Path] = f
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
+			name: "by-hash index replaced",
+			opt:  testrepo.Options{ByHash: true},
+			setup: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
+				r.Tamper(t, dir+"by-hash/SHA256/"+rel.Files["main/binary-amd64/Packages.gz"].SHA256, func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b })
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
 			name: "index longer than signed",
 			setup: func(t *testing.T, r *testrepo.Repo, _ *apt.Release) {
 				r.Tamper(t, dir+"Packages.gz", func(b []byte) []byte { return append(b, make([]byte, 1<<20)...) })

@@ -25,7 +25,12 @@ import (
 // read from local storage that may have changed since (an OCI layout) says so by implementing
 // Verify, and the cache asks it before answering from a digest; a registry serves what the digest
 // names, so its images are trusted as they are.
-type Cache struct{ Dir string }
+type Cache struct {
+	Dir string
+	// BeforeWrite, when set, is called before an inventory is written to Dir. The CLI sweeps the
+	// data directory then, so that a cache hit, which writes nothing, does not pay for it.
+	BeforeWrite func()
+}
 
 // verifier is an image whose blobs can be hashed again; Verify fails when one does not match its
 // digest.
@@ -55,6 +60,9 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 	inv, err := Catalog(ctx, img, opt)
 	if err != nil {
 		return nil, err
+	}
+	if c.BeforeWrite != nil {
+		c.BeforeWrite()
 	}
 	if data, err := json.Marshal(inv); err == nil && os.MkdirAll(c.Dir, 0o755) == nil {
 		_ = safefile.Write(path, data, 0o644) // a cache that cannot be written only costs time

@@ -13,7 +13,11 @@ import (
 // bundles, referrer manifests) between calls, so a second verification fetches only what can change:
 // the .sig and .att tags and the referrers list. Nothing in it is trusted: every read is hashed again
 // and a file that does not match its name is dropped. An empty dir disables it.
-type contentCache struct{ dir string }
+type contentCache struct {
+	dir string
+	// beforeWrite, when set, runs before each write (RemoteOptions.BeforeCacheWrite).
+	beforeWrite func()
+}
 
 func (c contentCache) path(d v1.Hash) string { return filepath.Join(c.dir, d.Algorithm, d.Hex) }
 
@@ -36,6 +40,9 @@ func (c contentCache) get(d v1.Hash) ([]byte, bool) {
 func (c contentCache) put(d v1.Hash, data []byte) {
 	if c.dir == "" || !sameDigest(d, data) {
 		return
+	}
+	if c.beforeWrite != nil {
+		c.beforeWrite()
 	}
 	dir := filepath.Dir(c.path(d))
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -35,6 +35,10 @@ type RemoteOptions struct {
 	// CacheDir keeps signature material named by digest between calls (see contentCache); empty
 	// means no cache. Tags and referrer lists are always fetched.
 	CacheDir string
+	// BeforeCacheWrite, when set, is called before anything is written to CacheDir, perhaps from
+	// several goroutines at once; a write waits for it to return. The CLI sweeps the data directory
+	// then, so that a verification served from the cache, which writes nothing, does not pay for it.
+	BeforeCacheWrite func()
 }
 
 // client is one session with registries: ggcr's puller and pusher for writes, reused so that
@@ -70,7 +74,7 @@ func newClient(ctx context.Context, o RemoteOptions) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{ctx: ctx, opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher)), r: newReader(rt, kc, backoff, contentCache{o.CacheDir})}, nil
+	return &client{ctx: ctx, opts: append(opts, remote.Reuse(puller), remote.Reuse(pusher)), r: newReader(rt, kc, backoff, contentCache{dir: o.CacheDir, beforeWrite: o.BeforeCacheWrite})}, nil
 }
 
 // errNotFound is a registry's 404: the tag, manifest or blob does not exist.

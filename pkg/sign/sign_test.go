@@ -218,6 +218,8 @@ func TestVerifyFailsClosed(t *testing.T) {
 	cases := []struct {
 		name   string
 		format Format
+		// attestations verifies the image's attestations instead of its signatures.
+		attestations bool
 		// setup prepares the registry and returns the image to verify and the key to verify with.
 		setup func(t *testing.T, host string, armed *atomic.Bool) (name.Digest, Verifier)
 		wrap  func(armed *atomic.Bool) func(http.Handler) http.Handler
@@ -233,6 +235,9 @@ func TestVerifyFailsClosed(t *testing.T) {
 		{name: "tampered payload/bundle", format: FormatBundle, setup: tamperedBundle, want: ErrBadSignature},
 		{name: "signature of another image/legacy", format: FormatLegacy, setup: otherImageLegacy, want: ErrOtherImage},
 		{name: "signature of another image/bundle", format: FormatBundle, setup: otherImageBundle, want: ErrOtherImage},
+		{name: "payload re-signed for another digest/legacy", format: FormatLegacy, setup: resignedOtherDigestLegacy, want: ErrOtherImage},
+		{name: "bundle of another image replayed/bundle", format: FormatBundle, setup: replayedBundle, want: ErrOtherImage},
+		{name: "attestation of another image/legacy", format: FormatLegacy, attestations: true, setup: otherImageAttestation, want: ErrOtherImage},
 		{name: "digest mismatch", setup: signed, want: ErrDigestMismatch, wrap: func(armed *atomic.Bool) func(http.Handler) http.Handler {
 			return alterManifest(func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/sha256:") }, armed)
 		}},
@@ -260,7 +265,11 @@ func TestVerifyFailsClosed(t *testing.T) {
 			host := regtest.Registry(t, opts...)
 			ref, v := tc.setup(t, host, armed)
 			armed.Store(true)
-			_, err := Verify(ctx, ref, v, Options{Formats: tc.format, RemoteOptions: quick})
+			o := Options{Formats: tc.format, RemoteOptions: quick}
+			_, err := Verify(ctx, ref, v, o)
+			if tc.attestations {
+				_, err = VerifyAttestations(ctx, ref, v, "", o)
+			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -391,7 +400,9 @@ func TestVerifyCache(t *testing.T) {
 	if _, err := Sign(ctx, ref, s, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{RemoteOptions: RemoteOptions{CacheDir: t.TempDir()}}
+	// writes counts the calls of the hook that runs before the cache is written to.
+	var writes atomic.Int32
+	o := Options{RemoteOptions: RemoteOptions{CacheDir: t.TempDir(), BeforeCacheWrite: func() { writes.Add(1) }}}
 	verify := func() (blobs int) {
 		t.Helper()
 		before := flaky.Count(http.MethodGet, regtest.KindBlob)
@@ -406,8 +417,15 @@ func TestVerifyCache(t *testing.T) {
 	if n := verify(); n == 0 {
 		t.Fatal("the first verification fetched no blobs")
 	}
+	if writes.Load() == 0 {
+		t.Error("the cache was filled without calling BeforeCacheWrite")
+	}
+	writes.Store(0)
 	if n := verify(); n != 0 {
 		t.Fatalf("the second verification fetched %d blobs, want 0", n)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("a verification served from the cache called BeforeCacheWrite %d times", n)
 	}
 	// Damage every cached file: each is dropped and fetched again, and verification still succeeds.
 	entries, err := os.ReadDir(filepath.Join(o.CacheDir, "sha256"))
