@@ -59,7 +59,7 @@ and any failed test makes the exit code 3.`,
 			if err != nil {
 				return err
 			}
-			opt := imagetest.Options{Runc: f.runc, WorkDir: f.workDir}
+			opt := imagetest.Options{Runc: f.runc, WorkDir: f.workDir, Limits: g.limits()}
 			var findings []evidence.Finding
 			if img.Index != nil {
 				findings, err = imagetest.RunIndex(ctx, img.Index, suite, opt)

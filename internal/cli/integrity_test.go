@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
@@ -245,5 +246,40 @@ func TestBuildRepairsDamagedBlob(t *testing.T) {
 				t.Errorf("sbom after the repair: %v", err)
 			}
 		})
+	}
+}
+
+// TestMaxImageSize: --max-image-size bounds what every evidence verb (and the build's evidence gate)
+// may inflate of one image: over it, the verb refuses with exit 2 and names the limit.
+func TestMaxImageSize(t *testing.T) {
+	data, dir := builtFixture(t, false)
+	tests := filepath.Join(t.TempDir(), "tests.yaml")
+	if err := os.WriteFile(tests, []byte("fileExistenceTests:\n  - {name: app, path: /usr/bin/app, shouldExist: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"sbom", "fixture:1.0"},
+		{"secrets", "fixture:1.0"},
+		{"lint", "fixture:1.0", "--fail-on", "none"},
+		{"test", "fixture:1.0", "--tests", tests},
+	} {
+		// The inventory cache would answer sbom without reading a layer: a fresh data directory.
+		fresh := copyTree(t, data)
+		if err := os.RemoveAll(filepath.Join(fresh, "cache", "inventories")); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := run(t, append([]string{"--data-dir", fresh, "--max-image-size", "1KiB"}, args...)...)
+		if !errors.Is(err, imageref.ErrTooLarge) || ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "1024") {
+			t.Errorf("%v with --max-image-size 1KiB: %v (exit %d), want imageref.ErrTooLarge naming 1024, exit 2", args, err, ExitCode(err))
+		}
+		if _, stderr, err := run(t, append([]string{"--data-dir", fresh}, args...)...); err != nil && ExitCode(err) != ExitFindings {
+			t.Fatalf("%v within the default limit: %v\n%s", args, err, stderr)
+		}
+	}
+	// The build's evidence gate reads the image under the same limit; a changed spec builds afresh.
+	fresh := t.TempDir()
+	_, _, err := run(t, "--data-dir", fresh, "--max-image-size", "1KiB", "build", dir)
+	if !errors.Is(err, imageref.ErrTooLarge) || ExitCode(err) != ExitUsage {
+		t.Errorf("build with --max-image-size 1KiB: %v (exit %d), want imageref.ErrTooLarge, exit 2", err, ExitCode(err))
 	}
 }

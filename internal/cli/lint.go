@@ -50,6 +50,7 @@ Rules:
 			if err != nil {
 				return err
 			}
+			opt.Limits = g.limits()
 			env, err := g.env()
 			if err != nil {
 				return err

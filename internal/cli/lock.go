@@ -117,5 +117,6 @@ func pipelineOptions(env Env, g *globalFlags, cmd *cobra.Command, allowFrom []st
 		AptSources:      env.AptSources,
 		SourceDateEpoch: env.SourceDateEpoch,
 		AllowFilesFrom:  allowFrom,
+		Limits:          g.limits(),
 	}
 }

@@ -8,12 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/ingot-build/ingot/pkg/imageref"
 )
 
 // options shared by every command.
 type globalFlags struct {
 	dataDir string
 	quiet   bool
+	// maxImageSize bounds how much one image's layers may decompress to in the evidence stages.
+	maxImageSize byteSize
 	// transport carries registry requests; nil means a fresh default transport. Tests set it (to hold
 	// commands to loopback); there is no flag for it.
 	transport http.RoundTripper
@@ -41,6 +45,8 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default $INGOT_DATA_DIR, else $XDG_DATA_HOME/ingot)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
+	g.maxImageSize = byteSize(imageref.DefaultMaxImageBytes)
+	root.PersistentFlags().Var(&g.maxImageSize, "max-image-size", "refuse an image whose layers decompress to more than this in the evidence stages (e.g. 2GiB)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newLockCmd(g),
@@ -61,6 +67,11 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 		newVersionCmd(),
 	)
 	return root
+}
+
+// limits are what reading one image's layers may cost.
+func (g *globalFlags) limits() imageref.Limits {
+	return imageref.Limits{MaxImageBytes: int64(g.maxImageSize)}
 }
 
 // env reads the environment and applies the global flags over it.

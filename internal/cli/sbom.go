@@ -55,7 +55,8 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 				return err
 			}
 			inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{
-				Ref: args[0],
+				Ref:    args[0],
+				Limits: g.limits(),
 				Skipped: func(path string, err error) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)
 				},

@@ -118,7 +118,7 @@ func scanInventory(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, ar
 	if err != nil {
 		return nil, err
 	}
-	return g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0]})
+	return g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
 }
 
 // dbVersion summarises the database for the predicate: the newest modification among its sources.

@@ -81,7 +81,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	secretsDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		inv, err := opt.Store().Inventories().Catalog(gctx, img, sbom.Options{Ref: image.Ref})
+		inv, err := opt.Store().Inventories().Catalog(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
 		if err != nil {
 			return fmt.Errorf("sbom: %w", err)
 		}
@@ -91,7 +91,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	})
 	g.Go(func() error {
 		defer close(secretsDone)
-		fs, err := secrets.Scan(gctx, img, secrets.Options{Allow: allow})
+		fs, err := secrets.Scan(gctx, img, secrets.Options{Allow: allow, Limits: opt.Limits})
 		if err != nil {
 			return fmt.Errorf("secrets: %w", err)
 		}
@@ -102,7 +102,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		// Lint reads the image alongside the others, and takes the secrets already found for its
 		// secrets rule instead of scanning again.
 		fs, err := harden.Lint(gctx, img, harden.Options{
-			Profile: profile, Waivers: waivers,
+			Profile: profile, Waivers: waivers, Limits: opt.Limits,
 			Secrets: func(ctx context.Context, _ v1.Image) ([]evidence.Finding, error) {
 				select {
 				case <-secretsDone:
@@ -164,7 +164,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		if err != nil {
 			return nil, err
 		}
-		fs, err := imagetest.Run(ctx, img, suite, imagetest.Options{})
+		fs, err := imagetest.Run(ctx, img, suite, imagetest.Options{Limits: opt.Limits})
 		if err != nil {
 			return nil, fmt.Errorf("structure tests: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/store"
 )
 
@@ -32,6 +33,8 @@ type Options struct {
 	// holds what it is building. Empty leaves them out (the provenance still records the canonical
 	// digests of the spec and lock being built).
 	SpecFile, LockFile string
+	// Limits bound what reading one image's layers may cost in the evidence stages.
+	Limits imageref.Limits
 	// AllowFilesFrom are directories, besides the spec's own, that the spec's local files
 	// (files[].source, evidence.tests, evidence.vex) may lie in. A server building specs that others
 	// wrote leaves it empty unless it means to share a directory with all of them.
