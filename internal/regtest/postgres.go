@@ -1,0 +1,142 @@
+package regtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// PostgresCluster is a private PostgreSQL server for tests: a cluster made with initdb in a
+// temporary directory, listening on a free loopback port, trusting local connections, stopped and
+// removed when the test that started it ends. PostgreSQL refuses to run as root, so when the tests
+// run as root (as CI does) the server runs as the postgres user that Debian's package creates.
+type PostgresCluster struct {
+	Port int
+	dir  string
+	bin  string
+	cred *syscall.Credential
+	n    int
+}
+
+// postgresBin finds the server binaries (initdb, pg_ctl): Debian keeps them off PATH, under
+// /usr/lib/postgresql/<major>/bin.
+func postgresBin(t testing.TB) string {
+	t.Helper()
+	if matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl"); len(matches) > 0 {
+		return filepath.Dir(matches[len(matches)-1])
+	}
+	// Elsewhere the binaries are on PATH, perhaps as links into their directory.
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Dir(real)
+		}
+	}
+	missing(t, "PostgreSQL's server is not installed (apt-get install postgresql)")
+	return ""
+}
+
+// StartPostgres starts a private cluster for the test (or for a whole package, from TestMain through
+// a testing.TB of its own). It skips when PostgreSQL is missing, and fails under CI.
+func StartPostgres(t testing.TB) *PostgresCluster {
+	t.Helper()
+	c := &PostgresCluster{bin: postgresBin(t)}
+	if c.bin == "" {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "ingot-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dir = dir
+	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // registered first, so it runs after the stop
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			missing(t, "running as root needs the postgres user to run the server: %v", err)
+			return nil
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Port = port
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	t.Cleanup(func() { _, _ = c.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop") })
+	return c
+}
+
+// DSN is the connection string of database db (the cluster's "postgres" database when empty).
+func (c *PostgresCluster) DSN(db string) string {
+	if db == "" {
+		db = "postgres"
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, db)
+}
+
+// NewDatabase creates an empty database and returns its connection string, so each test gets a
+// clean catalog from one cluster.
+func (c *PostgresCluster) NewDatabase(t testing.TB) string {
+	t.Helper()
+	c.n++
+	name := fmt.Sprintf("t%d_%d", c.n, time.Now().UnixNano()%1_000_000_000)
+	if out, err := c.run("psql", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating database %s: %v\n%s", name, err, out)
+	}
+	return c.DSN(name)
+}
+
+// Psql runs one SQL statement against db and returns its unaligned output: a second opinion, from
+// PostgreSQL's own client, on what a test's code wrote.
+func (c *PostgresCluster) Psql(t testing.TB, dsn, sql string) string {
+	t.Helper()
+	out, err := c.run("psql", dsn, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)
+	if err != nil {
+		t.Fatalf("psql %q: %v\n%s", sql, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (c *PostgresCluster) run(name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd.Dir = c.dir
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
