@@ -240,6 +240,20 @@ type Coverage struct {
 // Checked reports whether the ecosystem's packages were checked against any data.
 func (c Coverage) Checked() bool { return len(c.Sources) > 0 }
 
+// String says it in one line, the same everywhere it is shown: "Go (3 packages, against Go: 4291 Go
+// records)", "Debian:12 (96 packages, no data for Debian:12 or Debian)".
+func (c Coverage) String() string {
+	what := c.Reason
+	if c.Checked() {
+		var srcs []string
+		for _, s := range c.Sources {
+			srcs = append(srcs, fmt.Sprintf("%s: %d %s records", s.Name, s.Records, s.Ecosystem))
+		}
+		what = "against " + strings.Join(srcs, ", ")
+	}
+	return fmt.Sprintf("%s (%d packages, %s)", c.Ecosystem, c.Packages, what)
+}
+
 // CoverageSource is one source's data for an ecosystem.
 type CoverageSource struct {
 	// Name is the source's name in the database (ingot db status).
