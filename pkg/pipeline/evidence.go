@@ -328,6 +328,8 @@ func (e *Evidence) Check(s *spec.Spec) error {
 			if r == nil {
 				continue
 			}
+			r := *r
+			r.UnknownAs = gate.unknownAs // the spec's, whatever the report was made with
 			for _, f := range r.AtLeast(*gate.failOn) {
 				what := f.ID
 				if f.Package != nil {
