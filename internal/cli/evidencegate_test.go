@@ -247,7 +247,6 @@ func checkPredicateCoverage(t *testing.T, what string, data []byte, notChecked s
 // field) before the repository is asked for anything, by lock and by build, with or without a lock.
 func TestSpecEvidenceRefused(t *testing.T) {
 	repo := testrepo.New(t, testrepo.Options{Packages: fixturePackages()})
-	const goodTests = "fileExistenceTests:\n  - {name: app, path: /usr/bin/app, shouldExist: true}\n"
 	const goodVEX = `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "t", "timestamp": "2024-01-01T00:00:00Z", "version": 1, "statements": []}`
 	for _, tc := range []struct {
 		name, evidence string

@@ -101,7 +101,7 @@ func readTests(f spec.LocalFile) (*imagetest.Suite, error) {
 	if err != nil {
 		return nil, &spec.FieldError{Field: f.Field, Reason: err.Error()}
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // read-only
 	data, err := spec.ReadRegular(root, f.Rel)
 	if err != nil {
 		return nil, &spec.FieldError{Field: f.Field, Reason: err.Error()}
