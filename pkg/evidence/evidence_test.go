@@ -99,7 +99,7 @@ func TestUnknownAs(t *testing.T) {
 }
 
 func TestParseLevel(t *testing.T) {
-	for i, name := range Levels {
+	for i, name := range Levels() {
 		if s, err := ParseLevel(strings.ToUpper(name)); err != nil || s != Severity(i) {
 			t.Errorf("ParseLevel(%q) = %v, %v", name, s, err)
 		}

@@ -46,9 +46,9 @@ func ParseSeverity(v string) (Severity, error) {
 	return SeverityUnknown, fmt.Errorf("unknown severity %q (want negligible, low, medium, high or critical)", v)
 }
 
-// Levels are the severity names a user gives a gate (--fail-on, --unknown-as, evidence.fail-on,
+// Levels returns the severity names a user gives a gate (--fail-on, --unknown-as, evidence.fail-on,
 // evidence.unknown-as), lowest first.
-var Levels = severityNames[:]
+func Levels() []string { return append([]string(nil), severityNames[:]...) }
 
 // ParseLevel reads a level a user gives a gate: one of Levels, case-insensitively. Unlike
 // ParseSeverity, which reads the ratings of vulnerability databases, it takes no synonyms: "none"
@@ -59,7 +59,7 @@ func ParseLevel(v string) (Severity, error) {
 			return Severity(i), nil
 		}
 	}
-	return SeverityUnknown, fmt.Errorf("%q is not a level (want %s)", v, strings.Join(Levels, ", "))
+	return SeverityUnknown, fmt.Errorf("%q is not a level (want %s)", v, strings.Join(Levels(), ", "))
 }
 
 // ParseFailOn reads a fail-on threshold: a level, or "none", which disables the gate (nil). "unknown"
@@ -70,7 +70,7 @@ func ParseFailOn(v string) (*Severity, error) {
 	}
 	s, err := ParseLevel(v)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a level (want none, %s)", v, strings.Join(Levels, ", "))
+		return nil, fmt.Errorf("%q is not a level (want none, %s)", v, strings.Join(Levels(), ", "))
 	}
 	return &s, nil
 }
