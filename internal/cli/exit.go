@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,8 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // the work failed: network, verification, build
 	ExitUsage   = 2 // the input is wrong: flags, spec, lock
-	// ExitFindings means the command ran and found what --fail-on asked to fail on.
+	// ExitFindings means the command ran and found what --fail-on asked to fail on, or (scan
+	// --require-data) could not check packages it was asked to.
 	ExitFindings = 3
 )
 
@@ -23,10 +25,30 @@ const (
 type FindingsError struct {
 	Count     int
 	Threshold evidence.Severity
+	// Unknown of them are of unknown severity, counted at UnknownAs.
+	Unknown   int
+	UnknownAs evidence.Severity
 }
 
 func (e *FindingsError) Error() string {
-	return fmt.Sprintf("%d finding(s) at or above %s", e.Count, e.Threshold)
+	msg := fmt.Sprintf("%d finding(s) at or above %s", e.Count, e.Threshold)
+	if e.Unknown > 0 && e.UnknownAs != evidence.SeverityUnknown {
+		msg += fmt.Sprintf(" (%d of unknown severity, counted as %s)", e.Unknown, e.UnknownAs)
+	}
+	return msg
+}
+
+// UncheckedError is returned by scan --require-data when packages of the image were not checked
+// against any vulnerability data. Like findings at --fail-on, it is the gate's verdict on a scan that
+// ran (exit code 3), not a failure to run it.
+type UncheckedError struct{ Unchecked []evidence.Coverage }
+
+func (e *UncheckedError) Error() string {
+	var parts []string
+	for _, c := range e.Unchecked {
+		parts = append(parts, c.String())
+	}
+	return "not checked, and --require-data asks for every ecosystem to be: " + strings.Join(parts, "; ")
 }
 
 // usageError is bad input found by the CLI itself (flags, arguments): exit code 2.
@@ -56,10 +78,11 @@ func usageErrorf(format string, args ...any) error {
 // package (fault.Invalid) 2, anything else 1.
 func ExitCode(err error) int {
 	var fe *FindingsError
+	var ue *UncheckedError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &fe):
+	case errors.As(err, &fe), errors.As(err, &ue):
 		return ExitFindings
 	case fault.Of(err) == fault.Invalid:
 		return ExitUsage

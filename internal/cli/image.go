@@ -58,18 +58,31 @@ func checkFindingsFormat(format string) error {
 	return usageErrorf("-o %q: want table, json or sarif", format)
 }
 
-// parseFailOn reads a --fail-on value, the same way for every verb; "none" (and "" for a flag whose
-// default is empty) never fails, which a nil threshold means.
+// parseFailOn reads a --fail-on value, the same way for every verb (evidence.ParseFailOn): a level,
+// unknown (every finding that counts) included, or "none" (and "" for a flag whose default is empty),
+// which never fails: a nil threshold.
 func parseFailOn(v string) (*evidence.Severity, error) {
-	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, "none") {
+	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
-	s, err := evidence.ParseSeverity(v)
-	if err != nil || s == evidence.SeverityUnknown {
-		return nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", v)
+	s, err := evidence.ParseFailOn(v)
+	if err != nil {
+		return nil, usageErrorf("--fail-on %v", err)
 	}
-	return &s, nil
+	return s, nil
 }
+
+// parseUnknownAs reads --unknown-as: the level a gate counts findings of unknown severity at.
+func parseUnknownAs(v string) (evidence.Severity, error) {
+	s, err := evidence.ParseLevel(v)
+	if err != nil {
+		return 0, usageErrorf("--unknown-as %v", err)
+	}
+	return s, nil
+}
+
+// failOnHelp is the --fail-on flag's usage, the same for every verb.
+const failOnHelp = "exit 3 when a finding that counts is at or above this level: unknown (any finding), negligible, low, medium, high, critical, or none"
 
 // writeFindings renders a report and fails with a FindingsError (exit 3) when findings reach the
 // threshold; a nil threshold never fails.
@@ -80,13 +93,21 @@ func writeFindings(w io.Writer, format string, r evidence.Report, threshold *evi
 	return failOn(r, threshold)
 }
 
-// failOn is a FindingsError when findings reach the threshold; a nil threshold never fails.
+// failOn is a FindingsError when findings reach the threshold, counting those of unknown severity at
+// the report's UnknownAs; a nil threshold never fails.
 func failOn(r evidence.Report, threshold *evidence.Severity) error {
 	if threshold == nil {
 		return nil
 	}
-	if n := len(r.AtLeast(*threshold)); n > 0 {
-		return &FindingsError{Count: n, Threshold: *threshold}
+	hit := r.AtLeast(*threshold)
+	if len(hit) == 0 {
+		return nil
 	}
-	return nil
+	e := &FindingsError{Count: len(hit), Threshold: *threshold, UnknownAs: r.UnknownAs}
+	for _, f := range hit {
+		if f.Severity == evidence.SeverityUnknown {
+			e.Unknown++
+		}
+	}
+	return e
 }

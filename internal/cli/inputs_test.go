@@ -170,7 +170,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		{[]string{"lint", "-o", "xml", "./x.tar"}, "-o \"xml\""},
 		{[]string{"test", "-o", "xml", "--tests", tests, "./x.tar"}, "-o \"xml\""},
 		{[]string{"verify", "-o", "xml", "--key", prefix + ".pub", okRef}, "-o \"xml\""},
-		{[]string{"scan", "--fail-on", "unknown", "--sbom", garbage}, "--fail-on"},
+		{[]string{"scan", "--unknown-as", "none", "--sbom", garbage}, "--unknown-as"},
 		{[]string{"scan", "--fail-on", "severe", "--sbom", garbage}, "--fail-on"},
 		{[]string{"secrets", "--fail-on", "severe", "./x.tar"}, "--fail-on"},
 		{[]string{"lint", "--fail-on", "severe", "./x.tar"}, "--fail-on"},

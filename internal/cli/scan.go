@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -17,11 +18,13 @@ import (
 const formatCosignVuln = "cosign-vuln"
 
 type scanFlags struct {
-	output    string
-	sbomFile  string
-	vex       []string
-	failOn    string
-	onlyFixed bool
+	output      string
+	sbomFile    string
+	vex         []string
+	failOn      string
+	unknownAs   string
+	requireData bool
+	onlyFixed   bool
 }
 
 func newScanCmd(g *globalFlags) *cobra.Command {
@@ -35,10 +38,20 @@ func newScanCmd(g *globalFlags) *cobra.Command {
 
 --sbom FILE scans an SPDX or CycloneDX document instead. Debian packages are matched through their
 source package, versions compare by each ecosystem's rules, and severity comes from CVSS v3/v4 vectors,
-else the advisory's own rating. Nothing is fetched.
+else the advisory's own rating. An advisory with neither (every Go advisory) takes the worst rating of
+the records it aliases, that alias it or share an alias with it, in any imported source (osv.dev's Go
+export carries GitHub's GHSA records beside the GO ones); the finding's severitySource names that
+record. With none, its severity is unknown. Nothing is fetched.
 
 --vex applies OpenVEX documents (not_affected and fixed findings are kept, with their justification,
-but do not count). --fail-on SEVERITY exits with code 3 when a counting finding is at or above it.
+but do not count). --fail-on LEVEL exits with code 3 when a counting finding is at or above it;
+--fail-on unknown fails on any counting finding. Findings of unknown severity count at --unknown-as
+(default high), which the summary states; reports keep them unknown.
+
+The report says which data each ecosystem of the image was checked against, and which were not
+checked at all (no data imported for Debian:12, say): "no findings" there means nothing.
+--require-data exits with code 3, like --fail-on, when an ecosystem was not checked.
+
 -o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes). A missing or
 malformed --sbom or --vex document is bad input (exit code 2).`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
@@ -50,6 +63,10 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				return usageErrorf("-o %q: want table, json, sarif or %s", f.output, formatCosignVuln)
 			}
 			threshold, err := parseFailOn(f.failOn)
+			if err != nil {
+				return err
+			}
+			unknownAs, err := parseUnknownAs(f.unknownAs)
 			if err != nil {
 				return err
 			}
@@ -74,7 +91,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if len(st.Sources) == 0 {
 				return fmt.Errorf("no vulnerability data in %s: run ingot db import (or ingot db update) first", db.Dir)
 			}
-			r, err := db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed})
+			r, err := db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed, UnknownAs: unknownAs})
 			if err != nil {
 				return err
 			}
@@ -89,15 +106,25 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				if _, err := cmd.OutOrStdout().Write(append(data, '\n')); err != nil {
 					return err
 				}
-				return failOn(r, threshold)
+			} else if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+				return err
 			}
-			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
+			var gate []error
+			if err := failOn(r, threshold); err != nil {
+				gate = append(gate, err)
+			}
+			if un := evidence.Unchecked(r.Coverage); f.requireData && len(un) > 0 {
+				gate = append(gate, &UncheckedError{Unchecked: un})
+			}
+			return errors.Join(gate...)
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
 	cmd.Flags().StringVar(&f.sbomFile, "sbom", "", "scan this SPDX or CycloneDX JSON document instead of an image")
 	cmd.Flags().StringArrayVar(&f.vex, "vex", nil, "OpenVEX document to apply (repeatable)")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (low, medium, high, critical)")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", failOnHelp)
+	cmd.Flags().StringVar(&f.unknownAs, "unknown-as", evidence.DefaultUnknownAs.String(), "the level --fail-on counts findings of unknown severity at")
+	cmd.Flags().BoolVar(&f.requireData, "require-data", false, "exit 3 when an ecosystem of the image has no vulnerability data to be checked against")
 	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
 	return cmd
 }

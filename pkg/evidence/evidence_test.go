@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +44,78 @@ func TestReportThresholds(t *testing.T) {
 	}
 	if got := r.AtLeast(SeverityCritical); len(got) != 0 {
 		t.Errorf("AtLeast(critical) = %v, want none", got)
+	}
+}
+
+// TestUnknownAs: a gate counts findings of unknown severity at UnknownAs; fail-on unknown takes every
+// finding that counts; the severities themselves are left alone.
+func TestUnknownAs(t *testing.T) {
+	fs := []Finding{
+		{ID: "rated", Severity: SeverityMedium, Status: StatusAffected},
+		{ID: "unrated", Severity: SeverityUnknown, Status: StatusAffected},
+		{ID: "unrated-vexed", Severity: SeverityUnknown, Status: StatusNotAffected},
+	}
+	ids := func(fs []Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		unknownAs Severity
+		min       Severity
+		want      []string
+		worst     Severity
+		counted   int
+	}{
+		{SeverityUnknown, SeverityHigh, nil, SeverityMedium, 0},
+		{SeverityHigh, SeverityHigh, []string{"unrated"}, SeverityHigh, 1},
+		{SeverityLow, SeverityHigh, nil, SeverityMedium, 1},
+		{SeverityLow, SeverityLow, []string{"rated", "unrated"}, SeverityMedium, 1},
+		{SeverityUnknown, SeverityUnknown, []string{"rated", "unrated"}, SeverityMedium, 0},
+		{SeverityCritical, SeverityUnknown, []string{"rated", "unrated"}, SeverityCritical, 1},
+	}
+	for _, tt := range tests {
+		r := Report{Findings: fs, UnknownAs: tt.unknownAs}
+		if got := ids(r.AtLeast(tt.min)); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("unknown as %s: AtLeast(%s) = %v, want %v", tt.unknownAs, tt.min, got, tt.want)
+		}
+		if w := r.Worst(); w != tt.worst {
+			t.Errorf("unknown as %s: Worst = %s, want %s", tt.unknownAs, w, tt.worst)
+		}
+		if n := r.UnknownCounted(); n != tt.counted {
+			t.Errorf("unknown as %s: UnknownCounted = %d, want %d", tt.unknownAs, n, tt.counted)
+		}
+		if fs[1].Severity != SeverityUnknown {
+			t.Fatal("the gate changed a finding's severity")
+		}
+	}
+	b, _ := json.Marshal(Report{Findings: fs[1:2], UnknownAs: SeverityHigh})
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil || back.UnknownAs != SeverityHigh || back.Findings[0].Severity != SeverityUnknown {
+		t.Errorf("JSON round trip: %s -> %+v, %v", b, back, err)
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for i, name := range Levels() {
+		if s, err := ParseLevel(strings.ToUpper(name)); err != nil || s != Severity(i) {
+			t.Errorf("ParseLevel(%q) = %v, %v", name, s, err)
+		}
+	}
+	for _, bad := range []string{"", "none", "moderate", "hihg"} {
+		if _, err := ParseLevel(bad); err == nil {
+			t.Errorf("ParseLevel(%q) accepted", bad)
+		}
+	}
+	if s, err := ParseFailOn("none"); s != nil || err != nil {
+		t.Errorf("ParseFailOn(none) = %v, %v; want a disabled gate", s, err)
+	}
+	if s, err := ParseFailOn("unknown"); err != nil || s == nil || *s != SeverityUnknown {
+		t.Errorf("ParseFailOn(unknown) = %v, %v", s, err)
+	}
+	if _, err := ParseFailOn("severe"); err == nil || !strings.Contains(err.Error(), "none, unknown, negligible") {
+		t.Errorf("ParseFailOn(severe) = %v", err)
 	}
 }

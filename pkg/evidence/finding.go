@@ -46,6 +46,40 @@ func ParseSeverity(v string) (Severity, error) {
 	return SeverityUnknown, fmt.Errorf("unknown severity %q (want negligible, low, medium, high or critical)", v)
 }
 
+// Levels returns the severity names a user gives a gate (--fail-on, --unknown-as, evidence.fail-on,
+// evidence.unknown-as), lowest first.
+func Levels() []string { return append([]string(nil), severityNames[:]...) }
+
+// ParseLevel reads a level a user gives a gate: one of Levels, case-insensitively. Unlike
+// ParseSeverity, which reads the ratings of vulnerability databases, it takes no synonyms: "none"
+// means a disabled gate to --fail-on, not negligible, and a typo must not pass as a level.
+func ParseLevel(v string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(v), n) {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnknown, fmt.Errorf("%q is not a level (want %s)", v, strings.Join(Levels(), ", "))
+}
+
+// ParseFailOn reads a fail-on threshold: a level, or "none", which disables the gate (nil). "unknown"
+// is the lowest level: every finding that counts reaches it, whatever its severity.
+func ParseFailOn(v string) (*Severity, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "none") {
+		return nil, nil
+	}
+	s, err := ParseLevel(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a level (want none, %s)", v, strings.Join(Levels(), ", "))
+	}
+	return &s, nil
+}
+
+// DefaultUnknownAs is the level a gate counts a finding of unknown severity as unless told otherwise:
+// an advisory nobody rated is not known to be harmless, so it fails the usual thresholds (high and
+// below) rather than slipping under every one of them.
+const DefaultUnknownAs = SeverityHigh
+
 // MarshalText writes the name.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
@@ -113,6 +147,9 @@ type Finding struct {
 	Title       string      `json:"title,omitempty"`
 	Description string      `json:"description,omitempty"`
 	Package     *PackageRef `json:"package,omitempty"`
+	// SeveritySource says where Severity came from when the finding's own records carry no rating:
+	// the aliased record that rated it, and how ("GHSA-xxxx-xxxx-xxxx (CVSS:3.1/AV:N/...)").
+	SeveritySource string `json:"severitySource,omitempty"`
 	// FixedVersion is the lowest version that fixes a vulnerability, when one exists.
 	FixedVersion string     `json:"fixedVersion,omitempty"`
 	CVSS         []CVSS     `json:"cvss,omitempty"`
@@ -132,25 +169,108 @@ type Report struct {
 	Image    Image     `json:"image"`
 	Tool     string    `json:"tool"` // "ingot scan", "ingot secrets", ...
 	Findings []Finding `json:"findings"`
+	// UnknownAs is the level the report's gate counts a finding of unknown severity as (Level, AtLeast,
+	// Worst); the findings keep their own severity. Unknown (the zero value) maps nothing.
+	UnknownAs Severity `json:"unknownAs,omitzero"`
+	// Coverage says, for a vulnerability scan, what data each ecosystem of the inventory was checked
+	// against, and which were not checked at all; nil for the other stages.
+	Coverage []Coverage `json:"coverage,omitempty"`
 }
 
-// Worst returns the highest severity among findings that count.
+// Level is the severity a gate counts f at: its own, or UnknownAs when its own is unknown.
+func (r Report) Level(f Finding) Severity {
+	if f.Severity == SeverityUnknown {
+		return r.UnknownAs
+	}
+	return f.Severity
+}
+
+// Worst returns the highest level (see Level) among findings that count.
 func (r Report) Worst() Severity {
 	w := SeverityUnknown
 	for _, f := range r.Findings {
-		if f.Counts() && f.Severity > w {
-			w = f.Severity
+		if l := r.Level(f); f.Counts() && l > w {
+			w = l
 		}
 	}
 	return w
 }
 
-// AtLeast returns the findings that count with severity at or above min.
+// AtLeast returns the findings that count with a level (see Level) at or above min. AtLeast(unknown)
+// is every finding that counts.
 func (r Report) AtLeast(min Severity) []Finding {
 	var out []Finding
 	for _, f := range r.Findings {
-		if f.Counts() && f.Severity >= min {
+		if f.Counts() && r.Level(f) >= min {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// UnknownCounted is the number of counting findings of unknown severity that a gate counts at
+// UnknownAs; zero when UnknownAs maps nothing.
+func (r Report) UnknownCounted() int {
+	if r.UnknownAs == SeverityUnknown {
+		return 0
+	}
+	n := 0
+	for _, f := range r.Findings {
+		if f.Counts() && f.Severity == SeverityUnknown {
+			n++
+		}
+	}
+	return n
+}
+
+// Coverage is what one ecosystem of an inventory was checked against. An ecosystem with packages but
+// no Sources was not checked: no finding about it means nothing.
+type Coverage struct {
+	// Ecosystem is the OSV ecosystem the packages are matched in ("Debian:12", "Go", "npm"), or, for
+	// packages no OSV ecosystem names, their package type ("deb", "apk").
+	Ecosystem string `json:"ecosystem"`
+	// Packages counts the inventory's packages in it.
+	Packages int `json:"packages"`
+	// Sources are the imported data they were checked against.
+	Sources []CoverageSource `json:"sources,omitempty"`
+	// Reason says why they were not checked; set exactly when Sources is empty.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Checked reports whether the ecosystem's packages were checked against any data.
+func (c Coverage) Checked() bool { return len(c.Sources) > 0 }
+
+// String says it in one line, the same everywhere it is shown: "Go (3 packages, against Go: 4291 Go
+// records)", "Debian:12 (96 packages, no data for Debian:12 or Debian)".
+func (c Coverage) String() string {
+	what := c.Reason
+	if c.Checked() {
+		var srcs []string
+		for _, s := range c.Sources {
+			srcs = append(srcs, fmt.Sprintf("%s: %d %s records", s.Name, s.Records, s.Ecosystem))
+		}
+		what = "against " + strings.Join(srcs, ", ")
+	}
+	return fmt.Sprintf("%s (%d packages, %s)", c.Ecosystem, c.Packages, what)
+}
+
+// CoverageSource is one source's data for an ecosystem.
+type CoverageSource struct {
+	// Name is the source's name in the database (ingot db status).
+	Name string `json:"name"`
+	// Ecosystem is the OSV ecosystem of the data: the inventory's own ("Debian:12") or the release-less
+	// one whose advisories apply to every release ("Debian").
+	Ecosystem string `json:"ecosystem"`
+	// Records counts the source's records in that ecosystem.
+	Records int `json:"records"`
+}
+
+// Unchecked returns the coverage entries that were not checked.
+func Unchecked(cov []Coverage) []Coverage {
+	var out []Coverage
+	for _, c := range cov {
+		if !c.Checked() {
+			out = append(out, c)
 		}
 	}
 	return out

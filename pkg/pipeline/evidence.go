@@ -71,9 +71,22 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	if err != nil {
 		return nil, err
 	}
+	gate, err := gateOf(s)
+	if err != nil {
+		return nil, err
+	}
 	var waivers []harden.Waiver
+	secretsWaived := false
 	for _, w := range cfg.Waivers {
 		waivers = append(waivers, harden.Waiver{Rule: w.Rule, Reason: w.Reason})
+		secretsWaived = secretsWaived || w.Rule == harden.RuleSecrets
+	}
+	if gate.failOn == nil && !secretsWaived {
+		// fail-on: none means secrets do not fail the image. The hardening rule that fails on any
+		// secret would fail it anyway, so it is waived, on the record: lint.json (and its
+		// attestation) shows the rule waived with this reason rather than failed on an image that
+		// passed, and the secrets themselves stay in secrets.json.
+		waivers = append(waivers, harden.Waiver{Rule: harden.RuleSecrets, Reason: FailOnNoneReason})
 	}
 
 	e := &Evidence{}
@@ -151,7 +164,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 			return nil, fmt.Errorf("scan: %w", err)
 		}
 		started := time.Now()
-		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs})
+		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs, UnknownAs: gate.unknownAs})
 		if err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
@@ -179,34 +192,65 @@ func loadTests(s *spec.Spec, opt Options) (*imagetest.Suite, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := local.Tests.ReadFile()
-	if err != nil {
-		return nil, err
-	}
-	suite, err := imagetest.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", local.Tests.Name, err)
-	}
-	return suite, nil
+	return readTests(*local.Tests)
 }
 
-// loadVEX reads the spec's VEX documents from inside the directories it may read. vuln.LoadVEX takes
-// paths (the document's format is detected as it is opened), so each is resolved again just before.
+// loadVEX reads the spec's VEX documents from inside the directories it may read.
 func loadVEX(s *spec.Spec, opt Options) ([]*vex.VEX, error) {
 	local, err := s.Local(opt.AllowFilesFrom...)
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, len(local.VEX))
+	docs := make([]*vex.VEX, len(local.VEX))
 	for i, f := range local.VEX {
-		if paths[i], err = f.Recheck(); err != nil {
+		if docs[i], err = readVEX(f); err != nil {
 			return nil, err
 		}
 	}
-	return vuln.LoadVEX(paths...)
+	return docs, nil
 }
 
-// Summary is one line for people: packages, findings that count, rules and tests.
+// FailOnNoneReason is the reason the secrets hardening rule is waived with when the spec's
+// evidence.fail-on is none.
+const FailOnNoneReason = "evidence.fail-on: none (secrets are reported, not gating)"
+
+// evidenceGate is the spec's evidence thresholds, with their defaults.
+type evidenceGate struct {
+	// failOn is nil for fail-on: none.
+	failOn      *evidence.Severity
+	unknownAs   evidence.Severity
+	requireData bool
+}
+
+// gateOf reads the spec's evidence thresholds: fail-on (default critical), unknown-as (default
+// high), require-data.
+func gateOf(s *spec.Spec) (evidenceGate, error) {
+	crit := evidence.SeverityCritical
+	g := evidenceGate{failOn: &crit, unknownAs: evidence.DefaultUnknownAs}
+	e := s.Evidence
+	if e == nil {
+		return g, nil
+	}
+	g.requireData = e.RequireData
+	if e.FailOn != "" {
+		v, err := evidence.ParseFailOn(e.FailOn)
+		if err != nil {
+			return g, &spec.FieldError{Field: "evidence.fail-on", Reason: err.Error()}
+		}
+		g.failOn = v
+	}
+	if e.UnknownAs != "" {
+		v, err := evidence.ParseLevel(e.UnknownAs)
+		if err != nil {
+			return g, &spec.FieldError{Field: "evidence.unknown-as", Reason: err.Error()}
+		}
+		g.unknownAs = v
+	}
+	return g, nil
+}
+
+// Summary is one line for people: packages, findings that count (with the level unknown
+// severities were counted at), what was not checked for vulnerabilities, rules and tests.
 func (e *Evidence) Summary() string {
 	count := func(r *evidence.Report) int {
 		if r == nil {
@@ -221,10 +265,26 @@ func (e *Evidence) Summary() string {
 		return n
 	}
 	parts := []string{fmt.Sprintf("%d packages", len(e.Inventory.Packages))}
+	switch {
+	case e.Vulns == nil:
+		parts = append(parts, "not scanned (no vulnerability data imported)")
+	case count(e.Vulns) == 0:
+		parts = append(parts, "0 vulnerabilities")
+	default:
+		v := fmt.Sprintf("%d vulnerabilities (worst %s", count(e.Vulns), e.Vulns.Worst())
+		if n := e.Vulns.UnknownCounted(); n > 0 {
+			v += fmt.Sprintf("; %d of unknown severity counted as %s", n, e.Vulns.UnknownAs)
+		}
+		parts = append(parts, v+")")
+	}
 	if e.Vulns != nil {
-		parts = append(parts, fmt.Sprintf("%d vulnerabilities (worst %s)", count(e.Vulns), e.Vulns.Worst()))
-	} else {
-		parts = append(parts, "not scanned")
+		var un []string
+		for _, c := range evidence.Unchecked(e.Vulns.Coverage) {
+			un = append(un, c.String())
+		}
+		if len(un) > 0 {
+			parts = append(parts, "not checked: "+strings.Join(un, ", "))
+		}
 	}
 	parts = append(parts, fmt.Sprintf("%d secrets", count(&e.Secrets)))
 	passed := 0
@@ -240,21 +300,15 @@ func (e *Evidence) Summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// Check applies the spec's thresholds: any failed hardening rule or structure test fails, and so does
-// a vulnerability or secret at or above fail-on (default critical). The error lists what failed.
+// Check applies the spec's thresholds: any failed hardening rule or structure test fails; so does a
+// vulnerability or secret at or above fail-on (default critical; a vulnerability of unknown severity
+// counting at unknown-as, default high), unless fail-on is none; and, with require-data, an
+// ecosystem of the image that no vulnerability data covers, or no data at all. The error lists what
+// failed.
 func (e *Evidence) Check(s *spec.Spec) error {
-	failOn := evidence.SeverityCritical
-	never := false
-	if s.Evidence != nil && s.Evidence.FailOn != "" {
-		if s.Evidence.FailOn == "none" {
-			never = true
-		} else {
-			v, err := evidence.ParseSeverity(s.Evidence.FailOn)
-			if err != nil {
-				return err
-			}
-			failOn = v
-		}
+	gate, err := gateOf(s)
+	if err != nil {
+		return err
 	}
 	var problems []string
 	for _, f := range e.Lint.Findings {
@@ -269,19 +323,34 @@ func (e *Evidence) Check(s *spec.Spec) error {
 			}
 		}
 	}
-	if !never {
+	if gate.failOn != nil {
 		for _, r := range []*evidence.Report{e.Vulns, &e.Secrets} {
 			if r == nil {
 				continue
 			}
-			for _, f := range r.AtLeast(failOn) {
+			r := *r
+			r.UnknownAs = gate.unknownAs // the spec's, whatever the report was made with
+			for _, f := range r.AtLeast(*gate.failOn) {
 				what := f.ID
 				if f.Package != nil {
 					what += " in " + f.Package.Name + " " + f.Package.Version
 				} else if len(f.Locations) > 0 {
 					what += " at " + f.Locations[0].Path
 				}
-				problems = append(problems, fmt.Sprintf("%s %s (%s)", f.Kind, what, f.Severity))
+				level := f.Severity.String()
+				if f.Severity == evidence.SeverityUnknown && r.UnknownAs != evidence.SeverityUnknown {
+					level += ", counted as " + r.UnknownAs.String()
+				}
+				problems = append(problems, fmt.Sprintf("%s %s (%s)", f.Kind, what, level))
+			}
+		}
+	}
+	if gate.requireData {
+		if e.Vulns == nil {
+			problems = append(problems, "no vulnerability data imported, and evidence.require-data asks for it")
+		} else {
+			for _, c := range evidence.Unchecked(e.Vulns.Coverage) {
+				problems = append(problems, "not checked for vulnerabilities (evidence.require-data): "+c.String())
 			}
 		}
 	}

@@ -137,3 +137,47 @@ packages: [passwd]
 		t.Errorf("secret finding in a clean image: %s at %+v (%s)", f.ID, f.Locations, f.Detail["match"])
 	}
 }
+
+// TestGateUnknownAndCoverage: the build's gate counts unknown severities at evidence.unknown-as
+// (default high), fails on unchecked ecosystems under evidence.require-data, and its summary says both.
+func TestGateUnknownAndCoverage(t *testing.T) {
+	unrated := evidence.Finding{Kind: evidence.KindVulnerability, ID: "GO-2099-0003", Status: evidence.StatusAffected, Package: &evidence.PackageRef{Name: "example.com/unrated", Version: "v1.0.0"}}
+	ev := func(unknownAs evidence.Severity) *Evidence {
+		return &Evidence{
+			Inventory: &evidence.Inventory{Packages: make([]evidence.Package, 99)},
+			Vulns: &evidence.Report{UnknownAs: unknownAs, Findings: []evidence.Finding{unrated, unrated}, Coverage: []evidence.Coverage{
+				{Ecosystem: "Debian:12", Packages: 96, Reason: "no data for Debian:12 or Debian"},
+				{Ecosystem: "Go", Packages: 3, Sources: []evidence.CoverageSource{{Name: "Go", Ecosystem: "Go", Records: 13}}},
+			}},
+		}
+	}
+	sum := ev(evidence.SeverityHigh).Summary()
+	for _, want := range []string{"2 vulnerabilities (worst high; 2 of unknown severity counted as high)", "not checked: Debian:12 (96 packages, no data for Debian:12 or Debian)"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("Summary = %q, want it to say %q", sum, want)
+		}
+	}
+	for _, tc := range []struct {
+		evidence  string
+		unknownAs evidence.Severity
+		want      string // "" passes
+	}{
+		{"{fail-on: high}", evidence.SeverityHigh, "vulnerability GO-2099-0003 in example.com/unrated v1.0.0 (unknown, counted as high)"},
+		{"{fail-on: high, unknown-as: low}", evidence.SeverityHigh, ""}, // the spec's level, not the report's
+		{"{fail-on: unknown, unknown-as: unknown}", evidence.SeverityUnknown, "GO-2099-0003"},
+		{"{}", evidence.SeverityHigh, ""},
+		{"{require-data: true}", evidence.SeverityHigh, "not checked for vulnerabilities (evidence.require-data): Debian:12 (96 packages"},
+		{"{fail-on: none, require-data: true}", evidence.SeverityHigh, "Debian:12"},
+	} {
+		s := parseSpec(t, t.TempDir(), "name: x\nfiles: [{source: a, path: /a}]\nevidence: "+tc.evidence+"\n")
+		err := ev(tc.unknownAs).Check(s)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("evidence %s: Check = %v, want %q", tc.evidence, err, tc.want)
+		}
+	}
+	// No data at all fails require-data too.
+	noData := &Evidence{Inventory: &evidence.Inventory{}}
+	if err := noData.Check(parseSpec(t, t.TempDir(), "name: x\nfiles: [{source: a, path: /a}]\nevidence: {require-data: true}\n")); err == nil || !strings.Contains(err.Error(), "no vulnerability data imported") {
+		t.Errorf("require-data without data: %v", err)
+	}
+}

@@ -72,7 +72,9 @@ func subject(f evidence.Finding) string {
 }
 
 // Table writes one line per finding, with a summary line; quiet findings (VEX'd, waived, passed)
-// are listed after those that count.
+// are listed after those that count. The summary says at which level findings of unknown severity
+// count when the report's gate maps them, and how many packages were not checked; a scan's coverage
+// follows, one line per ecosystem.
 func Table(w io.Writer, r evidence.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tID\tSUBJECT\tSTATUS\tFIX / DETAIL")
@@ -106,12 +108,36 @@ func Table(w io.Writer, r evidence.Report) error {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
+	if n := r.UnknownCounted(); n > 0 {
+		parts[len(parts)-1] += fmt.Sprintf(" (counted as %s)", r.UnknownAs)
+	}
 	summary := "no findings"
 	if len(parts) > 0 {
 		summary = strings.Join(parts, ", ")
 	}
-	_, err := fmt.Fprintf(w, "%s: %s\n", name(r), summary)
-	return err
+	total, unchecked := 0, 0
+	for _, c := range r.Coverage {
+		total += c.Packages
+		if !c.Checked() {
+			unchecked += c.Packages
+		}
+	}
+	if unchecked > 0 {
+		summary += fmt.Sprintf("; %d of %d packages not checked", unchecked, total)
+	}
+	if _, err := fmt.Fprintf(w, "%s: %s\n", name(r), summary); err != nil {
+		return err
+	}
+	for _, c := range r.Coverage {
+		state := "checked"
+		if !c.Checked() {
+			state = "not checked"
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s\n", state, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func name(r evidence.Report) string {
@@ -133,7 +159,11 @@ func oneLine(s string, max int) string {
 }
 
 // SARIF writes a SARIF 2.1.0 log with one run, one rule per finding ID and one result per finding
-// that counts (others are listed as suppressed, with their reason).
+// that counts (others are listed as suppressed, with their reason). A scan's coverage goes in the
+// run's properties ("coverage"), and each ecosystem that was not checked is also a warning among the
+// invocation's tool execution notifications, where SARIF viewers show what a run could not do. A
+// severity taken from an aliased record is named in the result's properties ("severitySource"), and
+// the level unknown severities are counted at in the run's ("unknownAs").
 func SARIF(w io.Writer, r evidence.Report) error {
 	log, err := sarif.New(sarif.Version210)
 	if err != nil {
@@ -188,7 +218,24 @@ func SARIF(w io.Writer, r evidence.Report) error {
 		if !f.Counts() {
 			res.WithSuppression([]*sarif.Suppression{sarif.NewSuppression("external").WithJustifcation(f.Status + ": " + f.Reason)})
 		}
+		if f.SeveritySource != "" {
+			res.Properties = sarif.Properties{"severitySource": f.SeveritySource}
+		}
 		run.AddResult(res)
+	}
+	props := sarif.NewPropertyBag()
+	if r.Coverage != nil {
+		props.Add("coverage", r.Coverage)
+		inv := run.AddInvocation(true)
+		for _, c := range evidence.Unchecked(r.Coverage) {
+			inv.AddTToolExecutionNotification(sarif.NewNotification().WithLevel("warning").WithTextMessage("not checked: " + c.String()))
+		}
+	}
+	if r.UnknownAs != evidence.SeverityUnknown {
+		props.Add("unknownAs", r.UnknownAs.String())
+	}
+	if len(props.Properties) > 0 {
+		run.Properties = props.Properties
 	}
 	log.AddRun(run)
 	return log.PrettyWrite(w)

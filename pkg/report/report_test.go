@@ -134,3 +134,101 @@ func TestUnknownFormat(t *testing.T) {
 		t.Error("accepted an unknown format")
 	}
 }
+
+// scanned is a scan report of a Debian image with only Go data imported: one Go finding rated
+// through an alias, one nobody rated, and Debian's packages not checked at all.
+func scanned() evidence.Report {
+	return evidence.Report{
+		Image:     evidence.Image{Ref: "app:1"},
+		Tool:      "ingot scan",
+		UnknownAs: evidence.SeverityHigh,
+		Findings: []evidence.Finding{
+			{Kind: evidence.KindVulnerability, ID: "GO-2023-1571", Severity: evidence.SeverityHigh, SeveritySource: "GHSA-vvpx-j8f3-3w6h (CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H)", Status: evidence.StatusAffected, Package: &evidence.PackageRef{Name: "stdlib", Version: "go1.19.5"}},
+			{Kind: evidence.KindVulnerability, ID: "GO-2099-0003", Severity: evidence.SeverityUnknown, Status: evidence.StatusAffected, Package: &evidence.PackageRef{Name: "example.com/unrated", Version: "v1.0.0"}},
+		},
+		Coverage: []evidence.Coverage{
+			{Ecosystem: "Debian:12", Packages: 96, Reason: "no data for Debian:12 or Debian"},
+			{Ecosystem: "Go", Packages: 3, Sources: []evidence.CoverageSource{{Name: "Go", Ecosystem: "Go", Records: 4291}}},
+		},
+	}
+}
+
+// TestCoverageRendered: every rendering says what was not checked and how unknown severities were
+// counted, and keeps the raw severity.
+func TestCoverageRendered(t *testing.T) {
+	var b bytes.Buffer
+	if err := Write(&b, FormatTable, scanned()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"app:1: 1 high, 1 unknown (counted as high); 96 of 99 packages not checked\n",
+		"not checked: Debian:12 (96 packages, no data for Debian:12 or Debian)\n",
+		"checked: Go (3 packages, against Go: 4291 Go records)\n",
+		"UNKNOWN   GO-2099-0003",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	b.Reset()
+	if err := Write(&b, FormatJSON, scanned()); err != nil {
+		t.Fatal(err)
+	}
+	var r evidence.Report
+	if err := json.Unmarshal(b.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Coverage) != 2 || r.Coverage[0].Checked() || r.UnknownAs != evidence.SeverityHigh || r.Findings[1].Severity != evidence.SeverityUnknown || r.Findings[0].SeveritySource == "" {
+		t.Errorf("JSON lost coverage, unknownAs or a severity:\n%s", b.String())
+	}
+
+	b.Reset()
+	if err := Write(&b, FormatSARIF, scanned()); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Invocations []struct {
+				ExecutionSuccessful        bool `json:"executionSuccessful"`
+				ToolExecutionNotifications []struct {
+					Level   string `json:"level"`
+					Message struct{ Text string }
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+			Properties struct {
+				Coverage  []evidence.Coverage `json:"coverage"`
+				UnknownAs string              `json:"unknownAs"`
+			} `json:"properties"`
+			Results []struct {
+				RuleID     string            `json:"ruleId"`
+				Level      string            `json:"level"`
+				Properties map[string]string `json:"properties"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if len(run.Invocations) != 1 || !run.Invocations[0].ExecutionSuccessful || len(run.Invocations[0].ToolExecutionNotifications) != 1 ||
+		run.Invocations[0].ToolExecutionNotifications[0].Level != "warning" ||
+		!strings.Contains(run.Invocations[0].ToolExecutionNotifications[0].Message.Text, "not checked: Debian:12 (96 packages") {
+		t.Errorf("SARIF invocation does not warn that Debian was not checked: %+v", run.Invocations)
+	}
+	if len(run.Properties.Coverage) != 2 || run.Properties.UnknownAs != "high" {
+		t.Errorf("SARIF run properties = %+v", run.Properties)
+	}
+	for _, res := range run.Results {
+		switch res.RuleID {
+		case "GO-2023-1571":
+			if !strings.HasPrefix(res.Properties["severitySource"], "GHSA-vvpx-j8f3-3w6h") {
+				t.Errorf("SARIF result %s does not say where its severity came from: %+v", res.RuleID, res.Properties)
+			}
+		case "GO-2099-0003":
+			if res.Level != "note" {
+				t.Errorf("the raw unknown severity became level %s in SARIF", res.Level)
+			}
+		}
+	}
+}

@@ -77,9 +77,17 @@ type Repository struct {
 
 // Evidence configures the evidence stages that run inside ingot build.
 type Evidence struct {
-	// FailOn is the vulnerability and secret severity at or above which the build fails
-	// (negligible, low, medium, high, critical, or none). Default: critical.
-	FailOn string `yaml:"fail-on,omitempty" json:"fail-on,omitempty" jsonschema:"enum=none,enum=negligible,enum=low,enum=medium,enum=high,enum=critical"`
+	// FailOn is the vulnerability and secret severity at or above which the build fails: unknown (any
+	// vulnerability or secret), negligible, low, medium, high, critical, or none (neither fails the
+	// build, nor does the secrets hardening rule INGOT-H011, which is then reported waived). Default:
+	// critical.
+	FailOn string `yaml:"fail-on,omitempty" json:"fail-on,omitempty" jsonschema:"enum=none,enum=unknown,enum=negligible,enum=low,enum=medium,enum=high,enum=critical"`
+	// UnknownAs is the level fail-on counts a vulnerability of unknown severity at (an advisory nobody
+	// rated, in the advisory or the records it aliases). Default: high.
+	UnknownAs string `yaml:"unknown-as,omitempty" json:"unknown-as,omitempty" jsonschema:"enum=unknown,enum=negligible,enum=low,enum=medium,enum=high,enum=critical"`
+	// RequireData fails the build when an ecosystem of the image's packages (Debian:12, Go, npm...) has
+	// no imported vulnerability data to be checked against, or none is imported at all.
+	RequireData bool `yaml:"require-data,omitempty" json:"require-data,omitempty"`
 	// Profile is the hardening profile: minimal (default, strict) or cis.
 	Profile string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=minimal,enum=cis"`
 	// Waivers accept a failing hardening rule for this image, with a reason that shows in reports.

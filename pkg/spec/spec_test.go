@@ -98,6 +98,8 @@ func TestParseErrors(t *testing.T) {
 		{"root redefined", minimal + "accounts: {users: [{name: root, uid: 10, gid: 10}]}\n", "\"root\" is defined twice"},
 		{"layers", minimal + "layers: 200\n", "layers: 200 is outside"},
 		{"fail-on", minimal + "evidence: {fail-on: severe}\n", "evidence.fail-on: \"severe\""},
+		{"unknown-as", minimal + "evidence: {unknown-as: none}\n", "evidence.unknown-as: \"none\" is not a level"},
+		{"require-data", minimal + "evidence: {require-data: maybe}\n", "`maybe` into bool"},
 		{"profile", minimal + "evidence: {profile: lax}\n", "evidence.profile: \"lax\""},
 		{"waiver without reason", minimal + "evidence: {waivers: [{rule: INGOT-H001, reason: \" \"}]}\n", "evidence.waivers[0]: a waiver needs"},
 		{"allow without scope", minimal + "evidence: {allow-secrets: [{reason: ok}]}\n", "evidence.allow-secrets[0]"},
@@ -152,6 +154,20 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error = %q, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEvidenceLevels: unknown is a level wherever one is taken.
+func TestEvidenceLevels(t *testing.T) {
+	for _, ev := range []string{"{fail-on: unknown}", "{fail-on: none, unknown-as: unknown}", "{fail-on: high, unknown-as: low, require-data: true}"} {
+		s, err := Parse([]byte(minimal + "evidence: " + ev + "\n"))
+		if err != nil {
+			t.Errorf("evidence %s: %v", ev, err)
+			continue
+		}
+		if strings.Contains(ev, "require-data") && !s.Evidence.RequireData {
+			t.Errorf("evidence %s: require-data not read", ev)
+		}
 	}
 }
 

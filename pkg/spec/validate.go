@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ingot-build/ingot/pkg/deb"
+	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/fault"
 )
 
@@ -196,10 +197,15 @@ func (s *Spec) Validate() error {
 		}
 	}
 	if e := s.Evidence; e != nil {
-		switch e.FailOn {
-		case "", "none", "negligible", "low", "medium", "high", "critical":
-		default:
-			bad("evidence.fail-on", "%q is not none, negligible, low, medium, high or critical", e.FailOn)
+		if e.FailOn != "" {
+			if _, err := evidence.ParseFailOn(e.FailOn); err != nil {
+				bad("evidence.fail-on", "%v", err)
+			}
+		}
+		if e.UnknownAs != "" {
+			if _, err := evidence.ParseLevel(e.UnknownAs); err != nil {
+				bad("evidence.unknown-as", "%v", err)
+			}
 		}
 		if e.Profile != "" && e.Profile != "minimal" && e.Profile != "cis" {
 			bad("evidence.profile", "%q is not minimal or cis", e.Profile)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/fault"
 )
 
@@ -140,17 +141,17 @@ func (db *DB) importSource(ctx context.Context, src string, h indexHeader, maxSi
 	if len(recs) == 0 {
 		return ImportStats{}, fmt.Errorf("%w in %s", ErrNoRecords, src)
 	}
-	ecosystems, stats := buildIndex(recs, &h)
+	d, stats := buildIndex(recs, &h)
 	stats.Source = h.Name
 	h.Imported = time.Now().UTC()
-	if err := db.writeSource(h, ecosystems); err != nil {
+	if err := db.writeSource(h, d); err != nil {
 		return ImportStats{}, err
 	}
 	return stats, nil
 }
 
 // writeSource writes a source's index to a temporary file and renames it into place.
-func (db *DB) writeSource(h indexHeader, ecosystems map[string]map[string][]advisory) (err error) {
+func (db *DB) writeSource(h indexHeader, d indexData) (err error) {
 	if err := os.MkdirAll(db.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating vulnerability database directory: %w", err)
 	}
@@ -169,7 +170,7 @@ func (db *DB) writeSource(h indexHeader, ecosystems map[string]map[string][]advi
 	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("writing vulnerability index %s: %w", tmp.Name(), err)
 	}
-	if err := writeIndex(tmp, h, ecosystems); err != nil {
+	if err := writeIndex(tmp, h, d); err != nil {
 		return fmt.Errorf("writing vulnerability index %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -238,6 +239,9 @@ type record struct {
 	modified  time.Time
 	withdrawn bool
 	packages  []packageAdvisory
+	// aliases and rating feed the ratings table, which keeps records without packages too.
+	aliases []string
+	rating  rating
 }
 
 type packageAdvisory struct {
@@ -328,7 +332,7 @@ func readDocument(d document, b *budget) (*record, error) {
 
 // compact turns a record into the index's per-package advisories.
 func compact(from string, r *osvRecord) *record {
-	rec := &record{id: r.ID, from: from, modified: r.modifiedTime(), withdrawn: r.Withdrawn != ""}
+	rec := &record{id: r.ID, from: from, modified: r.modifiedTime(), withdrawn: r.Withdrawn != "", aliases: r.Aliases, rating: recordRating(r)}
 	var refs []string
 	for _, ref := range r.References {
 		if ref.URL != "" && !slices.Contains(refs, ref.URL) {
@@ -428,14 +432,23 @@ func listDocuments(src string) ([]document, []io.Closer, error) {
 	return docs, closers, nil
 }
 
-// buildIndex groups the records by ecosystem and package, fills h's counts and returns the stats.
-func buildIndex(recs map[string]*record, h *indexHeader) (map[string]map[string][]advisory, ImportStats) {
+// indexData is what an index file holds besides its header.
+type indexData struct {
+	// ecosystems maps ecosystem → package → advisories.
+	ecosystems map[string]map[string][]advisory
+	// ratings maps a vulnerability ID → the rated records that have it as ID or alias.
+	ratings map[string][]rated
+}
+
+// buildIndex groups the records by ecosystem and package, and the rated ones by ID and alias; it
+// fills h's counts and returns the stats.
+func buildIndex(recs map[string]*record, h *indexHeader) (indexData, ImportStats) {
 	ids := make([]string, 0, len(recs))
 	for id := range recs {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	ecosystems := map[string]map[string][]advisory{}
+	d := indexData{ecosystems: map[string]map[string][]advisory{}, ratings: map[string][]rated{}}
 	counts := map[string]*section{}
 	stats := ImportStats{Ecosystems: map[string]int{}}
 	for _, id := range ids {
@@ -447,12 +460,21 @@ func buildIndex(recs map[string]*record, h *indexHeader) (map[string]map[string]
 		if r.modified.After(h.Modified) {
 			h.Modified = r.modified
 		}
+		if !r.withdrawn && r.rating.severity != evidence.SeverityUnknown {
+			// A withdrawn record rates nothing: it is not a vulnerability any more.
+			rd := rated{ID: r.id, Severity: r.rating.severity, Basis: r.rating.basis}
+			for _, key := range append([]string{r.id}, r.aliases...) {
+				if !slices.ContainsFunc(d.ratings[key], func(x rated) bool { return x.ID == r.id }) {
+					d.ratings[key] = append(d.ratings[key], rd)
+				}
+			}
+		}
 		counted := map[string]bool{}
 		for _, p := range r.packages {
-			pkgs := ecosystems[p.ecosystem]
+			pkgs := d.ecosystems[p.ecosystem]
 			if pkgs == nil {
 				pkgs = map[string][]advisory{}
-				ecosystems[p.ecosystem] = pkgs
+				d.ecosystems[p.ecosystem] = pkgs
 			}
 			pkgs[p.name] = append(pkgs[p.name], p.advisory)
 			if counted[p.ecosystem] {
@@ -476,7 +498,7 @@ func buildIndex(recs map[string]*record, h *indexHeader) (map[string]map[string]
 	for _, s := range counts {
 		h.Ecosystems = append(h.Ecosystems, *s)
 	}
-	return ecosystems, stats
+	return d, stats
 }
 
 // Status lists the sources with their counts per ecosystem, when they were imported and the newest

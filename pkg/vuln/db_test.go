@@ -462,7 +462,6 @@ func TestCorruptIndex(t *testing.T) {
 	}}
 	for name, mutate := range map[string]func([]byte) []byte{
 		"magic":     func(b []byte) []byte { b[0] = 'X'; return b },
-		"format":    func(b []byte) []byte { b[len(indexMagic)] = 99; return b },
 		"truncated": func(b []byte) []byte { return b[:len(b)-200] },
 		"header":    func(b []byte) []byte { b[len(indexMagic)+6] = '!'; return b },
 	} {
@@ -473,4 +472,39 @@ func TestCorruptIndex(t *testing.T) {
 			t.Errorf("%s: Match = %v, want ErrCorruptIndex", name, err)
 		}
 	}
+}
+
+// TestIndexFormat: an index written in an older format (1 had no ratings table) is not read as if it
+// were damaged, nor half-read: scans fail with ErrIndexFormat, saying which command imports it again.
+func TestIndexFormat(t *testing.T) {
+	db := fixtureDB(t)
+	path := db.sourcePath("fixtures")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(indexMagic)] = 1
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := &evidence.Inventory{Packages: []evidence.Package{{Name: "lodash", Version: "4.17.20", Type: evidence.TypeNPM}}}
+	_, err = db.Match(context.Background(), inv)
+	if !errors.Is(err, ErrIndexFormat) || errors.Is(err, ErrCorruptIndex) {
+		t.Fatalf("Match = %v, want ErrIndexFormat", err)
+	}
+	if want := "ingot db import --name fixtures " + filepath.Join(mustAbs(t, "testdata"), "osv"); !strings.Contains(err.Error(), want) {
+		t.Errorf("Match = %v, want it to say %q", err, want)
+	}
+	if bad, err := db.Check(); err != nil || !errors.Is(bad[path], ErrIndexFormat) {
+		t.Errorf("Check = %v, %v", bad, err)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -26,13 +26,13 @@ func FuzzParseRecord(f *testing.F) {
 		}
 		rec := compact("fuzz.json", r)
 		h := indexHeader{SourceStatus: SourceStatus{Name: "fuzz"}}
-		ecosystems, _ := buildIndex(map[string]*record{rec.id: rec}, &h)
+		d, _ := buildIndex(map[string]*record{rec.id: rec}, &h)
 		path := filepath.Join(t.TempDir(), "fuzz"+indexSuffix)
 		out, err := os.Create(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeIndex(out, h, ecosystems); err != nil {
+		if err := writeIndex(out, h, d); err != nil {
 			t.Fatal(err)
 		}
 		out.Close()
@@ -41,7 +41,17 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer x.Close()
-		for eco, pkgs := range ecosystems {
+		rs, err := x.ratings()
+		if err != nil || (rs == nil) != (len(d.ratings) == 0) {
+			t.Fatalf("ratings table: %v (%d IDs written)", err, len(d.ratings))
+		}
+		for id, want := range d.ratings {
+			got, err := rs.rated(id)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("ratings of %q: read back %+v, %v; want %+v", id, got, err, want)
+			}
+		}
+		for eco, pkgs := range d.ecosystems {
 			sec, err := x.section(eco)
 			if err != nil || sec == nil {
 				t.Fatalf("section %q: %v", eco, err)
@@ -120,10 +130,10 @@ func FuzzVersionOrder(f *testing.F) {
 	})
 }
 
-// FuzzIndex opens damaged index files: every failure is ErrCorruptIndex, never a panic or a huge
-// allocation.
+// FuzzIndex opens damaged index files: every failure is ErrCorruptIndex (ErrIndexFormat for another
+// format's), never a panic or a huge allocation.
 func FuzzIndex(f *testing.F) {
-	f.Add([]byte(indexMagic + "\x01\x00\x00\x00\x02{}"))
+	f.Add([]byte(indexMagic + "\x02\x00\x00\x00\x02{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "x"+indexSuffix)
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -131,12 +141,27 @@ func FuzzIndex(f *testing.F) {
 		}
 		x, err := openIndex(path)
 		if err != nil {
-			if !errors.Is(err, ErrCorruptIndex) {
+			if !errors.Is(err, ErrCorruptIndex) && !errors.Is(err, ErrIndexFormat) {
 				t.Fatalf("open: %v does not wrap ErrCorruptIndex", err)
 			}
 			return
 		}
 		defer x.Close()
+		if rs, err := x.ratings(); err != nil {
+			if !errors.Is(err, ErrCorruptIndex) {
+				t.Fatalf("ratings: %v does not wrap ErrCorruptIndex", err)
+			}
+		} else if rs != nil {
+			for i := 0; i < rs.count() && i < 64; i++ {
+				name, _, _, err := rs.entry(i)
+				if err != nil {
+					break
+				}
+				if _, err := rs.rated(string(name)); err != nil && !errors.Is(err, ErrCorruptIndex) {
+					t.Fatalf("rated: %v does not wrap ErrCorruptIndex", err)
+				}
+			}
+		}
 		for _, s := range x.header.Ecosystems {
 			sec, err := x.section(s.Name)
 			if err != nil {

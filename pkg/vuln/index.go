@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
@@ -32,18 +33,42 @@ var ErrCorruptIndex = errors.New("vuln: corrupt index")
 // Directory entries are sorted by name and found by binary search without decoding the others; a
 // match reads only the blobs of the packages it looks up and the meta blocks of the advisories that
 // apply, so its cost follows the inventory and the findings, not the size of the database.
+//
+// After the ecosystems comes the ratings table (format 2 on), a directory of the same shape keyed by
+// vulnerability ID: under each ID, every rated record that has that ID or names it among its aliases,
+// with its own rating and what decided it (see rated). A finding whose records carry no rating looks
+// up its IDs and aliases there, reading one blob per ID, whatever the size of the data.
 const (
 	indexMagic   = "INGOTVDB"
-	indexFormat  = 1
+	indexFormat  = 2
 	indexSuffix  = ".vdb"
 	maxHeaderLen = 16 << 20
 )
+
+// ErrIndexFormat means an index file was written by an ingot that lays indexes out differently
+// (older, or newer): nothing is wrong with it, but this ingot cannot read it until the source is
+// imported again, which the error says how to do.
+var ErrIndexFormat = errors.New("vuln: index written in another format")
 
 // indexHeader is the JSON header of an index file: the source's status, with where each
 // ecosystem's data lies.
 type indexHeader struct {
 	SourceStatus
 	Ecosystems []section `json:"ecosystems"` // shadows SourceStatus.Ecosystems in JSON
+	// Ratings locates the ratings table; its Records counts the rated records. Nil when no record of
+	// the source is rated.
+	Ratings *section `json:"ratings,omitempty"`
+}
+
+// ratingsName names the ratings table in errors.
+const ratingsName = "(ratings)"
+
+// rated is one record's own rating, as the ratings table keeps it.
+type rated struct {
+	ID       string
+	Severity evidence.Severity
+	// Basis is the vector or the database's rating that gave Severity.
+	Basis string
 }
 
 // section locates one ecosystem's data.
@@ -279,42 +304,67 @@ func (a *advisory) loadMeta(r *sectionReader) error {
 }
 
 // encodeSection writes one ecosystem's packages (name → advisories) as a directory, blobs and metas.
-// The directory's offsets are 32-bit: a directory past 4 GiB (tens of millions of packages) is refused.
 func encodeSection(pkgs map[string][]advisory) (data []byte, dirLen, blobLen int64, err error) {
-	names := make([]string, 0, len(pkgs))
-	for n := range pkgs {
+	var metas encoder
+	seen := map[string]int{}
+	data, dirLen, blobLen, err = encodeDirectory(pkgs, func(e *encoder, as []advisory) { e.advisories(as, &metas, seen) })
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return append(data, metas.b...), dirLen, blobLen, nil
+}
+
+// encodeRatings writes the ratings table (ID → the rated records that have or alias it) as a
+// directory and blobs.
+func encodeRatings(byID map[string][]rated) (data []byte, dirLen, blobLen int64, err error) {
+	return encodeDirectory(byID, func(e *encoder, rs []rated) {
+		e.uvarint(uint64(len(rs)))
+		for _, r := range rs {
+			e.str(r.ID)
+			e.uvarint(uint64(max(r.Severity, 0))) //nolint:gosec // G115: clamped to non-negative
+			e.str(r.Basis)
+		}
+	})
+}
+
+// encodeDirectory writes entries (name → value) as a directory sorted by name, then the blobs that
+// blob writes for each value. The directory's offsets are 32-bit: a directory past 4 GiB (tens of
+// millions of names) is refused.
+func encodeDirectory[V any](entries map[string]V, blob func(*encoder, V)) (data []byte, dirLen, blobLen int64, err error) {
+	names := make([]string, 0, len(entries))
+	for n := range entries {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var blobs, metas, entries encoder
-	seen := map[string]int{}
+	var blobs, dir encoder
 	offsets := make([]uint32, len(names))
 	for i, n := range names {
 		start := len(blobs.b)
-		blobs.advisories(pkgs[n], &metas, seen)
-		offsets[i] = uint32(len(entries.b)) //nolint:gosec // G115: the total is checked below
-		entries.str(n)
-		entries.uvarint(uint64(start))
-		entries.uvarint(uint64(len(blobs.b) - start)) //nolint:gosec // G115: blobs only grow
+		blob(&blobs, entries[n])
+		offsets[i] = uint32(len(dir.b)) //nolint:gosec // G115: the total is checked below
+		dir.str(n)
+		dir.uvarint(uint64(start))
+		dir.uvarint(uint64(len(blobs.b) - start)) //nolint:gosec // G115: blobs only grow
 	}
 	base := 4 + 4*len(names)
-	if int64(base)+int64(len(entries.b)) > math.MaxUint32 {
-		return nil, 0, 0, fmt.Errorf("package directory of %d packages is too large", len(names))
+	if int64(base)+int64(len(dir.b)) > math.MaxUint32 {
+		return nil, 0, 0, fmt.Errorf("directory of %d entries is too large", len(names))
 	}
-	data = make([]byte, 0, base+len(entries.b)+len(blobs.b)+len(metas.b))
+	data = make([]byte, 0, base+len(dir.b)+len(blobs.b))
 	data = binary.BigEndian.AppendUint32(data, uint32(len(names))) //nolint:gosec // G115: checked above
 	for _, o := range offsets {
 		data = binary.BigEndian.AppendUint32(data, uint32(base)+o) //nolint:gosec // G115: checked above
 	}
-	data = append(data, entries.b...)
+	data = append(data, dir.b...)
 	dirLen = int64(len(data))
 	data = append(data, blobs.b...)
-	blobLen = int64(len(blobs.b))
-	return append(data, metas.b...), dirLen, blobLen, nil
+	return data, dirLen, int64(len(blobs.b)), nil
 }
 
-// writeIndex writes a whole index file: the header, then each ecosystem's section.
-func writeIndex(w io.Writer, h indexHeader, ecosystems map[string]map[string][]advisory) error {
+// writeIndex writes a whole index file: the header, then each ecosystem's section, then the ratings
+// table.
+func writeIndex(w io.Writer, h indexHeader, d indexData) error {
+	ecosystems, ratings := d.ecosystems, d.ratings
 	names := make([]string, 0, len(ecosystems))
 	for n := range ecosystems {
 		names = append(names, n)
@@ -337,6 +387,21 @@ func writeIndex(w io.Writer, h indexHeader, ecosystems map[string]map[string][]a
 		h.Ecosystems = append(h.Ecosystems, s)
 		sections = append(sections, data)
 		off += int64(len(data))
+	}
+	h.Ratings = nil
+	if len(ratings) > 0 {
+		data, dirLen, blobLen, err := encodeRatings(ratings)
+		if err != nil {
+			return fmt.Errorf("ratings: %w", err)
+		}
+		records := map[string]bool{}
+		for _, rs := range ratings {
+			for _, r := range rs {
+				records[r.ID] = true
+			}
+		}
+		h.Ratings = &section{EcosystemStatus: EcosystemStatus{Name: ratingsName, Records: len(records)}, Offset: off, DirLength: dirLen, BlobLength: blobLen, Length: int64(len(data))}
+		sections = append(sections, data)
 	}
 	hdr, err := json.Marshal(h)
 	if err != nil {
@@ -391,9 +456,6 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 	if string(pre[:len(indexMagic)]) != indexMagic {
 		return nil, fmt.Errorf("%w %s: not an ingot vulnerability index", ErrCorruptIndex, path)
 	}
-	if pre[len(indexMagic)] != indexFormat {
-		return nil, fmt.Errorf("%w %s: index format %d, this ingot reads %d (import the source again)", ErrCorruptIndex, path, pre[len(indexMagic)], indexFormat)
-	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -407,18 +469,41 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 		return nil, fmt.Errorf("%w %s: header: %w", ErrCorruptIndex, path, err)
 	}
 	x := &indexFile{path: path, f: f, data: int64(len(pre)) + int64(n)}
+	if v := pre[len(indexMagic)]; v != indexFormat {
+		// Every format so far starts with the same JSON header, so the message can say what to import.
+		var h indexHeader
+		_ = json.Unmarshal(hdr, &h) // best effort: without it the message is less precise
+		return nil, fmt.Errorf("%w %s: index format %d, this ingot reads %d: %s", ErrIndexFormat, path, v, indexFormat, reimport(h.SourceStatus))
+	}
 	if err := json.Unmarshal(hdr, &x.header); err != nil {
 		return nil, fmt.Errorf("%w %s: header: %w", ErrCorruptIndex, path, err)
 	}
 	// Every section must lie in the file, so no read is sized by a damaged header alone.
 	size := fi.Size() - x.data
-	for _, s := range x.header.Ecosystems {
+	all := x.header.Ecosystems
+	if x.header.Ratings != nil {
+		all = append(slices.Clone(all), *x.header.Ratings)
+	}
+	for _, s := range all {
 		if s.Offset < 0 || s.Length < 0 || s.Offset > size || s.Length > size-s.Offset ||
 			s.DirLength < 4 || s.BlobLength < 0 || s.DirLength > s.Length || s.BlobLength > s.Length-s.DirLength {
 			return nil, fmt.Errorf("%w %s: section %s out of bounds", ErrCorruptIndex, path, s.Name)
 		}
 	}
 	return x, nil
+}
+
+// reimport says how to import a source again, from what its header records.
+func reimport(s SourceStatus) string {
+	switch {
+	case s.Name == "":
+		return "import the source again (ingot db import)"
+	case strings.Contains(s.Origin, "://"):
+		return fmt.Sprintf("update source %s again (ingot db update)", s.Name)
+	case s.Origin != "":
+		return fmt.Sprintf("import it again (ingot db import --name %s %s)", s.Name, s.Origin)
+	}
+	return fmt.Sprintf("import source %s again (ingot db import --name %s)", s.Name, s.Name)
 }
 
 // Close closes the file; it was only read, so there is no error to act on.
@@ -437,13 +522,25 @@ func (x *indexFile) section(eco string) (*sectionReader, error) {
 	if i < 0 {
 		return nil, nil
 	}
-	s := x.header.Ecosystems[i]
+	return x.open(x.header.Ecosystems[i])
+}
+
+// ratings returns the reader of the ratings table, or nil when the source rates no record.
+func (x *indexFile) ratings() (*sectionReader, error) {
+	if x.header.Ratings == nil {
+		return nil, nil
+	}
+	return x.open(*x.header.Ratings)
+}
+
+// open reads a section's directory.
+func (x *indexFile) open(s section) (*sectionReader, error) {
 	dir := make([]byte, s.DirLength)
 	if _, err := x.f.ReadAt(dir, x.data+s.Offset); err != nil {
-		return nil, fmt.Errorf("%w %s: section %s: %w", ErrCorruptIndex, x.path, eco, err)
+		return nil, fmt.Errorf("%w %s: section %s: %w", ErrCorruptIndex, x.path, s.Name, err)
 	}
 	if n := binary.BigEndian.Uint32(dir); int64(n) > (s.DirLength-4)/4 {
-		return nil, fmt.Errorf("%w %s: section %s: directory of %d entries", ErrCorruptIndex, x.path, eco, n)
+		return nil, fmt.Errorf("%w %s: section %s: directory of %d entries", ErrCorruptIndex, x.path, s.Name, n)
 	}
 	return &sectionReader{x: x, s: s, dir: dir}, nil
 }
@@ -475,6 +572,37 @@ func (r *sectionReader) count() int { return int(binary.BigEndian.Uint32(r.dir))
 
 // lookup returns the advisories stored for package name, nil when there are none.
 func (r *sectionReader) lookup(name string) ([]advisory, error) {
+	blob, err := r.blob(name)
+	if blob == nil || err != nil {
+		return nil, err
+	}
+	d := decoder{s: string(blob)}
+	as := d.advisories()
+	if d.err != nil || d.s != "" {
+		return nil, fmt.Errorf("%w %s: section %s: package %s", ErrCorruptIndex, r.x.path, r.s.Name, name)
+	}
+	return as, nil
+}
+
+// rated returns the rated records stored under a vulnerability ID in the ratings table.
+func (r *sectionReader) rated(id string) ([]rated, error) {
+	blob, err := r.blob(id)
+	if blob == nil || err != nil {
+		return nil, err
+	}
+	d := decoder{s: string(blob)}
+	out := make([]rated, d.count(3))
+	for i := range out {
+		out[i] = rated{ID: d.str(), Severity: evidence.Severity(min(d.uvarint(), uint64(evidence.SeverityCritical))), Basis: d.str()}
+	}
+	if d.err != nil || d.s != "" {
+		return nil, fmt.Errorf("%w %s: section %s: %s", ErrCorruptIndex, r.x.path, r.s.Name, id)
+	}
+	return out, nil
+}
+
+// blob returns the blob stored under name, nil when there is none.
+func (r *sectionReader) blob(name string) ([]byte, error) {
 	n := r.count()
 	var ferr error
 	i := sort.Search(n, func(i int) bool {
@@ -499,16 +627,11 @@ func (r *sectionReader) lookup(name string) ([]advisory, error) {
 		return nil, nil
 	}
 	if off > math.MaxInt64 || length > math.MaxInt64 || int64(off) > r.s.BlobLength || int64(length) > r.s.BlobLength-int64(off) { //nolint:gosec // G115: checked first
-		return nil, fmt.Errorf("%w %s: section %s: package %s out of bounds", ErrCorruptIndex, r.x.path, r.s.Name, name)
+		return nil, fmt.Errorf("%w %s: section %s: entry %s out of bounds", ErrCorruptIndex, r.x.path, r.s.Name, name)
 	}
 	blob := make([]byte, length)
 	if _, err := r.x.f.ReadAt(blob, r.x.data+r.s.Offset+r.s.DirLength+int64(off)); err != nil { //nolint:gosec // G115: checked above
-		return nil, fmt.Errorf("%w %s: section %s: package %s: %w", ErrCorruptIndex, r.x.path, r.s.Name, name, err)
+		return nil, fmt.Errorf("%w %s: section %s: entry %s: %w", ErrCorruptIndex, r.x.path, r.s.Name, name, err)
 	}
-	d := decoder{s: string(blob)}
-	as := d.advisories()
-	if d.err != nil || d.s != "" {
-		return nil, fmt.Errorf("%w %s: section %s: package %s", ErrCorruptIndex, r.x.path, r.s.Name, name)
-	}
-	return as, nil
+	return blob, nil
 }

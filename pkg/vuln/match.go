@@ -28,7 +28,8 @@ import (
 // finding: its ID is the CVE among the records' own IDs if there is one, else a GHSA, else the
 // smallest ID, and the other IDs and aliases go to Aliases. The finding takes the highest severity of
 // the group, every CVSS vector and reference, and as FixedVersion the version that fixes all of them
-// (the highest of each record's lowest fix above the installed version).
+// (the highest of each record's lowest fix above the installed version). A finding none of whose
+// records is rated takes the rating of the records related to it by aliases (see rateByAliases).
 func (db *DB) Match(ctx context.Context, inv *evidence.Inventory) ([]evidence.Finding, error) {
 	paths, err := db.sourcePaths()
 	if err != nil {
@@ -57,39 +58,10 @@ func (db *DB) Match(ctx context.Context, inv *evidence.Inventory) ([]evidence.Fi
 	for _, g := range groups {
 		findings = append(findings, g.findings()...)
 	}
-	return findings, nil
-}
-
-// Uncovered returns the OSV ecosystems of the inventory's packages that no imported source has data
-// for, so a scan can say what it could not check.
-func (db *DB) Uncovered(inv *evidence.Inventory) ([]string, error) {
-	paths, err := db.sourcePaths()
-	if err != nil {
+	if err := rateByAliases(ctx, paths, findings); err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
-	for _, p := range paths {
-		x, err := openIndex(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range x.header.Ecosystems {
-			have[s.Name] = true
-		}
-		x.Close()
-	}
-	var out []string
-	for _, g := range groupPackages(inv) {
-		covered := false
-		for _, eco := range lookupEcosystems(g.ecosystem) {
-			covered = covered || have[eco]
-		}
-		if !covered && !slices.Contains(out, g.ecosystem) {
-			out = append(out, g.ecosystem)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return findings, nil
 }
 
 func matchSource(ctx context.Context, path string, need map[string][]*packageGroup) error {

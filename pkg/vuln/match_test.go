@@ -241,8 +241,18 @@ func TestMatchWithoutData(t *testing.T) {
 	}
 }
 
-func TestUncovered(t *testing.T) {
+// TestCoverage: each ecosystem of the inventory is listed with the data its packages are checked
+// against (its own and the release-less one), or why they are not checked.
+func TestCoverage(t *testing.T) {
 	db := fixtureDB(t)
+	st, err := db.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]int{}
+	for _, e := range st.Sources[0].Ecosystems {
+		records[e.Name] = e.Records
+	}
 	inv := &evidence.Inventory{
 		Distro: &evidence.Distro{ID: "debian", VersionID: "13"},
 		Packages: []evidence.Package{
@@ -251,14 +261,37 @@ func TestUncovered(t *testing.T) {
 			{Name: "y", Version: "1.0.0", Type: evidence.TypeNPM},                    //
 			{Name: "z", Version: "1.0", Type: evidence.TypeAPK, Ecosystem: "Alpine"}, // the fixtures have Alpine releases only
 			{Name: "w", Version: "1.0", Type: evidence.TypePyPI},                     //
-			{Name: "v", Version: "1.0.0", Type: evidence.TypeGolang},                 // counted once
+			{Name: "v", Version: "1.0.0", Type: evidence.TypeGolang},                 // counted with x
+			{Name: "u", Version: "1.0", Type: evidence.TypeAPK},                      // apk on Debian: no ecosystem
 		},
 	}
-	got, err := db.Uncovered(inv)
+	got, err := db.Coverage(inv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"Alpine", "Go"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Uncovered = %v, want %v", got, want)
+	src := func(eco string) []evidence.CoverageSource {
+		return []evidence.CoverageSource{{Name: "fixtures", Ecosystem: eco, Records: records[eco]}}
+	}
+	want := []evidence.Coverage{
+		{Ecosystem: "Alpine", Packages: 1, Reason: "no data for Alpine"},
+		{Ecosystem: "Debian:13", Packages: 1, Sources: src("Debian")},
+		{Ecosystem: "Go", Packages: 2, Reason: "no data for Go"},
+		{Ecosystem: "PyPI", Packages: 1, Sources: src("PyPI")},
+		{Ecosystem: "apk", Packages: 1, Reason: "no OSV ecosystem for apk packages of debian"},
+		{Ecosystem: "npm", Packages: 1, Sources: src("npm")},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Coverage =\n%+v\nwant\n%+v", got, want)
+	}
+	for _, c := range want {
+		if c.Sources != nil && c.Sources[0].Records == 0 {
+			t.Errorf("the fixtures have no %s records: the test proves nothing about %s", c.Sources[0].Ecosystem, c.Ecosystem)
+		}
+	}
+
+	empty := &DB{Dir: filepath.Join(t.TempDir(), "vulndb")}
+	got, err = empty.Coverage(inv)
+	if err != nil || len(got) != len(want) || got[1].Reason != "no vulnerability data imported" {
+		t.Errorf("Coverage without data = %+v, %v", got, err)
 	}
 }

@@ -55,7 +55,11 @@ type PredicateOptions struct {
 }
 
 // CosignPredicate renders a scan report as cosign's vuln predicate; the result is the report itself,
-// so the findings (with VEX status) travel with the attestation.
+// so the findings (with VEX status, and raw severities: unknown stays unknown) and the coverage (what
+// data each ecosystem was checked against, and which were not checked) travel with the attestation.
+// The coverage goes in scanner.result, not beside it: cosign's own type for this predicate has only
+// uri, version, db and result in scanner, and cosign attest --type vuln decodes a predicate into that
+// type and encodes it again, so any other field of scanner would be dropped; result is free-form.
 func CosignPredicate(r evidence.Report, opt PredicateOptions) ([]byte, error) {
 	if r.Findings == nil {
 		r.Findings = []evidence.Finding{}

@@ -14,11 +14,19 @@ type ScanOptions struct {
 	VEX []*vex.VEX
 	// OnlyFixed keeps only vulnerabilities that have a fixed version.
 	OnlyFixed bool
+	// UnknownAs is the level the caller's gate counts findings of unknown severity as; the report
+	// records it (evidence.Report.UnknownAs) so its summary says so. The findings keep their severity.
+	UnknownAs evidence.Severity
 }
 
-// Scan matches the inventory against the database, applies VEX and filters, and returns the report.
+// Scan matches the inventory against the database, applies VEX and filters, and returns the report
+// with its coverage: what data each ecosystem of the inventory was checked against.
 func (db *DB) Scan(ctx context.Context, inv *evidence.Inventory, opt ScanOptions) (evidence.Report, error) {
 	fs, err := db.Match(ctx, inv)
+	if err != nil {
+		return evidence.Report{}, err
+	}
+	cov, err := db.Coverage(inv)
 	if err != nil {
 		return evidence.Report{}, err
 	}
@@ -32,5 +40,5 @@ func (db *DB) Scan(ctx context.Context, inv *evidence.Inventory, opt ScanOptions
 		}
 		fs = kept
 	}
-	return evidence.Report{Image: inv.Image, Tool: "ingot scan", Findings: fs}, nil
+	return evidence.Report{Image: inv.Image, Tool: "ingot scan", Findings: fs, UnknownAs: opt.UnknownAs, Coverage: cov}, nil
 }

@@ -1,7 +1,6 @@
 package vuln
 
 import (
-	"math"
 	"strings"
 
 	gocvss20 "github.com/pandatix/go-cvss/20"
@@ -26,6 +25,19 @@ const (
 // (database_specific or ecosystem_specific "severity", Ubuntu's priority, Debian's urgency); then from
 // a CVSS v2 score; else it is unknown. Every vector that parses is kept with its score.
 func severityOf(r *osvRecord, a *osvAffected) (evidence.Severity, []evidence.CVSS) {
+	rt := rate(r, a)
+	return rt.severity, rt.cvss
+}
+
+// rating is severityOf's result with what decided it.
+type rating struct {
+	severity evidence.Severity
+	cvss     []evidence.CVSS
+	// basis is the vector or the database's rating that gave severity, "" when unknown.
+	basis string
+}
+
+func rate(r *osvRecord, a *osvAffected) rating {
 	var scores []evidence.CVSS
 	var dbRating string
 	seen := map[string]bool{}
@@ -48,17 +60,19 @@ func severityOf(r *osvRecord, a *osvAffected) (evidence.Severity, []evidence.CVS
 			}
 		}
 	}
-	best := -1.0
-	bestV2 := -1.0
-	for _, c := range scores {
-		if c.Version == "2.0" {
-			bestV2 = math.Max(bestV2, c.Score)
-		} else {
-			best = math.Max(best, c.Score)
+	var best, bestV2 *evidence.CVSS
+	for i, c := range scores {
+		switch {
+		case c.Version == "2.0":
+			if bestV2 == nil || c.Score > bestV2.Score {
+				bestV2 = &scores[i]
+			}
+		case best == nil || c.Score > best.Score:
+			best = &scores[i]
 		}
 	}
-	if best >= 0 {
-		return ratingOf(best), scores
+	if best != nil {
+		return rating{ratingOf(best.Score), scores, best.Vector}
 	}
 	for _, v := range []string{
 		specificString(a.DatabaseSpecific, "severity"),
@@ -70,13 +84,30 @@ func severityOf(r *osvRecord, a *osvAffected) (evidence.Severity, []evidence.CVS
 		specificString(r.DatabaseSpecific, "urgency"),
 	} {
 		if s, ok := namedSeverity(v); ok {
-			return s, scores
+			return rating{s, scores, "rated " + strings.TrimSpace(v)}
 		}
 	}
-	if bestV2 >= 0 {
-		return ratingOf(bestV2), scores
+	if bestV2 != nil {
+		return rating{ratingOf(bestV2.Score), scores, bestV2.Vector}
 	}
-	return evidence.SeverityUnknown, scores
+	return rating{evidence.SeverityUnknown, scores, ""}
+}
+
+// recordRating is a record's own rating, for the records that alias it: the worst of its affected
+// entries' (a record without package entries, such as a CVE record of repository ranges, is rated by
+// its top-level severity), with what decided it.
+func recordRating(r *osvRecord) rating {
+	entries := r.Affected
+	if len(entries) == 0 {
+		entries = []osvAffected{{}}
+	}
+	var out rating
+	for i := range entries {
+		if rt := rate(r, &entries[i]); rt.severity > out.severity {
+			out = rt
+		}
+	}
+	return out
 }
 
 // scoreVector computes the base score of a CVSS vector of the given OSV type.
