@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/sbom"
@@ -80,7 +81,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			}
 			if f.output == formatCosignVuln {
 				data, err := vuln.CosignPredicate(r, vuln.PredicateOptions{
-					ScannerVersion: Version, DBURI: db.Dir, DBVersion: dbVersion(st),
+					ScannerVersion: selfid.Version(), DBURI: db.Dir, DBVersion: dbVersion(st),
 					Started: started, Finished: time.Now(),
 				})
 				if err != nil {
