@@ -88,6 +88,16 @@ func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
 	if err != nil {
 		return nil, usageErrorf("reading the key: %v", err)
 	}
+	// What the file is is said before a password is asked for.
+	if err := sign.CheckPrivateKey(data); errors.Is(err, sign.ErrPublicKeyGiven) {
+		verb := cmd.Name()
+		if verb == "build" {
+			verb = "build --sign"
+		}
+		return nil, keyMixup(verb, path, sign.KeyPublic)
+	} else if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
 	pw, err := readPassword(cmd, false)
 	if err != nil {
 		return nil, err
@@ -106,6 +116,9 @@ func loadVerifier(path string) (sign.Verifier, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usageErrorf("reading the key: %v", err)
+	}
+	if sign.KindOfKey(data) == sign.KeyPrivate {
+		return nil, keyMixup("verify", path, sign.KeyPrivate)
 	}
 	v, err := sign.LoadPublicKey(data)
 	if err != nil {
