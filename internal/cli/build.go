@@ -147,7 +147,7 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
 	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
 	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
-	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: legacy, bundle or both")
+	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: "+signFormatHelp())
 	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
 }

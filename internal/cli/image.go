@@ -51,24 +51,26 @@ func subject(img *imageref.Image) evidence.Image {
 
 // checkFindingsFormat accepts the -o values of the findings commands.
 func checkFindingsFormat(format string) error {
-	switch format {
-	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
-		return nil
-	}
-	return usageErrorf("-o %q: want table, json or sarif", format)
+	return checkChoice("-o", format, findingsFormats())
 }
 
 // parseFailOn reads a --fail-on value, the same way for every verb; "none" (and "" for a flag whose
 // default is empty) never fails, which a nil threshold means.
 func parseFailOn(v string) (*evidence.Severity, error) {
-	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, "none") {
+	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, failOnNone) {
 		return nil, nil
 	}
-	s, err := evidence.ParseSeverity(v)
-	if err != nil || s == evidence.SeverityUnknown {
-		return nil, usageErrorf("--fail-on %q: want negligible, low, medium, high, critical or none", v)
+	s, ok := failOnSeverity(v)
+	if !ok {
+		return nil, usageErrorf("--fail-on %q: want %s", v, oneOf(failOnLevels()))
 	}
 	return &s, nil
+}
+
+// failOnSeverity reads a severity a threshold can be (failOnLevels lists the names it takes).
+func failOnSeverity(v string) (evidence.Severity, bool) {
+	s, err := evidence.ParseSeverity(v)
+	return s, err == nil && s != evidence.SeverityUnknown
 }
 
 // writeFindings renders a report and fails with a FindingsError (exit 3) when findings reach the

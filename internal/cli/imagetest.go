@@ -78,7 +78,7 @@ and any failed test makes the exit code 3.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.tests, "tests", "", "structure test file (YAML)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
 	cmd.Flags().StringVar(&f.runc, "runc", "", "path of runc (default: runc in PATH)")
 	cmd.Flags().StringVar(&f.workDir, "work-dir", "", "where to unpack the image for command tests (default: the system temporary directory)")
 	return cmd

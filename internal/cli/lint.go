@@ -68,10 +68,10 @@ Rules:
 			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
-	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: minimal or cis")
+	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: "+oneOf(profiles()))
 	cmd.Flags().StringArrayVar(&f.waive, "waive", nil, "accept a rule's failure: RULE=REASON (repeatable)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", "exit 3 when a failed rule has this severity or higher: negligible, low, medium, high, critical, or none")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", "exit 3 when a failed rule has this severity or higher: "+oneOf(failOnLevels()))
 	return cmd
 }
 

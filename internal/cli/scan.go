@@ -47,8 +47,8 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if (len(args) == 1) == (f.sbomFile != "") {
 				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
 			}
-			if f.output != formatCosignVuln && checkFindingsFormat(f.output) != nil {
-				return usageErrorf("-o %q: want table, json, sarif or %s", f.output, formatCosignVuln)
+			if err := checkChoice("-o", f.output, scanFormats()); err != nil {
+				return err
 			}
 			threshold, err := parseFailOn(f.failOn)
 			if err != nil {
@@ -95,10 +95,10 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(scanFormats()))
 	cmd.Flags().StringVar(&f.sbomFile, "sbom", "", "scan this SPDX or CycloneDX JSON document instead of an image")
 	cmd.Flags().StringArrayVar(&f.vex, "vex", nil, "OpenVEX document to apply (repeatable)")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (low, medium, high, critical)")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity: "+oneOf(failOnLevels()))
 	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
 	return cmd
 }

@@ -156,7 +156,7 @@ transparency log; signing again with the same key adds nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
-	f.add(cmd, "signature format: legacy, bundle or both")
+	f.add(cmd, "signature format: "+signFormatHelp())
 	return cmd
 }
 
@@ -214,9 +214,9 @@ the data directory, so that attesting again attests the same documents.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
-	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate")
+	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate: "+typeHelp())
 	cmd.Flags().StringVar(&predFile, "predicate", "", "predicate file (JSON) to attest")
-	f.add(cmd, "attestation format: legacy, bundle or both")
+	f.add(cmd, "attestation format: "+signFormatHelp())
 	return cmd
 }
 
@@ -315,8 +315,8 @@ always fetched. --no-cache fetches everything.`,
 			if noCache {
 				o.CacheDir = ""
 			}
-			if output != "text" && output != "json" {
-				return usageErrorf("-o %q: want text or json", output)
+			if err := checkChoice("-o", output, verifyOutputs()); err != nil {
+				return err
 			}
 			v, err := loadVerifier(key)
 			if err != nil {
@@ -342,10 +342,10 @@ always fetched. --no-cache fetches everything.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
-	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures: "+typeHelp())
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: "+oneOf(verifyOutputs()))
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "fetch all signature material from the registry, ignoring the local cache")
-	f.add(cmd, "formats to check: legacy, bundle or both (either one verifying is enough)")
+	f.add(cmd, "formats to check (either one verifying is enough): "+signFormatHelp())
 	return cmd
 }
 
