@@ -59,12 +59,12 @@ func oneOf(values []string) string {
 	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
-// checkChoice is nil when value is one of values, else the usage error that lists them.
-func checkChoice(flag, value string, values []string) error {
+// checkOutput is nil when -o value is one of values, else the usage error that lists them.
+func checkOutput(value string, values []string) error {
 	if slices.Contains(values, value) {
 		return nil
 	}
-	return usageErrorf("%s %q: want %s", flag, value, oneOf(values))
+	return usageErrorf("-o %q: want %s", value, oneOf(values))
 }
 
 // signFormatHelp and typeHelp end the help of --format and --sign-format, --type and --attestation.

@@ -94,7 +94,7 @@ func newDBStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "Show the imported sources: records per ecosystem, when imported, newest record",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkChoice("-o", output, plainFormats()); err != nil {
+			if err := checkOutput(output, plainFormats()); err != nil {
 				return err
 			}
 			env, err := g.env()

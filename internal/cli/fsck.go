@@ -37,7 +37,7 @@ says how to: ingot build of the image's spec writes damaged blobs again.
 Exit code 0 when the directory is clean or fully repaired, 1 when damage remains. -o table or json.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkChoice("-o", f.output, plainFormats()); err != nil {
+			if err := checkOutput(f.output, plainFormats()); err != nil {
 				return err
 			}
 			env, err := g.env()

@@ -51,7 +51,7 @@ func subject(img *imageref.Image) evidence.Image {
 
 // checkFindingsFormat accepts the -o values of the findings commands.
 func checkFindingsFormat(format string) error {
-	return checkChoice("-o", format, findingsFormats())
+	return checkOutput(format, findingsFormats())
 }
 
 // parseFailOn reads a --fail-on value, the same way for every verb; "none" (and "" for a flag whose

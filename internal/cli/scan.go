@@ -47,7 +47,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if (len(args) == 1) == (f.sbomFile != "") {
 				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
 			}
-			if err := checkChoice("-o", f.output, scanFormats()); err != nil {
+			if err := checkOutput(f.output, scanFormats()); err != nil {
 				return err
 			}
 			threshold, err := parseFailOn(f.failOn)

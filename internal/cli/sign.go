@@ -315,7 +315,7 @@ always fetched. --no-cache fetches everything.`,
 			if noCache {
 				o.CacheDir = ""
 			}
-			if err := checkChoice("-o", output, verifyOutputs()); err != nil {
+			if err := checkOutput(output, verifyOutputs()); err != nil {
 				return err
 			}
 			v, err := loadVerifier(key)
