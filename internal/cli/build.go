@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -35,8 +34,10 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 		Long: `Build a reproducible image from a spec and its lock.
 
 The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
-version), and also to a registry with --push and to a docker-load archive with --tarball. Without a lock
-the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed.
+version), and also to a registry with --push REPOSITORY[:TAG] (tagged with the spec's version when REF
+names no tag) and to a docker-load archive with --tarball. Without a lock the spec is locked first; a
+lock that no longer matches the spec is refused. Standard output carries only the image's digest; what
+was written, pushed and signed is reported on standard error.
 
 With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
@@ -46,8 +47,8 @@ registry; running it again after a failure completes the work without duplicatin
 ` + localFilesHelp + `
 
 A spec that fails validation or names a local file outside those directories, a --push reference that
-does not parse and a --tarball whose directory does not exist are refused (exit 2) before anything is
-locked, fetched, built or written.`,
+does not parse or names a digest, --key without --sign and a --tarball whose directory does not exist
+are refused (exit 2) before anything is locked, fetched, built or written.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags first: a --push or --tarball that cannot work is refused before the spec is read.
@@ -123,7 +124,7 @@ locked, fetched, built or written.`,
 				}
 			}
 			if f.push != "" {
-				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure, Transport: g.transport})
+				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure, Transport: g.transport, Tag: res.Tag})
 				if err != nil {
 					return err
 				}
@@ -141,25 +142,26 @@ locked, fetched, built or written.`,
 		},
 	}
 	cmd.Flags().StringVarP(&f.lockfile, "lockfile", "l", "", "lock file (default: ingot.lock beside the spec)")
-	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry reference")
+	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry `REPOSITORY[:TAG]` (default tag: the spec's version)")
 	cmd.Flags().StringVar(&f.tarball, "tarball", "", "also write a docker-load archive to this file")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
 	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
 	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
-	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: legacy, bundle or both")
+	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: "+signFormatHelp())
 	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
 }
 
-// checkOutputs refuses, before anything is built, a --push reference that does not parse and a
-// --tarball that cannot be written where it is asked for.
+// checkOutputs refuses, before anything is built, a --key without --sign, a --push reference that does
+// not parse or names a digest, and a --tarball that cannot be written where it is asked for.
 func (f *buildFlags) checkOutputs() error {
+	if f.key != "" && !f.sign {
+		return usageErrorf("--key needs --sign: ingot build signs only when asked (--sign --key KEY --push REF)")
+	}
 	if f.push != "" {
-		var nopts []name.Option
-		if f.insecure {
-			nopts = append(nopts, name.Insecure)
-		}
-		if _, err := name.ParseReference(f.push, nopts...); err != nil {
+		if _, err := publish.PushReference(f.push, "", f.insecure); errors.Is(err, publish.ErrPushDigest) {
+			return usageErrorf("--push %q names a digest: give REPOSITORY or REPOSITORY:TAG (without a tag, the spec's version is the tag); the digest is the image's own", f.push)
+		} else if err != nil {
 			return usageErrorf("--push %q is not an image reference: %v", f.push, err)
 		}
 	}

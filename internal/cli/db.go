@@ -94,8 +94,8 @@ func newDBStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "Show the imported sources: records per ecosystem, when imported, newest record",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageErrorf("unknown output format %q (want table or json)", output)
+			if err := checkOutput(output, plainFormats()); err != nil {
+				return err
 			}
 			env, err := g.env()
 			if err != nil {
@@ -113,7 +113,7 @@ func newDBStatusCmd(g *globalFlags) *cobra.Command {
 			return writeDBStatus(cmd.OutOrStdout(), st, time.Now())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+oneOf(plainFormats()))
 	return cmd
 }
 

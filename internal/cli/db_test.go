@@ -108,7 +108,7 @@ func TestDBBadInput(t *testing.T) {
 		{[]string{"update", "--url", "http://127.0.0.1:1", "--ecosystem", "Go", "--max-size", "-5"}, ExitUsage, "not a size"},
 		{[]string{"import", dbFixtures, "--name", "../x"}, ExitUsage, "invalid source name"},
 		{[]string{"import"}, ExitUsage, "accepts 1 arg"},
-		{[]string{"status", "-o", "xml"}, ExitUsage, "unknown output format"},
+		{[]string{"status", "-o", "xml"}, ExitUsage, `-o "xml": want table or json`},
 		{[]string{"update", "--ecosystem", "Go"}, ExitUsage, "INGOT_VULNDB_URL"},
 		{[]string{"update", "--url", "file:///srv/osv", "--ecosystem", "Go"}, ExitUsage, "http or https"},
 		{[]string{"update", "--url", "http://127.0.0.1:1"}, ExitUsage, "no ecosystems"},

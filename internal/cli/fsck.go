@@ -37,8 +37,8 @@ says how to: ingot build of the image's spec writes damaged blobs again.
 Exit code 0 when the directory is clean or fully repaired, 1 when damage remains. -o table or json.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.output != "table" && f.output != "json" {
-				return usageErrorf("-o %q: want table or json", f.output)
+			if err := checkOutput(f.output, plainFormats()); err != nil {
+				return err
 			}
 			env, err := g.env()
 			if err != nil {
@@ -55,7 +55,7 @@ Exit code 0 when the directory is clean or fully repaired, 1 when damage remains
 		},
 	}
 	cmd.Flags().BoolVar(&f.repair, "repair", false, "remove what can be fetched or computed again, copy damaged blobs from other layouts")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: "+oneOf(plainFormats()))
 	return cmd
 }
 

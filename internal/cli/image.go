@@ -51,11 +51,7 @@ func subject(img *imageref.Image) evidence.Image {
 
 // checkFindingsFormat accepts the -o values of the findings commands.
 func checkFindingsFormat(format string) error {
-	switch format {
-	case report.FormatTable, report.FormatJSON, report.FormatSARIF:
-		return nil
-	}
-	return usageErrorf("-o %q: want table, json or sarif", format)
+	return checkOutput(format, findingsFormats())
 }
 
 // parseFailOn reads a --fail-on value, the same way for every verb (evidence.ParseFailOn): a level,
@@ -82,7 +78,9 @@ func parseUnknownAs(v string) (evidence.Severity, error) {
 }
 
 // failOnHelp is the --fail-on flag's usage, the same for every verb.
-const failOnHelp = "exit 3 when a finding that counts is at or above this level: unknown (any finding), negligible, low, medium, high, critical, or none"
+func failOnHelp() string {
+	return "exit 3 when a finding that counts is at or above this level (unknown: any finding): " + oneOf(failOnLevels())
+}
 
 // writeFindings renders a report and fails with a FindingsError (exit 3) when findings reach the
 // threshold; a nil threshold never fails.

@@ -32,7 +32,10 @@ missing file). Command tests may also set a timeout (default 30s).
 
 Command tests run inside the image with runc, as the image's user, with a read-only root, a tmpfs /tmp,
 no network (a new network namespace with only loopback), runc's default unprivileged capabilities and
-a time limit; runc needs root. Where command tests cannot run (no runc, not root, an image for another
+a time limit; runc needs root. A command that cannot be executed has the exit code a shell (and
+docker, so container-structure-test) gives it: 127 when it is not found, 126 when it is not executable.
+metadataTest.user matches the account by name or by number, through the image's /etc/passwd and
+/etc/group ("nonroot" is "65532" when the image says so). Where command tests cannot run (no runc, not root, an image for another
 platform) they are reported skipped, with the reason. For a multi-platform index the image for this
 host's platform is tested and the others are reported skipped.
 
@@ -75,7 +78,7 @@ and any failed test makes the exit code 3.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.tests, "tests", "", "structure test file (YAML)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
 	cmd.Flags().StringVar(&f.runc, "runc", "", "path of runc (default: runc in PATH)")
 	cmd.Flags().StringVar(&f.workDir, "work-dir", "", "where to unpack the image for command tests (default: the system temporary directory)")
 	return cmd

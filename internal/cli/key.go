@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -120,4 +121,19 @@ func readPassword(cmd *cobra.Command, confirm bool) ([]byte, error) {
 		}
 	}
 	return pw, nil
+}
+
+// keyMixup is the error for the wrong half of a key pair given to a verb: it says which key the file
+// holds and which one the verb takes, naming the other file of the pair as ingot key generate (and
+// cosign generate-key-pair) name it.
+func keyMixup(verb, path string, given sign.KeyKind) error {
+	have, want, ext, otherExt := "public", "private", ".pub", ".key"
+	if given == sign.KeyPrivate {
+		have, want, ext, otherExt = "private", "public", ".key", ".pub"
+	}
+	other := ""
+	if base, ok := strings.CutSuffix(path, ext); ok {
+		other = " (" + base + otherExt + ")"
+	}
+	return usageErrorf("%s is a %s key: %s takes the %s key%s", path, have, verb, want, other)
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/sign"
 )
 
@@ -236,5 +237,49 @@ func TestKeyGeneratePrompts(t *testing.T) {
 			}
 			loadKeyPair(t, prefix, "typed pw")
 		})
+	}
+}
+
+// TestWrongHalfOfTheKeyPair: the private key given to verify, or the public key to sign, attest or
+// build --sign, is bad input (exit 2) that names the key each verb takes, before any password is asked
+// for or anything is built; a file that is no key at all keeps the format error.
+func TestWrongHalfOfTheKeyPair(t *testing.T) {
+	t.Setenv(passwordEnv, "correct horse")
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "ingot")
+	if _, stderr, err := run(t, "key", "generate", "--output-key-prefix", prefix); err != nil {
+		t.Fatalf("key generate: %v\n%s", err, stderr)
+	}
+	unsetPassword(t) // the mix-up is found before a password is needed
+	key, pub := prefix+".key", prefix+".pub"
+	garbage := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(garbage, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := testrepo.New(t, testrepo.Options{Packages: fixturePackages()})
+	spec := writeSpec(t, repo, specTemplate)
+	const ref = "127.0.0.1:1/golden/app:1.0" // never reached
+	g, offline, counted := offlineFlags()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "--key", key, ref}, key + " is a private key: verify takes the public key (" + pub + ")"},
+		{[]string{"sign", "--key", pub, ref}, pub + " is a public key: sign takes the private key (" + key + ")"},
+		{[]string{"attest", "--key", pub, ref}, pub + " is a public key: attest takes the private key (" + key + ")"},
+		{[]string{"build", "--sign", "--key", pub, "--push", ref, spec}, pub + " is a public key: build --sign takes the private key (" + key + ")"},
+		{[]string{"verify", "--key", garbage, ref}, "not a key in cosign's format"},
+		{[]string{"sign", "--key", garbage, ref}, "not a key in cosign's format"},
+	} {
+		_, _, err := runWith(t, g, append([]string{"--data-dir", filepath.Join(dir, "data")}, tc.args...)...)
+		if ExitCode(err) != ExitUsage || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ingot %s: exit %d, %v\nwant exit 2 saying %q", strings.Join(tc.args, " "), ExitCode(err), err, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(spec, "ingot.lock")); err == nil {
+		t.Error("build --sign with a public key locked the spec before refusing the key")
+	}
+	if r := offline.Refused(); len(r) > 0 || counted.n.Load() > 0 {
+		t.Errorf("a key mix-up reached for the network: %v, %d loopback requests", r, counted.n.Load())
 	}
 }

@@ -68,10 +68,10 @@ Rules:
 			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
-	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: minimal or cis")
+	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: "+oneOf(profiles()))
 	cmd.Flags().StringArrayVar(&f.waive, "waive", nil, "accept a rule's failure: RULE=REASON (repeatable)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", failOnHelp)
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", failOnHelp())
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -48,6 +49,10 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 	g.maxImageSize = byteSize(imageref.DefaultMaxImageBytes)
 	root.PersistentFlags().Var(&g.maxImageSize, "max-image-size", "refuse an image whose layers decompress to more than this in the evidence stages (e.g. 2GiB)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// --version prints what ingot version does; declared here so that cobra does not take -v for it.
+	root.Version = strings.TrimSuffix(versionText(), "\n")
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print ingot's version (as ingot version does)")
 	root.AddCommand(
 		newLockCmd(g),
 		newBuildCmd(g),

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/sbom"
 )
@@ -67,7 +68,7 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 			if l != nil {
 				sbom.WithLock(inv, l)
 			}
-			opt := sbom.DocOptions{ToolVersion: Version}
+			opt := sbom.DocOptions{ToolVersion: selfid.Version()}
 			if env.SourceDateEpoch != nil {
 				opt.Created = *env.SourceDateEpoch
 			} else if cf, err := img.ConfigFile(); err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/sbom"
@@ -59,8 +60,8 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if (len(args) == 1) == (f.sbomFile != "") {
 				return usageErrorf("give an IMAGE or --sbom FILE, not both or neither")
 			}
-			if f.output != formatCosignVuln && checkFindingsFormat(f.output) != nil {
-				return usageErrorf("-o %q: want table, json, sarif or %s", f.output, formatCosignVuln)
+			if err := checkOutput(f.output, scanFormats()); err != nil {
+				return err
 			}
 			threshold, err := parseFailOn(f.failOn)
 			if err != nil {
@@ -97,7 +98,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			}
 			if f.output == formatCosignVuln {
 				data, err := vuln.CosignPredicate(r, vuln.PredicateOptions{
-					ScannerVersion: Version, DBURI: db.Dir, DBVersion: dbVersion(st),
+					ScannerVersion: selfid.Version(), DBURI: db.Dir, DBVersion: dbVersion(st),
 					Started: started, Finished: time.Now(),
 				})
 				if err != nil {
@@ -119,11 +120,11 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			return errors.Join(gate...)
 		},
 	}
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(scanFormats()))
 	cmd.Flags().StringVar(&f.sbomFile, "sbom", "", "scan this SPDX or CycloneDX JSON document instead of an image")
 	cmd.Flags().StringArrayVar(&f.vex, "vex", nil, "OpenVEX document to apply (repeatable)")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "", failOnHelp)
-	cmd.Flags().StringVar(&f.unknownAs, "unknown-as", evidence.DefaultUnknownAs.String(), "the level --fail-on counts findings of unknown severity at")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", failOnHelp())
+	cmd.Flags().StringVar(&f.unknownAs, "unknown-as", evidence.DefaultUnknownAs.String(), "the level --fail-on counts findings of unknown severity at: "+oneOf(evidence.Levels()))
 	cmd.Flags().BoolVar(&f.requireData, "require-data", false, "exit 3 when an ecosystem of the image has no vulnerability data to be checked against")
 	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
 	return cmd

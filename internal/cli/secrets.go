@@ -70,9 +70,9 @@ Rules:
 			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
 		},
 	}
-	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: table, json or sarif")
+	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
 	cmd.Flags().StringArrayVar(&f.allow, "allow", nil, "accept findings: RULE:GLOB=REASON, RULE or GLOB may be empty (repeatable)")
-	cmd.Flags().StringVar(&f.failOn, "fail-on", "none", failOnHelp)
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "none", failOnHelp())
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", secrets.DefaultMaxFileSize, "skip files larger than this many bytes")
 	cmd.Flags().BoolVar(&f.scanAll, "all-paths", false, "also read documentation, certificates and dependency test trees")
 	return cmd

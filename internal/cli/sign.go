@@ -88,6 +88,16 @@ func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
 	if err != nil {
 		return nil, usageErrorf("reading the key: %v", err)
 	}
+	// What the file is is said before a password is asked for.
+	if err := sign.CheckPrivateKey(data); errors.Is(err, sign.ErrPublicKeyGiven) {
+		verb := cmd.Name()
+		if verb == "build" {
+			verb = "build --sign"
+		}
+		return nil, keyMixup(verb, path, sign.KeyPublic)
+	} else if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
 	pw, err := readPassword(cmd, false)
 	if err != nil {
 		return nil, err
@@ -106,6 +116,9 @@ func loadVerifier(path string) (sign.Verifier, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usageErrorf("reading the key: %v", err)
+	}
+	if sign.KindOfKey(data) == sign.KeyPrivate {
+		return nil, keyMixup("verify", path, sign.KeyPrivate)
 	}
 	v, err := sign.LoadPublicKey(data)
 	if err != nil {
@@ -143,7 +156,7 @@ transparency log; signing again with the same key adds nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
-	f.add(cmd, "signature format: legacy, bundle or both")
+	f.add(cmd, "signature format: "+signFormatHelp())
 	return cmd
 }
 
@@ -201,9 +214,9 @@ the data directory, so that attesting again attests the same documents.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
-	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate")
+	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate: "+typeHelp())
 	cmd.Flags().StringVar(&predFile, "predicate", "", "predicate file (JSON) to attest")
-	f.add(cmd, "attestation format: legacy, bundle or both")
+	f.add(cmd, "attestation format: "+signFormatHelp())
 	return cmd
 }
 
@@ -302,8 +315,8 @@ always fetched. --no-cache fetches everything.`,
 			if noCache {
 				o.CacheDir = ""
 			}
-			if output != "text" && output != "json" {
-				return usageErrorf("-o %q: want text or json", output)
+			if err := checkOutput(output, verifyOutputs()); err != nil {
+				return err
 			}
 			v, err := loadVerifier(key)
 			if err != nil {
@@ -329,10 +342,10 @@ always fetched. --no-cache fetches everything.`,
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
-	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&attType, "attestation", "", "verify attestations of this predicate type instead of signatures: "+typeHelp())
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: "+oneOf(verifyOutputs()))
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "fetch all signature material from the registry, ignoring the local cache")
-	f.add(cmd, "formats to check: legacy, bundle or both (either one verifying is enough)")
+	f.add(cmd, "formats to check (either one verifying is enough): "+signFormatHelp())
 	return cmd
 }
 

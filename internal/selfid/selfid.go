@@ -1,7 +1,3 @@
-// Package selfid identifies the running ingot binary by its Go build ID, which changes whenever the
-// code or toolchain that built it does. Caches key their entries with it, so a new ingot never
-// reuses what an old one computed; reading the ELF note costs a millisecond where hashing the whole
-// executable costs tens.
 package selfid
 
 import (

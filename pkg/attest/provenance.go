@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,8 +43,9 @@ import (
 const BuildType = "https://ingot.build/buildtypes/image/v1"
 
 // BuilderID is the SLSA builder id of the ingot command line run by whoever holds the machine; the
-// builder version map holds "ingot" (the module version, or the build ID of an untagged binary),
-// "buildID" (the Go build ID of the binary) and "go" (the toolchain).
+// builder version map holds "ingot" (selfid.Version: the same string ingot version prints and the
+// SBOMs and the vuln predicate name ingot with), "buildID" (the Go build ID of the binary, which
+// tells two builds of one version apart) and "go" (the toolchain).
 const BuilderID = "https://ingot.build/builder/cli/v1"
 
 // ErrProvenance means the provenance input is incomplete or the predicate would not validate.
@@ -87,11 +87,7 @@ func BuilderVersion() (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identifying the ingot binary: %w", err)
 	}
-	v := map[string]string{"ingot": id, "buildID": id, "go": runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v["ingot"] = bi.Main.Version
-	}
-	return v, nil
+	return map[string]string{"ingot": selfid.Version(), "buildID": id, "go": runtime.Version()}, nil
 }
 
 // NewInvocationID returns a random identifier for one build.

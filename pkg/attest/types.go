@@ -58,10 +58,16 @@ func ResolveType(s string) (string, error) {
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && (u.Host != "" || u.Opaque != "") {
 		return s, nil
 	}
+	return "", fmt.Errorf("%w %q: want a URI or one of %s", ErrUnknownType, s, strings.Join(TypeNames(), ", "))
+}
+
+// TypeNames are the short names ResolveType takes, sorted: what help and errors list.
+func TypeNames() []string {
+	types := ShortTypes()
 	names := make([]string, 0, len(types))
 	for n := range types {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	return "", fmt.Errorf("%w %q: want a URI or one of %s", ErrUnknownType, s, strings.Join(names, ", "))
+	return names
 }

@@ -27,6 +27,16 @@ func (s Severity) String() string {
 	return severityNames[s]
 }
 
+// Severities are every severity, lowest first (unknown is the zero value, below negligible): the names
+// that flags taking a severity list come from here.
+func Severities() []Severity {
+	out := make([]Severity, len(severityNames))
+	for i := range severityNames {
+		out[i] = Severity(i)
+	}
+	return out
+}
+
 // ParseSeverity reads a severity name, case-insensitively ("moderate" is medium, "important" high).
 func ParseSeverity(v string) (Severity, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {

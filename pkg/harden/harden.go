@@ -3,6 +3,7 @@ package harden
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,13 +45,18 @@ type Options struct {
 
 // ParseProfile reads a profile name; empty means minimal.
 func ParseProfile(s string) (Profile, error) {
-	switch p := Profile(strings.ToLower(strings.TrimSpace(s))); p {
-	case "":
+	p := Profile(strings.ToLower(strings.TrimSpace(s)))
+	if p == "" {
 		return ProfileMinimal, nil
-	case ProfileMinimal, ProfileCIS:
+	}
+	if slices.Contains(Profiles(), p) {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w %q (want minimal or cis)", ErrUnknownProfile, s)
+	var names []string
+	for _, p := range Profiles() {
+		names = append(names, string(p))
+	}
+	return "", fmt.Errorf("%w %q (want one of %s)", ErrUnknownProfile, s, strings.Join(names, ", "))
 }
 
 // Validate checks the profile name and the waivers, without reading any image: ErrUnknownProfile,

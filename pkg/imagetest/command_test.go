@@ -91,7 +91,14 @@ func TestCommandTests(t *testing.T) {
 			ExpectedError: []string{"panic"}}, `stderr do not match "panic"`},
 		{CommandTest{Name: "timeout", Command: "/usr/local/bin/probe", Args: []string{"sleep", "60s"},
 			Timeout: Duration(time.Second)}, "timed out after 1s"},
-		{CommandTest{Name: "missing command", Command: "/usr/bin/nope"}, "runc could not start the command"},
+		// A command that cannot be executed has the exit code a shell (and docker, so
+		// container-structure-test) gives it: 127 not found, 126 not executable.
+		{CommandTest{Name: "missing command", Command: "/usr/bin/nope"}, "exit code 127 (command not found"},
+		{CommandTest{Name: "missing command expected", Command: "/usr/bin/nope", ExitCode: 127}, ""},
+		{CommandTest{Name: "not in PATH expected", Command: "nope", ExitCode: 127}, ""},
+		{CommandTest{Name: "not executable", Command: "/etc/passwd"}, "exit code 126 (command not executable"},
+		{CommandTest{Name: "not executable expected", Command: "/etc/passwd", ExitCode: 126}, ""},
+		{CommandTest{Name: "a directory expected", Command: "/usr", ExitCode: 126}, ""},
 		// runc brings the new namespace's loopback up; there is no other interface.
 		{CommandTest{Name: "no network", Command: "/usr/local/bin/probe", Args: []string{"net"},
 			ExpectedOutput: []string{`^interfaces: lo\[(up|down)\]\n$`}}, ""},
@@ -220,5 +227,31 @@ func TestCommandTestsSkipped(t *testing.T) {
 			}
 			checkFinding(t, fs[1], "")
 		})
+	}
+}
+
+// TestExecFailure: what runc logs when the command cannot be executed, in the wordings of runc 1.1
+// and later, gives the shell's exit code; runc's own failures do not.
+func TestExecFailure(t *testing.T) {
+	for _, tc := range []struct {
+		log  string
+		code int // 0: not the command's failure
+	}{
+		{`runc run failed: unable to start container process: exec: "/usr/bin/nope": stat /usr/bin/nope: no such file or directory`, 127},
+		{`runc run failed: unable to start container process: exec: "nope": executable file not found in $PATH`, 127},
+		{`runc run failed: unable to start container process: error during container init: exec: "nope": executable file not found in $PATH`, 127},
+		{`runc run failed: unable to start container process: exec /app/run.sh: no such file or directory`, 127}, // its interpreter is missing
+		{`runc run failed: unable to start container process: exec: "/etc/passwd": permission denied`, 126},
+		{`runc run failed: unable to start container process: error during container init: exec /etc/passwd: permission denied`, 126},
+		{`runc run failed: unable to start container process: exec /bin/app: exec format error`, 126},
+		{`runc run failed: unable to start container process: exec: "/usr": is a directory`, 126},
+		{`runc run failed: unable to start container process: chdir to cwd ("/nowhere") set in config.json failed: no such file or directory`, 0},
+		{`runc run failed: unable to start container process: error during container init: error mounting "proc" to rootfs at "/proc": permission denied`, 0},
+		{``, 0},
+	} {
+		code, why, ok := execFailure(tc.log)
+		if code != tc.code || ok != (tc.code != 0) || (ok && why == "") {
+			t.Errorf("execFailure(%q) = %d, %q, %v; want %d", tc.log, code, why, ok, tc.code)
+		}
 	}
 }

@@ -10,10 +10,12 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-func metadata(m *MetadataTest, cfg v1.Config) evidence.Finding {
+// metadata checks the config against the test; passwd and group are the image's account files (nil
+// when absent or not needed), through which a user name and a uid name the same account.
+func metadata(m *MetadataTest, cfg v1.Config, passwd, group []byte) evidence.Finding {
 	f := newFinding(MetadataTestName, TypeMetadata, "")
 	var why failures
-	if m.User != "" && cfg.User != m.User {
+	if m.User != "" && !sameUser(cfg.User, m.User, passwd, group) {
 		why.add("user is %q, want %q", cfg.User, m.User)
 	}
 	env := map[string]string{}
@@ -86,4 +88,41 @@ func port(p string) string {
 		return p
 	}
 	return p + "/tcp"
+}
+
+// sameUser reports whether the config's User and the test's name the same account: the same string,
+// or a name and a number that the image's /etc/passwd (for the user) and /etc/group (for a group
+// after the colon) tie together, either way round. The config says "65532" or "nonroot" as its
+// author chose; a test written against the other spelling means the same user.
+func sameUser(have, want string, passwd, group []byte) bool {
+	hu, hg, hHas := strings.Cut(have, ":")
+	wu, wg, wHas := strings.Cut(want, ":")
+	if hHas != wHas {
+		return false
+	}
+	return sameID(hu, wu, entries(passwd, 7)) && (!hHas || sameID(hg, wg, entries(group, 3)))
+}
+
+// sameID compares two user (or group) names or ids through table, the entries of /etc/passwd (or
+// /etc/group): name, password, id, ...
+func sameID(a, b string, table [][]string) bool {
+	if a == b {
+		return true
+	}
+	ida, oka := idOf(a, table)
+	idb, okb := idOf(b, table)
+	return oka && okb && ida == idb
+}
+
+// idOf is the numeric id a name or number stands for; a name the table lacks has none.
+func idOf(s string, table [][]string) (uint32, bool) {
+	if id, ok := parseID(s); ok {
+		return id, true
+	}
+	for _, e := range table {
+		if e[0] == s {
+			return parseID(e[2])
+		}
+	}
+	return 0, false
 }

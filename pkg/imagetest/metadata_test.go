@@ -73,3 +73,40 @@ func TestMetadataWorkdirDefault(t *testing.T) {
 	}
 	checkFinding(t, fs[0], "") // no WorkingDir runs in /; no entrypoint equals []
 }
+
+// TestMetadataUserByNameOrID: metadataTest.user names the account whichever spelling the config and
+// the test chose, through the image's /etc/passwd and /etc/group; a different account still fails.
+func TestMetadataUserByNameOrID(t *testing.T) {
+	for _, tc := range []struct {
+		config, test, want string // want: failure reason, "" for a pass
+	}{
+		{"65532", "nonroot", ""},
+		{"nonroot", "65532", ""},
+		{"65532:65532", "nonroot:nonroot", ""},
+		{"nonroot:audio", "65532:29", ""},
+		{"nonroot:audio", "nonroot:29", ""},
+		{"0", "root", ""},
+		{"65532", "root", `user is "65532", want "root"`},
+		{"nonroot", "0", `user is "nonroot", want "0"`},
+		{"65532:65532", "nonroot", `user is "65532:65532", want "nonroot"`}, // a group on one side only
+		{"nonroot:audio", "nonroot:nonroot", `want "nonroot:nonroot"`},      // another group
+		{"65532", "ghost", `user is "65532", want "ghost"`},                 // not in /etc/passwd
+		{"1234", "nonroot", `user is "1234", want "nonroot"`},               // a uid without an entry
+	} {
+		t.Run(tc.config+" as "+tc.test, func(t *testing.T) {
+			img := imageOf(t, runtime.GOARCH, v1.Config{User: tc.config}, layerOf(t, baseEntries()...))
+			fs, err := Run(context.Background(), img, &Suite{MetadataTest: &MetadataTest{User: tc.test}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFinding(t, fs[0], tc.want)
+		})
+	}
+	// Without /etc/passwd only the same spelling matches.
+	img := imageOf(t, runtime.GOARCH, v1.Config{User: "65532"}, layerOf(t, dirE("etc", 0o755)))
+	fs, err := Run(context.Background(), img, &Suite{MetadataTest: &MetadataTest{User: "nonroot"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFinding(t, fs[0], `user is "65532", want "nonroot"`)
+}

@@ -98,25 +98,36 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 	for _, ft := range s.FileExistenceTests {
 		out = append(out, fileExistence(t, ft))
 	}
-	if len(s.FileContentTests) > 0 {
-		targets := make([]contentTarget, len(s.FileContentTests))
-		var files []*node
-		for i, ft := range s.FileContentTests {
-			targets[i] = resolveContent(t, ft.Path)
-			if targets[i].err == nil {
-				files = append(files, targets[i].n)
-			}
-		}
-		data, err := readContents(ctx, lr, layers, files)
-		if err != nil {
-			return nil, err
-		}
-		for i, ft := range s.FileContentTests {
-			out = append(out, fileContent(ft, targets[i], data[targets[i].n]))
+	// File contents are read in one pass over the layers: those the content tests name, and the
+	// account files when the metadata test's user can only be compared through them.
+	targets := make([]contentTarget, len(s.FileContentTests))
+	var files []*node
+	for i, ft := range s.FileContentTests {
+		targets[i] = resolveContent(t, ft.Path)
+		if targets[i].err == nil {
+			files = append(files, targets[i].n)
 		}
 	}
+	var passwd, group contentTarget
+	if m := s.MetadataTest; m != nil && m.User != "" && m.User != cfgFile.Config.User {
+		passwd, group = resolveContent(t, "/etc/passwd"), resolveContent(t, "/etc/group")
+		for _, c := range []contentTarget{passwd, group} {
+			if c.err == nil {
+				files = append(files, c.n)
+			}
+		}
+	}
+	var data map[*node][]byte
+	if len(files) > 0 {
+		if data, err = readContents(ctx, lr, layers, files); err != nil {
+			return nil, err
+		}
+	}
+	for i, ft := range s.FileContentTests {
+		out = append(out, fileContent(ft, targets[i], data[targets[i].n]))
+	}
 	if s.MetadataTest != nil {
-		out = append(out, metadata(s.MetadataTest, cfgFile.Config))
+		out = append(out, metadata(s.MetadataTest, cfgFile.Config, data[passwd.n], data[group.n]))
 	}
 	return out, nil
 }

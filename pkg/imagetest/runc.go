@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -164,7 +166,9 @@ func (r *commandRunner) run(ctx context.Context, i int, t CommandTest) evidence.
 	case res.timedOut:
 		why.add("timed out after %s and was killed", res.timeout)
 	default:
-		if res.exitCode != t.ExitCode {
+		if res.exitCode != t.ExitCode && res.execErr != "" {
+			why.add("exit code %d (%s), want %d", res.exitCode, res.execErr, t.ExitCode)
+		} else if res.exitCode != t.ExitCode {
 			why.add("exit code %d, want %d", res.exitCode, t.ExitCode)
 		}
 		matchAll(&why, "stdout", res.stdout.String(), t.ExpectedOutput, t.ExcludedOutput)
@@ -185,6 +189,9 @@ type result struct {
 	timedOut       bool
 	timeout        time.Duration
 	startErr       string // what runc logged when it could not start the process
+	// execErr is why the command itself could not be executed (not found, not executable), which
+	// exitCode reports as a shell would (127, 126) instead of a start failure.
+	execErr string
 }
 
 // exec runs t under runc and waits for it, killing it at its timeout. err is for failures of the
@@ -247,8 +254,35 @@ func (r *commandRunner) exec(ctx context.Context, i int, t CommandTest) (*result
 	res.exitCode = cmd.ProcessState.ExitCode()
 	if !res.timedOut && res.exitCode != 0 {
 		res.startErr = runcErrors(logPath)
+		if code, why, ok := execFailure(res.startErr); ok {
+			res.exitCode, res.execErr, res.startErr = code, why, ""
+		}
 	}
 	return res, nil
+}
+
+// runcExec finds the failure of the container's execve in what runc logged: `exec: "CMD": REASON`
+// when the lookup failed (runc uses Go's exec.LookPath), `exec CMD: REASON` when execve did.
+var runcExec = regexp.MustCompile(`(?:^|: )exec(?:: "[^"]*"| [^:]+): (.+)$`)
+
+// execFailure maps a command that runc could not execute to the exit code a shell gives it, as
+// docker does and so container-structure-test reports it: 127 when the command is not there (not in
+// PATH, no such file, or a script's interpreter missing), 126 when it is there but cannot be
+// executed (permission denied, a directory, not an executable format). Any other start failure of
+// runc (a mount, the working directory) is not the command's and stays an error.
+func execFailure(startErr string) (code int, why string, ok bool) {
+	m := runcExec.FindStringSubmatch(startErr)
+	if m == nil {
+		return 0, "", false
+	}
+	why = m[1]
+	switch {
+	case strings.Contains(why, "executable file not found"), strings.Contains(why, syscall.ENOENT.Error()):
+		return 127, "command not found: " + why, true
+	case strings.Contains(why, syscall.EACCES.Error()), strings.Contains(why, syscall.EISDIR.Error()), strings.Contains(why, syscall.ENOEXEC.Error()):
+		return 126, "command not executable: " + why, true
+	}
+	return 0, "", false
 }
 
 // kill stops a container that overran: SIGKILL to its init (which takes the whole pid namespace with

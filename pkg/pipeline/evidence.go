@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
@@ -141,7 +142,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	if cf, err := img.ConfigFile(); err == nil {
 		created = cf.Created.UTC()
 	}
-	docOpt := sbom.DocOptions{Created: created, ToolVersion: "ingot"}
+	docOpt := sbom.DocOptions{Created: created, ToolVersion: selfid.Version()}
 	if e.SPDX, err = sbom.SPDX(e.Inventory, docOpt); err != nil {
 		return nil, fmt.Errorf("sbom: %w", err)
 	}
@@ -159,16 +160,12 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		if err != nil {
 			return nil, err
 		}
-		version, err := attest.BuilderVersion()
-		if err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
-		}
 		started := time.Now()
 		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs, UnknownAs: gate.unknownAs})
 		if err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
-		rec := attest.NewScanRecord(version["ingot"], st.Sources, cfg.VEX, started, time.Now())
+		rec := attest.NewScanRecord(selfid.Version(), st.Sources, cfg.VEX, started, time.Now())
 		e.Vulns, e.Scan, e.vulnData = &r, &rec, st.Sources
 	}
 

@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ingot-build/ingot/pkg/fault"
 )
 
 func randomImage(t *testing.T) v1.Image {
@@ -236,5 +238,31 @@ func TestWriteTarball(t *testing.T) {
 	}
 	if err := WriteTarball(p, "bad tag!", Artifact{Image: img}); err == nil {
 		t.Error("accepted an invalid tag")
+	}
+}
+
+// TestPushReference: a push without a tag goes to the tag it is given (the spec's version), one with a
+// tag keeps it, and one by digest is refused as bad input.
+func TestPushReference(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		ref, tag, want string
+		err            error
+	}{
+		{"localhost:5000/app", "1.0", "localhost:5000/app:1.0", nil},
+		{"localhost:5000/app", "", "localhost:5000/app:latest", nil},
+		{"localhost:5000/app:edge", "1.0", "localhost:5000/app:edge", nil},
+		{"registry.example/golden/app", "2.3.4", "registry.example/golden/app:2.3.4", nil},
+		{"localhost:5000/app" + digest, "1.0", "", ErrPushDigest},
+		{"localhost:5000/app:1.0" + digest, "1.0", "", ErrPushDigest},
+		{"localhost:5000/App", "1.0", "", fault.Invalid},
+	} {
+		got, err := PushReference(tc.ref, tc.tag, false)
+		switch {
+		case tc.err != nil && !errors.Is(err, tc.err):
+			t.Errorf("PushReference(%q) = %v, %v; want %v", tc.ref, got, err, tc.err)
+		case tc.err == nil && (err != nil || got.Name() != tc.want):
+			t.Errorf("PushReference(%q, %q) = %v, %v; want %s", tc.ref, tc.tag, got, err, tc.want)
+		}
 	}
 }

@@ -14,7 +14,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/fault"
 )
+
+// ErrPushDigest means a push was given a reference by digest: a push names where the image goes (a
+// repository, and a tag); its digest is the image's own.
+var ErrPushDigest = fault.New(fault.Invalid, "publish: push to a repository or a tag, not a digest")
 
 // PushOptions configure a registry push.
 type PushOptions struct {
@@ -24,17 +29,36 @@ type PushOptions struct {
 	Keychain authn.Keychain
 	// Insecure allows plain HTTP to registries other than loopback (loopback always may).
 	Insecure bool
+	// Tag is the tag a reference without one is pushed to (the spec's version); empty is "latest".
+	Tag string
 }
 
-// Push uploads the artifact to ref and returns the pushed reference by digest. Blobs go first and the
-// manifest last, so a registry never serves a manifest whose blobs are missing; a retry re-sends only
-// what the registry lacks.
-func Push(ctx context.Context, ref string, a Artifact, opt PushOptions) (name.Digest, error) {
-	var nopts []name.Option
-	if opt.Insecure {
+// PushReference reads where a push goes: REPOSITORY gets tag, REPOSITORY:TAG keeps its own; a
+// reference by digest is ErrPushDigest, one that does not parse an error of kind fault.Invalid.
+func PushReference(ref, tag string, insecure bool) (name.Tag, error) {
+	nopts := []name.Option{name.WithDefaultTag(name.DefaultTag)}
+	if tag != "" {
+		nopts[0] = name.WithDefaultTag(tag)
+	}
+	if insecure {
 		nopts = append(nopts, name.Insecure)
 	}
 	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return name.Tag{}, fault.Wrap(fault.Invalid, err)
+	}
+	t, ok := r.(name.Tag)
+	if !ok {
+		return name.Tag{}, fmt.Errorf("%w: %s", ErrPushDigest, ref)
+	}
+	return t, nil
+}
+
+// Push uploads the artifact to ref (see PushReference) and returns the pushed reference by digest.
+// Blobs go first and the manifest last, so a registry never serves a manifest whose blobs are missing;
+// a retry re-sends only what the registry lacks.
+func Push(ctx context.Context, ref string, a Artifact, opt PushOptions) (name.Digest, error) {
+	r, err := PushReference(ref, opt.Tag, opt.Insecure)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("parsing --push reference: %w", err)
 	}

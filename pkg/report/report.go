@@ -20,6 +20,9 @@ const (
 	FormatSARIF = "sarif"
 )
 
+// Formats are the formats Write takes, in the order help lists them.
+func Formats() []string { return []string{FormatTable, FormatJSON, FormatSARIF} }
+
 // Write renders r in format. Findings are sorted: most severe first, then by ID and location.
 func Write(w io.Writer, format string, r evidence.Report) error {
 	Sort(r.Findings)
@@ -36,7 +39,7 @@ func Write(w io.Writer, format string, r evidence.Report) error {
 	case FormatSARIF:
 		return SARIF(w, r)
 	}
-	return fmt.Errorf("unknown output format %q (want table, json or sarif)", format)
+	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 }
 
 // Sort orders findings most severe first, then by ID, package and location, so outputs are stable.

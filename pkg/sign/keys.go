@@ -31,7 +31,37 @@ const (
 var (
 	ErrWrongPassword = fault.New(fault.Invalid, "wrong password for the private key")
 	ErrKeyFormat     = fault.New(fault.Invalid, "not a key in cosign's format")
+	// ErrPublicKeyGiven and ErrPrivateKeyGiven mean the other half of the pair was given: a public key
+	// to sign with, a private key to verify with.
+	ErrPublicKeyGiven  = fault.New(fault.Invalid, "a public key, where the private key is needed")
+	ErrPrivateKeyGiven = fault.New(fault.Invalid, "a private key, where the public key is needed")
 )
+
+// KeyKind is which half of a key pair a key file holds.
+type KeyKind int
+
+// Kinds of key file.
+const (
+	KeyUnknown KeyKind = iota // neither: not PEM, or a PEM block that is no key
+	KeyPrivate
+	KeyPublic
+)
+
+// KindOfKey says which half of a pair a key file holds from its PEM block type, without decrypting
+// it, so that a verb given the wrong half can say so before asking for a password.
+func KindOfKey(pemData []byte) KeyKind {
+	block, _ := pem.Decode(pemData)
+	if block == nil {
+		return KeyUnknown
+	}
+	switch block.Type {
+	case PrivateKeyPEMType, LegacyPrivateKeyPEMType, "ENCRYPTED PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+		return KeyPrivate
+	case "PUBLIC KEY", "RSA PUBLIC KEY":
+		return KeyPublic
+	}
+	return KeyUnknown
+}
 
 // Signer signs payloads. The key-file signer implements it; a KMS or hardware signer can too.
 type Signer interface {
@@ -71,14 +101,31 @@ func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 	return privPEM, pubPEM, nil
 }
 
+// CheckPrivateKey says, without the password, whether pemData can be a private key in cosign's
+// format: ErrPublicKeyGiven for a public key, ErrKeyFormat for anything else that is not one.
+func CheckPrivateKey(pemData []byte) error {
+	_, err := privateKeyBlock(pemData)
+	return err
+}
+
+func privateKeyBlock(pemData []byte) (*pem.Block, error) {
+	block, _ := pem.Decode(pemData)
+	switch {
+	case block == nil:
+		return nil, fmt.Errorf("%w: no PEM block", ErrKeyFormat)
+	case KindOfKey(pemData) == KeyPublic:
+		return nil, fmt.Errorf("%w: PEM block %q", ErrPublicKeyGiven, block.Type)
+	case block.Type != PrivateKeyPEMType && block.Type != LegacyPrivateKeyPEMType:
+		return nil, fmt.Errorf("%w: PEM block %q, want %q", ErrKeyFormat, block.Type, PrivateKeyPEMType)
+	}
+	return block, nil
+}
+
 // LoadPrivateKey decrypts a private key that ingot or cosign generated.
 func LoadPrivateKey(pemData, password []byte) (Signer, error) {
-	block, _ := pem.Decode(pemData)
-	if block == nil {
-		return nil, fmt.Errorf("%w: no PEM block", ErrKeyFormat)
-	}
-	if block.Type != PrivateKeyPEMType && block.Type != LegacyPrivateKeyPEMType {
-		return nil, fmt.Errorf("%w: PEM block %q, want %q", ErrKeyFormat, block.Type, PrivateKeyPEMType)
+	block, err := privateKeyBlock(pemData)
+	if err != nil {
+		return nil, err
 	}
 	der, err := encrypted.Decrypt(block.Bytes, password)
 	if err != nil {
@@ -126,6 +173,9 @@ func isSecretboxEnvelope(b []byte) bool {
 
 // LoadPublicKey reads a PEM public key (PKIX, as cosign writes it).
 func LoadPublicKey(pemData []byte) (Verifier, error) {
+	if KindOfKey(pemData) == KeyPrivate {
+		return nil, ErrPrivateKeyGiven
+	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyFormat, err)

@@ -168,7 +168,7 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"garbage", []byte("not a key at all\n"), "pw", sign.ErrKeyFormat},
 		{"damaged envelope", pem.EncodeToMemory(&pem.Block{Type: sign.PrivateKeyPEMType, Bytes: []byte("garbage")}), "pw", sign.ErrKeyFormat},
 		{"empty envelope", pem.EncodeToMemory(&pem.Block{Type: sign.PrivateKeyPEMType, Bytes: []byte("{}")}), "pw", sign.ErrKeyFormat},
-		{"public key instead", readFixture(t, "cosign-v2.pub"), fixturePassword, sign.ErrKeyFormat},
+		{"public key instead", readFixture(t, "cosign-v2.pub"), fixturePassword, sign.ErrPublicKeyGiven},
 		{"unencrypted P-256 PKCS#8", plainPEM(t, p256), "pw", sign.ErrKeyFormat},
 		{"unencrypted RSA", plainPEM(t, rsaKey), "pw", sign.ErrKeyFormat},
 		{"encrypted RSA", encryptedPEM(t, rsaKey, "pw"), "pw", sign.ErrKeyFormat},
@@ -190,7 +190,7 @@ func TestLoadPrivateKey(t *testing.T) {
 				if s != nil {
 					t.Error("a signer came back with the error")
 				}
-				for _, other := range []error{sign.ErrWrongPassword, sign.ErrKeyFormat} {
+				for _, other := range []error{sign.ErrWrongPassword, sign.ErrKeyFormat, sign.ErrPublicKeyGiven} {
 					if !errors.Is(tc.want, other) && errors.Is(err, other) {
 						t.Errorf("error %v is also %v; the two must stay distinct", err, other)
 					}
@@ -219,28 +219,65 @@ func TestLoadPublicKey(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		pem  []byte
-		ok   bool
+		want error // nil: loads
 	}{
-		{"cosign's", readFixture(t, "cosign-v2.pub"), true},
-		{"empty", nil, false},
-		{"garbage", []byte("-----BEGIN NOTHING-----\n"), false},
-		{"PUBLIC KEY with junk inside", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("junk")}), false},
-		{"encrypted private key", readFixture(t, "cosign-v2.key"), false},
-		{"unencrypted private key", plainPEM(t, rsaKey), false},
-		{"base64 without PEM armour", []byte(base64.StdEncoding.EncodeToString(readFixture(t, "cosign-v2.pub"))), false},
+		{"cosign's", readFixture(t, "cosign-v2.pub"), nil},
+		{"empty", nil, sign.ErrKeyFormat},
+		{"garbage", []byte("-----BEGIN NOTHING-----\n"), sign.ErrKeyFormat},
+		{"PUBLIC KEY with junk inside", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("junk")}), sign.ErrKeyFormat},
+		{"encrypted private key", readFixture(t, "cosign-v2.key"), sign.ErrPrivateKeyGiven},
+		{"pre-v2 encrypted private key", readFixture(t, "legacy-cosign.key"), sign.ErrPrivateKeyGiven},
+		{"unencrypted private key", plainPEM(t, rsaKey), sign.ErrPrivateKeyGiven},
+		{"base64 without PEM armour", []byte(base64.StdEncoding.EncodeToString(readFixture(t, "cosign-v2.pub"))), sign.ErrKeyFormat},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := sign.LoadPublicKey(tc.pem)
-			if tc.ok {
+			if tc.want == nil {
 				if err != nil || v == nil || v.PublicKey() == nil {
 					t.Fatalf("LoadPublicKey: %v", err)
 				}
 				return
 			}
-			if !errors.Is(err, sign.ErrKeyFormat) {
-				t.Errorf("LoadPublicKey: %v, want ErrKeyFormat", err)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("LoadPublicKey: %v, want %v", err, tc.want)
+			}
+			for _, other := range []error{sign.ErrKeyFormat, sign.ErrPrivateKeyGiven} {
+				if !errors.Is(tc.want, other) && errors.Is(err, other) {
+					t.Errorf("error %v is also %v; the two must stay distinct", err, other)
+				}
 			}
 		})
+	}
+}
+
+// TestKindOfKey: each half of a pair is recognised from its PEM type alone, whoever wrote it.
+func TestKindOfKey(t *testing.T) {
+	ours, pub, err := sign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		pem  []byte
+		want sign.KeyKind
+	}{
+		{"ingot's private key", ours, sign.KeyPrivate},
+		{"ingot's public key", pub, sign.KeyPublic},
+		{"cosign's private key", readFixture(t, "cosign-v2.key"), sign.KeyPrivate},
+		{"cosign's public key", readFixture(t, "cosign-v2.pub"), sign.KeyPublic},
+		{"pre-v2 cosign private key", readFixture(t, "legacy-cosign.key"), sign.KeyPrivate},
+		{"unencrypted PKCS#8", plainPEM(t, p256), sign.KeyPrivate},
+		{"certificate", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("x")}), sign.KeyUnknown},
+		{"garbage", []byte("not a key\n"), sign.KeyUnknown},
+		{"empty", nil, sign.KeyUnknown},
+	} {
+		if got := sign.KindOfKey(tc.pem); got != tc.want {
+			t.Errorf("%s: KindOfKey = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
 

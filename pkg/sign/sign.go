@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,17 +24,30 @@ const (
 	FormatBoth = FormatLegacy | FormatBundle
 )
 
-// ParseFormat reads "legacy", "bundle" or "both".
+// formats are the formats a user can ask for, in the order help lists them.
+func formats() []Format { return []Format{FormatLegacy, FormatBundle, FormatBoth} }
+
+// FormatNames are the names ParseFormat takes: "legacy", "bundle", "both".
+func FormatNames() []string {
+	var names []string
+	for _, f := range formats() {
+		names = append(names, f.String())
+	}
+	return names
+}
+
+// ParseFormat reads "legacy", "bundle" or "both" (also ""): see FormatNames.
 func ParseFormat(s string) (Format, error) {
-	switch s {
-	case "legacy":
-		return FormatLegacy, nil
-	case "bundle":
-		return FormatBundle, nil
-	case "both", "":
+	if s == "" {
 		return FormatBoth, nil
 	}
-	return 0, fmt.Errorf("unknown signature format %q: want legacy, bundle or both", s)
+	for _, f := range formats() {
+		if s == f.String() {
+			return f, nil
+		}
+	}
+	names := FormatNames()
+	return 0, fmt.Errorf("unknown signature format %q: want %s or %s", s, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 }
 
 func (f Format) String() string {
