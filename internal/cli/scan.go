@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -22,6 +23,7 @@ type scanFlags struct {
 	vex       []string
 	failOn    string
 	onlyFixed bool
+	platform  string
 }
 
 func newScanCmd(g *globalFlags) *cobra.Command {
@@ -40,7 +42,9 @@ else the advisory's own rating. Nothing is fetched.
 --vex applies OpenVEX documents (not_affected and fixed findings are kept, with their justification,
 but do not count). --fail-on SEVERITY exits with code 3 when a counting finding is at or above it.
 -o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes). A missing or
-malformed --sbom or --vex document is bad input (exit code 2).`,
+malformed --sbom or --vex document is bad input (exit code 2). For an index, --fail-on counts the
+findings of every platform; -o cosign-vuln describes one image, so it needs --platform. An SBOM
+ingot wrote for an index holds every platform's packages, and --sbom scans them together.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (f.sbomFile != "") {
@@ -62,7 +66,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				return err
 			}
 			started := time.Now()
-			inv, err := scanInventory(cmd, g, env, f, args)
+			set, invs, err := scanInventories(cmd, g, env, f, args)
 			if err != nil {
 				return err
 			}
@@ -74,10 +78,13 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if len(st.Sources) == 0 {
 				return fmt.Errorf("no vulnerability data in %s: run ingot db import (or ingot db update) first", db.Dir)
 			}
-			r, err := db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed})
-			if err != nil {
-				return err
+			reports := make([]evidence.Report, len(invs))
+			for i, inv := range invs {
+				if reports[i], err = db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed}); err != nil {
+					return err
+				}
 			}
+			r := reports[0]
 			if f.output == formatCosignVuln {
 				data, err := vuln.CosignPredicate(r, vuln.PredicateOptions{
 					ScannerVersion: Version, DBURI: db.Dir, DBVersion: dbVersion(st),
@@ -89,36 +96,59 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				if _, err := cmd.OutOrStdout().Write(append(data, '\n')); err != nil {
 					return err
 				}
-				return failOn(r, threshold)
+				return failOn(reports, threshold)
 			}
-			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
+			if set == nil {
+				return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
+			}
+			return writeSet(cmd.OutOrStdout(), f.output, set, reports, threshold)
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "table, json, sarif or cosign-vuln")
 	cmd.Flags().StringVar(&f.sbomFile, "sbom", "", "scan this SPDX or CycloneDX JSON document instead of an image")
 	cmd.Flags().StringArrayVar(&f.vex, "vex", nil, "OpenVEX document to apply (repeatable)")
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (low, medium, high, critical)")
+	addPlatformFlag(cmd, &f.platform)
 	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
 	return cmd
 }
 
-func scanInventory(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
+// scanInventories is what scan matches: the inventory of the --sbom document (and no set), or that
+// of the image, or of each platform image of an index (from the inventory cache).
+func scanInventories(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*imageref.Set, []*evidence.Inventory, error) {
 	if f.sbomFile != "" {
+		if f.platform != "" {
+			return nil, nil, usageErrorf("--platform picks an image of an index; with --sbom, give the SBOM of that platform")
+		}
 		data, err := os.ReadFile(f.sbomFile)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, nil, usageError{err}
 		}
 		inv, err := sbom.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f.sbomFile, err)
+			return nil, nil, fmt.Errorf("reading %s: %w", f.sbomFile, err)
 		}
-		return inv, nil
+		return nil, []*evidence.Inventory{inv}, nil
 	}
-	img, err := openImage(cmd.Context(), g, env, args[0])
+	set, err := openImages(cmd.Context(), g, env, args[0], f.platform)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
+	if f.output == formatCosignVuln && len(set.Images) > 1 {
+		return nil, nil, usageErrorf("-o %s is a predicate about one image, and %s is an index of %s: pick one with --platform", formatCosignVuln, args[0], platformList(set))
+	}
+	var invs []*evidence.Inventory
+	for _, img := range set.Images {
+		inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
+		if err != nil {
+			if img.Platform != nil {
+				return nil, nil, fmt.Errorf("%s: %w", img.Platform, err)
+			}
+			return nil, nil, err
+		}
+		invs = append(invs, inv)
+	}
+	return set, invs, nil
 }
 
 // dbVersion summarises the database for the predicate: the newest modification among its sources.
