@@ -13,8 +13,8 @@ import (
 )
 
 type imageTestFlags struct {
-	tests   string
-	output  string
+	tests    string
+	output   string
 	runc     string
 	workDir  string
 	platform string

@@ -16,8 +16,8 @@ import (
 )
 
 type lintFlags struct {
-	profile string
-	waive   []string
+	profile  string
+	waive    []string
 	output   string
 	failOn   string
 	platform string
