@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -112,8 +113,8 @@ locked, fetched, built or written.`,
 				for _, n := range res.Notes {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
 				}
-				for i, ev := range res.Evidence {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", s.Archs[i], ev.Summary())
+				if err := printPlatforms(cmd.ErrOrStderr(), res); err != nil {
+					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%s stored in %s\n", s.Name, res.Tag, res.Layout)
 			}
@@ -170,6 +171,30 @@ func (f *buildFlags) checkOutputs() error {
 		}
 		if fi, err := os.Stat(f.tarball); err == nil && fi.IsDir() {
 			return usageErrorf("--tarball %s is a directory", f.tarball)
+		}
+	}
+	return nil
+}
+
+// printPlatforms writes a line per platform image of a build, with its digest and its evidence
+// summary ("linux/amd64 sha256:...: 4 packages, ..."), or "cached" when nothing was built: for an
+// index, stdout has the index digest only, and this is where each platform's digest is said.
+func printPlatforms(w io.Writer, res *pipeline.Result) error {
+	platforms, err := res.Artifact.Platforms()
+	if err != nil {
+		return err
+	}
+	summary := map[string]string{}
+	for _, ev := range res.Evidence {
+		summary[ev.Inventory.Image.Digest] = ev.Summary()
+	}
+	for _, p := range platforms {
+		s, ok := summary[p.Digest.String()]
+		if !ok {
+			s = "cached"
+		}
+		if _, err := fmt.Fprintf(w, "%s %s: %s\n", p.Platform, p.Digest, s); err != nil {
+			return err
 		}
 	}
 	return nil
