@@ -11,11 +11,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/ingot-build/ingot/internal/cdxschema"
 	"github.com/ingot-build/ingot/internal/debtest"
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -329,4 +335,155 @@ func hasPURL(pkgs []evidence.Package, want string) bool {
 func purlIs(purl, want string) bool {
 	prefix, qualifier, _ := strings.Cut(want, " ")
 	return strings.HasPrefix(purl, prefix) && strings.Contains(purl, qualifier)
+}
+
+// TestVerifyIndex signs and attests a two-arch index as a user would (build --push, sign, attest),
+// then verifies it: in Debian's registry (the referrers tag scheme) and in one with the referrers
+// API. Both platforms are reported, each predicate once with both its formats; a platform whose
+// attestations are removed fails verification, by name.
+func TestVerifyIndex(t *testing.T) {
+	for _, reg := range []struct {
+		name  string
+		start func(testing.TB) string
+	}{
+		{"docker-registry", regtest.DockerRegistry},
+		{"referrers API", func(t testing.TB) string { return regtest.Registry(t) }},
+	} {
+		t.Run(reg.name, func(t *testing.T) {
+			host := reg.start(t)
+			f := newIndexFixture(t)
+			offline := regtest.OfflineTransport(nil)
+			g := &globalFlags{transport: offline}
+			t.Setenv("COSIGN_PASSWORD", "correct horse")
+			prefix := filepath.Join(t.TempDir(), "release")
+			ingot := func(args ...string) (string, string, error) {
+				t.Helper()
+				return runWith(t, g, append([]string{"--data-dir", f.data}, args...)...)
+			}
+			if _, stderr, err := ingot("key", "generate", "--output-key-prefix", prefix); err != nil {
+				t.Fatalf("key generate: %v\n%s", err, stderr)
+			}
+			key, pub := prefix+".key", prefix+".pub"
+			ref := host + "/golden/multi:1.0"
+			for _, args := range [][]string{{"build", "--push", ref, f.spec}, {"sign", "--key", key, ref}, {"attest", "--key", key, ref}} {
+				if _, stderr, err := ingot(args...); err != nil {
+					t.Fatalf("%s: %v\n%s", args[0], err, stderr)
+				}
+			}
+			repo := host + "/golden/multi"
+			out, _, err := ingot("sbom", "-o", "json", "fixture:1.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, invs := decodeIndexInventories(t, out)
+			amd, arm := invs[0].Image.Digest, invs[1].Image.Digest
+
+			// Signatures: the index's and each platform's, one line each.
+			out, stderr, err := ingot("verify", "--key", pub, ref)
+			if err != nil {
+				t.Fatalf("verify: %v\n%s", err, stderr)
+			}
+			want := []string{
+				"verified " + repo + "@" + f.digest + " (index): legacy, bundle",
+				"verified " + repo + " linux/amd64 " + amd + ": legacy, bundle",
+				"verified " + repo + " linux/arm64/v8 " + arm + ": legacy, bundle",
+			}
+			if got := strings.TrimSpace(out); got != strings.Join(want, "\n") {
+				t.Errorf("verify printed\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+			}
+
+			// Attestations: each platform's provenance, once though it is there in both formats.
+			out, stderr, err = ingot("verify", "--key", pub, "--attestation", "slsaprovenance1", ref)
+			if err != nil {
+				t.Fatalf("verify --attestation: %v\n%s", err, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[0], `"buildType"`) {
+				t.Errorf("verify --attestation printed %d predicates, want one per platform:\n%.600s", len(lines), out)
+			}
+			for _, w := range []string{repo + " linux/amd64 " + amd + ": 1 predicate (legacy, bundle)", repo + " linux/arm64/v8 " + arm + ": 1 predicate (legacy, bundle)"} {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("verify --attestation does not say %q:\n%s", w, stderr)
+				}
+			}
+			out, _, err = ingot("verify", "--key", pub, "--attestation", "slsaprovenance1", "-o", "json", ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ln := range strings.Split(strings.TrimSpace(out), "\n") {
+				var a struct {
+					Digest, Platform, PredicateType string
+					Formats                         []string
+				}
+				if err := json.Unmarshal([]byte(ln), &a); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, a.Platform+" "+a.Digest+" "+strings.Join(a.Formats, ","))
+			}
+			if w := []string{"linux/amd64 " + amd + " legacy,bundle", "linux/arm64/v8 " + arm + " legacy,bundle"}; !slices.Equal(got, w) {
+				t.Errorf("-o json: %q, want %q", got, w)
+			}
+
+			// Remove the arm64 image's attestations, both formats: verification fails, naming it.
+			removeAttestations(t, repo, arm)
+			_, _, err = ingot("verify", "--key", pub, "--attestation", "slsaprovenance1", ref)
+			if err == nil || ExitCode(err) != ExitFailure || !errors.Is(err, sign.ErrNoAttestations) ||
+				!strings.Contains(err.Error(), "linux/arm64/v8 "+arm) || strings.Contains(err.Error(), amd) {
+				t.Errorf("verify --attestation without arm64's: %v, want exit 1, no attestations, naming linux/arm64/v8 only", err)
+			}
+			if _, stderr, err := ingot("verify", "--key", pub, ref); err != nil {
+				t.Errorf("the signatures no longer verify: %v\n%s", err, stderr)
+			}
+			if refused := offline.Refused(); len(refused) > 0 {
+				t.Errorf("tried to leave loopback: %v", refused)
+			}
+		})
+	}
+}
+
+// removeAttestations deletes an image's legacy .att image and its bundle referrers (with the
+// referrers tag, on a registry without the API).
+func removeAttestations(t *testing.T, repoName, digest string) {
+	t.Helper()
+	repo, err := name.NewRepository(repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del := func(ref name.Reference) {
+		desc, err := remote.Head(ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if err := remote.Delete(repo.Digest(desc.Digest.String())); err != nil {
+			t.Fatalf("deleting %s: %v", ref, err)
+		}
+		// ggcr's registry keeps a tag apart from the digest it names, and deletes it by name;
+		// Debian's refuses that, having dropped the tag with the manifest.
+		if tag, ok := ref.(name.Tag); ok {
+			_ = remote.Delete(tag)
+			if _, err := remote.Head(tag); err == nil {
+				t.Fatalf("%s is still there", tag)
+			}
+		}
+	}
+	del(repo.Tag("sha256-" + h.Hex + ".att"))
+	idx, err := remote.Referrers(repo.Digest(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.Manifests {
+		del(repo.Digest(d.Digest.String()))
+	}
+	if _, err := remote.Head(repo.Tag("sha256-" + h.Hex)); err == nil {
+		del(repo.Tag("sha256-" + h.Hex))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -311,21 +312,25 @@ always fetched. --no-cache fetches everything.`,
 			}
 			out := cmd.OutOrStdout()
 			if attType == "" {
-				sigs, err := sign.Verify(cmd.Context(), ref, v, o)
+				signed, err := sign.VerifyEach(cmd.Context(), ref, v, o)
 				if err != nil {
 					return err
 				}
-				return printSignatures(out, ref, sigs, output)
+				return printSignatures(out, ref, signed, output)
 			}
 			uri, err := attest.ResolveType(attType)
 			if err != nil {
 				return err
 			}
-			atts, err := sign.VerifyAttestations(cmd.Context(), ref, v, uri, o)
+			attested, err := sign.VerifyEachAttestations(cmd.Context(), ref, v, uri, o)
 			if err != nil {
 				return err
 			}
-			return printAttestations(out, atts, output)
+			var notes io.Writer
+			if !g.quiet {
+				notes = cmd.ErrOrStderr()
+			}
+			return printAttestations(out, notes, attested, output)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
@@ -336,46 +341,130 @@ always fetched. --no-cache fetches everything.`,
 	return cmd
 }
 
-func printSignatures(w io.Writer, ref name.Reference, sigs []sign.Signature, output string) error {
+// printSignatures prints what verified. A single image's signatures are one line each, as they always
+// were; for an index, one line per manifest (the index, then each platform) with its formats. In
+// json, one array of every signature with the digest (and platform) it is about.
+func printSignatures(w io.Writer, ref name.Reference, signed []sign.Signed, output string) error {
 	if output == "json" {
 		type js struct {
-			Format  string          `json:"format"`
-			Source  string          `json:"source"`
-			Payload json.RawMessage `json:"payload"`
+			Digest   string          `json:"digest"`
+			Platform string          `json:"platform,omitempty"`
+			Index    bool            `json:"index,omitempty"`
+			Format   string          `json:"format"`
+			Source   string          `json:"source"`
+			Payload  json.RawMessage `json:"payload"`
 		}
-		var out []js
-		for _, s := range sigs {
-			out = append(out, js{s.Format.String(), s.Source, s.Payload})
+		out := []js{}
+		for _, m := range signed {
+			for _, s := range m.Signatures {
+				out = append(out, js{m.Digest.DigestStr(), platformOf(m.Manifest), m.Index, s.Format.String(), s.Source, s.Payload})
+			}
 		}
 		return json.NewEncoder(w).Encode(out)
 	}
-	for _, s := range sigs {
-		if _, err := fmt.Fprintf(w, "verified %s: %s signature %s\n", ref, s.Format, s.Source); err != nil {
+	if len(signed) == 1 && !signed[0].Index {
+		for _, s := range signed[0].Signatures {
+			if _, err := fmt.Fprintf(w, "verified %s: %s signature %s\n", ref, s.Format, s.Source); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, m := range signed {
+		var formats []sign.Format
+		for _, s := range m.Signatures {
+			if !slices.Contains(formats, s.Format) {
+				formats = append(formats, s.Format)
+			}
+		}
+		if _, err := fmt.Fprintf(w, "verified %s: %s\n", manifestName(m.Manifest), formatList(formats)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func printAttestations(w io.Writer, atts []sign.Attestation, output string) error {
+// manifestName names what verified: "REPO@sha256:... (index)", "REPO linux/amd64 sha256:...", or
+// the digest reference of a single image.
+func manifestName(m sign.Manifest) string {
+	switch {
+	case m.Index:
+		return m.Digest.String() + " (index)"
+	case m.Platform != nil:
+		return m.Digest.Context().String() + " " + m.Platform.String() + " " + m.Digest.DigestStr()
+	}
+	return m.Digest.String()
+}
+
+func platformOf(m sign.Manifest) string {
+	if m.Platform == nil {
+		return ""
+	}
+	return m.Platform.String()
+}
+
+// formatList is "legacy, bundle".
+func formatList(fs []sign.Format) string {
+	slices.Sort(fs)
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// printAttestations prints each verified predicate once, however many formats carry it: in text,
+// the predicate JSON, one per line (for an index, each manifest's are preceded by a line on notes
+// saying which platform they belong to); in json, one object per line with the digest, platform,
+// formats, sources, predicate type and predicate.
+func printAttestations(w, notes io.Writer, attested []sign.Attested, output string) error {
 	enc := json.NewEncoder(w)
-	for _, a := range atts {
-		var err error
-		if output == "json" {
-			err = enc.Encode(struct {
-				Format        string          `json:"format"`
-				Source        string          `json:"source"`
-				PredicateType string          `json:"predicateType"`
-				Predicate     json.RawMessage `json:"predicate"`
-			}{a.Format.String(), a.Source, a.Statement.PredicateType, a.Statement.Predicate})
-		} else {
-			err = enc.Encode(a.Statement.Predicate)
+	index := len(attested) > 1 || (len(attested) == 1 && (attested[0].Index || attested[0].Platform != nil))
+	for _, m := range attested {
+		preds := sign.MergeFormats(m.Attestations)
+		if index && output != "json" && notes != nil {
+			var formats []sign.Format
+			for _, p := range preds {
+				for _, f := range p.Formats {
+					if !slices.Contains(formats, f) {
+						formats = append(formats, f)
+					}
+				}
+			}
+			fmt.Fprintf(notes, "verified %s: %d %s (%s)\n", manifestName(m.Manifest), len(preds), plural(len(preds), "predicate", "predicates"), formatList(formats))
 		}
-		if err != nil {
-			return err
+		for _, p := range preds {
+			var err error
+			if output == "json" {
+				formats := make([]string, len(p.Formats))
+				for i, f := range p.Formats {
+					formats[i] = f.String()
+				}
+				err = enc.Encode(struct {
+					Digest        string          `json:"digest"`
+					Platform      string          `json:"platform,omitempty"`
+					Index         bool            `json:"index,omitempty"`
+					Formats       []string        `json:"formats"`
+					Sources       []string        `json:"sources"`
+					PredicateType string          `json:"predicateType"`
+					Predicate     json.RawMessage `json:"predicate"`
+				}{m.Digest.DigestStr(), platformOf(m.Manifest), m.Index, formats, p.Sources, p.Statement.PredicateType, p.Statement.Predicate})
+			} else {
+				err = enc.Encode(p.Statement.Predicate)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func newCopyCmd(g *globalFlags) *cobra.Command {
