@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ingot-build/ingot/internal/cdxschema"
@@ -20,6 +21,7 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -486,4 +488,70 @@ func removeAttestations(t *testing.T, repoName, digest string) {
 	if _, err := remote.Head(repo.Tag("sha256-" + h.Hex)); err == nil {
 		del(repo.Tag("sha256-" + h.Hex))
 	}
+}
+
+// TestRegistryVerbsRefuseLocalNames: sign, attest, verify and copy work on registries; a name of the
+// local store, or anything path-like, is refused as bad input without a single request, instead of
+// going to docker.io. registry:NAME still means the registry.
+func TestRegistryVerbsRefuseLocalNames(t *testing.T) {
+	data := t.TempDir()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Write(context.Background(), "static", "bookworm", publish.Artifact{Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COSIGN_PASSWORD", "correct horse")
+	prefix := filepath.Join(t.TempDir(), "k")
+	if _, stderr, err := run(t, "--data-dir", data, "key", "generate", "--output-key-prefix", prefix); err != nil {
+		t.Fatalf("key generate: %v\n%s", err, stderr)
+	}
+	key, pub := prefix+".key", prefix+".pub"
+	for _, args := range [][]string{
+		{"sign", "--key", key, "static:bookworm"},
+		{"attest", "--key", key, "static:bookworm"},
+		{"verify", "--key", pub, "static:bookworm"},
+		{"verify", "--key", pub, "--attestation", "slsaprovenance1", "static"},
+		{"copy", "static:bookworm", "127.0.0.1:1/mirror/static:bookworm"},
+		{"copy", "127.0.0.1:1/golden/static:bookworm", "./static"},
+		{"sign", "--key", key, "oci:" + filepath.Join(data, "oci", "static") + ":bookworm"},
+		{"verify", "--key", pub, "app.tar"},
+	} {
+		g, offline, counted := offlineFlags()
+		_, _, err := runWith(t, g, append([]string{"--data-dir", data}, args...)...)
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "local") || !strings.Contains(err.Error(), "Push it first") {
+			t.Errorf("%q: %v (exit %d), want exit 2 saying it is local", args, err, ExitCode(err))
+		}
+		if n := counted.n.Load(); n > 0 || len(offline.Refused()) > 0 {
+			t.Errorf("%q made %d requests and tried %v, want none", args, n, offline.Refused())
+		}
+	}
+	// registry:NAME goes to the registry that name means (docker.io here, refused by the transport).
+	offline := regtest.OfflineTransport(nil)
+	_, _, err = runWith(t, &globalFlags{transport: offline}, "--data-dir", data, "verify", "--key", pub, "registry:static:bookworm")
+	if err == nil || len(offline.Refused()) == 0 || !strings.Contains(strings.Join(offline.Refused(), " "), "docker.io") {
+		t.Errorf("registry:static:bookworm: %v, refused %v: want a docker.io lookup", err, offline.Refused())
+	}
+	// And a registry: reference works as the plain one does.
+	host := regtest.Registry(t)
+	if err := remote.Write(mustRef(t, host+"/golden/static:bookworm"), img); err != nil {
+		t.Fatal(err)
+	}
+	g := &globalFlags{transport: regtest.OfflineTransport(nil)}
+	if _, stderr, err := runWith(t, g, "--data-dir", data, "sign", "--key", key, "registry:"+host+"/golden/static:bookworm"); err != nil {
+		t.Fatalf("sign registry:REF: %v\n%s", err, stderr)
+	}
+	if out, stderr, err := runWith(t, g, "--data-dir", data, "verify", "--key", pub, "registry:"+host+"/golden/static:bookworm"); err != nil || !strings.Contains(out, "verified") {
+		t.Errorf("verify registry:REF: %v\n%s%s", err, out, stderr)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

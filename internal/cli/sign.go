@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/spec"
@@ -34,11 +35,27 @@ func (f *registryFlags) add(cmd *cobra.Command, formatHelp string) {
 	cmd.Flags().StringVar(&f.format, "format", "both", formatHelp)
 }
 
-func (f *registryFlags) parse(ref string) (name.Reference, error) {
+// parse reads a registry reference. A name of this machine (an entry of the layout store, a layout, an
+// archive, anything path-like) is refused before any request: these verbs work on registries, and
+// "static:bookworm" sent there would be docker.io/library/static. registry:REF forces a registry.
+func (f *registryFlags) parse(g *globalFlags, cmd *cobra.Command, arg string) (name.Reference, error) {
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	if what, ok := imageref.Local(arg, env.Store().Layouts()); ok {
+		msg := fmt.Sprintf("%s names %s: ingot %s works on images in a registry, and this one is local. "+
+			"Push it first (ingot build --push REF, or skopeo copy oci:DIR:TAG docker://REF) and give REF", arg, what, cmd.Name())
+		if strings.HasPrefix(what, "ingot's") { // a store name could also be a registry's
+			msg += fmt.Sprintf("; %s%s looks the name up in a registry instead", imageref.RegistryPrefix, arg)
+		}
+		return nil, usageError{errors.New(msg)}
+	}
 	var opts []name.Option
 	if f.insecure {
 		opts = append(opts, name.Insecure)
 	}
+	ref := strings.TrimPrefix(arg, imageref.RegistryPrefix)
 	r, err := name.ParseReference(ref, opts...)
 	if err != nil {
 		return nil, usageErrorf("image reference %q: %v", ref, err)
@@ -46,9 +63,14 @@ func (f *registryFlags) parse(ref string) (name.Reference, error) {
 	return r, nil
 }
 
+// localHelp says how the registry verbs read their image arguments.
+const localHelp = `IMAGE is a registry reference; registry:REF says so explicitly. A name of this machine (an image
+in ingot's store such as static:bookworm, an OCI layout, a docker archive, anything that looks like a
+path) is refused (exit code 2) without contacting any registry: push it first.`
+
 // target parses the image argument and the format flags.
 func (f *registryFlags) target(g *globalFlags, cmd *cobra.Command, arg string) (name.Reference, sign.Options, error) {
-	ref, err := f.parse(arg)
+	ref, err := f.parse(g, cmd, arg)
 	if err != nil {
 		return nil, sign.Options{}, err
 	}
@@ -124,7 +146,9 @@ func newSignCmd(g *globalFlags) *cobra.Command {
 		Long: `Sign an image in a registry with a key, in the formats cosign, Kyverno and policy-controller read:
 a simple-signing signature under the sha256-<hex>.sig tag (legacy) and a sigstore bundle stored as an
 OCI 1.1 referrer (bundle). An index is signed with each of its platform manifests. Nothing goes to a
-transparency log; signing again with the same key adds nothing.`,
+transparency log; signing again with the same key adds nothing.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -162,7 +186,9 @@ cyclonedx, vuln, lint, test, or a URI). Without them, the evidence ingot recorde
 is attested: SLSA provenance, SPDX and CycloneDX SBOMs, the vulnerability scan, hardening and test
 results; for an index, each platform image gets its own. For an image ingot did not build, the evidence
 stages run now (SBOMs, scan, lint: there is no provenance to give) and their documents are recorded in
-the data directory, so that attesting again attests the same documents.`,
+the data directory, so that attesting again attests the same documents.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -293,7 +319,17 @@ the registry is contacted: no transparency log, no certificate authority, no TUF
 
 Signature material named by digest (payloads, envelopes, bundles, referrer manifests) is kept in the data
 directory's cache and hashed again on every read; tags, referrer lists and the image's manifest are
-always fetched. --no-cache fetches everything.`,
+always fetched. --no-cache fetches everything.
+
+For an index, the index's signature and each platform manifest's are checked, and each is reported
+on its own line ("verified REPO@sha256:... (index): legacy, bundle", "verified REPO linux/amd64
+sha256:...: legacy, bundle"); every one must verify. --attestation checks each platform image's
+attestations, since each describes its own image: every platform must have one that verifies, and
+a failure names the platforms that do not. A predicate found in both formats is printed once; in
+text mode a line on stderr says which platform each group of predicates belongs to, and -o json
+gives each predicate's digest, platform and formats.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -474,14 +510,18 @@ func newCopyCmd(g *globalFlags) *cobra.Command {
 		Short: "Copy an image with all its signatures, attestations and referrers",
 		Long: `Copy an image or index from one registry reference to another together with everything attached to
 it: the .sig and .att images and every referrer (sigstore bundles and other artifacts), for the index and
-each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.`,
+each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.
+
+SRC and DST are registry references; registry:REF says so explicitly. A name of this machine (an
+image in ingot's store, a layout, an archive, anything path-like) is refused (exit code 2) without
+contacting any registry.`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, err := f.parse(args[0])
+			src, err := f.parse(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
-			dst, err := f.parse(args[1])
+			dst, err := f.parse(g, cmd, args[1])
 			if err != nil {
 				return err
 			}
