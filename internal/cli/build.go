@@ -37,7 +37,8 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 
 The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
 version), and also to a registry with --push and to a docker-load archive with --tarball. Without a lock
-the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed.
+the spec is locked first; a lock that no longer matches the spec is refused. The digest is printed
+(for several archs, the index's); the summary on stderr has a line per platform with its digest.
 
 With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
