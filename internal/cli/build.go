@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -36,8 +37,9 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
 version), and also to a registry with --push REPOSITORY[:TAG] (tagged with the spec's version when REF
 names no tag) and to a docker-load archive with --tarball. Without a lock the spec is locked first; a
-lock that no longer matches the spec is refused. Standard output carries only the image's digest; what
-was written, pushed and signed is reported on standard error.
+lock that no longer matches the spec is refused. Standard output carries only the image's digest (for
+several archs, the index's); what was written, pushed and signed is reported on standard error, with a
+line per platform and its digest.
 
 With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
@@ -113,8 +115,8 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 				for _, n := range res.Notes {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
 				}
-				for i, ev := range res.Evidence {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", s.Archs[i], ev.Summary())
+				if err := printPlatforms(cmd.ErrOrStderr(), res); err != nil {
+					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%s stored in %s\n", s.Name, res.Tag, res.Layout)
 			}
@@ -172,6 +174,30 @@ func (f *buildFlags) checkOutputs() error {
 		}
 		if fi, err := os.Stat(f.tarball); err == nil && fi.IsDir() {
 			return usageErrorf("--tarball %s is a directory", f.tarball)
+		}
+	}
+	return nil
+}
+
+// printPlatforms writes a line per platform image of a build, with its digest and its evidence
+// summary ("linux/amd64 sha256:...: 4 packages, ..."), or "cached" when nothing was built: for an
+// index, stdout has the index digest only, and this is where each platform's digest is said.
+func printPlatforms(w io.Writer, res *pipeline.Result) error {
+	platforms, err := res.Artifact.Platforms()
+	if err != nil {
+		return err
+	}
+	summary := map[string]string{}
+	for _, ev := range res.Evidence {
+		summary[ev.Inventory.Image.Digest] = ev.Summary()
+	}
+	for _, p := range platforms {
+		s, ok := summary[p.Digest.String()]
+		if !ok {
+			s = "cached"
+		}
+		if _, err := fmt.Fprintf(w, "%s %s: %s\n", p.Platform, p.Digest, s); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imageref"
@@ -17,7 +21,11 @@ import (
 const imageHelp = `IMAGE is a name in ingot's store (NAME[:TAG]), an OCI layout (DIR or oci:DIR[:TAG]), a docker
 archive (FILE.tar or docker-archive:FILE, uncompressed as docker save writes it) or a registry reference;
 registry:REF forces a registry (registry:app.tar). A path (starting with /, ./, ../ or ~, or ending in
-.tar) is only read from disk: one that does not exist is an error (exit code 2), never a registry lookup.`
+.tar) is only read from disk: one that does not exist is an error (exit code 2), never a registry lookup.
+
+For an index (a multi-platform image), every platform image is covered, each in its own section of
+the output (in json, {"index": {"ref", "digest"}, "platforms": [...]}, each platform as a single image
+prints); --platform os/arch[/variant] picks one. A platform the index lacks is bad input (exit code 2).`
 
 // registryTransport carries registry requests: the test hook's transport when set, else a fresh one
 // (never the process-wide default).
@@ -28,13 +36,88 @@ func (g *globalFlags) registryTransport() http.RoundTripper {
 	return http.DefaultTransport.(*http.Transport).Clone()
 }
 
-// openImage opens an image argument: a name in the layout store, an OCI layout, a docker archive or a
-// registry reference, reached through the command's transport.
-func openImage(ctx context.Context, g *globalFlags, env Env, ref string) (*imageref.Image, error) {
-	return imageref.Open(ctx, ref, imageref.Options{
-		Layouts: env.Store().Layouts(),
-		Remote:  []remote.Option{remote.WithTransport(g.registryTransport())},
+// addPlatformFlag adds --platform to an evidence verb.
+func addPlatformFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "platform", "", "for an index, only this platform (os/arch[/variant], e.g. linux/arm64); default every platform")
+}
+
+// parsePlatform reads --platform; "" is every platform (the zero value).
+func parsePlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		return v1.Platform{}, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+		return v1.Platform{}, usageErrorf("--platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// openImages opens an evidence verb's IMAGE argument: a name in the layout store, an OCI layout, a
+// docker archive or a registry reference, reached through the command's transport. An index gives
+// every platform image, or the one --platform names. This is the one place the evidence verbs fan
+// out over platforms; each then runs its stage per image and renders with writeSet (or sbom's own).
+func openImages(ctx context.Context, g *globalFlags, env Env, ref, platform string) (*imageref.Set, error) {
+	p, err := parsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	return imageref.OpenAll(ctx, ref, imageref.Options{
+		Layouts:  env.Store().Layouts(),
+		Platform: p,
+		Remote:   []remote.Option{remote.WithTransport(g.registryTransport())},
 	})
+}
+
+// eachImage runs one verb's stage on every image of the set, in order, and returns the reports.
+func eachImage(ctx context.Context, set *imageref.Set, stage func(context.Context, *imageref.Image) (evidence.Report, error)) ([]evidence.Report, error) {
+	out := make([]evidence.Report, 0, len(set.Images))
+	for _, img := range set.Images {
+		r, err := stage(ctx, img)
+		if err != nil {
+			if img.Platform != nil {
+				return nil, fmt.Errorf("%s: %w", img.Platform, err)
+			}
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// indexSubject identifies the index of a set for output.
+func indexSubject(set *imageref.Set) report.Index {
+	out := report.Index{Ref: set.Ref}
+	if d, err := set.Digest(); err == nil {
+		out.Digest = d.String()
+	}
+	return out
+}
+
+// writeSet renders the reports of a set: a single image exactly as before, an index with a section
+// per platform. Findings of every platform count towards the threshold.
+func writeSet(w io.Writer, format string, set *imageref.Set, reports []evidence.Report, threshold *evidence.Severity) error {
+	if err := renderSet(w, format, set, reports); err != nil {
+		return err
+	}
+	return failOn(reports, threshold)
+}
+
+// renderSet renders the reports of a set: one report for an image, per-platform sections for an
+// index (a nil set is one report, as for scan --sbom).
+func renderSet(w io.Writer, format string, set *imageref.Set, reports []evidence.Report) error {
+	if set == nil || set.Index == nil {
+		return report.Write(w, format, reports[0])
+	}
+	ps := make([]report.Platform, len(reports))
+	for i, r := range reports {
+		ps[i] = report.Platform{Platform: set.Images[i].Platform.String(), Report: r}
+	}
+	return report.WriteIndex(w, format, indexSubject(set), ps)
 }
 
 // subject identifies an opened image for a report; for an index, the image of this platform.
@@ -88,24 +171,40 @@ func writeFindings(w io.Writer, format string, r evidence.Report, threshold *evi
 	if err := report.Write(w, format, r); err != nil {
 		return err
 	}
-	return failOn(r, threshold)
+	return failOn([]evidence.Report{r}, threshold)
 }
 
-// failOn is a FindingsError when findings reach the threshold, counting those of unknown severity at
-// the report's UnknownAs; a nil threshold never fails.
-func failOn(r evidence.Report, threshold *evidence.Severity) error {
+// failOn is a FindingsError when findings of the reports (an image's, or each platform image's of an
+// index) reach the threshold, counting those of unknown severity at each report's UnknownAs; a nil
+// threshold never fails.
+func failOn(rs []evidence.Report, threshold *evidence.Severity) error {
 	if threshold == nil {
 		return nil
 	}
-	hit := r.AtLeast(*threshold)
-	if len(hit) == 0 {
-		return nil
-	}
-	e := &FindingsError{Count: len(hit), Threshold: *threshold, UnknownAs: r.UnknownAs}
-	for _, f := range hit {
-		if f.Severity == evidence.SeverityUnknown {
-			e.Unknown++
+	e := &FindingsError{Threshold: *threshold}
+	for _, r := range rs {
+		hit := r.AtLeast(*threshold)
+		e.Count += len(hit)
+		e.UnknownAs = r.UnknownAs
+		for _, f := range hit {
+			if f.Severity == evidence.SeverityUnknown {
+				e.Unknown++
+			}
 		}
 	}
+	if e.Count == 0 {
+		return nil
+	}
 	return e
+}
+
+// platformList names the platforms of a set: "linux/amd64, linux/arm64".
+func platformList(set *imageref.Set) string {
+	var out []string
+	for _, img := range set.Images {
+		if img.Platform != nil {
+			out = append(out, img.Platform.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }

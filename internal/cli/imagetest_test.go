@@ -17,6 +17,7 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imagetest"
 	"github.com/ingot-build/ingot/pkg/publish"
 )
 
@@ -146,25 +147,52 @@ func TestImageTestCommand(t *testing.T) {
 		}
 	})
 	t.Run("index", func(t *testing.T) {
-		out, err := runImageTest(t, dataDir, passingTests, "multi:1.0", "-o", "json")
+		// Every platform's files and metadata are tested; command tests only where they can run.
+		suite := passingTests + "commandTests:\n  - {name: greets, command: /usr/local/bin/hello}\n"
+		out, err := runImageTest(t, dataDir, suite, "multi:1.0", "-o", "json", "--runc", "/nonexistent/runc")
 		if err != nil {
 			t.Fatalf("ingot test: %v\n%s", err, out)
 		}
-		r := decodeReport(t, out)
-		if r.Image.Arch != runtime.GOARCH {
-			t.Errorf("tested %s, want the host's %s", r.Image.Arch, runtime.GOARCH)
-		}
-		skipped := 0
-		for _, f := range r.Findings {
-			if f.Status == evidence.StatusSkipped {
-				skipped++
-				if f.Detail["platform"] == "" || f.Detail["platform"] == "linux/"+runtime.GOARCH {
-					t.Errorf("skipped %+v", f)
+		rs := decodeIndexReports(t, out, "multi:1.0", 2)
+		other := otherArch()
+		for i, arch := range []string{runtime.GOARCH, other} {
+			r := rs[i]
+			if r.Image.Arch != arch || len(r.Findings) != 5 {
+				t.Fatalf("platform %d: %s with %d findings, want %s with the command test and 4 others", i, r.Image.Arch, len(r.Findings), arch)
+			}
+			for _, f := range r.Findings {
+				switch {
+				case f.Detail["type"] == imagetest.TypeCommand && f.Status != evidence.StatusSkipped:
+					t.Errorf("%s: command test %s, want skipped", arch, f.Status)
+				case f.Detail["type"] == imagetest.TypeCommand && arch == other && !strings.Contains(f.Reason, "linux/"+other):
+					t.Errorf("%s: command test skipped because %q, want the platform named", arch, f.Reason)
+				case f.Detail["type"] != imagetest.TypeCommand && f.Status != evidence.StatusPassed:
+					t.Errorf("%s: %s %s (%s)", arch, f.ID, f.Status, f.Description)
 				}
 			}
 		}
-		if len(r.Findings) != 5 || skipped != 1 {
-			t.Errorf("findings %+v, want 4 tests and one skipped platform", r.Findings)
+		// The table has a section per platform.
+		out, err = runImageTest(t, dataDir, passingTests, "multi:1.0")
+		if err != nil || !strings.Contains(out, "== linux/"+runtime.GOARCH+" sha256:") || !strings.Contains(out, "== linux/"+other) {
+			t.Errorf("table of an index: %v\n%s", err, out)
+		}
+		// A failure on one platform fails the run: here a file test both fail, counted twice.
+		_, err = runImageTest(t, dataDir, "fileExistenceTests:\n  - {name: shell, path: /bin/sh, shouldExist: true}\n", "multi:1.0")
+		var fe *FindingsError
+		if !errors.As(err, &fe) || fe.Count != 2 {
+			t.Errorf("a test failing on both platforms: %v, want 2 findings", err)
+		}
+		// --platform picks one; a platform the index lacks is bad input.
+		out, err = runImageTest(t, dataDir, passingTests, "multi:1.0", "-o", "json", "--platform", "linux/"+other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs := decodeIndexReports(t, out, "multi:1.0", 1); rs[0].Image.Arch != other {
+			t.Errorf("--platform linux/%s tested %s", other, rs[0].Image.Arch)
+		}
+		_, err = runImageTest(t, dataDir, passingTests, "multi:1.0", "--platform", "linux/s390x")
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "linux/"+runtime.GOARCH) {
+			t.Errorf("an unknown platform: %v (exit %d), want exit 2 naming the index's platforms", err, ExitCode(err))
 		}
 	})
 	for _, tc := range []struct {
@@ -225,4 +253,35 @@ func TestImageTestCommandRunc(t *testing.T) {
 	if ExitCode(err) != ExitFindings || !strings.Contains(out, "exit code 0, want 1") {
 		t.Errorf("a wrong exit code gave %v (exit %d):\n%s", err, ExitCode(err), out)
 	}
+}
+
+func otherArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "amd64"
+	}
+	return "arm64"
+}
+
+// decodeIndexReports reads the JSON of an index's reports: the index, then each platform's report as
+// a single image's prints.
+func decodeIndexReports(t *testing.T, out, ref string, n int) []evidence.Report {
+	t.Helper()
+	var v struct {
+		Index struct {
+			Ref, Digest string
+		}
+		Platforms []evidence.Report
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("-o json of an index printed %q: %v", out, err)
+	}
+	if v.Index.Ref != ref || !strings.HasPrefix(v.Index.Digest, "sha256:") || len(v.Platforms) != n {
+		t.Fatalf("index %+v with %d platforms, want %s with %d", v.Index, len(v.Platforms), ref, n)
+	}
+	for _, r := range v.Platforms {
+		if r.Image.Ref != ref || r.Image.Digest == v.Index.Digest || !strings.HasPrefix(r.Image.Digest, "sha256:") {
+			t.Errorf("platform report about %+v", r.Image)
+		}
+	}
+	return v.Platforms
 }

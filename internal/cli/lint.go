@@ -10,15 +10,17 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/secrets"
 )
 
 type lintFlags struct {
-	profile string
-	waive   []string
-	output  string
-	failOn  string
+	profile  string
+	waive    []string
+	output   string
+	failOn   string
+	platform string
 }
 
 func newLintCmd(g *globalFlags) *cobra.Command {
@@ -56,21 +58,27 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := openImage(ctx, g, env, args[0])
+			set, err := openImages(ctx, g, env, args[0], f.platform)
 			if err != nil {
 				return err
 			}
-			findings, err := harden.Lint(ctx, img, opt)
+			reports, err := eachImage(ctx, set, func(ctx context.Context, img *imageref.Image) (evidence.Report, error) {
+				findings, err := harden.Lint(ctx, img, opt)
+				if err != nil {
+					return evidence.Report{}, fmt.Errorf("linting %s: %w", args[0], err)
+				}
+				return evidence.Report{Image: subject(img), Tool: "ingot lint", Findings: findings}, nil
+			})
 			if err != nil {
-				return fmt.Errorf("linting %s: %w", args[0], err)
+				return err
 			}
-			r := evidence.Report{Image: subject(img), Tool: "ingot lint", Findings: findings}
-			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
+			return writeSet(cmd.OutOrStdout(), f.output, set, reports, threshold)
 		},
 	}
 	cmd.Flags().StringVar(&f.profile, "profile", string(harden.ProfileMinimal), "rule profile: "+oneOf(profiles()))
 	cmd.Flags().StringArrayVar(&f.waive, "waive", nil, "accept a rule's failure: RULE=REASON (repeatable)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
+	addPlatformFlag(cmd, &f.platform)
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", failOnHelp())
 	return cmd
 }

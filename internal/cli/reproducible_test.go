@@ -14,17 +14,7 @@ import (
 // TestReproducibleIndex builds the same spec and lock twice, in different directories, with different
 // data directories, at different times: the index digest must be identical.
 func TestReproducibleIndex(t *testing.T) {
-	pkgs := fixturePackages()
-	for _, p := range fixturePackages() {
-		if p.Arch == "amd64" {
-			p.Arch = "arm64"
-			for i := range p.Files {
-				p.Files[i].Path = strings.ReplaceAll(p.Files[i].Path, "x86_64-linux-gnu", "aarch64-linux-gnu")
-			}
-			pkgs = append(pkgs, p)
-		}
-	}
-	repo := testrepo.New(t, testrepo.Options{Archs: []string{"amd64", "arm64"}, Packages: pkgs})
+	repo := testrepo.New(t, testrepo.Options{Archs: []string{"amd64", "arm64"}, Packages: twoArchPackages()})
 	spec := specTemplate + "archs: [amd64, arm64]\nlayers: 3\n"
 	first := writeSpec(t, repo, spec)
 	if _, stderr, err := run(t, "--data-dir", t.TempDir(), "lock", first); err != nil {
@@ -65,6 +55,22 @@ func TestReproducibleIndex(t *testing.T) {
 	if d3 == d1 || d3 != d4 {
 		t.Errorf("with SOURCE_DATE_EPOCH: %s and %s (without: %s)", d3, d4, d1)
 	}
+}
+
+// twoArchPackages is the fixture package set for amd64 and arm64: each amd64 package has an arm64
+// twin with its files under the arm64 multiarch directory.
+func twoArchPackages() []debtest.Package {
+	pkgs := fixturePackages()
+	for _, p := range fixturePackages() {
+		if p.Arch == "amd64" {
+			p.Arch = "arm64"
+			for i := range p.Files {
+				p.Files[i].Path = strings.ReplaceAll(p.Files[i].Path, "x86_64-linux-gnu", "aarch64-linux-gnu")
+			}
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs
 }
 
 // The newest package date clamps timestamps when SOURCE_DATE_EPOCH is unset: a package built later

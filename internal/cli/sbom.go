@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
+	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/sbom"
 )
@@ -19,6 +20,7 @@ type sbomFlags struct {
 	output     string
 	lockfile   string
 	outputFile string
+	platform   string
 }
 
 func newSbomCmd(g *globalFlags) *cobra.Command {
@@ -35,7 +37,11 @@ deleted in a later layer is not listed, and each one records the layer it came f
 
 -o picks the output: table (default), json (the inventory), spdx-json (SPDX 2.3) or cyclonedx-json
 (CycloneDX 1.6). Documents are reproducible: their time is SOURCE_DATE_EPOCH, else the image's
-creation time. --lock adds the sha256 of every .deb and the spec's exclusions from an ingot.lock.`,
+creation time. --lock adds the sha256 of every .deb and the spec's exclusions from an ingot.lock.
+
+For an index, spdx-json and cyclonedx-json are one document for the whole index: SPDX describes the
+index, which CONTAINS each platform image, which CONTAINS its packages; in CycloneDX the index is
+metadata.component and each platform image a component with its packages nested in it.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(sbom.Formats(), f.output) {
@@ -51,32 +57,48 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 					return err
 				}
 			}
-			img, err := openImage(cmd.Context(), g, env, args[0])
+			set, err := openImages(cmd.Context(), g, env, args[0], f.platform)
 			if err != nil {
 				return err
 			}
-			inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{
-				Ref:    args[0],
-				Limits: g.limits(),
-				Skipped: func(path string, err error) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)
-				},
-			})
-			if err != nil {
-				return err
-			}
-			if l != nil {
-				sbom.WithLock(inv, l)
+			var ps []sbom.Platform
+			for _, img := range set.Images {
+				inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{
+					Ref:    args[0],
+					Limits: g.limits(),
+					Skipped: func(path string, err error) {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s left out: %v\n", path, err)
+					},
+				})
+				if err != nil {
+					if img.Platform != nil {
+						return fmt.Errorf("%s: %w", img.Platform, err)
+					}
+					return err
+				}
+				if l != nil {
+					sbom.WithLock(inv, l)
+				}
+				ps = append(ps, sbom.Platform{Inventory: inv})
+				if img.Platform != nil {
+					ps[len(ps)-1].Platform = img.Platform.String()
+				}
 			}
 			opt := sbom.DocOptions{ToolVersion: selfid.Version()}
 			if env.SourceDateEpoch != nil {
 				opt.Created = *env.SourceDateEpoch
-			} else if cf, err := img.ConfigFile(); err == nil {
+			} else if cf, err := set.Images[0].ConfigFile(); err == nil {
 				opt.Created = cf.Created.Time
 			}
 			opt.Created = opt.Created.UTC().Truncate(time.Second)
 			var buf bytes.Buffer
-			if err := sbom.Write(&buf, f.output, inv, opt); err != nil {
+			if set.Index == nil {
+				err = sbom.Write(&buf, f.output, ps[0].Inventory, opt)
+			} else {
+				idx := indexSubject(set)
+				err = sbom.WriteIndex(&buf, f.output, evidence.Image{Ref: idx.Ref, Digest: idx.Digest}, ps, opt)
+			}
+			if err != nil {
 				return err
 			}
 			if f.outputFile != "" {
@@ -88,6 +110,7 @@ creation time. --lock adds the sha256 of every .deb and the spec's exclusions fr
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", sbom.FormatTable, "output format: "+strings.Join(sbom.Formats(), ", "))
 	cmd.Flags().StringVar(&f.lockfile, "lock", "", "ingot.lock the image was built from: adds .deb sha256 and exclusions")
+	addPlatformFlag(cmd, &f.platform)
 	cmd.Flags().StringVar(&f.outputFile, "output-file", "", "write to this file (atomically) instead of standard output")
 	return cmd
 }

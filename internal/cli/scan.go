@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -26,6 +27,7 @@ type scanFlags struct {
 	unknownAs   string
 	requireData bool
 	onlyFixed   bool
+	platform    string
 }
 
 func newScanCmd(g *globalFlags) *cobra.Command {
@@ -54,7 +56,9 @@ checked at all (no data imported for Debian:12, say): "no findings" there means 
 --require-data exits with code 3, like --fail-on, when an ecosystem was not checked.
 
 -o is table, json, sarif or cosign-vuln (the predicate cosign attest --type vuln takes). A missing or
-malformed --sbom or --vex document is bad input (exit code 2).`,
+malformed --sbom or --vex document is bad input (exit code 2). For an index, --fail-on counts the
+findings of every platform; -o cosign-vuln describes one image, so it needs --platform. An SBOM
+ingot wrote for an index holds every platform's packages, and --sbom scans them together.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (f.sbomFile != "") {
@@ -80,7 +84,7 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				return err
 			}
 			started := time.Now()
-			inv, err := scanInventory(cmd, g, env, f, args)
+			set, invs, err := scanInventories(cmd, g, env, f, args)
 			if err != nil {
 				return err
 			}
@@ -92,10 +96,13 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 			if len(st.Sources) == 0 {
 				return fmt.Errorf("no vulnerability data in %s: run ingot db import (or ingot db update) first", db.Dir)
 			}
-			r, err := db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed, UnknownAs: unknownAs})
-			if err != nil {
-				return err
+			reports := make([]evidence.Report, len(invs))
+			for i, inv := range invs {
+				if reports[i], err = db.Scan(cmd.Context(), inv, vuln.ScanOptions{VEX: docs, OnlyFixed: f.onlyFixed, UnknownAs: unknownAs}); err != nil {
+					return err
+				}
 			}
+			r := reports[0]
 			if f.output == formatCosignVuln {
 				data, err := vuln.CosignPredicate(r, vuln.PredicateOptions{
 					ScannerVersion: selfid.Version(), DBURI: db.Dir, DBVersion: dbVersion(st),
@@ -107,15 +114,18 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 				if _, err := cmd.OutOrStdout().Write(append(data, '\n')); err != nil {
 					return err
 				}
-			} else if err := report.Write(cmd.OutOrStdout(), f.output, r); err != nil {
+			} else if err := renderSet(cmd.OutOrStdout(), f.output, set, reports); err != nil {
 				return err
 			}
-			var gate []error
-			if err := failOn(r, threshold); err != nil {
-				gate = append(gate, err)
-			}
-			if un := evidence.Unchecked(r.Coverage); f.requireData && len(un) > 0 {
-				gate = append(gate, &UncheckedError{Unchecked: un})
+			gate := []error{failOn(reports, threshold)}
+			if f.requireData {
+				var un []evidence.Coverage
+				for _, r := range reports {
+					un = append(un, evidence.Unchecked(r.Coverage)...)
+				}
+				if len(un) > 0 {
+					gate = append(gate, &UncheckedError{Unchecked: un})
+				}
 			}
 			return errors.Join(gate...)
 		},
@@ -126,27 +136,47 @@ malformed --sbom or --vex document is bad input (exit code 2).`,
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "", failOnHelp())
 	cmd.Flags().StringVar(&f.unknownAs, "unknown-as", evidence.DefaultUnknownAs.String(), "the level --fail-on counts findings of unknown severity at: "+oneOf(evidence.Levels()))
 	cmd.Flags().BoolVar(&f.requireData, "require-data", false, "exit 3 when an ecosystem of the image has no vulnerability data to be checked against")
+	addPlatformFlag(cmd, &f.platform)
 	cmd.Flags().BoolVar(&f.onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fix")
 	return cmd
 }
 
-func scanInventory(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*evidence.Inventory, error) {
+// scanInventories is what scan matches: the inventory of the --sbom document (and no set), or that
+// of the image, or of each platform image of an index (from the inventory cache).
+func scanInventories(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, args []string) (*imageref.Set, []*evidence.Inventory, error) {
 	if f.sbomFile != "" {
+		if f.platform != "" {
+			return nil, nil, usageErrorf("--platform picks an image of an index; with --sbom, give the SBOM of that platform")
+		}
 		data, err := os.ReadFile(f.sbomFile)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, nil, usageError{err}
 		}
 		inv, err := sbom.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f.sbomFile, err)
+			return nil, nil, fmt.Errorf("reading %s: %w", f.sbomFile, err)
 		}
-		return inv, nil
+		return nil, []*evidence.Inventory{inv}, nil
 	}
-	img, err := openImage(cmd.Context(), g, env, args[0])
+	set, err := openImages(cmd.Context(), g, env, args[0], f.platform)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
+	if f.output == formatCosignVuln && len(set.Images) > 1 {
+		return nil, nil, usageErrorf("-o %s is a predicate about one image, and %s is an index of %s: pick one with --platform", formatCosignVuln, args[0], platformList(set))
+	}
+	var invs []*evidence.Inventory
+	for _, img := range set.Images {
+		inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
+		if err != nil {
+			if img.Platform != nil {
+				return nil, nil, fmt.Errorf("%s: %w", img.Platform, err)
+			}
+			return nil, nil, err
+		}
+		invs = append(invs, inv)
+	}
+	return set, invs, nil
 }
 
 // dbVersion summarises the database for the predicate: the newest modification among its sources.

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/secrets"
 )
@@ -17,6 +19,7 @@ type secretsFlags struct {
 	failOn      string
 	maxFileSize int64
 	scanAll     bool
+	platform    string
 }
 
 func newSecretsCmd(g *globalFlags) *cobra.Command {
@@ -58,20 +61,26 @@ Rules:
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := openImage(ctx, g, env, args[0])
+			set, err := openImages(ctx, g, env, args[0], f.platform)
 			if err != nil {
 				return err
 			}
-			findings, err := secrets.Scan(ctx, img, opt)
+			reports, err := eachImage(ctx, set, func(ctx context.Context, img *imageref.Image) (evidence.Report, error) {
+				findings, err := secrets.Scan(ctx, img, opt)
+				if err != nil {
+					return evidence.Report{}, fmt.Errorf("scanning %s for secrets: %w", args[0], err)
+				}
+				return evidence.Report{Image: subject(img), Tool: "ingot secrets", Findings: findings}, nil
+			})
 			if err != nil {
-				return fmt.Errorf("scanning %s for secrets: %w", args[0], err)
+				return err
 			}
-			r := evidence.Report{Image: subject(img), Tool: "ingot secrets", Findings: findings}
-			return writeFindings(cmd.OutOrStdout(), f.output, r, threshold)
+			return writeSet(cmd.OutOrStdout(), f.output, set, reports, threshold)
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", report.FormatTable, "output format: "+oneOf(findingsFormats()))
 	cmd.Flags().StringArrayVar(&f.allow, "allow", nil, "accept findings: RULE:GLOB=REASON, RULE or GLOB may be empty (repeatable)")
+	addPlatformFlag(cmd, &f.platform)
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "none", failOnHelp())
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", secrets.DefaultMaxFileSize, "skip files larger than this many bytes")
 	cmd.Flags().BoolVar(&f.scanAll, "all-paths", false, "also read documentation, certificates and dependency test trees")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/spec"
@@ -33,11 +35,27 @@ func (f *registryFlags) add(cmd *cobra.Command, formatHelp string) {
 	cmd.Flags().StringVar(&f.format, "format", "both", formatHelp)
 }
 
-func (f *registryFlags) parse(ref string) (name.Reference, error) {
+// parse reads a registry reference. A name of this machine (an entry of the layout store, a layout, an
+// archive, anything path-like) is refused before any request: these verbs work on registries, and
+// "static:bookworm" sent there would be docker.io/library/static. registry:REF forces a registry.
+func (f *registryFlags) parse(g *globalFlags, cmd *cobra.Command, arg string) (name.Reference, error) {
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	if what, ok := imageref.Local(arg, env.Store().Layouts()); ok {
+		msg := fmt.Sprintf("%s names %s: ingot %s works on images in a registry, and this one is local. "+
+			"Push it first (ingot build --push REF, or skopeo copy oci:DIR:TAG docker://REF) and give REF", arg, what, cmd.Name())
+		if strings.HasPrefix(what, "ingot's") { // a store name could also be a registry's
+			msg += fmt.Sprintf("; %s%s looks the name up in a registry instead", imageref.RegistryPrefix, arg)
+		}
+		return nil, usageError{errors.New(msg)}
+	}
 	var opts []name.Option
 	if f.insecure {
 		opts = append(opts, name.Insecure)
 	}
+	ref := strings.TrimPrefix(arg, imageref.RegistryPrefix)
 	r, err := name.ParseReference(ref, opts...)
 	if err != nil {
 		return nil, usageErrorf("image reference %q: %v", ref, err)
@@ -45,9 +63,14 @@ func (f *registryFlags) parse(ref string) (name.Reference, error) {
 	return r, nil
 }
 
+// localHelp says how the registry verbs read their image arguments.
+const localHelp = `IMAGE is a registry reference; registry:REF says so explicitly. A name of this machine (an image
+in ingot's store such as static:bookworm, an OCI layout, a docker archive, anything that looks like a
+path) is refused (exit code 2) without contacting any registry: push it first.`
+
 // target parses the image argument and the format flags.
 func (f *registryFlags) target(g *globalFlags, cmd *cobra.Command, arg string) (name.Reference, sign.Options, error) {
-	ref, err := f.parse(arg)
+	ref, err := f.parse(g, cmd, arg)
 	if err != nil {
 		return nil, sign.Options{}, err
 	}
@@ -136,7 +159,9 @@ func newSignCmd(g *globalFlags) *cobra.Command {
 		Long: `Sign an image in a registry with a key, in the formats cosign, Kyverno and policy-controller read:
 a simple-signing signature under the sha256-<hex>.sig tag (legacy) and a sigstore bundle stored as an
 OCI 1.1 referrer (bundle). An index is signed with each of its platform manifests. Nothing goes to a
-transparency log; signing again with the same key adds nothing.`,
+transparency log; signing again with the same key adds nothing.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -174,7 +199,9 @@ cyclonedx, vuln, lint, test, or a URI). Without them, the evidence ingot recorde
 is attested: SLSA provenance, SPDX and CycloneDX SBOMs, the vulnerability scan, hardening and test
 results; for an index, each platform image gets its own. For an image ingot did not build, the evidence
 stages run now (SBOMs, scan, lint: there is no provenance to give) and their documents are recorded in
-the data directory, so that attesting again attests the same documents.`,
+the data directory, so that attesting again attests the same documents.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -305,7 +332,17 @@ the registry is contacted: no transparency log, no certificate authority, no TUF
 
 Signature material named by digest (payloads, envelopes, bundles, referrer manifests) is kept in the data
 directory's cache and hashed again on every read; tags, referrer lists and the image's manifest are
-always fetched. --no-cache fetches everything.`,
+always fetched. --no-cache fetches everything.
+
+For an index, the index's signature and each platform manifest's are checked, and each is reported
+on its own line ("verified REPO@sha256:... (index): legacy, bundle", "verified REPO linux/amd64
+sha256:...: legacy, bundle"); every one must verify. --attestation checks each platform image's
+attestations, since each describes its own image: every platform must have one that verifies, and
+a failure names the platforms that do not. A predicate found in both formats is printed once; in
+text mode a line on stderr says which platform each group of predicates belongs to, and -o json
+gives each predicate's digest, platform and formats.
+
+` + localHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, o, err := f.target(g, cmd, args[0])
@@ -324,21 +361,25 @@ always fetched. --no-cache fetches everything.`,
 			}
 			out := cmd.OutOrStdout()
 			if attType == "" {
-				sigs, err := sign.Verify(cmd.Context(), ref, v, o)
+				signed, err := sign.VerifyEach(cmd.Context(), ref, v, o)
 				if err != nil {
 					return err
 				}
-				return printSignatures(out, ref, sigs, output)
+				return printSignatures(out, ref, signed, output)
 			}
 			uri, err := attest.ResolveType(attType)
 			if err != nil {
 				return err
 			}
-			atts, err := sign.VerifyAttestations(cmd.Context(), ref, v, uri, o)
+			attested, err := sign.VerifyEachAttestations(cmd.Context(), ref, v, uri, o)
 			if err != nil {
 				return err
 			}
-			return printAttestations(out, atts, output)
+			var notes io.Writer
+			if !g.quiet {
+				notes = cmd.ErrOrStderr()
+			}
+			return printAttestations(out, notes, attested, output)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
@@ -349,46 +390,130 @@ always fetched. --no-cache fetches everything.`,
 	return cmd
 }
 
-func printSignatures(w io.Writer, ref name.Reference, sigs []sign.Signature, output string) error {
+// printSignatures prints what verified. A single image's signatures are one line each, as they always
+// were; for an index, one line per manifest (the index, then each platform) with its formats. In
+// json, one array of every signature with the digest (and platform) it is about.
+func printSignatures(w io.Writer, ref name.Reference, signed []sign.Signed, output string) error {
 	if output == "json" {
 		type js struct {
-			Format  string          `json:"format"`
-			Source  string          `json:"source"`
-			Payload json.RawMessage `json:"payload"`
+			Digest   string          `json:"digest"`
+			Platform string          `json:"platform,omitempty"`
+			Index    bool            `json:"index,omitempty"`
+			Format   string          `json:"format"`
+			Source   string          `json:"source"`
+			Payload  json.RawMessage `json:"payload"`
 		}
-		var out []js
-		for _, s := range sigs {
-			out = append(out, js{s.Format.String(), s.Source, s.Payload})
+		out := []js{}
+		for _, m := range signed {
+			for _, s := range m.Signatures {
+				out = append(out, js{m.Digest.DigestStr(), platformOf(m.Manifest), m.Index, s.Format.String(), s.Source, s.Payload})
+			}
 		}
 		return json.NewEncoder(w).Encode(out)
 	}
-	for _, s := range sigs {
-		if _, err := fmt.Fprintf(w, "verified %s: %s signature %s\n", ref, s.Format, s.Source); err != nil {
+	if len(signed) == 1 && !signed[0].Index {
+		for _, s := range signed[0].Signatures {
+			if _, err := fmt.Fprintf(w, "verified %s: %s signature %s\n", ref, s.Format, s.Source); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, m := range signed {
+		var formats []sign.Format
+		for _, s := range m.Signatures {
+			if !slices.Contains(formats, s.Format) {
+				formats = append(formats, s.Format)
+			}
+		}
+		if _, err := fmt.Fprintf(w, "verified %s: %s\n", manifestName(m.Manifest), formatList(formats)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func printAttestations(w io.Writer, atts []sign.Attestation, output string) error {
+// manifestName names what verified: "REPO@sha256:... (index)", "REPO linux/amd64 sha256:...", or
+// the digest reference of a single image.
+func manifestName(m sign.Manifest) string {
+	switch {
+	case m.Index:
+		return m.Digest.String() + " (index)"
+	case m.Platform != nil:
+		return m.Digest.Context().String() + " " + m.Platform.String() + " " + m.Digest.DigestStr()
+	}
+	return m.Digest.String()
+}
+
+func platformOf(m sign.Manifest) string {
+	if m.Platform == nil {
+		return ""
+	}
+	return m.Platform.String()
+}
+
+// formatList is "legacy, bundle".
+func formatList(fs []sign.Format) string {
+	slices.Sort(fs)
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// printAttestations prints each verified predicate once, however many formats carry it: in text,
+// the predicate JSON, one per line (for an index, each manifest's are preceded by a line on notes
+// saying which platform they belong to); in json, one object per line with the digest, platform,
+// formats, sources, predicate type and predicate.
+func printAttestations(w, notes io.Writer, attested []sign.Attested, output string) error {
 	enc := json.NewEncoder(w)
-	for _, a := range atts {
-		var err error
-		if output == "json" {
-			err = enc.Encode(struct {
-				Format        string          `json:"format"`
-				Source        string          `json:"source"`
-				PredicateType string          `json:"predicateType"`
-				Predicate     json.RawMessage `json:"predicate"`
-			}{a.Format.String(), a.Source, a.Statement.PredicateType, a.Statement.Predicate})
-		} else {
-			err = enc.Encode(a.Statement.Predicate)
+	index := len(attested) > 1 || (len(attested) == 1 && (attested[0].Index || attested[0].Platform != nil))
+	for _, m := range attested {
+		preds := sign.MergeFormats(m.Attestations)
+		if index && output != "json" && notes != nil {
+			var formats []sign.Format
+			for _, p := range preds {
+				for _, f := range p.Formats {
+					if !slices.Contains(formats, f) {
+						formats = append(formats, f)
+					}
+				}
+			}
+			fmt.Fprintf(notes, "verified %s: %d %s (%s)\n", manifestName(m.Manifest), len(preds), plural(len(preds), "predicate", "predicates"), formatList(formats))
 		}
-		if err != nil {
-			return err
+		for _, p := range preds {
+			var err error
+			if output == "json" {
+				formats := make([]string, len(p.Formats))
+				for i, f := range p.Formats {
+					formats[i] = f.String()
+				}
+				err = enc.Encode(struct {
+					Digest        string          `json:"digest"`
+					Platform      string          `json:"platform,omitempty"`
+					Index         bool            `json:"index,omitempty"`
+					Formats       []string        `json:"formats"`
+					Sources       []string        `json:"sources"`
+					PredicateType string          `json:"predicateType"`
+					Predicate     json.RawMessage `json:"predicate"`
+				}{m.Digest.DigestStr(), platformOf(m.Manifest), m.Index, formats, p.Sources, p.Statement.PredicateType, p.Statement.Predicate})
+			} else {
+				err = enc.Encode(p.Statement.Predicate)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func newCopyCmd(g *globalFlags) *cobra.Command {
@@ -398,14 +523,18 @@ func newCopyCmd(g *globalFlags) *cobra.Command {
 		Short: "Copy an image with all its signatures, attestations and referrers",
 		Long: `Copy an image or index from one registry reference to another together with everything attached to
 it: the .sig and .att images and every referrer (sigstore bundles and other artifacts), for the index and
-each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.`,
+each platform manifest. Signatures stay valid, since they name the digest. Copying again adds nothing.
+
+SRC and DST are registry references; registry:REF says so explicitly. A name of this machine (an
+image in ingot's store, a layout, an archive, anything path-like) is refused (exit code 2) without
+contacting any registry.`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, err := f.parse(args[0])
+			src, err := f.parse(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
-			dst, err := f.parse(args[1])
+			dst, err := f.parse(g, cmd, args[1])
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/publish"
 )
 
@@ -117,6 +119,108 @@ func TestOpen(t *testing.T) {
 func mustConfigDigest(t *testing.T, i v1.Image) v1.Hash {
 	t.Helper()
 	d, err := i.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestOpenAll: an index yields every platform image in index order, each with its platform; a
+// platform selects one; one the index lacks is bad input naming what it has.
+func TestOpenAll(t *testing.T) {
+	ctx := context.Background()
+	store := publish.Layouts{Root: t.TempDir()}
+	single := img(t)
+	cf, err := single.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf.OS, cf.Architecture = "linux", "amd64"
+	single, err = mutate.ConfigFile(single, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd, arm := img(t), img(t)
+	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+		mutate.IndexAddendum{Add: img(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
+	), types.OCIImageIndex)
+	if _, err := store.Write(ctx, "app", "multi", publish.Artifact{Index: idx}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Write(ctx, "app", "1.0", publish.Artifact{Image: single}); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := OpenAll(ctx, "app:multi", Options{Layouts: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Index == nil || len(s.Images) != 2 {
+		t.Fatalf("OpenAll of a two-platform index: index %v, %d images", s.Index != nil, len(s.Images))
+	}
+	for i, want := range []struct {
+		d v1.Hash
+		p string
+	}{{digest(t, amd), "linux/amd64"}, {digest(t, arm), "linux/arm64/v8"}} {
+		got := s.Images[i]
+		if digest(t, got.Image) != want.d || got.Platform == nil || got.Platform.String() != want.p || got.Index == nil || got.Ref != "app:multi" {
+			t.Errorf("image %d: %s %v, want %s %s", i, digest(t, got.Image), got.Platform, want.d, want.p)
+		}
+	}
+	if d, err := s.Digest(); err != nil || d != mustIndexDigest(t, idx) {
+		t.Errorf("set digest %s, %v, want the index's", d, err)
+	}
+
+	s, err = OpenAll(ctx, "app:multi", Options{Layouts: store, Platform: v1.Platform{OS: "linux", Architecture: "arm64"}})
+	if err != nil || len(s.Images) != 1 || digest(t, s.Images[0].Image) != digest(t, arm) {
+		t.Fatalf("--platform linux/arm64: %v", err)
+	}
+
+	_, err = OpenAll(ctx, "app:multi", Options{Layouts: store, Platform: v1.Platform{OS: "linux", Architecture: "s390x"}})
+	if !errors.Is(err, ErrPlatform) || fault.Of(err) != fault.Invalid || !strings.Contains(err.Error(), "linux/amd64, linux/arm64/v8") {
+		t.Errorf("a platform the index lacks: %v, want ErrPlatform listing linux/amd64, linux/arm64/v8", err)
+	}
+
+	if s, err := OpenAll(ctx, "app:1.0", Options{Layouts: store}); err != nil || s.Index != nil || len(s.Images) != 1 || s.Images[0].Platform != nil {
+		t.Errorf("a single image: %+v, %v", s, err)
+	}
+	if _, err := OpenAll(ctx, "app:1.0", Options{Layouts: store, Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}); err != nil {
+		t.Errorf("a single linux/amd64 image asked for linux/amd64: %v", err)
+	}
+	if _, err := OpenAll(ctx, "app:1.0", Options{Layouts: store, Platform: v1.Platform{OS: "linux", Architecture: "arm64"}}); !errors.Is(err, ErrPlatform) {
+		t.Errorf("a single linux/amd64 image asked for linux/arm64: %v, want ErrPlatform", err)
+	}
+}
+
+func TestLocal(t *testing.T) {
+	store := publish.Layouts{Root: t.TempDir()}
+	if _, err := store.Write(context.Background(), "static", "bookworm", publish.Artifact{Image: img(t)}); err != nil {
+		t.Fatal(err)
+	}
+	for ref, local := range map[string]bool{
+		"static:bookworm":          true,
+		"static":                   true,
+		"./static":                 true,
+		"/srv/app":                 true,
+		"app.tar":                  true,
+		"oci:/srv/app:1":           true,
+		"docker-archive:x":         true,
+		"registry:static:bookworm": false,
+		"other:bookworm":           false,
+		"registry.example/app:1":   false,
+		"static@sha256:" + strings.Repeat("a", 64): false,
+	} {
+		if what, ok := Local(ref, store); ok != local || ok && what == "" {
+			t.Errorf("Local(%q) = %q, %v, want %v", ref, what, ok, local)
+		}
+	}
+}
+
+func mustIndexDigest(t *testing.T, ii v1.ImageIndex) v1.Hash {
+	t.Helper()
+	d, err := ii.Digest()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ var (
 	// ErrReference means a reference is none of a store name, a layout, an archive or a registry
 	// reference that parses.
 	ErrReference = fault.New(fault.Invalid, "imageref: invalid image reference")
+	// ErrPlatform means the platform asked for is not in the index, or not the single image's own.
+	ErrPlatform = fault.New(fault.Invalid, "imageref: no such platform")
 )
 
 // maxDocument bounds the JSON documents read to check an archive or a layout (manifest.json,
@@ -90,7 +92,7 @@ func statInput(p, ref string) (fs.FileInfo, error) {
 }
 
 // openPath opens a reference that looks like a path: a layout directory or a docker archive.
-func openPath(ref string, opt Options) (*Image, error) {
+func openPath(ref string, opt Options) (*Set, error) {
 	fi, err := statInput(ref, ref)
 	if err != nil {
 		return nil, err
@@ -102,7 +104,7 @@ func openPath(ref string, opt Options) (*Image, error) {
 }
 
 // openRegistry opens a registry reference, refusing one that does not parse before any request.
-func openRegistry(ctx context.Context, ref string, opt Options) (*Image, error) {
+func openRegistry(ctx context.Context, ref string, opt Options) (*Set, error) {
 	if _, err := name.ParseReference(ref); err != nil {
 		return nil, fmt.Errorf("%w %q: not a store name, an OCI layout, a docker archive or a registry reference: %w", ErrReference, ref, err)
 	}
@@ -112,21 +114,23 @@ func openRegistry(ctx context.Context, ref string, opt Options) (*Image, error) 
 // openUserLayout opens an OCI layout the user named, after checking that it is one, and checks that
 // the blobs of the image it picks are all there, so a layout copied in part fails here, as bad input,
 // rather than halfway through reading its layers.
-func openUserLayout(dir, tag, ref string, opt Options) (*Image, error) {
+func openUserLayout(dir, tag, ref string, opt Options) (*Set, error) {
 	if err := checkLayout(dir, ref); err != nil {
 		return nil, err
 	}
-	img, err := openLayout(dir, tag, ref, "oci", opt)
+	s, err := openLayout(dir, tag, ref, "oci", opt)
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrLayout, dir, err)
 	}
-	if err := checkBlobs(dir, img); err != nil {
-		return nil, err
+	for _, img := range s.Images {
+		if err := checkBlobs(dir, img); err != nil {
+			return nil, err
+		}
 	}
-	return img, nil
+	return s, nil
 }
 
 // checkLayout checks that dir is a directory holding an index.json that parses as an image index.
@@ -181,15 +185,15 @@ func checkBlobs(dir string, img *Image) error {
 }
 
 // openDockerArchive opens a docker save archive after checking that it is one, whole.
-func openDockerArchive(p, ref string) (*Image, error) {
+func openDockerArchive(p, ref string) (*Set, error) {
 	if err := checkArchive(p, ref); err != nil {
 		return nil, err
 	}
-	img, err := openArchive(p, ref)
+	s, err := openArchive(p, ref)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
-	return img, nil
+	return s, nil
 }
 
 // archiveMagics are the magic numbers of compressed archives, which go-containerregistry does not read.
@@ -306,4 +310,31 @@ func walkTar(f *os.File, fn func(*tar.Header, io.Reader) error) error {
 			return err
 		}
 	}
+}
+
+// Local says whether ref names an image on this machine rather than in a registry, and what it names,
+// for a message: an entry of the layout store that exists, an OCI layout directory, a docker archive,
+// or anything that looks like a path, whether it exists or not. The commands that only work on
+// registries (sign, attest, verify, copy) refuse such a name instead of sending it to a registry,
+// where a store name such as "static:bookworm" would mean docker.io/library/static. registry:REF is
+// never local.
+func Local(ref string, l publish.Layouts) (what string, ok bool) {
+	switch {
+	case strings.HasPrefix(ref, RegistryPrefix):
+		return "", false
+	case strings.HasPrefix(ref, "oci:"):
+		dir, _ := splitTag(strings.TrimPrefix(ref, "oci:"))
+		return "the OCI layout " + dir, true
+	case strings.HasPrefix(ref, "docker-archive:"):
+		return "the docker archive " + strings.TrimPrefix(ref, "docker-archive:"), true
+	case looksLikePath(ref):
+		return "the local path " + ref, true
+	}
+	if fi, err := os.Stat(filepath.Join(ref, "index.json")); err == nil && !fi.IsDir() {
+		return "the OCI layout " + ref, true
+	}
+	if dir, tag, ok := storeEntry(ref, l); ok {
+		return fmt.Sprintf("ingot's local store (oci:%s:%s)", dir, tag), true
+	}
+	return "", false
 }

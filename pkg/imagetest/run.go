@@ -2,13 +2,11 @@ package imagetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -16,9 +14,6 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imageref"
 )
-
-// ErrNoNativePlatform means an index has no image this host can run.
-var ErrNoNativePlatform = errors.New("imagetest: no image for this platform")
 
 // Options say how command tests run.
 type Options struct {
@@ -225,46 +220,4 @@ func readImageFile(t *tree, root *os.Root, p string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
 	return b, nil
-}
-
-// RunIndex tests the image of an index for this host's platform and reports every other platform
-// skipped, with one finding each. An index without an image for this host is ErrNoNativePlatform.
-func RunIndex(ctx context.Context, ii v1.ImageIndex, s *Suite, opt Options) ([]evidence.Finding, error) {
-	m, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the index: %w", err)
-	}
-	native := Native()
-	var picked *v1.Descriptor
-	var others []string
-	for i, d := range m.Manifests {
-		p := d.Platform
-		switch {
-		case p == nil || p.OS == "unknown":
-			continue // attestations and other non-images
-		case picked == nil && d.MediaType.IsImage() && p.OS == native.OS && p.Architecture == native.Architecture:
-			picked = &m.Manifests[i]
-		default:
-			others = append(others, p.String())
-		}
-	}
-	if picked == nil {
-		return nil, fmt.Errorf("%w: the index has %s, this host runs %s", ErrNoNativePlatform, strings.Join(others, ", "), native)
-	}
-	img, err := ii.Image(picked.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("reading the %s image: %w", native, err)
-	}
-	out, err := Run(ctx, img, s, opt)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range others {
-		f := newFinding("platform "+p, "platform", "")
-		f.Status = evidence.StatusSkipped
-		f.Reason = fmt.Sprintf("not tested: only the host's platform (%s) is", native)
-		f.Detail["platform"] = p
-		out = append(out, f)
-	}
-	return out, nil
 }

@@ -52,3 +52,34 @@ func (a Artifact) Descriptor() (v1.Descriptor, error) {
 	}
 	return v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: d}, nil
 }
+
+// Platforms describes the artifact's platform images, in order: each manifest of the index with its
+// platform, or the single image with the platform its config names.
+func (a Artifact) Platforms() ([]v1.Descriptor, error) {
+	if a.Index != nil {
+		m, err := a.Index.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		var out []v1.Descriptor
+		for _, d := range m.Manifests {
+			if d.Platform != nil && d.MediaType.IsImage() {
+				out = append(out, d)
+			}
+		}
+		return out, nil
+	}
+	if a.Image == nil {
+		return nil, fmt.Errorf("empty artifact")
+	}
+	d, err := a.Descriptor()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := a.Image.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	d.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	return []v1.Descriptor{d}, nil
+}

@@ -24,22 +24,58 @@ func CycloneDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	image := cdxImage(inv.Image)
+	bom := newCDX(id, opt, &image)
+	if excluded := cdxExcluded(inv); len(excluded) > 0 {
+		bom.Metadata.Properties = &excluded
+	}
+	components, refs := cdxContents(inv, lics, "")
+	bom.Components = &components
+	bom.Dependencies = &[]cdx.Dependency{{Ref: image.BOMRef, Dependencies: &refs}}
+	return writeCDX(bom)
+}
+
+// CycloneDXIndex renders the inventories of an index's platform images as one CycloneDX 1.6
+// document: metadata.component is the index (a container whose version and package URL hold the
+// index digest), each platform image is a container component as CycloneDX describes a single
+// image, with its distro and packages nested in it and its exclusions as its own ingot:excluded
+// properties. A package's bom-ref is its image's digest and its package URL, so a package found in
+// several images (an arch "all" .deb) stays one component per image; the purl is the package's own.
+// The dependencies say the index holds each image and each image its packages.
+func CycloneDXIndex(index evidence.Image, invs []*evidence.Inventory, opt DocOptions) ([]byte, error) {
+	lics, err := loadLicenseList()
+	if err != nil {
+		return nil, err
+	}
+	id, err := indexDocumentID(index, invs, opt)
+	if err != nil {
+		return nil, err
+	}
+	ix := cdxImage(index)
+	bom := newCDX(id, opt, &ix)
+	images := []cdx.Component{}
+	imageRefs := []string{}
+	deps := []cdx.Dependency{{Ref: ix.BOMRef, Dependencies: &imageRefs}}
+	for _, inv := range invs {
+		image := cdxImage(inv.Image)
+		if excluded := cdxExcluded(inv); len(excluded) > 0 {
+			image.Properties = &excluded
+		}
+		components, refs := cdxContents(inv, lics, inv.Image.Digest+"/")
+		image.Components = &components
+		images = append(images, image)
+		imageRefs = append(imageRefs, image.BOMRef)
+		deps = append(deps, cdx.Dependency{Ref: image.BOMRef, Dependencies: &refs})
+	}
+	bom.Components = &images
+	bom.Dependencies = &deps
+	return writeCDX(bom)
+}
+
+func newCDX(id []byte, opt DocOptions, subject *cdx.Component) *cdx.BOM {
 	bom := cdx.NewBOM()
 	bom.SpecVersion = cdx.SpecVersion1_6
 	bom.SerialNumber = "urn:uuid:" + uuidFrom(id)
-	image := cdx.Component{
-		BOMRef:     imagePURL(inv.Image),
-		Type:       cdx.ComponentTypeContainer,
-		Name:       imageName(inv.Image.Ref),
-		Version:    inv.Image.Digest,
-		PackageURL: imagePURL(inv.Image),
-	}
-	if inv.Image.Ref != "" {
-		image.Description = inv.Image.Ref
-	}
-	if d, ok := strings.CutPrefix(inv.Image.Digest, "sha256:"); ok {
-		image.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: d}}
-	}
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: opt.created(),
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
@@ -47,21 +83,55 @@ func CycloneDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 			Name:    toolName,
 			Version: opt.ToolVersion,
 		}}},
-		Component: &image,
+		Component: subject,
 	}
+	return bom
+}
+
+func writeCDX(bom *cdx.BOM) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+		return nil, fmt.Errorf("writing CycloneDX JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// cdxImage is an image or index as a container component.
+func cdxImage(img evidence.Image) cdx.Component {
+	c := cdx.Component{
+		BOMRef:     imagePURL(img),
+		Type:       cdx.ComponentTypeContainer,
+		Name:       imageName(img.Ref),
+		Version:    img.Digest,
+		PackageURL: imagePURL(img),
+	}
+	if img.Ref != "" {
+		c.Description = img.Ref
+	}
+	if d, ok := strings.CutPrefix(img.Digest, "sha256:"); ok {
+		c.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: d}}
+	}
+	return c
+}
+
+func cdxExcluded(inv *evidence.Inventory) []cdx.Property {
 	var excluded []cdx.Property
 	for _, e := range inv.Excluded {
 		excluded = append(excluded, cdx.Property{Name: propExcluded, Value: exclusionText(e)})
 	}
-	if len(excluded) > 0 {
-		bom.Metadata.Properties = &excluded
-	}
+	return excluded
+}
 
+// cdxContents is the distro and packages of inv as components, and their bom-refs, each prefixed
+// with scope.
+func cdxContents(inv *evidence.Inventory, lics licenseList, scope string) ([]cdx.Component, []string) {
 	components := []cdx.Component{}
 	var refs []string
 	if d := inv.Distro; d != nil {
 		os := cdx.Component{
-			BOMRef:      "os:" + distroQualifier(d),
+			BOMRef:      scope + "os:" + distroQualifier(d),
 			Type:        cdx.ComponentTypeOS,
 			Name:        d.ID,
 			Version:     d.VersionID,
@@ -75,7 +145,7 @@ func CycloneDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 	}
 	for _, p := range inv.Packages {
 		c := cdx.Component{
-			BOMRef:     p.PURL,
+			BOMRef:     scope + p.PURL,
 			Type:       cdx.ComponentTypeLibrary,
 			Name:       p.Name,
 			Version:    p.Version,
@@ -101,16 +171,7 @@ func CycloneDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 		components = append(components, c)
 		refs = append(refs, c.BOMRef)
 	}
-	bom.Components = &components
-	bom.Dependencies = &[]cdx.Dependency{{Ref: image.BOMRef, Dependencies: &refs}}
-
-	var buf bytes.Buffer
-	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON)
-	enc.SetPretty(true).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
-		return nil, fmt.Errorf("writing CycloneDX JSON: %w", err)
-	}
-	return buf.Bytes(), nil
+	return components, refs
 }
 
 // cdxLicenses writes license IDs as license.id and anything not on the SPDX list as license.name,

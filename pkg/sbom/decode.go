@@ -83,8 +83,14 @@ func decodeSPDX(data []byte) (*evidence.Inventory, error) {
 		switch {
 		case sp.PrimaryPackagePurpose == purposeContainer || strings.HasPrefix(purl, "pkg:oci/") || strings.HasPrefix(purl, "pkg:docker/") ||
 			(described[sp.PackageSPDXIdentifier] && purl == ""):
-			decodeSPDXImage(inv, sp)
-			inv.Image.Arch = imageArch(purl)
+			// An index's document describes the index and holds its platform images too: the
+			// inventory is the described one's (or the first image's), its packages all of theirs.
+			if described[sp.PackageSPDXIdentifier] || inv.Image.Digest == "" {
+				decodeSPDXImage(inv, sp)
+				inv.Image.Arch = imageArch(purl)
+			} else {
+				decodeExclusions(inv, sp)
+			}
 			continue
 		case sp.PrimaryPackagePurpose == purposeOS:
 			inv.Distro = &evidence.Distro{
@@ -143,11 +149,26 @@ func decodeSPDXImage(inv *evidence.Inventory, sp *spdx.Package) {
 	if sp.PackageName != inv.Image.Digest {
 		inv.Image.Ref = sp.PackageName
 	}
+	decodeExclusions(inv, sp)
+}
+
+// decodeExclusions reads an image package's exclusion annotations; an exclusion several platform
+// images share is recorded once.
+func decodeExclusions(inv *evidence.Inventory, sp *spdx.Package) {
 	for _, a := range sp.Annotations {
 		if e, ok := strings.CutPrefix(a.AnnotationComment, propExcluded+" "); ok {
-			inv.Excluded = append(inv.Excluded, parseExclusion(e))
+			addExclusion(inv, parseExclusion(e))
 		}
 	}
+}
+
+func addExclusion(inv *evidence.Inventory, e evidence.Exclusion) {
+	for _, have := range inv.Excluded {
+		if have.Name == e.Name && slices.Equal(have.RequiredBy, e.RequiredBy) {
+			return
+		}
+	}
+	inv.Excluded = append(inv.Excluded, e)
 }
 
 // imageArch is the arch qualifier of an image's pkg:oci or pkg:docker URL.
@@ -194,7 +215,7 @@ func decodeCycloneDX(data []byte) (*evidence.Inventory, error) {
 		}
 		for _, p := range deref(md.Properties) {
 			if p.Name == propExcluded {
-				inv.Excluded = append(inv.Excluded, parseExclusion(p.Value))
+				addExclusion(inv, parseExclusion(p.Value))
 			}
 		}
 	}
@@ -204,6 +225,14 @@ func decodeCycloneDX(data []byte) (*evidence.Inventory, error) {
 		for _, c := range cs {
 			if err := walk(deref(c.Components)); err != nil {
 				return err
+			}
+			if c.Type == cdx.ComponentTypeContainer {
+				// A platform image of an index's document: its exclusions are its own properties.
+				for _, p := range deref(c.Properties) {
+					if p.Name == propExcluded {
+						addExclusion(inv, parseExclusion(p.Value))
+					}
+				}
 			}
 			if c.Type == cdx.ComponentTypeOS {
 				inv.Distro = &evidence.Distro{ID: strings.ToLower(c.Name), VersionID: c.Version, Name: c.Description}

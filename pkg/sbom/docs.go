@@ -155,3 +155,18 @@ func sourceText(p evidence.Package) string {
 	}
 	return p.Source + " " + p.SourceVersion
 }
+
+// indexDocumentID is documentID for an index's document: the index and every platform inventory.
+func indexDocumentID(index evidence.Image, invs []*evidence.Inventory, opt DocOptions) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		Index   evidence.Image
+		Invs    []*evidence.Inventory
+		Created string
+		Tool    string
+	}{index, invs, opt.created(), opt.tool()})
+	if err != nil {
+		return nil, fmt.Errorf("hashing the inventories: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}

@@ -38,26 +38,82 @@ func SPDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := imageName(inv.Image.Ref)
-	if inv.Image.Ref != "" {
-		name = inv.Image.Ref
+	doc := newSPDXDocument(inv.Image, id, opt)
+	image := spdxImage(doc, inv, opt, lics, "")
+	// DESCRIBES comes first, before what the image CONTAINS.
+	doc.Relationships = append([]*spdx.Relationship{spdxRelation("DOCUMENT", image, common.TypeRelationshipDescribe)}, doc.Relationships...)
+	return writeSPDX(doc)
+}
+
+// SPDXIndex renders the inventories of an index's platform images as one SPDX 2.3 document: the
+// index as the described package (purpose CONTAINER, its digest as checksum and in its package URL),
+// CONTAINS each platform image, which is described as SPDX describes a single image and CONTAINS its
+// own packages. Every element's SPDX ID is scoped by its image's digest, so a package found in
+// several images (an arch "all" .deb) is one element per image.
+func SPDXIndex(index evidence.Image, invs []*evidence.Inventory, opt DocOptions) ([]byte, error) {
+	lics, err := loadLicenseList()
+	if err != nil {
+		return nil, err
 	}
-	doc := &spdx.Document{
+	id, err := indexDocumentID(index, invs, opt)
+	if err != nil {
+		return nil, err
+	}
+	doc := newSPDXDocument(index, id, opt)
+	ix := spdxImagePackage(index, "Index")
+	doc.Packages = append(doc.Packages, ix)
+	doc.Relationships = append(doc.Relationships, spdxRelation("DOCUMENT", ix.PackageSPDXIdentifier, common.TypeRelationshipDescribe))
+	for _, inv := range invs {
+		image := spdxImage(doc, inv, opt, lics, inv.Image.Digest)
+		doc.Relationships = append(doc.Relationships, spdxRelation(ix.PackageSPDXIdentifier, image, common.TypeRelationshipContains))
+	}
+	return writeSPDX(doc)
+}
+
+func newSPDXDocument(img evidence.Image, id []byte, opt DocOptions) *spdx.Document {
+	name := imageName(img.Ref)
+	if img.Ref != "" {
+		name = img.Ref
+	}
+	return &spdx.Document{
 		SPDXVersion:       spdx.Version,
 		DataLicense:       spdx.DataLicense,
 		SPDXIdentifier:    "DOCUMENT",
 		DocumentName:      name,
-		DocumentNamespace: namespaceBase + imageName(inv.Image.Ref) + "-" + uuidFrom(id),
+		DocumentNamespace: namespaceBase + imageName(img.Ref) + "-" + uuidFrom(id),
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{{CreatorType: "Tool", Creator: opt.tool()}},
 			Created:  opt.created(),
 		},
 	}
+}
 
-	image := &spdx.Package{
+func writeSPDX(doc *spdx.Document) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := spdxjson.Write(doc, &buf, spdxjson.Indent("  "), spdxjson.EscapeHTML(false)); err != nil {
+		return nil, fmt.Errorf("writing SPDX JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func spdxRelation(a, b common.ElementID, typ string) *spdx.Relationship {
+	return &spdx.Relationship{
+		RefA:         common.MakeDocElementID("", string(a)),
+		RefB:         common.MakeDocElementID("", string(b)),
+		Relationship: typ,
+	}
+}
+
+// spdxImagePackage is an image or index as an SPDX package of purpose CONTAINER.
+func spdxImagePackage(img evidence.Image, kind string) *spdx.Package {
+	name := imageName(img.Ref)
+	if img.Ref != "" {
+		name = img.Ref
+	}
+	p := &spdx.Package{
 		PackageName:               name,
-		PackageSPDXIdentifier:     spdxID("Image", imageName(inv.Image.Ref), inv.Image.Digest),
-		PackageVersion:            inv.Image.Digest,
+		PackageSPDXIdentifier:     spdxID(kind, imageName(img.Ref), img.Digest),
+		PackageVersion:            img.Digest,
 		PackageDownloadLocation:   noAssertion,
 		PrimaryPackagePurpose:     purposeContainer,
 		PackageLicenseConcluded:   noAssertion,
@@ -65,12 +121,26 @@ func SPDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 		PackageCopyrightText:      noAssertion,
 		IsFilesAnalyzedTagPresent: true,
 		PackageExternalReferences: []*spdx.PackageExternalReference{
-			{Category: refCategoryPM, RefType: refTypePURL, Locator: imagePURL(inv.Image)},
+			{Category: refCategoryPM, RefType: refTypePURL, Locator: imagePURL(img)},
 		},
 	}
-	if d, ok := strings.CutPrefix(inv.Image.Digest, "sha256:"); ok {
-		image.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: d}}
+	if d, ok := strings.CutPrefix(img.Digest, "sha256:"); ok {
+		p.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: d}}
 	}
+	return p
+}
+
+// spdxImage adds the image of inv, its distro and its packages to doc, the image CONTAINS each, and
+// returns the image's ID. scope, when set, is folded into the IDs of the distro and packages, so
+// that several images' elements stay distinct in one document.
+func spdxImage(doc *spdx.Document, inv *evidence.Inventory, opt DocOptions, lics licenseList, scope string) common.ElementID {
+	scoped := func(key string) string {
+		if scope == "" {
+			return key
+		}
+		return scope + " " + key
+	}
+	image := spdxImagePackage(inv.Image, "Image")
 	for _, e := range inv.Excluded {
 		image.Annotations = append(image.Annotations, spdx.Annotation{
 			Annotator:         common.Annotator{AnnotatorType: "Tool", Annotator: opt.tool()},
@@ -80,24 +150,15 @@ func SPDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 		})
 	}
 	doc.Packages = append(doc.Packages, image)
-	doc.Relationships = append(doc.Relationships, &spdx.Relationship{
-		RefA:         common.MakeDocElementID("", "DOCUMENT"),
-		RefB:         common.MakeDocElementID("", string(image.PackageSPDXIdentifier)),
-		Relationship: common.TypeRelationshipDescribe,
-	})
 	contains := func(p *spdx.Package) {
 		doc.Packages = append(doc.Packages, p)
-		doc.Relationships = append(doc.Relationships, &spdx.Relationship{
-			RefA:         common.MakeDocElementID("", string(image.PackageSPDXIdentifier)),
-			RefB:         common.MakeDocElementID("", string(p.PackageSPDXIdentifier)),
-			Relationship: common.TypeRelationshipContains,
-		})
+		doc.Relationships = append(doc.Relationships, spdxRelation(image.PackageSPDXIdentifier, p.PackageSPDXIdentifier, common.TypeRelationshipContains))
 	}
 
 	if d := inv.Distro; d != nil {
 		contains(&spdx.Package{
 			PackageName:               d.ID,
-			PackageSPDXIdentifier:     spdxID("OperatingSystem", d.ID, d.VersionID),
+			PackageSPDXIdentifier:     spdxID("OperatingSystem", d.ID, scoped(d.VersionID)),
 			PackageVersion:            d.VersionID,
 			PackageDescription:        d.Name,
 			PackageComment:            codenameComment(d.Codename),
@@ -113,7 +174,7 @@ func SPDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 	for _, p := range inv.Packages {
 		sp := &spdx.Package{
 			PackageName:               p.Name,
-			PackageSPDXIdentifier:     spdxID("Package-"+p.Type, p.Name, p.PURL),
+			PackageSPDXIdentifier:     spdxID("Package-"+p.Type, p.Name, scoped(p.PURL)),
 			PackageVersion:            p.Version,
 			PackageDownloadLocation:   noAssertion,
 			PackageLicenseConcluded:   noAssertion,
@@ -134,12 +195,7 @@ func SPDX(inv *evidence.Inventory, opt DocOptions) ([]byte, error) {
 		}
 		contains(sp)
 	}
-
-	var buf bytes.Buffer
-	if err := spdxjson.Write(doc, &buf, spdxjson.Indent("  "), spdxjson.EscapeHTML(false)); err != nil {
-		return nil, fmt.Errorf("writing SPDX JSON: %w", err)
-	}
-	return buf.Bytes(), nil
+	return image.PackageSPDXIdentifier
 }
 
 // spdxID builds "SPDXRef-<kind>-<name>-<hash of key>": readable, stable for the same key, unique
