@@ -142,5 +142,5 @@ func indexSARIF(w io.Writer, idx Index, ps []Platform) error {
 			log.AddRun(run)
 		}
 	}
-	return log.PrettyWrite(w)
+	return writeSARIF(w, log)
 }

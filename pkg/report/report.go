@@ -241,7 +241,7 @@ func SARIF(w io.Writer, r evidence.Report) error {
 		run.Properties = props.Properties
 	}
 	log.AddRun(run)
-	return log.PrettyWrite(w)
+	return writeSARIF(w, log)
 }
 
 func level(s evidence.Severity) string {
