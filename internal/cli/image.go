@@ -165,15 +165,6 @@ func failOnHelp() string {
 	return "exit 3 when a finding that counts is at or above this level (unknown: any finding): " + oneOf(failOnLevels())
 }
 
-// writeFindings renders a report and fails with a FindingsError (exit 3) when findings reach the
-// threshold; a nil threshold never fails.
-func writeFindings(w io.Writer, format string, r evidence.Report, threshold *evidence.Severity) error {
-	if err := report.Write(w, format, r); err != nil {
-		return err
-	}
-	return failOn([]evidence.Report{r}, threshold)
-}
-
 // failOn is a FindingsError when findings of the reports (an image's, or each platform image's of an
 // index) reach the threshold, counting those of unknown severity at each report's UnknownAs; a nil
 // threshold never fails.

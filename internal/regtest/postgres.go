@@ -66,7 +66,7 @@ func StartPostgres(t testing.TB) *PostgresCluster {
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)} //nolint:gosec // G115: ids from /etc/passwd fit in 32 bits
 		if err := os.Chown(dir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func (c *PostgresCluster) Psql(t testing.TB, dsn, sql string) string {
 }
 
 func (c *PostgresCluster) run(name string, args ...string) ([]byte, error) {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd := exec.Command(filepath.Join(c.bin, name), args...) //nolint:gosec // G204: PostgreSQL's own tools, with the test's arguments
 	cmd.Dir = c.dir
 	if c.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
@@ -137,6 +137,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only held to learn a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

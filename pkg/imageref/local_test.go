@@ -195,7 +195,7 @@ func TestNotAnImage(t *testing.T) {
 		_, err := Open(ctx, tc.ref, opt)
 		t.Logf("%s: %v", filepath.Base(tc.ref), err)
 		wantKind := fault.Invalid
-		if tc.is == publish.ErrIntegrity {
+		if errors.Is(tc.is, publish.ErrIntegrity) {
 			wantKind = fault.Integrity
 		}
 		if !errors.Is(err, tc.is) || fault.Of(err) != wantKind || !strings.Contains(err.Error(), tc.want) {

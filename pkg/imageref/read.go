@@ -71,7 +71,7 @@ func (r *LayerReader) Read(ctx context.Context, l v1.Layer, fn func(*tar.Reader)
 		// The stream failed, perhaps on damaged bytes: if the blob does not match its digest, that
 		// is the reason to give. Reading the rest of the compressed blob costs no inflating.
 		if _, rerr := io.Copy(io.Discard, s.raw); errors.Is(rerr, publish.ErrIntegrity) {
-			return fmt.Errorf("%w (reading it failed first: %v)", rerr, err)
+			return fmt.Errorf("%w (reading it failed first: %w)", rerr, err)
 		}
 	}
 	return err

@@ -326,7 +326,7 @@ func readLocal(lf spec.LocalFile, f spec.File) ([]build.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // a directory opened to read: closing it loses nothing
 	fi, err := root.Lstat(lf.Rel)
 	if err != nil {
 		return nil, err

@@ -118,7 +118,7 @@ func (f LocalFile) ReadFile() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // a directory opened to read: closing it loses nothing
 	data, err := ReadRegular(root, f.Rel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Field, err)

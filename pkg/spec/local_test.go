@@ -210,7 +210,7 @@ func TestReadRegularFIFO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	done := make(chan error, 1)
 	go func() { _, err := ReadRegular(root, "fifo"); done <- err }()
 	select {

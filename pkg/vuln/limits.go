@@ -29,7 +29,7 @@ func (b *budget) declared(docs []document) error {
 			total = math.MaxUint64
 		}
 	}
-	if total > uint64(b.limit) {
+	if total > uint64(b.limit) { //nolint:gosec // G115: the limit is positive (checked when the budget is made)
 		return fmt.Errorf("%w: %s declares %s of OSV JSON, more than the limit of %s", ErrTooLarge, b.src, limitText(int64(min(total, math.MaxInt64))), limitText(b.limit))
 	}
 	return nil
@@ -121,19 +121,20 @@ func zipEntryBound(r io.ReaderAt, size int64) (uint64, bool) {
 		return 0, false // as archive/zip, which then fails
 	}
 	end := buf[i:]
-	endAt := uint64(size - tail + int64(i))
+	endAt := uint64(size - tail + int64(i)) //nolint:gosec // G115: an offset inside the file, so not negative
 	count := uint64(binary.LittleEndian.Uint16(end[10:]))
 	dirSize := uint64(binary.LittleEndian.Uint32(end[12:]))
 	dirOffset := uint64(binary.LittleEndian.Uint32(end[16:]))
 	if count == 0xffff || dirSize == 0xffffffff || dirOffset == 0xffffffff {
-		if at, c, s, o, ok := zip64End(r, int64(endAt)); ok {
+		if at, c, s, o, ok := zip64End(r, int64(endAt)); ok { //nolint:gosec // G115: endAt is an offset inside the file, below its int64 size
 			endAt, count, dirSize, dirOffset = at, c, s, o
 		}
 	}
 	// archive/zip starts reading the directory at dirOffset, or dirSize before the end record when
 	// the zip has a prefix; the earlier of the two gives the larger bound.
-	start := min(dirOffset, endAt-min(dirSize, endAt), uint64(size))
-	return max(count, (uint64(size)-start)/zipDirHeaderLen), true
+	fileSize := uint64(size) //nolint:gosec // G115: a file's size is not negative
+	start := min(dirOffset, endAt-min(dirSize, endAt), fileSize)
+	return max(count, (fileSize-start)/zipDirHeaderLen), true
 }
 
 // zip64End reads the zip64 end record that the locator before the end record at endOffset points to,
@@ -151,7 +152,8 @@ func zip64End(r io.ReaderAt, endOffset int64) (at, count, dirSize, dirOffset uin
 		return 0, 0, 0, 0, false
 	}
 	rec := make([]byte, zipEnd64Len)
-	if _, err := r.ReadAt(rec, int64(at)); err != nil || !bytes.HasPrefix(rec, []byte("PK\x06\x06")) {
+	recAt := int64(at) //nolint:gosec // G115: at <= endOffset, an int64, checked above
+	if _, err := r.ReadAt(rec, recAt); err != nil || !bytes.HasPrefix(rec, []byte("PK\x06\x06")) {
 		return 0, 0, 0, 0, false
 	}
 	return at, binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), binary.LittleEndian.Uint64(rec[48:]), true
