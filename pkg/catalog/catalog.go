@@ -1,0 +1,291 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
+)
+
+// Errors every backend returns, for errors.Is.
+var (
+	// ErrNotFound: no such image, version, spec or token.
+	ErrNotFound = fault.New(fault.NotFound, "catalog: not found")
+	// ErrTransition: the status change is not allowed from the version's current status or state
+	// (see Transition).
+	ErrTransition = fault.New(fault.Conflict, "catalog: status change not allowed")
+	// ErrInvalid: a malformed request (a bad reference, an empty reason, an unknown status).
+	ErrInvalid = fault.New(fault.Invalid, "catalog: invalid request")
+)
+
+// Catalog is the store of versions and everything recorded about them. Every backend (SQLite in the
+// data directory, PostgreSQL) implements all of it, with the same behaviour: catalogtest.Run checks
+// it. Methods are safe for concurrent use, also from several processes sharing one database.
+type Catalog interface {
+	Versions
+	Findings
+	Specs
+	Upstream
+	Tokens
+	// Close releases the database.
+	Close() error
+}
+
+// Versions records versions and their status, and keeps the history.
+type Versions interface {
+	// Begin records v as pending (State and Status are set by Begin: pending, active) and fills in its
+	// ID and Serial (the next of its image and line). A version with the same Digest already recorded
+	// for the image is not recorded twice: Begin returns that one instead, with existed true.
+	Begin(ctx context.Context, v *Version) (got *Version, existed bool, err error)
+	// Publish marks a pending version published, with where it lives and what was signed for it, and
+	// appends a "published" event. Older active versions of the same line get DeprecateAt = at +
+	// grace. Publishing a published version again merges locations and artifacts and appends nothing.
+	Publish(ctx context.Context, id int64, p Publication) (Event, error)
+	// Abandon removes a pending version (a build whose push failed for good); published ones are
+	// never removed.
+	Abandon(ctx context.Context, id int64) error
+	// Pending lists the versions left pending, oldest first, for the next cycle to complete or abandon.
+	Pending(ctx context.Context) ([]*Version, error)
+
+	// Get returns one version with its evidence (see Ref for how versions are named).
+	Get(ctx context.Context, r Ref) (*Version, error)
+	// List returns versions without evidence, spec or lock bytes, newest first.
+	List(ctx context.Context, o ListOptions) ([]*Version, error)
+	// SetStatus changes a published version's status (see Transition) and appends a "status" event.
+	// Setting the status it already has changes nothing and returns ErrTransition.
+	SetStatus(ctx context.Context, r Ref, c StatusChange) (Event, error)
+	// DeprecateDue deprecates every active version whose DeprecateAt has passed at now, each with a
+	// "status" event, and returns the events.
+	DeprecateDue(ctx context.Context, now time.Time) ([]Event, error)
+	// History is the events of one image (every version when r.Version is empty), oldest first.
+	History(ctx context.Context, r Ref) ([]Event, error)
+	// Events returns up to limit events with Seq greater than after, in Seq order: what followers
+	// (the admission webhook) poll.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
+// Publication is what publishing a version records.
+type Publication struct {
+	Locations []Location
+	Artifacts []Artifact
+	At        time.Time
+	// Grace is how long older active versions of the same line stay active; zero deprecates them at
+	// once (at At).
+	Grace time.Duration
+	Actor string
+}
+
+// Findings answers the questions asked across versions: which versions ship a package, which have
+// a finding, and keeps each finding's history as vulnerability data changes.
+type Findings interface {
+	// QueryPackage finds the versions that ship a package (optionally of one ecosystem, and in a
+	// version range compared by that ecosystem's own ordering), with each version's status.
+	QueryPackage(ctx context.Context, q PackageQuery) ([]Exposure, error)
+	// QueryFindings finds the counting findings at or above a severity in versions of the given
+	// statuses (all when empty): "active versions with a critical finding".
+	QueryFindings(ctx context.Context, q FindingQuery) ([]VersionFinding, error)
+	// Packages returns the distinct packages of the versions in the given statuses (all when empty),
+	// so a re-scan matches each package once, not once per version.
+	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
+	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
+	// a new scan, keeping each finding's FirstSeen, and returns what changed. A scan that changes
+	// nothing appends no event; one that does appends a "rescanned" event naming what was
+	// introduced and fixed.
+	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
+	// FindingHistory returns every finding a version has had, with when it was first and last seen
+	// (a finding that a later scan no longer has keeps its LastSeen): what patch SLAs are measured on.
+	FindingHistory(ctx context.Context, r Ref) ([]TrackedFinding, error)
+}
+
+// Specs are the specs registered for continuous rebuild, stored with their bytes so that any
+// worker rebuilds exactly what was registered.
+type Specs interface {
+	// AddSpec registers a spec (replacing the one of the same name) and returns it with its ID.
+	AddSpec(ctx context.Context, s RegisteredSpec) (RegisteredSpec, error)
+	// Spec returns a registered spec by image name.
+	Spec(ctx context.Context, name string) (RegisteredSpec, error)
+	// ListSpecs returns every registered spec, by name.
+	ListSpecs(ctx context.Context) ([]RegisteredSpec, error)
+	// RemoveSpec stops rebuilding an image (its versions stay).
+	RemoveSpec(ctx context.Context, name string) error
+}
+
+// Upstream remembers when each package version was first seen in a repository index, for patch
+// SLAs ("when did the fix become available").
+type Upstream interface {
+	// SeenUpstream records that the package versions were in an index at time at; a version already
+	// seen keeps its first time.
+	SeenUpstream(ctx context.Context, at time.Time, pkgs []UpstreamPackage) error
+	// FirstSeen returns when a package version was first seen upstream.
+	FirstSeen(ctx context.Context, p UpstreamPackage) (time.Time, bool, error)
+}
+
+// Tokens are the API's bearer tokens, stored by hash only.
+type Tokens interface {
+	// CreateToken stores a token's hash, name and scope.
+	CreateToken(ctx context.Context, t Token) (Token, error)
+	// TokenByHash finds a token by the hash of its secret; ErrNotFound when there is none (or it was
+	// revoked).
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// ListTokens lists tokens without their hashes.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken disables a token by name.
+	RevokeToken(ctx context.Context, name string) error
+}
+
+// Event kinds.
+const (
+	EventPublished = "published"
+	EventStatus    = "status"
+	EventRescanned = "rescanned"
+)
+
+// Event is one entry of the append-only history. Seq increases monotonically across the catalog, so
+// a follower asks for the events after the last one it saw.
+type Event struct {
+	Seq       int64  `json:"seq"`
+	Kind      string `json:"kind"`
+	VersionID int64  `json:"versionID"`
+	Image     string `json:"image"`
+	Tag       string `json:"tag"`
+	Digest    string `json:"digest"`
+	// Status is the version's status after the event; From the one before (status events).
+	Status Status    `json:"status"`
+	From   Status    `json:"from,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Actor  string    `json:"actor,omitempty"`
+	At     time.Time `json:"at"`
+	// Detail carries kind-specific data: a published version's reason, a re-scan's ScanChange, the
+	// finding that revoked a version.
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// ListOptions filter List.
+type ListOptions struct {
+	// Image restricts to one image; Line to one release line of it.
+	Image, Line string
+	// Statuses restricts to versions in these statuses (all when empty).
+	Statuses []Status
+	// Pending includes pending versions (left out otherwise).
+	Pending bool
+	// Limit caps the number returned; 0 is no cap.
+	Limit int
+}
+
+// PackageQuery asks which versions ship a package.
+type PackageQuery struct {
+	Name string
+	// Ecosystem is an OSV ecosystem name ("Debian:12", "Go", "npm"); a prefix without a release
+	// ("Debian") matches every release. Empty matches any.
+	Ecosystem string
+	// Range is a version constraint such as "<1.2.3" or ">=1.0, <2.0", compared by each package's
+	// ecosystem ordering; empty matches every version.
+	Range string
+	// Statuses restricts to versions in these statuses (all when empty); pending versions never match.
+	Statuses []Status
+}
+
+// Exposure is one version that ships a queried package.
+type Exposure struct {
+	Image    string           `json:"image"`
+	Tag      string           `json:"tag"`
+	Digest   string           `json:"digest"`
+	Status   Status           `json:"status"`
+	Platform string           `json:"platform"`
+	Package  evidence.Package `json:"package"`
+}
+
+// FindingQuery asks for findings across versions.
+type FindingQuery struct {
+	MinSeverity evidence.Severity
+	Statuses    []Status
+	// Image restricts to one image.
+	Image string
+	// WithFix keeps only findings with a fixed version.
+	WithFix bool
+}
+
+// VersionFinding is a finding of one platform image of a version.
+type VersionFinding struct {
+	Image    string           `json:"image"`
+	Tag      string           `json:"tag"`
+	Digest   string           `json:"digest"`
+	Status   Status           `json:"status"`
+	Platform string           `json:"platform"`
+	Finding  evidence.Finding `json:"finding"`
+	// FirstSeen is when the finding was first recorded for this version.
+	FirstSeen time.Time `json:"firstSeen"`
+}
+
+// Scan is one platform image's vulnerability findings from one scan.
+type Scan struct {
+	VersionID int64
+	// Platform is the platform image's digest.
+	Platform string
+	Findings []evidence.Finding
+	At       time.Time
+	// Data names the vulnerability data (its sources and import times), recorded in the event.
+	Data string
+}
+
+// ScanChange is what a re-scan changed for one platform image: findings by "ID package version".
+type ScanChange struct {
+	Introduced []string `json:"introduced,omitempty"`
+	Fixed      []string `json:"fixed,omitempty"`
+}
+
+// Changed reports whether the scan changed anything.
+func (c ScanChange) Changed() bool { return len(c.Introduced)+len(c.Fixed) > 0 }
+
+// TrackedFinding is a finding with its life in one version.
+type TrackedFinding struct {
+	Platform  string           `json:"platform"`
+	Finding   evidence.Finding `json:"finding"`
+	FirstSeen time.Time        `json:"firstSeen"`
+	// LastSeen is when a scan last had it; Open says whether the newest scan still has it.
+	LastSeen time.Time `json:"lastSeen"`
+	Open     bool      `json:"open"`
+}
+
+// RegisteredSpec is a spec registered for continuous rebuild.
+type RegisteredSpec struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Spec is the ingot.yaml bytes; Files a tar of the spec directory's files the spec names (its
+	// local files, structure tests and VEX documents, confined to the directory); Lock the lock the
+	// last build used.
+	Spec  []byte    `json:"-"`
+	Files []byte    `json:"-"`
+	Lock  []byte    `json:"-"`
+	Added time.Time `json:"added"`
+	// Digest is sha256 hex of Spec and Files together, so a changed registration is noticed.
+	Digest string `json:"digest"`
+}
+
+// UpstreamPackage is a package version in a repository index.
+type UpstreamPackage struct {
+	// Ecosystem is the OSV ecosystem ("Debian:12"); Name the binary package; Source its source
+	// package (advisories name it).
+	Ecosystem string `json:"ecosystem"`
+	Name      string `json:"name"`
+	Source    string `json:"source,omitempty"`
+	Version   string `json:"version"`
+}
+
+// Token scopes.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// Token is an API bearer token: only the hash of its secret is stored.
+type Token struct {
+	ID      int64     `json:"id"`
+	Name    string    `json:"name"`
+	Scope   string    `json:"scope"`
+	Hash    string    `json:"-"`
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked,omitempty"`
+}
