@@ -13,7 +13,6 @@ import (
 	"github.com/ingot-build/ingot/pkg/attest"
 )
 
-
 // goldenPredicate is one predicate as the golden file holds it.
 type goldenPredicate struct {
 	Type      string `json:"predicateType"`
