@@ -95,7 +95,7 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 	secretsDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		inv, err := opt.Store().Inventories().Catalog(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
+		inv, err := opt.Store().Inventories().Inventory(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
 		if err != nil {
 			return fmt.Errorf("sbom: %w", err)
 		}

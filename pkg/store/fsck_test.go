@@ -74,7 +74,7 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.st.Inventories().Catalog(ctx, shared.Image, sbom.Options{}); err != nil {
+	if _, err := f.st.Inventories().Inventory(ctx, shared.Image, sbom.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	invs, _ := os.ReadDir(f.st.Inventories().Dir)
