@@ -26,8 +26,8 @@ func FuzzReaders(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"name":"@s/x","version":"1.0.0","license":{"type":"MIT"}}`))
 	f.Add(uint8(3), []byte(`{"lockfileVersion":3,"packages":{"node_modules/a":{"version":"1.0.0"}}}`))
 	f.Add(uint8(4), []byte("Name: x\nVersion: 1\nLicense: MIT\n\nbody"))
-	cats := []struct {
-		c       reader
+	readers := []struct {
+		c    reader
 		path string
 	}{
 		{debianReader{}, dpkgStatus},
@@ -37,7 +37,7 @@ func FuzzReaders(f *testing.F) {
 		{pythonReader{}, "x.dist-info/METADATA"},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
-		c := cats[int(which)%len(cats)]
+		c := readers[int(which)%len(readers)]
 		pkgs, err := c.c.parse(c.path, bytes.NewReader(data))
 		if err != nil {
 			return

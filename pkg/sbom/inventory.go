@@ -156,21 +156,21 @@ func cleanPath(name string) (string, bool) {
 	return p[1:], true
 }
 
-func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, cats []reader) (*layerScan, error) {
+func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, rs []reader) (*layerScan, error) {
 	s := &layerScan{
 		diffID:    diffID.String(),
 		entries:   make(map[string]bool, 1024),
 		whiteouts: map[string]struct{}{},
 		opaque:    map[string]struct{}{},
 	}
-	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, cats) }); err != nil {
+	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, rs) }); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", diffID, err)
 	}
 	return s, nil
 }
 
 // read records the files of interest of one layer's tar stream.
-func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, cats []reader) error {
+func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, rs []reader) error {
 	var (
 		head [4]byte
 		buf  []byte // file contents, reused from one file to the next
@@ -225,7 +225,7 @@ func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, ca
 			s.records = append(s.records, record{kind: recCopyright, path: p, owner: owner, licenses: debianLicenseNames(buf)})
 			continue
 		}
-		if c := wanted(p, cats); c != nil {
+		if c := wanted(p, rs); c != nil {
 			rec := record{kind: recPackages, path: p}
 			if h.Size > maxEvidence {
 				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
@@ -259,8 +259,8 @@ func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, ca
 }
 
 // wanted is the first reader that reads the file at p, or nil.
-func wanted(p string, cats []reader) reader {
-	for _, c := range cats {
+func wanted(p string, rs []reader) reader {
+	for _, c := range rs {
 		if c.wants(p) {
 			return c
 		}

@@ -118,7 +118,7 @@ func TestReaders(t *testing.T) {
 
 func TestReaderPaths(t *testing.T) {
 	tests := []struct {
-		c       reader
+		c    reader
 		path string
 		want bool
 	}{
