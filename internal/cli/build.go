@@ -180,8 +180,9 @@ func (f *buildFlags) checkOutputs() error {
 }
 
 // printPlatforms writes a line per platform image of a build, with its digest and its evidence
-// summary ("linux/amd64 sha256:...: 4 packages, ..."), or "cached" when nothing was built: for an
-// index, stdout has the index digest only, and this is where each platform's digest is said.
+// summary ("linux/amd64 sha256:...: 4 packages, ..."; "cached (4 packages, ...)" when nothing was
+// built): for an index, stdout has the index digest only, and this is where each platform's digest
+// is said.
 func printPlatforms(w io.Writer, res *pipeline.Result) error {
 	platforms, err := res.Artifact.Platforms()
 	if err != nil {
@@ -192,9 +193,9 @@ func printPlatforms(w io.Writer, res *pipeline.Result) error {
 		summary[ev.Inventory.Image.Digest] = ev.Summary()
 	}
 	for _, p := range platforms {
-		s, ok := summary[p.Digest.String()]
-		if !ok {
-			s = "cached"
+		s := summary[p.Digest.String()]
+		if res.Cached {
+			s = "cached (" + s + ")"
 		}
 		if _, err := fmt.Fprintf(w, "%s %s: %s\n", p.Platform, p.Digest, s); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // goGHSAData is the fixture of Go advisories beside the GHSA records they alias, shaped like
@@ -194,7 +195,11 @@ func TestScanCoverage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	preds, err := attest.FromEvidence(filepath.Join(data, "evidence", "deb", d.Hex))
+	set, err := store.Store{Root: data}.ReadEvidence(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := attest.Predicates(set)
 	if err != nil {
 		t.Fatal(err)
 	}

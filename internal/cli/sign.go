@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
@@ -20,8 +19,6 @@ import (
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
-	"github.com/ingot-build/ingot/pkg/spec"
-	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -237,7 +234,7 @@ the data directory, so that attesting again attests the same documents.
 			if err != nil {
 				return err
 			}
-			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), env.Store(), ref, s, o)
+			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), pipelineOptions(env, g, cmd, nil), ref, s, o)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
@@ -252,67 +249,33 @@ func printWritten(w io.Writer, ref name.Reference, n sign.Written) error {
 	return err
 }
 
-// attestEvidence attests the evidence recorded for the image (or each platform image of an index).
-func attestEvidence(ctx context.Context, out io.Writer, st store.Store, ref name.Reference, s sign.Signer, o sign.Options) error {
-	digests, err := sign.Platforms(ctx, ref, o.RemoteOptions)
+// attestEvidence attests the evidence of the image ref names (for an index, each platform image's
+// own): what ingot recorded when it built the image or collected its evidence before, else what the
+// evidence stages find now (pipeline.ImageEvidence).
+func attestEvidence(ctx context.Context, out io.Writer, opt pipeline.Options, ref name.Reference, s sign.Signer, o sign.Options) error {
+	t, err := sign.ResolveTarget(ctx, ref, o.RemoteOptions)
 	if err != nil {
 		return err
 	}
-	for _, d := range digests {
-		target := ref.Context().Digest(d.String())
-		dir, err := st.FindEvidence(d)
-		if errors.Is(err, store.ErrNoEvidence) {
-			// Built elsewhere: collect the evidence now (SBOM, scan, secrets, lint; no provenance, since
-			// ingot did not build it) and record it, so that attesting again attests the same.
-			dir, err = collectEvidence(ctx, st, target, o.RemoteOptions)
-		}
+	opt.Remote = append(opt.Remote, remote.WithTransport(o.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	for _, img := range t.Images() {
+		set, err := pipeline.ImageEvidence(ctx, img.Ref, opt)
 		if err != nil {
 			return err
 		}
-		preds, err := attest.FromEvidence(dir)
+		preds, err := attest.Predicates(set)
 		if err != nil {
 			return err
 		}
-		w, err := sign.Attest(ctx, target, s, toSign(preds), o)
+		w, err := sign.AttestTarget(ctx, img, s, preds, o)
 		if err != nil {
 			return err
 		}
-		if err := printWritten(out, target, w); err != nil {
+		if err := printWritten(out, img.Ref, w); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// collectEvidence runs the evidence stages on an image in a registry and records their documents
-// under <data>/evidence/<registry_repository>/<digest>/.
-func collectEvidence(ctx context.Context, st store.Store, ref name.Digest, ro sign.RemoteOptions) (string, error) {
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(ro.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
-	if err != nil {
-		return "", fmt.Errorf("%w: reading %s: %w", sign.ErrRegistry, ref, err)
-	}
-	opt := pipeline.Options{DataDir: st.Root}
-	ev, err := pipeline.Collect(ctx, &spec.Spec{Name: ref.Context().Name()}, nil, img, false, opt)
-	if err != nil {
-		return "", fmt.Errorf("evidence for %s: %w", ref, err)
-	}
-	h, err := v1.NewHash(ref.DigestStr())
-	if err != nil {
-		return "", err
-	}
-	dir := st.EvidenceDir(strings.NewReplacer("/", "_", ":", "_").Replace(ref.Context().Name()), h)
-	if err := ev.Write(dir); err != nil {
-		return "", fmt.Errorf("recording evidence: %w", err)
-	}
-	return dir, nil
-}
-
-func toSign(ps []attest.Predicate) []sign.Predicate {
-	out := make([]sign.Predicate, len(ps))
-	for i, p := range ps {
-		out[i] = sign.Predicate{Type: p.Type, JSON: p.JSON}
-	}
-	return out
 }
 
 func newVerifyCmd(g *globalFlags) *cobra.Command {
@@ -564,5 +527,5 @@ func signAndAttest(ctx context.Context, out io.Writer, opt pipeline.Options, ref
 	if _, err := fmt.Fprintf(out, "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present); err != nil {
 		return err
 	}
-	return attestEvidence(ctx, out, opt.Store(), ref, s, o)
+	return attestEvidence(ctx, out, opt, ref, s, o)
 }

@@ -1,6 +1,7 @@
 package attest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -84,14 +85,40 @@ func normaliseValue(v any, key, wd string) any {
 	return v
 }
 
-// TestPredicatesGolden: the predicates of the fixture build (vulnerability data and structure tests)
-// are those the golden file holds, JSON compared by content. The golden file was written from the
-// evidence directory as ingot read it back before predicates were rendered from memory.
+// TestPredicatesGolden: the predicates rendered in memory from the fixture build's evidence
+// (vulnerability data and structure tests) are those the golden file holds, JSON compared by
+// content. The golden file was written by attest.FromEvidence, which read the evidence directory back
+// before predicates were rendered from memory; the evidence directory, read back through the store,
+// still gives exactly the same predicates as memory.
 func TestPredicatesGolden(t *testing.T) {
-	dir := buildEvidence(t, true, true)
-	preds, err := attest.FromEvidence(dir)
+	b := buildEvidence(t, true, true)
+	preds, err := attest.Predicates(b.set)
 	if err != nil {
 		t.Fatal(err)
+	}
+	read, err := b.store.ReadEvidence(b.digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDir, err := attest.Predicates(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fromDir) != len(preds) {
+		t.Fatalf("%d predicates from the evidence directory, %d from memory", len(fromDir), len(preds))
+	}
+	for i := range preds {
+		// Compacted as a signed statement holds it.
+		var a, c bytes.Buffer
+		if err := json.Compact(&a, preds[i].JSON); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Compact(&c, fromDir[i].JSON); err != nil {
+			t.Fatal(err)
+		}
+		if fromDir[i].Type != preds[i].Type || a.String() != c.String() {
+			t.Errorf("predicate %d (%s) from the evidence directory differs from memory:\n%s\n%s", i, preds[i].Type, c.String(), a.String())
+		}
 	}
 	got := normalise(t, preds)
 	golden := filepath.Join("testdata", "predicates.golden.json")
