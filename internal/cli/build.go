@@ -22,7 +22,7 @@ type buildFlags struct {
 	insecure bool
 	// sign and key: sign the pushed image and attest its evidence.
 	sign       bool
-	key        string
+	key        keyFlags
 	signFormat string
 	allowFrom  []string
 }
@@ -85,7 +85,7 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 				}
 				signOpts = sign.Options{Formats: fm, RemoteOptions: ro}
 				// The key is loaded before the build, so a wrong password fails at once.
-				if signer, err = loadSigner(cmd, f.key); err != nil {
+				if signer, err = f.key.loadSigner(g, cmd); err != nil {
 					return err
 				}
 			}
@@ -148,7 +148,7 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 	cmd.Flags().StringVar(&f.tarball, "tarball", "", "also write a docker-load archive to this file")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
 	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
-	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
+	f.key.add(cmd, "private key for --sign (cosign format)")
 	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: "+signFormatHelp())
 	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
@@ -157,8 +157,8 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 // checkOutputs refuses, before anything is built, a --key without --sign, a --push reference that does
 // not parse or names a digest, and a --tarball that cannot be written where it is asked for.
 func (f *buildFlags) checkOutputs() error {
-	if f.key != "" && !f.sign {
-		return usageErrorf("--key needs --sign: ingot build signs only when asked (--sign --key KEY --push REF)")
+	if (f.key.key != "" || f.key.passwordFile != "") && !f.sign {
+		return usageErrorf("--key and --key-password-file need --sign: ingot build signs only when asked (--sign --key KEY --push REF)")
 	}
 	if f.push != "" {
 		if _, err := publish.PushReference(f.push, "", f.insecure); errors.Is(err, publish.ErrPushDigest) {

@@ -68,8 +68,9 @@ func TestBuildFlagMistakes(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"--key without --sign", []string{"--key", "ingot.key"}, "--key needs --sign"},
-		{"--key without --sign, with --push", []string{"--key", "ingot.key", "--push", "localhost:5000/app"}, "--key needs --sign"},
+		{"--key without --sign", []string{"--key", "ingot.key"}, "--key and --key-password-file need --sign"},
+		{"--key without --sign, with --push", []string{"--key", "ingot.key", "--push", "localhost:5000/app"}, "--key and --key-password-file need --sign"},
+		{"--key-password-file without --sign", []string{"--key-password-file", "pw"}, "--key and --key-password-file need --sign"},
 		{"--push by digest", []string{"--push", "localhost:5000/app@sha256:" + strings.Repeat("a", 64)}, "names a digest"},
 		{"--push by tag and digest", []string{"--push", "localhost:5000/app:1.0@sha256:" + strings.Repeat("a", 64)}, "names a digest"},
 	} {

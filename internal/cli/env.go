@@ -20,13 +20,20 @@ type Env struct {
 	// VulnDBURL is where ingot db update downloads OSV data (<url>/<Ecosystem>/all.zip) when --url
 	// is not given; there is no built-in default, so nothing is fetched unless configured.
 	VulnDBURL string
+	// KeyPassword is the private key's password from COSIGN_PASSWORD: nil when unset, empty when set
+	// empty (no password).
+	KeyPassword []byte
 }
+
+// passwordEnv is cosign's variable for the private key's password; ingot honours it so the same
+// scripts drive both tools.
+const passwordEnv = "COSIGN_PASSWORD"
 
 // Store is the data directory.
 func (e Env) Store() store.Store { return store.Store{Root: e.DataDir} }
 
-// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES and
-// INGOT_VULNDB_URL.
+// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES,
+// INGOT_VULNDB_URL and COSIGN_PASSWORD.
 func ReadEnv() (Env, error) {
 	var e Env
 	switch {
@@ -53,5 +60,8 @@ func ReadEnv() (Env, error) {
 		e.AptSources = filepath.SplitList(v)
 	}
 	e.VulnDBURL = os.Getenv("INGOT_VULNDB_URL")
+	if pw, ok := os.LookupEnv(passwordEnv); ok {
+		e.KeyPassword = []byte(pw)
+	}
 	return e, nil
 }

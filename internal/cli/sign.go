@@ -99,8 +99,19 @@ func (g *globalFlags) remote(cmd *cobra.Command) (sign.RemoteOptions, error) {
 	return sign.RemoteOptions{Transport: g.registryTransport(), CacheDir: env.Store().Signatures(), BeforeCacheWrite: func() { g.sweep(cmd, env) }}, nil
 }
 
-// loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
-func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
+// keyFlags name a private key and where its password comes from.
+type keyFlags struct {
+	key, passwordFile string
+}
+
+func (f *keyFlags) add(cmd *cobra.Command, keyHelp string) {
+	cmd.Flags().StringVar(&f.key, "key", "", keyHelp)
+	cmd.Flags().StringVar(&f.passwordFile, "key-password-file", "", passwordFileHelp)
+}
+
+// loadSigner reads the private key file, with its password (see readPassword).
+func (f keyFlags) loadSigner(g *globalFlags, cmd *cobra.Command) (sign.Signer, error) {
+	path := f.key
 	if path == "" {
 		return nil, usageErrorf("--key is required: a private key from ingot key generate or cosign generate-key-pair")
 	}
@@ -118,7 +129,11 @@ func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
-	pw, err := readPassword(cmd, false)
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := readPassword(cmd, env, f.passwordFile, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +164,7 @@ func loadVerifier(path string) (sign.Verifier, error) {
 
 func newSignCmd(g *globalFlags) *cobra.Command {
 	var f registryFlags
-	var key string
+	var key keyFlags
 	cmd := &cobra.Command{
 		Use:   "sign IMAGE",
 		Short: "Sign an image in a registry, in cosign's formats",
@@ -165,7 +180,7 @@ transparency log; signing again with the same key adds nothing.
 			if err != nil {
 				return err
 			}
-			s, err := loadSigner(cmd, key)
+			s, err := key.loadSigner(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -177,14 +192,15 @@ transparency log; signing again with the same key adds nothing.
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	key.add(cmd, "private key file (cosign format)")
 	f.add(cmd, "signature format: "+signFormatHelp())
 	return cmd
 }
 
 func newAttestCmd(g *globalFlags) *cobra.Command {
 	var f registryFlags
-	var key, predType, predFile string
+	var key keyFlags
+	var predType, predFile string
 	cmd := &cobra.Command{
 		Use:   "attest IMAGE",
 		Short: "Attach signed in-toto attestations to an image in a registry",
@@ -208,7 +224,7 @@ the data directory, so that attesting again attests the same documents.
 			if (predType == "") != (predFile == "") {
 				return usageErrorf("--predicate and --type go together")
 			}
-			s, err := loadSigner(cmd, key)
+			s, err := key.loadSigner(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -237,7 +253,7 @@ the data directory, so that attesting again attests the same documents.
 			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), pipelineOptions(env, g, cmd, nil), ref, s, o)
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	key.add(cmd, "private key file (cosign format)")
 	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate: "+typeHelp())
 	cmd.Flags().StringVar(&predFile, "predicate", "", "predicate file (JSON) to attest")
 	f.add(cmd, "attestation format: "+signFormatHelp())
