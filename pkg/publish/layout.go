@@ -100,19 +100,20 @@ func (s Layouts) LookupDigest(name string, d v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("%s@%s: %w", name, d, ErrNotFound)
 }
 
-// Tag makes tag name the image stored under from as well, replacing what tag named: the image's
-// blobs are already there, so only index.json changes (atomically, as Write changes it).
-func (s Layouts) Tag(name, from, tag string) error {
+// Tag makes tag name the image of name stored with digest d (under another tag), replacing what tag
+// named: the image's blobs are already there, so only index.json changes (atomically, as Write
+// changes it).
+func (s Layouts) Tag(name string, d v1.Hash, tag string) error {
 	dir := s.Dir(name)
 	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("%s:%s: %w", name, from, ErrNotFound)
+		return fmt.Errorf("%s@%s: %w", name, d, ErrNotFound)
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	desc, err := s.Lookup(name, from)
+	desc, err := s.LookupDigest(name, d)
 	if err != nil {
 		return err
 	}

@@ -282,13 +282,13 @@ func TestLayoutTag(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, move := range []string{"1.0-r1", "1.0-r2"} { // latest follows r1, then r2
+	da, _ := a.Digest()
+	db, _ := b.Digest()
+	for _, move := range []v1.Hash{da, db} { // latest follows r1, then r2
 		if err := s.Tag("app", move, "latest"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	da, _ := a.Digest()
-	db, _ := b.Digest()
 	want := map[string]v1.Hash{"1.0-r1": da, "1.0-r2": db, "latest": db}
 	idx, err := readIndex(s.Dir("app"))
 	if err != nil {
@@ -309,13 +309,14 @@ func TestLayoutTag(t *testing.T) {
 	if d, _ := got.Digest(); d != da {
 		t.Errorf("ReadDigest gave %s, want %s", d, da)
 	}
-	if _, err := s.ReadDigest("app", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ReadDigest("app", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ReadDigest of an absent digest: %v, want ErrNotFound", err)
 	}
-	if err := s.Tag("app", "9.9-r9", "latest"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Tag from an absent tag: %v, want ErrNotFound", err)
+	absent := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+	if err := s.Tag("app", absent, "latest"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Tag of an absent digest: %v, want ErrNotFound", err)
 	}
-	if err := s.Tag("nothing", "1.0-r1", "latest"); !errors.Is(err, ErrNotFound) {
+	if err := s.Tag("nothing", da, "latest"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Tag in an absent layout: %v, want ErrNotFound", err)
 	}
 }
