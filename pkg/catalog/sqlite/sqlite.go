@@ -39,8 +39,8 @@ func Dialect() sqlstore.Dialect {
 
 // Open opens (creating it if needed) the catalog in the SQLite file at path and migrates it.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fault.Errorf(fault.Invalid, "catalog: SQLite path %q: want a file name without '?' or '#'", path)
+	if path == "" {
+		return nil, fault.Errorf(fault.Invalid, "catalog: no SQLite file name")
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMS))
@@ -48,7 +48,10 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// A file: URI (SQLite decodes %XX in its path), so that no character of the path is read as the
+	// start of the parameters.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("catalog: opening %s: %w", path, err)
 	}
