@@ -43,7 +43,7 @@ func TestVersionNamesIngotEverywhere(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(debianAdvisory), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&vuln.DB{Dir: filepath.Join(data, "vulndb")}).Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
+	if _, err := (store.Store{Root: data}).VulnDB().Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, err := run(t, "--data-dir", data, "build", dir)

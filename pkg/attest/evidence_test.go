@@ -65,7 +65,7 @@ func buildEvidence(t *testing.T, withVulnData, withTests bool) built {
 	ctx := context.Background()
 	opt := pipeline.Options{DataDir: t.TempDir(), SpecFile: specFile, LockFile: filepath.Join(dir, "ingot.lock")}
 	if withVulnData {
-		db := &vuln.DB{Dir: filepath.Join(opt.DataDir, "vulndb")}
+		db := store.Store{Root: opt.DataDir}.VulnDB()
 		if _, err := db.Import(ctx, filepath.Join("testdata", "osv"), vuln.ImportOptions{Name: "fixtures"}); err != nil {
 			t.Fatal(err)
 		}
