@@ -532,16 +532,3 @@ contacting any registry.`,
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
 	return cmd
 }
-
-// signAndAttest signs a pushed build and attests each platform image's recorded evidence: the last
-// step of ingot build --sign --push.
-func signAndAttest(ctx context.Context, out io.Writer, opt pipeline.Options, ref name.Digest, s sign.Signer, o sign.Options) error {
-	w, err := sign.Sign(ctx, ref, s, o)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(out, "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present); err != nil {
-		return err
-	}
-	return attestEvidence(ctx, out, opt, ref, s, o)
-}
