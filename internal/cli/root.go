@@ -41,7 +41,7 @@ func newRoot(g *globalFlags) *cobra.Command {
 		SilenceErrors: true,
 		Long: `A golden image factory: build, evidence, sign and catalog minimal OCI images.
 
-What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the data directory
+What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability data) is in the data directory
 (--data-dir). A command that writes there first removes the temporary files of runs that were killed.`,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default $INGOT_DATA_DIR, else $XDG_DATA_HOME/ingot)")
