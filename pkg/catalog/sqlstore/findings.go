@@ -184,7 +184,7 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	var rangeErr error
 	compared := false
 	err = q.each(ctx, `SELECT id, name, version, ecosystem, type, arch, source, source_version, purl FROM packages
-		WHERE name_key = ? OR name_key = ? OR source = ?`, []any{name, vuln.NormalizeName("PyPI", name), name}, func(r *sql.Rows) error {
+		WHERE name_key IN (?, ?) OR source = ?`, []any{name, vuln.NormalizeName("PyPI", name), name}, func(r *sql.Rows) error {
 		var id int64
 		var p evidence.Package
 		if err := r.Scan(&id, &p.Name, &p.Version, &p.Ecosystem, &p.Type, &p.Arch, &p.Source, &p.SourceVersion, &p.PURL); err != nil {
