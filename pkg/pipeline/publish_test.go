@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,17 +21,17 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/catalog"
-	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
-// openCatalog opens a SQLite catalog in dir, closed when the test ends.
+// openCatalog opens the catalog of data directory dir, closed when the test ends.
 func openCatalog(t *testing.T, dir string) catalog.Catalog {
 	t.Helper()
-	cat, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	cat, err := store.Store{Root: dir}.Catalog(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
