@@ -33,23 +33,41 @@ func (s Store) LockVersion(ctx context.Context, id int64) (func(), error) {
 }
 
 // TryLockVersion takes the lock on catalog version id if no process holds it; ok is false when one
-// does.
+// does. The lock file is removed when the lock is released, so that locks/ holds only the versions
+// being worked on.
 func (s Store) TryLockVersion(id int64) (unlock func(), ok bool, err error) {
 	if err := os.MkdirAll(s.Locks(), 0o755); err != nil {
 		return nil, false, err
 	}
 	path := filepath.Join(s.Locks(), "version-"+strconv.FormatInt(id, 10))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644) //nolint:gosec // G302: an empty lock file
-	if err != nil {
-		return nil, false, fmt.Errorf("locking catalog version %d: %w", id, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close() // the lock is not ours; closing loses nothing
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, false, nil
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644) //nolint:gosec // G302: an empty lock file
+		if err != nil {
+			return nil, false, fmt.Errorf("locking catalog version %d: %w", id, err)
 		}
-		return nil, false, fmt.Errorf("locking catalog version %d: %w", id, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			_ = f.Close() // the lock is not ours; closing loses nothing
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("locking catalog version %d: %w", id, err)
+		}
+		// The holder before us may have removed the file between our open and our lock: then the
+		// lock is on a file nobody else will open, and the path must be locked afresh.
+		held, herr := f.Stat()
+		named, nerr := os.Stat(path)
+		if herr == nil && nerr == nil && os.SameFile(held, named) {
+			return func() {
+				_ = os.Remove(path) // before the release, so no one locks a file on its way out
+				_ = f.Close()       // releases the lock; the file holds no data
+			}, true, nil
+		}
+		_ = f.Close()
+		if herr != nil {
+			return nil, false, fmt.Errorf("locking catalog version %d: %w", id, herr)
+		}
+		if nerr != nil && !errors.Is(nerr, os.ErrNotExist) {
+			return nil, false, fmt.Errorf("locking catalog version %d: %w", id, nerr)
+		}
 	}
-	// Closing releases the lock; the file holds no data, so a failed Close loses nothing.
-	return func() { _ = f.Close() }, true, nil
 }

@@ -37,6 +37,7 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	evidence/<name>/<hex>/   the documents recorded for each built image
 //	vulndb/                  imported OSV data
 //	catalog.db               the catalog (SQLite), unless CatalogDSN names another database
+//	locks/                   a lock per catalog version being published on this machine
 type Store struct {
 	Root string
 	// CatalogDSN names the catalog's database: empty for SQLite at <Root>/catalog.db, postgres://…
