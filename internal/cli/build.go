@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -26,6 +27,10 @@ type buildFlags struct {
 	signFormat string
 	allowFrom  []string
 }
+
+// sharedCatalogSettle is how old a pending version of a catalog other machines may share must be
+// before a build completes or abandons it (see pipeline.PublishOptions.Settle).
+const sharedCatalogSettle = 15 * time.Minute
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
 	f := &buildFlags{}
@@ -126,6 +131,10 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 			}
 			defer func() { _ = cat.Close() }() // read and written through: closing loses nothing
 			opt.Catalog = cat
+			if env.Catalog != "" {
+				// A database other machines may share: leave their recent pending versions alone.
+				opt.Settle = sharedCatalogSettle
+			}
 			// Versions an interrupted build left pending are completed first; failing to complete one
 			// does not stop this build.
 			if _, err := pipeline.CompletePending(cmd.Context(), opt); err != nil && !g.quiet {

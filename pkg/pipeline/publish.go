@@ -59,6 +59,11 @@ type PublishOptions struct {
 	// Log receives a line for each thing done (notes, platforms, stored, pushed, signed, attested,
 	// recorded); nil is quiet.
 	Log io.Writer
+	// Settle is how old a pending version must be before CompletePending touches it. The lock that
+	// keeps a completer away from a version being published is this machine's; on a catalog that
+	// several machines share, another one may still be publishing a younger version. Zero completes
+	// (or abandons) every pending version at once.
+	Settle time.Duration
 }
 
 func (o PublishOptions) logf(format string, args ...any) {
@@ -500,8 +505,9 @@ type Completed struct {
 // from the image in this data directory's layout (or in the registry, when it got there), and then
 // published. Every step is idempotent, so what the failed run wrote is not written twice. A version
 // whose image is nowhere any more is abandoned (removed from the catalog). A version another process
-// of this machine is working on is left alone, as is one that was to be pushed when no signer is
-// given (it may need signatures: a Publish of it with the options it was started with completes it).
+// of this machine is working on is left alone, as is one younger than opt.Settle, and one that was to
+// be pushed when no signer is given (it may need signatures: a Publish of it with the options it was
+// started with completes it).
 // Moving tags and the signature formats follow opt; opt.Push is not used: each version goes where its
 // record says. It is cheap when nothing is pending. Errors of single versions are joined; the others
 // are still completed.
@@ -528,6 +534,9 @@ func CompletePending(ctx context.Context, opt PublishOptions) ([]Completed, erro
 }
 
 func completeOne(ctx context.Context, p *catalog.Version, opt PublishOptions) (Completed, bool, error) {
+	if opt.now().Sub(p.Built) < opt.Settle {
+		return Completed{}, false, nil
+	}
 	var repo *name.Repository
 	for _, l := range p.Locations {
 		if l.Kind != catalog.LocationRegistry {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -347,5 +348,48 @@ func TestPublishLocal(t *testing.T) {
 	}
 	if got, err := opt.Catalog.Get(ctx, catalog.Ref{Image: "app", Version: "latest"}); err != nil || got.ID != v.ID {
 		t.Errorf("app@latest = %v, %v; want the version just published", got, err)
+	}
+}
+
+// TestCompletePendingLeavesOrAbandons: CompletePending leaves alone a pending version younger than
+// Settle, and one that was to be pushed when it has no signer; it abandons one whose image is neither
+// in the layout nor in a registry; with nothing pending it does nothing.
+func TestCompletePendingLeavesOrAbandons(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	opt := PublishOptions{Options: Options{DataDir: data}, Catalog: openCatalog(t, data)}
+	if done, err := CompletePending(ctx, opt); err != nil || len(done) != 0 {
+		t.Fatalf("CompletePending with nothing pending: %+v %v", done, err)
+	}
+	digest := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
+	begin := func(d string, locs ...catalog.Location) *catalog.Version {
+		t.Helper()
+		v, _, err := opt.Catalog.Begin(ctx, &catalog.Version{
+			Image: "gone", Line: "1", Digest: d, Built: time.Now(), Locations: locs,
+			Platforms: []catalog.Platform{{OS: "linux", Arch: "amd64", Digest: d}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	local := begin(digest("a"))
+	pushed := begin(digest("b"), catalog.Location{Kind: catalog.LocationRegistry, Ref: "127.0.0.1:1/gone@" + digest("b")})
+
+	settled := opt
+	settled.Settle = time.Hour
+	if done, err := CompletePending(ctx, settled); err != nil || len(done) != 0 {
+		t.Fatalf("CompletePending of versions younger than Settle: %+v %v", done, err)
+	}
+	done, err := CompletePending(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 || !done[0].Abandoned || done[0].Version.ID != local.ID {
+		t.Fatalf("CompletePending did %+v, want %s abandoned", done, local.Ref())
+	}
+	pending, err := opt.Catalog.Pending(ctx)
+	if err != nil || len(pending) != 1 || pending[0].ID != pushed.ID {
+		t.Errorf("pending after: %+v %v, want only the version to be pushed and signed", pending, err)
 	}
 }
