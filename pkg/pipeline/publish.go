@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -137,7 +138,7 @@ func Publish(ctx context.Context, s *spec.Spec, l *lock.Lock, opt PublishOptions
 	if repo != nil && repo.TagStr() != v.Line && repo.TagStr() != latestTag {
 		extraTags = append(extraTags, repo.TagStr())
 	}
-	if existed && v.State == catalog.StatePublished && !opt.adds(v, repo) {
+	if existed && v.State == catalog.StatePublished && !opt.adds(ctx, v, repo) {
 		// Build pointed the layout's release-line tag at this digest; put the moving tags back on
 		// the newest active versions.
 		if err := moveLayoutTags(ctx, opt, v); err != nil {
@@ -214,14 +215,19 @@ func newVersion(s *spec.Spec, l *lock.Lock, res *Result, repo *name.Tag, opt Pub
 	return v, nil
 }
 
-// adds reports whether publishing v again with these options would add to its record: a registry it
-// is not in yet, or signatures by a key that has signed nothing for it.
-func (o PublishOptions) adds(v *catalog.Version, repo *name.Tag) bool {
+// adds reports whether publishing v again with these options would add to its record or repair it:
+// a registry it is not in yet (or no longer: a registry that lost it gets it again), or signatures
+// by a key that has signed nothing for it.
+func (o PublishOptions) adds(ctx context.Context, v *catalog.Version, repo *name.Tag) bool {
 	if repo == nil {
 		return false
 	}
-	if !slices.Contains(v.Locations, catalog.Location{Kind: catalog.LocationRegistry, Ref: repo.Context().Digest(v.Digest).String()}) {
+	at := repo.Context().Digest(v.Digest)
+	if !slices.Contains(v.Locations, catalog.Location{Kind: catalog.LocationRegistry, Ref: at.String()}) {
 		return true
+	}
+	if _, err := remote.Head(at, o.remoteOptions(ctx)...); err != nil {
+		return true // gone, or the registry failed: publishing again says which
 	}
 	if o.Signer == nil {
 		return false
@@ -594,19 +600,26 @@ func completeOne(ctx context.Context, p *catalog.Version, opt PublishOptions) (C
 	return Completed{Version: got}, true, nil
 }
 
+// remoteOptions reach the registry a version is pushed to, as the push does.
+func (o PublishOptions) remoteOptions(ctx context.Context) []remote.Option {
+	ropts := append([]remote.Option{remote.WithContext(ctx)}, o.Remote...)
+	if o.Registry.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(o.Registry.Transport))
+	}
+	if o.Registry.Keychain != nil {
+		ropts = append(ropts, remote.WithAuthFromKeychain(o.Registry.Keychain))
+	} else {
+		ropts = append(ropts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	}
+	return ropts
+}
+
 // errNotInRegistry means a registry answered that it does not have the image.
 var errNotInRegistry = errors.New("not in the registry")
 
 // fromRegistry reads a pushed image or index back (its manifests; its layers are already there).
 func fromRegistry(ctx context.Context, ref name.Digest, opt PublishOptions) (publish.Artifact, error) {
-	ropts := append([]remote.Option{remote.WithContext(ctx)}, opt.Remote...)
-	if opt.Registry.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opt.Registry.Transport))
-	}
-	if opt.Registry.Keychain != nil {
-		ropts = append(ropts, remote.WithAuthFromKeychain(opt.Registry.Keychain))
-	}
-	desc, err := remote.Get(ref, ropts...)
+	desc, err := remote.Get(ref, opt.remoteOptions(ctx)...)
 	var terr *transport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
 		return publish.Artifact{}, errNotInRegistry

@@ -73,13 +73,27 @@ func lockSpec(t *testing.T, s *spec.Spec, opt Options) *lock.Lock {
 	return l
 }
 
-// sigPutFailer fails, while armed, every PUT of a .sig manifest: signing fails after the push.
-type sigPutFailer struct{ armed atomic.Bool }
+// sigPutFailer fails, while armed, every PUT of a .sig manifest: signing fails after the push. While
+// forgetting, it answers 404 for every manifest until one is PUT: a registry that lost the image.
+// It counts manifest PUTs.
+type sigPutFailer struct {
+	armed, forgetting atomic.Bool
+	manifestPuts      atomic.Int32
+}
 
 func (f *sigPutFailer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		manifest := strings.Contains(r.URL.Path, "/manifests/")
 		if f.armed.Load() && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") && strings.HasSuffix(r.URL.Path, ".sig") {
 			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		if manifest && r.Method == http.MethodPut {
+			f.manifestPuts.Add(1)
+			f.forgetting.Store(false)
+		}
+		if manifest && f.forgetting.Load() {
+			http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -269,8 +283,9 @@ func TestPublish(t *testing.T) {
 				t.Fatalf("events %+v, want one published event for r1", evs)
 			}
 
-			// Unchanged: the build is a cache hit, the record the same, nothing published.
+			// Unchanged: the build is a cache hit, the record the same, nothing published or pushed.
 			log.Reset()
+			puts := fail.manifestPuts.Load()
 			again, err := Publish(ctx, s, l, opt)
 			if err != nil {
 				t.Fatal(err)
@@ -286,6 +301,23 @@ func TestPublish(t *testing.T) {
 			}
 			if vs, _ := opt.Catalog.List(ctx, catalog.ListOptions{Image: "app", Pending: true}); len(vs) != 1 {
 				t.Errorf("%d versions after an unchanged rebuild, want 1", len(vs))
+			}
+			if n := fail.manifestPuts.Load(); n != puts {
+				t.Errorf("an unchanged rebuild sent %d manifests", n-puts)
+			}
+			// A registry that lost the image gets it again, and nothing is published twice.
+			fail.forgetting.Store(true)
+			if again, err = Publish(ctx, s, l, opt); err != nil {
+				t.Fatalf("publishing to a registry that lost the image: %v\n%s", err, log.String())
+			}
+			if again.ID != v1.ID {
+				t.Errorf("publishing to a registry that lost the image gave version %d, want %d", again.ID, v1.ID)
+			}
+			if fail.manifestPuts.Load() == puts {
+				t.Error("the image was not pushed again to the registry that lost it")
+			}
+			if more, _ := opt.Catalog.Events(ctx, evs[0].Seq, 100); len(more) != 0 {
+				t.Errorf("pushing again appended events: %+v", more)
 			}
 
 			// A changed label is a new version of the line; the moving tags follow it.
