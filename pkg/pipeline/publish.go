@@ -245,7 +245,7 @@ func (o PublishOptions) adds(ctx context.Context, v *catalog.Version, repo *name
 type work struct {
 	v   *catalog.Version
 	art publish.Artifact
-	// inLayout is set when the image is in this data directory's layout store.
+	// inLayout is set when the image is in this data directory's layout store (under some tag).
 	inLayout bool
 	// repo is the registry repository it is pushed to; nil keeps it local.
 	repo *name.Repository
@@ -263,7 +263,9 @@ func (w work) complete(ctx context.Context, opt PublishOptions) (*catalog.Versio
 	}
 	var pub catalog.Publication
 	if w.inLayout {
-		if _, err := layouts.Write(ctx, v.Image, tag, w.art); err != nil {
+		// The image is in the layout already (Build stored it, or it was read from there): only
+		// index.json gains the version's tag.
+		if err := layouts.Tag(v.Image, d, tag); err != nil {
 			return nil, err
 		}
 		pub.Locations = append(pub.Locations, catalog.Location{Kind: catalog.LocationLayout, Ref: layouts.Dir(v.Image) + ":" + tag})
