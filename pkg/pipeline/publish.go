@@ -425,9 +425,12 @@ func (w work) moveTags(ctx context.Context, opt PublishOptions, d v1.Hash) error
 	if w.repo != nil {
 		var tags []string
 		if lineNewest {
-			tags = append([]string{w.v.Line}, w.extraTags...)
+			if w.v.Line != latestTag { // a spec without a version: its line is latest
+				tags = append(tags, w.v.Line)
+			}
+			tags = append(tags, w.extraTags...)
 		}
-		if latestNewest && w.v.Line != latestTag {
+		if latestNewest {
 			tags = append(tags, latestTag)
 		}
 		if len(tags) > 0 {
@@ -466,13 +469,17 @@ func newest(ctx context.Context, cat catalog.Catalog, v *catalog.Version) (line,
 func moveLayoutTags(ctx context.Context, opt PublishOptions, v *catalog.Version) error {
 	layouts := opt.Store().Layouts()
 	active := []catalog.Status{catalog.StatusActive}
-	for _, m := range []struct {
+	moving := []struct {
 		tag     string
 		options catalog.ListOptions
-	}{
-		{v.Line, catalog.ListOptions{Image: v.Image, Line: v.Line, Statuses: active, Limit: 1}},
-		{latestTag, catalog.ListOptions{Image: v.Image, Statuses: active, Limit: 1}},
-	} {
+	}{{latestTag, catalog.ListOptions{Image: v.Image, Statuses: active, Limit: 1}}}
+	if v.Line != latestTag { // a spec without a version: its line is latest, the image's newest
+		moving = append(moving, struct {
+			tag     string
+			options catalog.ListOptions
+		}{v.Line, catalog.ListOptions{Image: v.Image, Line: v.Line, Statuses: active, Limit: 1}})
+	}
+	for _, m := range moving {
 		target := ""
 		if v.Status.Status == catalog.StatusActive {
 			target = v.Digest

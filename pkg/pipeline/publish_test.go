@@ -381,6 +381,24 @@ func TestPublishLocal(t *testing.T) {
 	if got, err := opt.Catalog.Get(ctx, catalog.Ref{Image: "app", Version: "latest"}); err != nil || got.ID != v.ID {
 		t.Errorf("app@latest = %v, %v; want the version just published", got, err)
 	}
+
+	// A spec without a version: its release line is latest.
+	nover := parseSpec(t, t.TempDir(), `name: nover
+repositories: [{url: "`+repo.URL+`", suite: stable, keyring: "`+repo.Keyring+`"}]
+packages: [hello-data]
+`)
+	nv, err := Publish(ctx, nover, lockSpec(t, nover, opt.Options), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nv.Tag() != "latest-r1" {
+		t.Errorf("a spec without a version gave %s, want latest-r1", nv.Tag())
+	}
+	for _, tag := range []string{"latest-r1", "latest"} {
+		if d, err := opt.Store().Layouts().Lookup("nover", tag); err != nil || d.Digest.String() != nv.Digest {
+			t.Errorf("layout tag %s: %v %v, want %s", tag, d.Digest, err, nv.Digest)
+		}
+	}
 }
 
 // TestCompletePendingLeavesOrAbandons: CompletePending leaves alone a pending version younger than
