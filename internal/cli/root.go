@@ -71,6 +71,7 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 		newVerifyCmd(g),
 		newCopyCmd(g),
 		newFsckCmd(g),
+		newCatalogCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
