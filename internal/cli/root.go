@@ -71,6 +71,7 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newVerifyCmd(g),
 		newCopyCmd(g),
 		newFsckCmd(g),
+		newCatalogCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

@@ -229,14 +229,17 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// One row per platform image that ships a matching package: the fewer columns, the faster
+	// (SQLite's driver pays per column), so the tag and the platform's name are made by the database.
+	// Rows are kept small until sorted; the exposures, large values, are made once, in order.
 	type row struct {
-		e      catalog.Exposure
-		id     int64
-		serial int
+		image, tag, digest, status, platform, layer string
+		id, pkg                                     int64
 	}
 	var rows []row
 	err = s.inChunks(ids, func(chunk []any) error {
-		query := `SELECT pp.package_id, pp.layer, v.id, v.image, v.line, v.serial, v.digest, v.status, pl.os, pl.arch, pl.variant
+		query := `SELECT pp.package_id, pp.layer, v.id, v.image, v.line || '-r' || v.serial, v.digest, v.status,
+				pl.os || '/' || pl.arch || CASE WHEN pl.variant <> '' THEN '/' || pl.variant ELSE '' END
 			FROM platform_packages pp
 			JOIN platforms pl ON pl.id = pp.platform_id
 			JOIN versions v ON v.id = pl.version_id
@@ -244,15 +247,9 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 		args := append(append(chunk, string(catalog.StatePublished)), sargs...)
 		return q.run(ctx, query, args, func(r *sql.Rows) error {
 			var x row
-			var pid int64
-			var layer, line, status string
-			var p catalog.Platform
-			if err := r.Scan(&pid, &layer, &x.id, &x.e.Image, &line, &x.serial, &x.e.Digest, &status, &p.OS, &p.Arch, &p.Variant); err != nil {
+			if err := r.Scan(&x.pkg, &x.layer, &x.id, &x.image, &x.tag, &x.digest, &x.status, &x.platform); err != nil {
 				return err
 			}
-			x.e.Tag, x.e.Status, x.e.Platform = catalog.Tag(line, x.serial), catalog.Status(status), p.Name()
-			x.e.Package = pkgs[pid]
-			x.e.Package.Layer = layer
 			rows = append(rows, x)
 			return nil
 		}, len(chunk) <= 32) // short lists recur: keep their statements prepared
@@ -260,21 +257,25 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if err != nil {
 		return nil, err
 	}
+	// By image, newest version first, then platform and package.
 	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a.e.Image != b.e.Image {
-			return a.e.Image < b.e.Image
-		}
-		if a.id != b.id {
+		a, b := &rows[i], &rows[j]
+		switch {
+		case a.image != b.image:
+			return a.image < b.image
+		case a.id != b.id:
 			return a.id > b.id
+		case a.platform != b.platform:
+			return a.platform < b.platform
 		}
-		if a.e.Platform != b.e.Platform {
-			return a.e.Platform < b.e.Platform
-		}
-		return a.e.Package.Name+" "+a.e.Package.Version < b.e.Package.Name+" "+b.e.Package.Version
+		return a.pkg < b.pkg
 	})
-	for _, r := range rows {
-		out = append(out, r.e)
+	out = make([]catalog.Exposure, len(rows))
+	for i, x := range rows {
+		e := &out[i]
+		e.Image, e.Tag, e.Digest, e.Status, e.Platform = x.image, x.tag, x.digest, catalog.Status(x.status), x.platform
+		e.Package = pkgs[x.pkg]
+		e.Package.Layer = x.layer
 	}
 	return out, nil
 }
