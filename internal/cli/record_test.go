@@ -53,6 +53,11 @@ func TestBuildRecords(t *testing.T) {
 	if !strings.Contains(stderr, "recorded fixture@1.0-r1") {
 		t.Errorf("build does not say what it recorded:\n%s", stderr)
 	}
+	// What build recorded is what the catalog verbs show: the version, with its evidence.
+	out, _, err := run(t, "--data-dir", data, "catalog", "show", "fixture@1.0", "-o", "json")
+	if err != nil || !strings.Contains(out, r1) || !strings.Contains(out, `"inventory"`) {
+		t.Errorf("catalog show fixture@1.0: %v\n%s", err, out)
+	}
 
 	stdout, stderr, err = run(t, "--data-dir", data, "build", dir)
 	if err != nil || strings.TrimSpace(stdout) != r1 || !strings.Contains(stderr, "nothing published") {
