@@ -332,7 +332,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 	if b.evidence, err = (store.Store{Root: b.data}).FindEvidence(desc.Digest); err != nil {
 		return b, err
 	}
-	if b.preds, err = writePredicates(b.evidence, filepath.Join(work, "predicates")); err != nil {
+	if b.preds, err = writePredicates(store.Store{Root: b.data}, desc.Digest, filepath.Join(work, "predicates")); err != nil {
 		return b, err
 	}
 	// Links lent to earlier runs' fresh images point at evidence that a rebuild may have replaced.

@@ -201,12 +201,16 @@ func offlineEnv(ctx context.Context, home string) ([]string, error) {
 // predicateFile is one evidence document, written out for --predicate.
 type predicateFile struct{ typ, path string }
 
-// writePredicates reads the evidence in evDir and writes each predicate to its own file under dir,
-// so every tool attests the very same documents.
-func writePredicates(evDir, dir string) ([]predicateFile, error) {
-	preds, err := attest.FromEvidence(evDir)
+// writePredicates renders the evidence recorded for image d as predicates and writes each to its own
+// file under dir, so every tool attests the very same documents.
+func writePredicates(st store.Store, d v1.Hash, dir string) ([]predicateFile, error) {
+	set, err := st.ReadEvidence(d)
 	if err != nil {
-		return nil, fmt.Errorf("reading the evidence in %s: %w", evDir, err)
+		return nil, fmt.Errorf("reading the evidence of %s: %w", d, err)
+	}
+	preds, err := attest.Predicates(set)
+	if err != nil {
+		return nil, fmt.Errorf("the evidence of %s: %w", d, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

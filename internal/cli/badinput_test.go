@@ -110,7 +110,7 @@ func TestBadInput(t *testing.T) {
 				if err := os.WriteFile(cached, changeAppBinary(t)(b), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.RemoveAll(filepath.Join(data, "oci", "fixture")); err != nil {
+				if err := os.RemoveAll(store.Store{Root: data}.Layouts().Dir("fixture")); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -195,7 +195,7 @@ func TestBadInput(t *testing.T) {
 			case verb == "build" && string(before) != string(after):
 				t.Error("a failed build changed the lock")
 			}
-			if _, err := os.Stat(filepath.Join(data, "oci", "fixture")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(store.Store{Root: data}.Layouts().Dir("fixture")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a failed %s left an image layout behind", verb)
 			}
 		})

@@ -3,10 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -22,29 +23,41 @@ type buildFlags struct {
 	insecure bool
 	// sign and key: sign the pushed image and attest its evidence.
 	sign       bool
-	key        string
+	key        keyFlags
 	signFormat string
 	allowFrom  []string
 }
+
+// sharedCatalogSettle is how old a pending version of a catalog other machines may share must be
+// before a build completes or abandons it (see pipeline.PublishOptions.Settle).
+const sharedCatalogSettle = 15 * time.Minute
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
 		Use:   "build [SPEC]",
-		Short: "Build a reproducible image from a spec and its lock",
-		Long: `Build a reproducible image from a spec and its lock.
+		Short: "Build a reproducible image from a spec and its lock, and record it in the catalog",
+		Long: `Build a reproducible image from a spec and its lock, and record it in the catalog.
 
-The image goes to an OCI layout under the data directory (<data-dir>/oci/<name>, tagged with the spec's
-version), and also to a registry with --push REPOSITORY[:TAG] (tagged with the spec's version when REF
-names no tag) and to a docker-load archive with --tarball. Without a lock the spec is locked first; a
-lock that no longer matches the spec is refused. Standard output carries only the image's digest (for
-several archs, the index's); what was written, pushed and signed is reported on standard error, with a
-line per platform and its digest.
+Every build is recorded in the catalog (<data-dir>/catalog.db): the spec's version is a release line,
+and each build that gives a new digest is a new version of it, with an immutable tag <line>-r<serial>
+(1.2.3-r4; "latest-r4" when the spec has no version). The image goes to an OCI layout under the data
+directory (<data-dir>/oci/<name>) under that tag, which stays, and under the moving tags <line> and
+latest, which follow the newest active version. With --push REPOSITORY[:TAG] it also goes to a
+registry, under the same tags (and TAG, moving with the line, when REF names one), and with --tarball
+to a docker-load archive. A build that gives a digest already recorded publishes nothing. Without a
+lock the spec is locked first; a lock that no longer matches the spec is refused. Standard output
+carries only the image's digest (for several archs, the index's); what was written, pushed, signed and
+recorded is reported on standard error, with a line per platform and its digest.
 
 With --sign --key KEY --push REF, the pushed image is signed (legacy and bundle formats) and every piece
 of its evidence is attached as a signed attestation: SLSA provenance, SPDX and CycloneDX SBOMs, the
-vulnerability scan, hardening and test results. The command succeeds only when all of it is in the
-registry; running it again after a failure completes the work without duplicating anything.
+vulnerability scan, hardening and test results; then all of it is verified with the key. The version
+is recorded as pending before anything is pushed and marked published only once everything is in place
+and verifies, so an interrupted build never leaves a published version without its signatures. Each
+build first completes the versions interrupted builds left pending (a pushed one only when it can
+sign), and running the same build again completes its own, without duplicating anything.
+--key-password-file FILE gives the key's password without a terminal.
 
 ` + localFilesHelp + `
 
@@ -65,12 +78,17 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 			if err != nil {
 				return err
 			}
-			opt := pipelineOptions(env, g, cmd, f.allowFrom)
-			if err := pipeline.Check(s, opt); err != nil {
+			opt := pipeline.PublishOptions{
+				Options:  pipelineOptions(env, g, cmd, f.allowFrom),
+				Push:     f.push,
+				Registry: publish.PushOptions{Insecure: f.insecure, Transport: g.transport},
+			}
+			if !g.quiet {
+				opt.Log = cmd.ErrOrStderr()
+			}
+			if err := pipeline.Check(s, opt.Options); err != nil {
 				return err
 			}
-			var signer sign.Signer
-			var signOpts sign.Options
 			if f.sign {
 				if f.push == "" {
 					return usageErrorf("--sign signs what --push publishes: give --push REF")
@@ -83,9 +101,9 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 				if err != nil {
 					return err
 				}
-				signOpts = sign.Options{Formats: fm, RemoteOptions: ro}
+				opt.Sign = sign.Options{Formats: fm, RemoteOptions: ro}
 				// The key is loaded before the build, so a wrong password fails at once.
-				if signer, err = loadSigner(cmd, f.key); err != nil {
+				if opt.Signer, err = f.key.loadSigner(g, cmd); err != nil {
 					return err
 				}
 			}
@@ -95,7 +113,7 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 			}
 			l, err := lock.Read(lockPath)
 			if errors.Is(err, os.ErrNotExist) {
-				if l, err = pipeline.Lock(cmd.Context(), s, opt); err != nil {
+				if l, err = pipeline.Lock(cmd.Context(), s, opt.Options); err != nil {
 					return err
 				}
 				if err = l.Write(lockPath); err != nil {
@@ -107,48 +125,48 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 				return err
 			}
 			opt.SpecFile, opt.LockFile = specPath, lockPath
-			res, err := pipeline.Build(cmd.Context(), s, l, opt)
+			cat, err := env.Store().Catalog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if !g.quiet {
-				for _, n := range res.Notes {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
-				}
-				if err := printPlatforms(cmd.ErrOrStderr(), res); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%s stored in %s\n", s.Name, res.Tag, res.Layout)
+			defer func() { _ = cat.Close() }() // read and written through: closing loses nothing
+			opt.Catalog = cat
+			if env.Catalog != "" {
+				// A database other machines may share: leave their recent pending versions alone.
+				opt.Settle = sharedCatalogSettle
+			}
+			// Versions an interrupted build left pending are completed first; failing to complete one
+			// does not stop this build.
+			if _, err := pipeline.CompletePending(cmd.Context(), opt); err != nil && !g.quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
+			}
+			v, err := pipeline.Publish(cmd.Context(), s, l, opt)
+			if err != nil {
+				return err
 			}
 			if f.tarball != "" {
-				if err := publish.WriteTarball(f.tarball, s.Name+":"+res.Tag, res.Artifact); err != nil {
-					return err
-				}
-			}
-			if f.push != "" {
-				ref, err := publish.Push(cmd.Context(), f.push, res.Artifact, publish.PushOptions{Insecure: f.insecure, Transport: g.transport, Tag: res.Tag})
+				d, err := v1.NewHash(v.Digest)
 				if err != nil {
 					return err
 				}
-				if !g.quiet {
-					fmt.Fprintf(cmd.ErrOrStderr(), "pushed %s\n", ref)
+				art, err := env.Store().Layouts().ReadDigest(v.Image, d)
+				if err != nil {
+					return err
 				}
-				if signer != nil {
-					if err := signAndAttest(cmd.Context(), cmd.ErrOrStderr(), opt, ref, signer, signOpts); err != nil {
-						return err
-					}
+				if err := publish.WriteTarball(f.tarball, s.Name+":"+s.Tag(), art); err != nil {
+					return err
 				}
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), v.Digest)
 			return err
 		},
 	}
 	cmd.Flags().StringVarP(&f.lockfile, "lockfile", "l", "", "lock file (default: ingot.lock beside the spec)")
-	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry `REPOSITORY[:TAG]` (default tag: the spec's version)")
+	cmd.Flags().StringVar(&f.push, "push", "", "also push the image to this registry `REPOSITORY[:TAG]` (tags: <line>-r<serial>, <line>, latest, and TAG)")
 	cmd.Flags().StringVar(&f.tarball, "tarball", "", "also write a docker-load archive to this file")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to a non-loopback registry")
 	cmd.Flags().BoolVar(&f.sign, "sign", false, "sign the pushed image and attest its evidence (needs --push and --key)")
-	cmd.Flags().StringVar(&f.key, "key", "", "private key for --sign (cosign format)")
+	f.key.add(cmd, "private key for --sign (cosign format)")
 	cmd.Flags().StringVar(&f.signFormat, "sign-format", "both", "signature format for --sign: "+signFormatHelp())
 	addAllowFilesFlag(cmd, &f.allowFrom)
 	return cmd
@@ -157,8 +175,8 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 // checkOutputs refuses, before anything is built, a --key without --sign, a --push reference that does
 // not parse or names a digest, and a --tarball that cannot be written where it is asked for.
 func (f *buildFlags) checkOutputs() error {
-	if f.key != "" && !f.sign {
-		return usageErrorf("--key needs --sign: ingot build signs only when asked (--sign --key KEY --push REF)")
+	if (f.key.key != "" || f.key.passwordFile != "") && !f.sign {
+		return usageErrorf("--key and --key-password-file need --sign: ingot build signs only when asked (--sign --key KEY --push REF)")
 	}
 	if f.push != "" {
 		if _, err := publish.PushReference(f.push, "", f.insecure); errors.Is(err, publish.ErrPushDigest) {
@@ -174,30 +192,6 @@ func (f *buildFlags) checkOutputs() error {
 		}
 		if fi, err := os.Stat(f.tarball); err == nil && fi.IsDir() {
 			return usageErrorf("--tarball %s is a directory", f.tarball)
-		}
-	}
-	return nil
-}
-
-// printPlatforms writes a line per platform image of a build, with its digest and its evidence
-// summary ("linux/amd64 sha256:...: 4 packages, ..."), or "cached" when nothing was built: for an
-// index, stdout has the index digest only, and this is where each platform's digest is said.
-func printPlatforms(w io.Writer, res *pipeline.Result) error {
-	platforms, err := res.Artifact.Platforms()
-	if err != nil {
-		return err
-	}
-	summary := map[string]string{}
-	for _, ev := range res.Evidence {
-		summary[ev.Inventory.Image.Digest] = ev.Summary()
-	}
-	for _, p := range platforms {
-		s, ok := summary[p.Digest.String()]
-		if !ok {
-			s = "cached"
-		}
-		if _, err := fmt.Fprintf(w, "%s %s: %s\n", p.Platform, p.Digest, s); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/lock"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // run executes ingot with args, as the binary would, and returns stdout, stderr and the error.
@@ -109,7 +110,7 @@ func TestLockThenBuild(t *testing.T) {
 	if !strings.HasPrefix(digest, "sha256:") || len(digest) != 71 {
 		t.Fatalf("build printed %q, want a digest", stdout)
 	}
-	layoutDir := filepath.Join(data, "oci", "fixture")
+	layoutDir := store.Store{Root: data}.Layouts().Dir("fixture")
 	idx, err := os.ReadFile(filepath.Join(layoutDir, "index.json"))
 	if err != nil {
 		t.Fatal(err)

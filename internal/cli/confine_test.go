@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/ingot-build/ingot/internal/testrepo"
-	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // assertNothingWritten fails unless a refused command left no lock beside the spec and nothing in the
@@ -180,7 +180,7 @@ func TestAllowFilesFrom(t *testing.T) {
 	if _, stderr, err := run(t, "--data-dir", data, "build", "--allow-files-from", f.outside, f.dir); err != nil {
 		t.Fatalf("build --allow-files-from: %v\n%s", err, stderr)
 	}
-	a, err := publish.Layouts{Root: filepath.Join(data, "oci")}.Read("fixture", "1.0")
+	a, err := store.Store{Root: data}.Layouts().Read("fixture", "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -54,7 +55,7 @@ func TestDBImportAndStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != ExitOK {
 		t.Fatalf("status -o json: %d %v\n%s", code, err, out)
 	}
-	if st.Dir != filepath.Join(dir, "vulndb") || len(st.Sources) != 1 || st.Sources[0].Records != 24 || len(st.Sources[0].Ecosystems) != 8 {
+	if st.Dir != (store.Store{Root: dir}).VulnDB().Dir || len(st.Sources) != 1 || st.Sources[0].Records != 24 || len(st.Sources[0].Ecosystems) != 8 {
 		t.Errorf("status = %+v", st)
 	}
 }

@@ -20,13 +20,23 @@ type Env struct {
 	// VulnDBURL is where ingot db update downloads OSV data (<url>/<Ecosystem>/all.zip) when --url
 	// is not given; there is no built-in default, so nothing is fetched unless configured.
 	VulnDBURL string
+	// Catalog is the catalog's database (INGOT_CATALOG): empty for SQLite in the data directory,
+	// postgres://… for PostgreSQL.
+	Catalog string
+	// KeyPassword is the private key's password from COSIGN_PASSWORD: nil when unset, empty when set
+	// empty (no password).
+	KeyPassword []byte
 }
 
-// Store is the data directory.
-func (e Env) Store() store.Store { return store.Store{Root: e.DataDir} }
+// passwordEnv is cosign's variable for the private key's password; ingot honours it so the same
+// scripts drive both tools.
+const passwordEnv = "COSIGN_PASSWORD"
 
-// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES and
-// INGOT_VULNDB_URL.
+// Store is the data directory, with the catalog it names.
+func (e Env) Store() store.Store { return store.Store{Root: e.DataDir, CatalogDSN: e.Catalog} }
+
+// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES,
+// INGOT_VULNDB_URL, INGOT_CATALOG and COSIGN_PASSWORD.
 func ReadEnv() (Env, error) {
 	var e Env
 	switch {
@@ -53,5 +63,9 @@ func ReadEnv() (Env, error) {
 		e.AptSources = filepath.SplitList(v)
 	}
 	e.VulnDBURL = os.Getenv("INGOT_VULNDB_URL")
+	e.Catalog = os.Getenv("INGOT_CATALOG")
+	if pw, ok := os.LookupEnv(passwordEnv); ok {
+		e.KeyPassword = []byte(pw)
+	}
 	return e, nil
 }

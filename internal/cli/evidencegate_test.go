@@ -13,8 +13,8 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
 	"github.com/ingot-build/ingot/pkg/pipeline"
-	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // goGHSAData is the fixture of Go advisories beside the GHSA records they alias, shaped like
@@ -186,7 +186,7 @@ func TestScanCoverage(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPredicateCoverage(t, "scan -o cosign-vuln", []byte(stdout), notChecked)
-	a, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Read("deb", "1")
+	a, err := store.Store{Root: data}.Layouts().Read("deb", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,11 @@ func TestScanCoverage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	preds, err := attest.FromEvidence(filepath.Join(data, "evidence", "deb", d.Hex))
+	set, err := store.Store{Root: data}.ReadEvidence(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := attest.Predicates(set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +224,7 @@ func TestScanCoverage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "evidence.require-data") || !strings.Contains(err.Error(), notChecked) {
 		t.Errorf("build with require-data: %v, want a failure naming Debian:12", err)
 	}
-	if _, err := os.Stat(filepath.Join(data, "oci", "deb2")); err == nil {
+	if _, err := os.Stat(store.Store{Root: data}.Layouts().Dir("deb2")); err == nil {
 		t.Error("an image that failed require-data was stored")
 	}
 }
@@ -324,7 +328,7 @@ func TestFailOnNone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build with fail-on: none = %v (exit %d)\n%s", err, ExitCode(err), stderr)
 	}
-	a, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Read("deb", "1")
+	a, err := store.Store{Root: data}.Layouts().Read("deb", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +336,7 @@ func TestFailOnNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evDir := filepath.Join(data, "evidence", "deb", d.Hex)
+	evDir := store.Store{Root: data}.EvidenceDir("deb", d)
 	read := func(name string) evidence.Report {
 		var r evidence.Report
 		b, err := os.ReadFile(filepath.Join(evDir, name))

@@ -57,11 +57,11 @@ func TestFsckCommand(t *testing.T) {
 	// The damage.
 	blobs := fixtureBlobs(t, data)
 	layer := blobOf(data, blobs.layers[0])
-	if _, err := os.Stat(filepath.Join(data, "oci", "fixture2", "blobs", "sha256", blobs.layers[0].Hex)); err != nil {
+	if _, err := os.Stat(filepath.Join(store.Store{Root: data}.Layouts().Dir("fixture2"), "blobs", "sha256", blobs.layers[0].Hex)); err != nil {
 		t.Fatalf("the two images do not share their layer: %v", err)
 	}
 	flipMiddle(t, layer)
-	debs, _ := filepath.Glob(filepath.Join(data, "cache", "debs", "sha256", "*"))
+	debs, _ := filepath.Glob(filepath.Join(store.Store{Root: data}.Packages().Dir, "sha256", "*"))
 	if len(debs) == 0 {
 		t.Fatal("no packages in the cache")
 	}
@@ -69,14 +69,14 @@ func TestFsckCommand(t *testing.T) {
 	flipMiddle(t, deb)
 	material := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`)
 	sum := sha256.Sum256(material)
-	sig := filepath.Join(data, "cache", "signatures", "sha256", hex.EncodeToString(sum[:]))
+	sig := filepath.Join(store.Store{Root: data}.Signatures(), "sha256", hex.EncodeToString(sum[:]))
 	material[len(material)/2] ^= 0x01
 	writeTestFile(t, sig, material)
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	temp := filepath.Join(data, "cache", "debs", "sha256", ".fetch.tmp-"+strconv.Itoa(dead.Process.Pid)+"-1")
+	temp := filepath.Join(store.Store{Root: data}.Packages().Dir, "sha256", ".fetch.tmp-"+strconv.Itoa(dead.Process.Pid)+"-1")
 	writeTestFile(t, temp, []byte("half a package"))
 	want := map[string]string{layer: store.KindDamaged, deb: store.KindDamaged, sig: store.KindDamaged, temp: store.KindTemporary}
 
@@ -108,7 +108,7 @@ func TestFsckCommand(t *testing.T) {
 			t.Errorf("%s: %+v, want it repaired", path, p)
 		}
 	}
-	if p := problemAt(r, layer); p != nil && !strings.Contains(p.Action, filepath.Join(data, "oci", "fixture2")) {
+	if p := problemAt(r, layer); p != nil && !strings.Contains(p.Action, (store.Store{Root: data}).Layouts().Dir("fixture2")) {
 		t.Errorf("the layer was repaired by %q, want a copy from fixture2's layout", p.Action)
 	}
 	if r, _, err := runFsck(t, data); err != nil || len(r.Problems) != 0 {

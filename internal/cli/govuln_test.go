@@ -22,6 +22,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // goVulnData is the real Go vulnerability database shipped beside the repository (shared/data).
@@ -65,7 +66,7 @@ func TestScanGoBinaryRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Write(context.Background(), "vulnapp", "1", publish.Artifact{Image: img}); err != nil {
+	if _, err := (store.Store{Root: data}).Layouts().Write(context.Background(), "vulnapp", "1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	if _, stderr, err := run(t, "--data-dir", data, "db", "import", goVulnData); err != nil {

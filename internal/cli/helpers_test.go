@@ -1,18 +1,17 @@
 package cli
 
 import (
-	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // readConfig loads the config of the single-arch image name:tag from a data directory's layout store.
 func readConfig(t *testing.T, dataDir, name, tag string) *v1.ConfigFile {
 	t.Helper()
-	a, err := publish.Layouts{Root: filepath.Join(dataDir, "oci")}.Read(name, tag)
+	a, err := store.Store{Root: dataDir}.Layouts().Read(name, tag)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // TestExamplesFromHostMirror builds examples/static and examples/base from the host's configured
@@ -42,7 +42,7 @@ func TestExamplesFromHostMirror(t *testing.T) {
 			if _, stderr, err := run(t, "--data-dir", data, "build", dir); err != nil {
 				t.Fatalf("build: %v\n%s", err, stderr)
 			}
-			a, err := publish.Layouts{Root: filepath.Join(data, "oci")}.Read(tc.example, "bookworm")
+			a, err := store.Store{Root: data}.Layouts().Read(tc.example, "bookworm")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imagetest"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // testFixture stores examples/hello, built statically into a nonroot image by pkg/build, in a new data
@@ -57,7 +58,7 @@ func testFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	store := publish.Layouts{Root: filepath.Join(dataDir, "oci")}
+	store := store.Store{Root: dataDir}.Layouts()
 	if _, err := store.Write(context.Background(), "hello", "1.0", publish.Artifact{Image: native}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -39,7 +40,7 @@ func builtFixture(t *testing.T, vulns bool) (data, dir string) {
 		if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(debianAdvisory), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		db := &vuln.DB{Dir: filepath.Join(data, "vulndb")}
+		db := store.Store{Root: data}.VulnDB()
 		if _, err := db.Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ type storedBlobs struct {
 
 func fixtureBlobs(t *testing.T, data string) storedBlobs {
 	t.Helper()
-	a, err := publish.Layouts{Root: filepath.Join(data, "oci")}.Read("fixture", "1.0")
+	a, err := store.Store{Root: data}.Layouts().Read("fixture", "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func fixtureBlobs(t *testing.T, data string) storedBlobs {
 }
 
 func blobOf(data string, h v1.Hash) string {
-	return filepath.Join(data, "oci", "fixture", "blobs", h.Algorithm, h.Hex)
+	return filepath.Join(store.Store{Root: data}.Layouts().Dir("fixture"), "blobs", h.Algorithm, h.Hex)
 }
 
 func flipMiddle(t *testing.T, path string) {
@@ -173,7 +174,7 @@ func TestEvidenceVerbsRefuseDamagedBlobs(t *testing.T) {
 		return []string{"--runc", runc}
 	}
 	refs := func(data string) []string {
-		return []string{"fixture:1.0", "oci:" + filepath.Join(data, "oci", "fixture") + ":1.0"}
+		return []string{"fixture:1.0", "oci:" + store.Store{Root: data}.Layouts().Dir("fixture") + ":1.0"}
 	}
 	// Every verb reads the intact image.
 	for _, v := range verbs {
@@ -204,7 +205,7 @@ func TestEvidenceVerbsRefuseDamagedBlobs(t *testing.T) {
 					if !errors.Is(err, publish.ErrIntegrity) || ExitCode(err) != ExitFailure {
 						t.Fatalf("%s: %v (exit %d), want publish.ErrIntegrity and exit 1", strings.Join(args[2:], " "), err, ExitCode(err))
 					}
-					if !strings.Contains(err.Error(), h.String()) || !strings.Contains(err.Error(), filepath.Join(data, "oci", "fixture")) {
+					if !strings.Contains(err.Error(), h.String()) || !strings.Contains(err.Error(), (store.Store{Root: data}).Layouts().Dir("fixture")) {
 						t.Errorf("%s: the error does not name the blob %s and the layout: %v", ref, h, err)
 					}
 					if stdout != "" {
@@ -265,7 +266,7 @@ func TestMaxImageSize(t *testing.T) {
 	} {
 		// The inventory cache would answer sbom without reading a layer: a fresh data directory.
 		fresh := copyTree(t, data)
-		if err := os.RemoveAll(filepath.Join(fresh, "cache", "inventories")); err != nil {
+		if err := os.RemoveAll(store.Store{Root: fresh}.Inventories().Dir); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := run(t, append([]string{"--data-dir", fresh, "--max-image-size", "1KiB"}, args...)...)

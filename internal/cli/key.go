@@ -15,26 +15,26 @@ import (
 	"github.com/ingot-build/ingot/pkg/sign"
 )
 
-// passwordEnv is cosign's variable for the private key's password; ingot honours it so the same
-// scripts drive both tools.
-const passwordEnv = "COSIGN_PASSWORD"
-
 type keyGenerateFlags struct {
-	prefix string
-	force  bool
+	prefix       string
+	force        bool
+	passwordFile string
 }
 
-func newKeyCmd(_ *globalFlags) *cobra.Command {
+// passwordFileHelp is the help of --key-password-file.
+const passwordFileHelp = "read the private key's password from `FILE` (one line; no terminal needed, as in a worker), instead of " + passwordEnv + " or a prompt"
+
+func newKeyCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage signing keys in cosign's formats",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newKeyGenerateCmd())
+	cmd.AddCommand(newKeyGenerateCmd(g))
 	return cmd
 }
 
-func newKeyGenerateCmd() *cobra.Command {
+func newKeyGenerateCmd(g *globalFlags) *cobra.Command {
 	f := &keyGenerateFlags{}
 	cmd := &cobra.Command{
 		Use:   "generate",
@@ -43,8 +43,8 @@ func newKeyGenerateCmd() *cobra.Command {
 encrypted with a password (scrypt and nacl/secretbox, PEM type ENCRYPTED SIGSTORE PRIVATE KEY, mode
 0600), and PREFIX.pub, the PEM public key. cosign reads both, and ingot reads keys cosign generated.
 
-The password comes from COSIGN_PASSWORD (set but empty means no password), else it is asked twice on
-the terminal. Existing files are kept unless --force.`,
+The password comes from --key-password-file, else COSIGN_PASSWORD (set but empty means no password),
+else it is asked twice on the terminal. Existing files are kept unless --force.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.prefix == "" {
@@ -60,7 +60,11 @@ the terminal. Existing files are kept unless --force.`,
 					}
 				}
 			}
-			password, err := readPassword(cmd, true)
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			password, err := readPassword(cmd, env, f.passwordFile, true)
 			if err != nil {
 				return err
 			}
@@ -84,19 +88,30 @@ the terminal. Existing files are kept unless --force.`,
 	}
 	cmd.Flags().StringVar(&f.prefix, "output-key-prefix", "ingot", "write PREFIX.key and PREFIX.pub")
 	cmd.Flags().BoolVarP(&f.force, "force", "f", false, "replace existing key files")
+	cmd.Flags().StringVar(&f.passwordFile, "key-password-file", "", passwordFileHelp)
 	return cmd
 }
 
-// readPassword returns the password of a private key: $COSIGN_PASSWORD when set (even empty, which
-// means no password), else what the user types on the terminal — twice when confirm, as for a new
-// key. Without either it is a usage error, so a CI job never hangs on a prompt.
-func readPassword(cmd *cobra.Command, confirm bool) ([]byte, error) {
-	if pw, ok := os.LookupEnv(passwordEnv); ok {
-		return []byte(pw), nil
+// readPassword returns the password of a private key: the first line of file when one is given
+// (--key-password-file: a worker or server has no terminal, and a file keeps the password out of the
+// environment of every child process), else $COSIGN_PASSWORD when set (even empty, which means no
+// password), else what the user types on the terminal — twice when confirm, as for a new key.
+// Without any of them it is a usage error, so a CI job never hangs on a prompt.
+func readPassword(cmd *cobra.Command, env Env, file string, confirm bool) ([]byte, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageErrorf("--key-password-file: %v", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		return bytes.TrimSuffix(line, []byte("\r")), nil
+	}
+	if env.KeyPassword != nil {
+		return env.KeyPassword, nil
 	}
 	in, ok := cmd.InOrStdin().(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return nil, usageErrorf("no password for the private key: set %s (empty for none), or run on a terminal to be asked", passwordEnv)
+		return nil, usageErrorf("no password for the private key: give --key-password-file, set %s (empty for none), or run on a terminal to be asked", passwordEnv)
 	}
 	prompt := func(msg string) ([]byte, error) {
 		fmt.Fprint(cmd.ErrOrStderr(), msg)

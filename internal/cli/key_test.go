@@ -15,6 +15,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/sign"
 )
@@ -161,6 +165,50 @@ func TestKeyGenerateNoPasswordSource(t *testing.T) {
 	}
 	if _, err := os.Stat(prefix + ".key"); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a key was written without a password")
+	}
+}
+
+// TestKeyPasswordFile: with --key-password-file, neither COSIGN_PASSWORD nor a terminal is needed to
+// make a key and to sign with it, as in a worker; its first line is the password, a wrong one or a
+// missing file fails before anything is sent, and the flag wins over COSIGN_PASSWORD.
+func TestKeyPasswordFile(t *testing.T) {
+	unsetPassword(t)
+	dir := t.TempDir()
+	pwFile, wrongFile := filepath.Join(dir, "pw"), filepath.Join(dir, "wrong")
+	if err := os.WriteFile(pwFile, []byte("s3cret pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wrongFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prefix := filepath.Join(dir, "worker")
+	if _, stderr, err := runKey(t, strings.NewReader(""), "generate", "--output-key-prefix", prefix, "--key-password-file", pwFile); err != nil {
+		t.Fatalf("key generate --key-password-file: %v\n%s", err, stderr)
+	}
+	loadKeyPair(t, prefix, "s3cret pass")
+
+	host := regtest.Registry(t)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/worker/app:1"
+	if err := remote.Write(mustRef(t, ref), img); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(passwordEnv, "not it")
+	g := &globalFlags{transport: regtest.OfflineTransport(nil)}
+	if _, stderr, err := runWith(t, g, "--data-dir", t.TempDir(), "sign", "--key", prefix+".key", "--key-password-file", pwFile, ref); err != nil {
+		t.Fatalf("sign --key-password-file: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := runWith(t, g, "--data-dir", t.TempDir(), "verify", "--key", prefix+".pub", ref); err != nil {
+		t.Fatalf("verify: %v\n%s", err, stderr)
+	}
+	for _, tc := range []struct{ file, want string }{{wrongFile, "password"}, {filepath.Join(dir, "absent"), "--key-password-file"}} {
+		_, _, err := runWith(t, g, "--data-dir", t.TempDir(), "sign", "--key", prefix+".key", "--key-password-file", tc.file, ref)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("sign --key-password-file %s: %v, want an error about the %s", tc.file, err, tc.want)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // lintFixture stores two images built by pkg/build: "good" in the data directory's store, as `ingot
@@ -56,7 +57,7 @@ func lintFixture(t *testing.T) (dataDir, badRef string) {
 		t.Fatal(err)
 	}
 	dataDir = t.TempDir()
-	if _, err := (publish.Layouts{Root: filepath.Join(dataDir, "oci")}).Write(ctx, "good", "1.0", publish.Artifact{Image: good}); err != nil {
+	if _, err := (store.Store{Root: dataDir}).Layouts().Write(ctx, "good", "1.0", publish.Artifact{Image: good}); err != nil {
 		t.Fatal(err)
 	}
 	other := t.TempDir()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // buildHello compiles examples/hello into dir, statically, as its README says.
@@ -63,7 +64,7 @@ func TestHelloRunsUnderRunc(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, stderr)
 	}
 	bundle := filepath.Join(t.TempDir(), "bundle")
-	if out, err := exec.Command(umoci, "unpack", "--image", filepath.Join(data, "oci", "hello")+":1.0", bundle).CombinedOutput(); err != nil {
+	if out, err := exec.Command(umoci, "unpack", "--image", (store.Store{Root: data}).Layouts().Dir("hello")+":1.0", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack: %v\n%s", err, out)
 	}
 	// umoci writes a bundle for an interactive terminal; a test has none.

@@ -24,6 +24,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/sign"
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -62,7 +63,7 @@ evidence:
 	if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(debianAdvisory), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := &vuln.DB{Dir: filepath.Join(f.data, "vulndb")}
+	db := store.Store{Root: f.data}.VulnDB()
 	if _, err := db.Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +505,7 @@ func TestRegistryVerbsRefuseLocalNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (publish.Layouts{Root: filepath.Join(data, "oci")}).Write(context.Background(), "static", "bookworm", publish.Artifact{Image: img}); err != nil {
+	if _, err := (store.Store{Root: data}).Layouts().Write(context.Background(), "static", "bookworm", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("COSIGN_PASSWORD", "correct horse")
@@ -520,7 +521,7 @@ func TestRegistryVerbsRefuseLocalNames(t *testing.T) {
 		{"verify", "--key", pub, "--attestation", "slsaprovenance1", "static"},
 		{"copy", "static:bookworm", "127.0.0.1:1/mirror/static:bookworm"},
 		{"copy", "127.0.0.1:1/golden/static:bookworm", "./static"},
-		{"sign", "--key", key, "oci:" + filepath.Join(data, "oci", "static") + ":bookworm"},
+		{"sign", "--key", key, "oci:" + store.Store{Root: data}.Layouts().Dir("static") + ":bookworm"},
 		{"verify", "--key", pub, "app.tar"},
 	} {
 		g, offline, counted := offlineFlags()

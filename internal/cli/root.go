@@ -16,6 +16,8 @@ import (
 // options shared by every command.
 type globalFlags struct {
 	dataDir string
+	// catalog is --catalog: the catalog's database, over INGOT_CATALOG.
+	catalog string
 	quiet   bool
 	// maxImageSize bounds how much one image's layers may decompress to in the evidence stages.
 	maxImageSize byteSize
@@ -41,10 +43,11 @@ func newRoot(g *globalFlags) *cobra.Command {
 		SilenceErrors: true,
 		Long: `A golden image factory: build, evidence, sign and catalog minimal OCI images.
 
-What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the data directory
+What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability data) is in the data directory
 (--data-dir). A command that writes there first removes the temporary files of runs that were killed.`,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default $INGOT_DATA_DIR, else $XDG_DATA_HOME/ingot)")
+	root.PersistentFlags().StringVar(&g.catalog, "catalog", "", "the catalog's database: postgres://… for PostgreSQL (default $INGOT_CATALOG, else SQLite in the data directory)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	g.maxImageSize = byteSize(imageref.DefaultMaxImageBytes)
 	root.PersistentFlags().Var(&g.maxImageSize, "max-image-size", "refuse an image whose layers decompress to more than this in the evidence stages (e.g. 2GiB)")
@@ -68,6 +71,7 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 		newVerifyCmd(g),
 		newCopyCmd(g),
 		newFsckCmd(g),
+		newCatalogCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
@@ -87,6 +91,9 @@ func (g *globalFlags) env() (Env, error) {
 	}
 	if g.dataDir != "" {
 		e.DataDir = g.dataDir
+	}
+	if g.catalog != "" {
+		e.Catalog = g.catalog
 	}
 	return e, nil
 }

@@ -63,7 +63,7 @@ metadata.component and each platform image a component with its packages nested 
 			}
 			var ps []sbom.Platform
 			for _, img := range set.Images {
-				inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{
+				inv, err := g.inventories(cmd, env).Inventory(cmd.Context(), img, sbom.Options{
 					Ref:    args[0],
 					Limits: g.limits(),
 					Skipped: func(path string, err error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/sbom"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // runSbom runs `ingot sbom` with the data directory set, as the root command would.
@@ -108,7 +109,7 @@ func TestSbom(t *testing.T) {
 
 	t.Run("cyclonedx-json to a file, from the OCI layout", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "bom.json")
-		stdout, _, err := runSbom(t, data, "oci:"+filepath.Join(data, "oci", "fixture")+":1.0", "-o", "cyclonedx-json", "--output-file", out)
+		stdout, _, err := runSbom(t, data, "oci:"+store.Store{Root: data}.Layouts().Dir("fixture")+":1.0", "-o", "cyclonedx-json", "--output-file", out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestSbom(t *testing.T) {
 		for _, args := range [][]string{
 			{"fixture:1.0", "-o", "xml"},
 			{"fixture:1.0", "--lock", filepath.Join(dir, "missing.lock")},
-			{"oci:" + filepath.Join(data, "oci", "fixture") + ":9.9"},
+			{"oci:" + store.Store{Root: data}.Layouts().Dir("fixture") + ":9.9"},
 			{},
 		} {
 			_, _, err := runSbom(t, data, args...)

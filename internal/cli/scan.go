@@ -167,7 +167,7 @@ func scanInventories(cmd *cobra.Command, g *globalFlags, env Env, f *scanFlags, 
 	}
 	var invs []*evidence.Inventory
 	for _, img := range set.Images {
-		inv, err := g.inventories(cmd, env).Catalog(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
+		inv, err := g.inventories(cmd, env).Inventory(cmd.Context(), img, sbom.Options{Ref: args[0], Limits: g.limits()})
 		if err != nil {
 			if img.Platform != nil {
 				return nil, nil, fmt.Errorf("%s: %w", img.Platform, err)

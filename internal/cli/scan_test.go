@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -56,7 +57,7 @@ func TestScan(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := &vuln.DB{Dir: filepath.Join(data, "vulndb")}
+	db := store.Store{Root: data}.VulnDB()
 	if _, err := db.Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 		t.Fatal(err)
 	}

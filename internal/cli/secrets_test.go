@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // Fake secrets, random in the right formats; none of them was ever issued.
@@ -69,7 +69,7 @@ func secretsFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := (publish.Layouts{Root: filepath.Join(dir, "oci")}).Write(context.Background(), "leaky", "1", publish.Artifact{Image: img}); err != nil {
+	if _, err := (store.Store{Root: dir}).Layouts().Write(context.Background(), "leaky", "1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -117,7 +117,7 @@ func TestSecrets(t *testing.T) {
 			{"github-token", "/app/.git-credentials", evidence.StatusWaived, evidence.SeverityHigh},
 			{"generic-secret", "history[1]", evidence.StatusWaived, evidence.SeverityMedium},
 		}},
-		{"oci layout reference", []string{"oci:" + filepath.Join(dir, "oci", "leaky") + ":1", "-o", "json", "--fail-on", "medium"}, ExitFindings, all},
+		{"oci layout reference", []string{"oci:" + store.Store{Root: dir}.Layouts().Dir("leaky") + ":1", "-o", "json", "--fail-on", "medium"}, ExitFindings, all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

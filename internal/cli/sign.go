@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
@@ -20,8 +19,6 @@ import (
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/sign"
-	"github.com/ingot-build/ingot/pkg/spec"
-	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -102,8 +99,19 @@ func (g *globalFlags) remote(cmd *cobra.Command) (sign.RemoteOptions, error) {
 	return sign.RemoteOptions{Transport: g.registryTransport(), CacheDir: env.Store().Signatures(), BeforeCacheWrite: func() { g.sweep(cmd, env) }}, nil
 }
 
-// loadSigner reads a private key file, asking for its password (COSIGN_PASSWORD or a prompt).
-func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
+// keyFlags name a private key and where its password comes from.
+type keyFlags struct {
+	key, passwordFile string
+}
+
+func (f *keyFlags) add(cmd *cobra.Command, keyHelp string) {
+	cmd.Flags().StringVar(&f.key, "key", "", keyHelp)
+	cmd.Flags().StringVar(&f.passwordFile, "key-password-file", "", passwordFileHelp)
+}
+
+// loadSigner reads the private key file, with its password (see readPassword).
+func (f keyFlags) loadSigner(g *globalFlags, cmd *cobra.Command) (sign.Signer, error) {
+	path := f.key
 	if path == "" {
 		return nil, usageErrorf("--key is required: a private key from ingot key generate or cosign generate-key-pair")
 	}
@@ -121,7 +129,11 @@ func loadSigner(cmd *cobra.Command, path string) (sign.Signer, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
-	pw, err := readPassword(cmd, false)
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := readPassword(cmd, env, f.passwordFile, false)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +164,7 @@ func loadVerifier(path string) (sign.Verifier, error) {
 
 func newSignCmd(g *globalFlags) *cobra.Command {
 	var f registryFlags
-	var key string
+	var key keyFlags
 	cmd := &cobra.Command{
 		Use:   "sign IMAGE",
 		Short: "Sign an image in a registry, in cosign's formats",
@@ -168,7 +180,7 @@ transparency log; signing again with the same key adds nothing.
 			if err != nil {
 				return err
 			}
-			s, err := loadSigner(cmd, key)
+			s, err := key.loadSigner(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -180,14 +192,15 @@ transparency log; signing again with the same key adds nothing.
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	key.add(cmd, "private key file (cosign format)")
 	f.add(cmd, "signature format: "+signFormatHelp())
 	return cmd
 }
 
 func newAttestCmd(g *globalFlags) *cobra.Command {
 	var f registryFlags
-	var key, predType, predFile string
+	var key keyFlags
+	var predType, predFile string
 	cmd := &cobra.Command{
 		Use:   "attest IMAGE",
 		Short: "Attach signed in-toto attestations to an image in a registry",
@@ -211,7 +224,7 @@ the data directory, so that attesting again attests the same documents.
 			if (predType == "") != (predFile == "") {
 				return usageErrorf("--predicate and --type go together")
 			}
-			s, err := loadSigner(cmd, key)
+			s, err := key.loadSigner(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -237,10 +250,10 @@ the data directory, so that attesting again attests the same documents.
 			if err != nil {
 				return err
 			}
-			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), env.Store(), ref, s, o)
+			return attestEvidence(cmd.Context(), cmd.OutOrStdout(), pipelineOptions(env, g, cmd, nil), ref, s, o)
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "private key file (cosign format)")
+	key.add(cmd, "private key file (cosign format)")
 	cmd.Flags().StringVar(&predType, "type", "", "predicate type of --predicate: "+typeHelp())
 	cmd.Flags().StringVar(&predFile, "predicate", "", "predicate file (JSON) to attest")
 	f.add(cmd, "attestation format: "+signFormatHelp())
@@ -252,67 +265,33 @@ func printWritten(w io.Writer, ref name.Reference, n sign.Written) error {
 	return err
 }
 
-// attestEvidence attests the evidence recorded for the image (or each platform image of an index).
-func attestEvidence(ctx context.Context, out io.Writer, st store.Store, ref name.Reference, s sign.Signer, o sign.Options) error {
-	digests, err := sign.Platforms(ctx, ref, o.RemoteOptions)
+// attestEvidence attests the evidence of the image ref names (for an index, each platform image's
+// own): what ingot recorded when it built the image or collected its evidence before, else what the
+// evidence stages find now (pipeline.ImageEvidence).
+func attestEvidence(ctx context.Context, out io.Writer, opt pipeline.Options, ref name.Reference, s sign.Signer, o sign.Options) error {
+	t, err := sign.ResolveTarget(ctx, ref, o.RemoteOptions)
 	if err != nil {
 		return err
 	}
-	for _, d := range digests {
-		target := ref.Context().Digest(d.String())
-		dir, err := st.FindEvidence(d)
-		if errors.Is(err, store.ErrNoEvidence) {
-			// Built elsewhere: collect the evidence now (SBOM, scan, secrets, lint; no provenance, since
-			// ingot did not build it) and record it, so that attesting again attests the same.
-			dir, err = collectEvidence(ctx, st, target, o.RemoteOptions)
-		}
+	opt.Remote = append(opt.Remote, remote.WithTransport(o.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	for _, img := range t.Images() {
+		set, err := pipeline.ImageEvidence(ctx, img.Ref, opt)
 		if err != nil {
 			return err
 		}
-		preds, err := attest.FromEvidence(dir)
+		preds, err := attest.Predicates(set)
 		if err != nil {
 			return err
 		}
-		w, err := sign.Attest(ctx, target, s, toSign(preds), o)
+		w, err := sign.AttestTarget(ctx, img, s, preds, o)
 		if err != nil {
 			return err
 		}
-		if err := printWritten(out, target, w); err != nil {
+		if err := printWritten(out, img.Ref, w); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// collectEvidence runs the evidence stages on an image in a registry and records their documents
-// under <data>/evidence/<registry_repository>/<digest>/.
-func collectEvidence(ctx context.Context, st store.Store, ref name.Digest, ro sign.RemoteOptions) (string, error) {
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(ro.Transport), remote.WithAuthFromKeychain(authn.DefaultKeychain))
-	if err != nil {
-		return "", fmt.Errorf("%w: reading %s: %w", sign.ErrRegistry, ref, err)
-	}
-	opt := pipeline.Options{DataDir: st.Root}
-	ev, err := pipeline.Collect(ctx, &spec.Spec{Name: ref.Context().Name()}, nil, img, false, opt)
-	if err != nil {
-		return "", fmt.Errorf("evidence for %s: %w", ref, err)
-	}
-	h, err := v1.NewHash(ref.DigestStr())
-	if err != nil {
-		return "", err
-	}
-	dir := st.EvidenceDir(strings.NewReplacer("/", "_", ":", "_").Replace(ref.Context().Name()), h)
-	if err := ev.Write(dir); err != nil {
-		return "", fmt.Errorf("recording evidence: %w", err)
-	}
-	return dir, nil
-}
-
-func toSign(ps []attest.Predicate) []sign.Predicate {
-	out := make([]sign.Predicate, len(ps))
-	for i, p := range ps {
-		out[i] = sign.Predicate{Type: p.Type, JSON: p.JSON}
-	}
-	return out
 }
 
 func newVerifyCmd(g *globalFlags) *cobra.Command {
@@ -552,17 +531,4 @@ contacting any registry.`,
 	}
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
 	return cmd
-}
-
-// signAndAttest signs a pushed build and attests each platform image's recorded evidence: the last
-// step of ingot build --sign --push.
-func signAndAttest(ctx context.Context, out io.Writer, opt pipeline.Options, ref name.Digest, s sign.Signer, o sign.Options) error {
-	w, err := sign.Sign(ctx, ref, s, o)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(out, "signed %s: %d new, %d already there\n", ref, w.Signatures, w.Present); err != nil {
-		return err
-	}
-	return attestEvidence(ctx, out, opt.Store(), ref, s, o)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -48,7 +49,7 @@ func newSignFixture(t *testing.T) signFixture {
 	if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(debianAdvisory), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := &vuln.DB{Dir: filepath.Join(f.data, "vulndb")}
+	db := store.Store{Root: f.data}.VulnDB()
 	if _, err := db.Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 		t.Fatal(err)
 	}

@@ -230,7 +230,7 @@ func TestSweepFailureIsNotFatal(t *testing.T) {
 	if !strings.Contains(stderr, "warning: cleaning up after earlier runs") || !strings.Contains(stderr, "builds") {
 		t.Errorf("stderr does not report the failed sweep:\n%s", stderr)
 	}
-	if err := os.Remove(filepath.Join(data, "oci", "fixture", "index.json")); err != nil {
+	if err := os.Remove(filepath.Join(store.Store{Root: data}.Layouts().Dir("fixture"), "index.json")); err != nil {
 		t.Fatal(err)
 	}
 	_, stderr, err = run(t, "--data-dir", data, "-q", "build", dir)

@@ -43,7 +43,7 @@ func TestVersionNamesIngotEverywhere(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(debianAdvisory), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&vuln.DB{Dir: filepath.Join(data, "vulndb")}).Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
+	if _, err := (store.Store{Root: data}).VulnDB().Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, err := run(t, "--data-dir", data, "build", dir)
@@ -92,7 +92,7 @@ func TestVersionNamesIngotEverywhere(t *testing.T) {
 		}
 		return b
 	}
-	checkSBOMs("recorded", readEv(attest.SPDXFile), readEv(attest.CycloneDXFile))
+	checkSBOMs("recorded", readEv(store.SPDXFile), readEv(store.CycloneDXFile))
 	image := "fixture:1.0"
 	spdx, _, err := run(t, "--data-dir", data, "sbom", "-o", "spdx-json", image)
 	if err != nil {
@@ -109,7 +109,7 @@ func TestVersionNamesIngotEverywhere(t *testing.T) {
 			Builder struct{ Version map[string]string }
 		} `json:"runDetails"`
 	}
-	if err := json.Unmarshal(readEv(attest.ProvenanceFile), &prov); err != nil {
+	if err := json.Unmarshal(readEv(store.ProvenanceFile), &prov); err != nil {
 		t.Fatal(err)
 	}
 	if v := prov.RunDetails.Builder.Version; v["ingot"] != want || !strings.HasPrefix(v["buildID"], "go:") {
@@ -126,7 +126,11 @@ func TestVersionNamesIngotEverywhere(t *testing.T) {
 			t.Errorf("%s scanner version %q, want %q", where, p.Scanner.Version, want)
 		}
 	}
-	preds, err := attest.FromEvidence(ev)
+	set, err := store.Store{Root: data}.ReadEvidence(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := attest.Predicates(set)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -22,11 +23,20 @@ import (
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
-// buildEvidence builds a small image with pipeline.Build and returns its evidence directory.
-func buildEvidence(t *testing.T, withVulnData, withTests bool) string {
+// built is the fixture build: the evidence the build returned, and the data directory it recorded
+// it in.
+type built struct {
+	set    *evidence.Set
+	store  store.Store
+	digest v1.Hash
+}
+
+// buildEvidence builds a small image with pipeline.Build.
+func buildEvidence(t *testing.T, withVulnData, withTests bool) built {
 	t.Helper()
 	repo := testrepo.New(t, testrepo.Options{Packages: []debtest.Package{
 		{Name: "base-files", Version: "12.4", Arch: "all", Files: []debtest.File{{Path: "etc/debian_version", Body: []byte("12.4\n")}}},
@@ -55,7 +65,7 @@ func buildEvidence(t *testing.T, withVulnData, withTests bool) string {
 	ctx := context.Background()
 	opt := pipeline.Options{DataDir: t.TempDir(), SpecFile: specFile, LockFile: filepath.Join(dir, "ingot.lock")}
 	if withVulnData {
-		db := &vuln.DB{Dir: filepath.Join(opt.DataDir, "vulndb")}
+		db := store.Store{Root: opt.DataDir}.VulnDB()
 		if _, err := db.Import(ctx, filepath.Join("testdata", "osv"), vuln.ImportOptions{Name: "fixtures"}); err != nil {
 			t.Fatal(err)
 		}
@@ -74,10 +84,12 @@ func buildEvidence(t *testing.T, withVulnData, withTests bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return opt.Store().EvidenceDir(s.Name, res.Digest)
+	return built{set: res.Evidence[0], store: opt.Store(), digest: res.Digest}
 }
 
-func TestFromEvidence(t *testing.T) {
+// TestPredicates renders the predicates of a build's evidence, in memory: the documents recorded, in
+// a fixed order, each parsing with the library its field uses.
+func TestPredicates(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		vulnData, tests bool
@@ -88,8 +100,8 @@ func TestFromEvidence(t *testing.T) {
 		{"tests only", false, true, []string{attest.SLSAProvenanceV1, attest.SPDX, attest.CycloneDX, attest.Lint, attest.Tests}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := buildEvidence(t, tc.vulnData, tc.tests)
-			preds, err := attest.FromEvidence(dir)
+			b := buildEvidence(t, tc.vulnData, tc.tests)
+			preds, err := attest.Predicates(b.set)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,35 +174,28 @@ func checkPredicate(t *testing.T, p attest.Predicate) {
 	}
 }
 
-// TestFromEvidenceIncomplete: a missing directory, a scan without its record and a corrupt document
-// are errors, never a predicate with made-up content.
-func TestFromEvidenceIncomplete(t *testing.T) {
-	src := buildEvidence(t, true, false)
+// TestPredicatesIncomplete: a scan without its record, an invalid provenance and a document that is
+// not JSON are errors, never a predicate with made-up content; the set is left as it was.
+func TestPredicatesIncomplete(t *testing.T) {
+	b := buildEvidence(t, true, false)
 	for _, tc := range []struct {
 		name string
-		edit func(dir string) error
-		want error
+		edit func(s *evidence.Set)
 	}{
-		{"no directory", func(dir string) error { return os.RemoveAll(dir) }, attest.ErrNoEvidence},
-		{"scan without its record", func(dir string) error { return os.Remove(filepath.Join(dir, attest.ScanFile)) }, attest.ErrIncomplete},
-		{"corrupt provenance", func(dir string) error {
-			return os.WriteFile(filepath.Join(dir, attest.ProvenanceFile), []byte(`{"buildDefinition": {}}`), 0o644)
-		}, attest.ErrIncomplete},
-		{"corrupt SBOM", func(dir string) error {
-			return os.WriteFile(filepath.Join(dir, attest.SPDXFile), []byte(`{"spdxVersion": `), 0o644)
-		}, attest.ErrIncomplete},
+		{"scan without its record", func(s *evidence.Set) { s.Scan = nil }},
+		{"scan record without times", func(s *evidence.Set) { s.Scan = &evidence.ScanRecord{Scanner: "ingot"} }},
+		{"invalid provenance", func(s *evidence.Set) { s.Provenance = json.RawMessage(`{"buildDefinition": {}}`) }},
+		{"SBOM not JSON", func(s *evidence.Set) { s.SPDX = json.RawMessage(`{"spdxVersion": `) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "ev")
-			if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
-				t.Fatal(err)
-			}
-			if err := tc.edit(dir); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := attest.FromEvidence(dir); !errors.Is(err, tc.want) {
-				t.Errorf("FromEvidence = %v, want %v", err, tc.want)
+			set := *b.set
+			tc.edit(&set)
+			if _, err := attest.Predicates(&set); !errors.Is(err, attest.ErrIncomplete) {
+				t.Errorf("Predicates = %v, want ErrIncomplete", err)
 			}
 		})
+	}
+	if _, err := attest.Predicates(nil); !errors.Is(err, attest.ErrIncomplete) {
+		t.Errorf("Predicates(nil) = %v, want ErrIncomplete", err)
 	}
 }

@@ -1,13 +1,13 @@
 package attest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -27,11 +27,9 @@ const (
 // ErrUnknownType means a predicate type name is neither a known short name nor a URI.
 var ErrUnknownType = fault.New(fault.Invalid, "attest: unknown predicate type")
 
-// Predicate is one piece of evidence to attest: its in-toto predicate type and its JSON.
-type Predicate struct {
-	Type string
-	JSON json.RawMessage
-}
+// Predicate is one piece of evidence to attest: its in-toto predicate type and its JSON. It is
+// pkg/sign's type, which wraps it in a signed statement.
+type Predicate = sign.Predicate
 
 // ShortTypes maps the short names cosign's --type takes (slsaprovenance1, spdxjson, spdx, cyclonedx,
 // vuln) and ingot's own (lint, test) to predicate type URIs. The map is new on each call.

@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,4 +39,59 @@ type ScanRecord struct {
 	// Started and Finished are the scan's real times, in UTC.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+}
+
+// Summary is one line for people: packages, findings that count (with the level unknown
+// severities were counted at), what was not checked for vulnerabilities, rules and tests.
+func (s *Set) Summary() string {
+	count := func(r *Report) int {
+		if r == nil {
+			return 0
+		}
+		n := 0
+		for _, f := range r.Findings {
+			if f.Counts() {
+				n++
+			}
+		}
+		return n
+	}
+	packages := 0
+	if s.Inventory != nil {
+		packages = len(s.Inventory.Packages)
+	}
+	parts := []string{fmt.Sprintf("%d packages", packages)}
+	switch {
+	case s.Vulns == nil:
+		parts = append(parts, "not scanned (no vulnerability data imported)")
+	case count(s.Vulns) == 0:
+		parts = append(parts, "0 vulnerabilities")
+	default:
+		v := fmt.Sprintf("%d vulnerabilities (worst %s", count(s.Vulns), s.Vulns.Worst())
+		if n := s.Vulns.UnknownCounted(); n > 0 {
+			v += fmt.Sprintf("; %d of unknown severity counted as %s", n, s.Vulns.UnknownAs)
+		}
+		parts = append(parts, v+")")
+	}
+	if s.Vulns != nil {
+		var un []string
+		for _, c := range Unchecked(s.Vulns.Coverage) {
+			un = append(un, c.String())
+		}
+		if len(un) > 0 {
+			parts = append(parts, "not checked: "+strings.Join(un, ", "))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d secrets", count(&s.Secrets)))
+	passed := 0
+	for _, f := range s.Lint.Findings {
+		if f.Status == StatusPassed {
+			passed++
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d/%d rules passed", passed, len(s.Lint.Findings)))
+	if s.Tests != nil {
+		parts = append(parts, fmt.Sprintf("%d/%d tests passed", len(s.Tests.Findings)-count(s.Tests), len(s.Tests.Findings)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -22,9 +22,11 @@ import (
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/apt"
 	"github.com/ingot-build/ingot/pkg/build"
+	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // ErrInputChanged means the spec or lock file named in Options no longer holds the spec or lock
@@ -38,10 +40,11 @@ type Result struct {
 	// Layout is the OCI layout directory holding it, under the tag Tag.
 	Layout, Tag string
 	// Cached is true when nothing had to be built: the same inputs produced this digest before and the
-	// layout still holds it (with its evidence).
+	// layout still holds it, with its evidence.
 	Cached bool
-	// Evidence of each image (one per arch), in the order of the spec's archs; nil when cached.
-	Evidence []*Evidence
+	// Evidence of each image (one per arch), in the order of the spec's archs; when cached, the
+	// evidence recorded when it was built.
+	Evidence []*evidence.Set
 	// Notes say what the build left out, such as a scan without vulnerability data.
 	Notes []string
 }
@@ -84,8 +87,10 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		damaged, err = store.Check(ctx, s.Name, s.Tag(), false)
 		if err == nil && len(damaged) == 0 {
 			if res.Artifact, err = store.Read(s.Name, s.Tag()); err == nil {
-				res.Digest, res.Cached = d, true
-				return res, nil
+				if res.Evidence, err = recordedEvidence(opt.Store(), res.Artifact); err == nil {
+					res.Digest, res.Cached = d, true
+					return res, nil
+				}
 			}
 		}
 	}
@@ -99,20 +104,22 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	}
 	// Evidence is collected and checked before anything is stored: an image that fails its checks
 	// is not published, not even locally.
+	var evs []*collected
 	for i, img := range images {
-		ev, err := Collect(ctx, s, l, img, s.Archs[i] == runtime.GOARCH, opt)
+		c, err := collect(ctx, s.Name+":"+s.Tag(), s, l, img, s.Archs[i] == runtime.GOARCH, opt)
 		if err != nil {
 			return nil, fmt.Errorf("evidence for %s (%s): %w", s.Name, s.Archs[i], err)
 		}
-		if err := ev.Check(s); err != nil {
+		if err := Gate(s, c.set); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", s.Name, s.Archs[i], err)
 		}
-		res.Evidence = append(res.Evidence, ev)
+		evs = append(evs, c)
+		res.Evidence = append(res.Evidence, c.set)
 	}
 	if len(res.Evidence) > 0 && res.Evidence[0].Vulns == nil {
 		res.Notes = append(res.Notes, "no vulnerability data imported: the image was not scanned (see ingot db import)")
 	}
-	if err := addProvenance(named, files, local, res.Evidence, opt, started, time.Now()); err != nil {
+	if err := addProvenance(named, files, local, evs, opt, started, time.Now()); err != nil {
 		return nil, err
 	}
 	if _, err := store.Write(ctx, s.Name, s.Tag(), art); err != nil {
@@ -123,7 +130,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		if err != nil {
 			return nil, err
 		}
-		if err := res.Evidence[i].Write(opt.Store().EvidenceDir(s.Name, d)); err != nil {
+		if err := opt.Store().WriteEvidence(s.Name, d, res.Evidence[i]); err != nil {
 			return nil, fmt.Errorf("recording evidence: %w", err)
 		}
 	}
@@ -141,6 +148,24 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	// The cache is an optimisation: failing to record it does not fail the build.
 	_ = opt.Store().RecordBuild(key, res.Digest)
 	return res, nil
+}
+
+// recordedEvidence reads back the evidence recorded for each platform image of a stored artifact,
+// in its order; a cache hit is trusted only when it is all there.
+func recordedEvidence(st store.Store, art publish.Artifact) ([]*evidence.Set, error) {
+	platforms, err := art.Platforms()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*evidence.Set, 0, len(platforms))
+	for _, p := range platforms {
+		set, err := st.ReadEvidence(p.Digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, set)
+	}
+	return out, nil
 }
 
 // repairNote says which damaged blobs of the stored image writing it again repaired, after checking

@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,9 +11,7 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
-	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
 	"github.com/ingot-build/ingot/pkg/imagetest"
@@ -32,38 +27,37 @@ import (
 // or a vulnerability or secret reached the spec's fail-on severity.
 var ErrEvidence = errors.New("the image failed its evidence checks")
 
-// Evidence is every stage's output for one image.
-type Evidence struct {
-	Inventory       *evidence.Inventory
-	SPDX, CycloneDX []byte
-	// Vulns is nil when no vulnerability data has been imported (see ingot db import).
-	Vulns         *evidence.Report
-	Secrets, Lint evidence.Report
-	// Scan says how the vulnerability scan ran (scanner, data, times); nil when not scanned.
-	Scan *attest.ScanRecord
-	// Tests is nil when the spec names no structure tests.
-	Tests *evidence.Report
-	// Provenance is the image's SLSA provenance v1 predicate, set by Build (Collect cannot know when
-	// the build finished).
-	Provenance []byte
-
-	// vulnData is the state of the vulnerability data the scan used, for the provenance.
-	vulnData []vuln.SourceStatus
-}
-
 // Collect runs the evidence stages on one built image: SBOM (made exact by the lock), vulnerability
 // scan with the spec's VEX, secrets, hardening rules with the spec's waivers, and, when runTests is
 // set (the image is for this host's platform), structure tests. SBOM, secrets and lint run in parallel.
-func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runTests bool, opt Options) (*Evidence, error) {
-	cfg := s.Evidence
-	if cfg == nil {
-		cfg = &spec.Evidence{}
+// The set has no provenance: Build adds it, once it knows when the build finished.
+func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runTests bool, opt Options) (*evidence.Set, error) {
+	c, err := collect(ctx, s.Name+":"+s.Tag(), s, l, img, runTests, opt)
+	if err != nil {
+		return nil, err
+	}
+	return c.set, nil
+}
+
+// collected is an image's evidence and what the provenance needs to know of how it was collected.
+type collected struct {
+	set *evidence.Set
+	// vulnData is the state of the vulnerability data the scan used; nil when not scanned.
+	vulnData []vuln.SourceStatus
+}
+
+// collect is Collect for the image named ref; with no spec (an image ingot did not build), the
+// stages run with their defaults, and neither VEX nor structure tests apply.
+func collect(ctx context.Context, ref string, s *spec.Spec, l *lock.Lock, img v1.Image, runTests bool, opt Options) (*collected, error) {
+	cfg := &spec.Evidence{}
+	if s != nil && s.Evidence != nil {
+		cfg = s.Evidence
 	}
 	d, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
-	image := evidence.Image{Ref: s.Name + ":" + s.Tag(), Digest: d.String()}
+	image := evidence.Image{Ref: ref, Digest: d.String()}
 	var allow []secrets.Allow
 	for _, a := range cfg.Allow {
 		allow = append(allow, secrets.Allow{Rule: a.Rule, Path: a.Path, Reason: a.Reason})
@@ -90,12 +84,13 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		waivers = append(waivers, harden.Waiver{Rule: harden.RuleSecrets, Reason: FailOnNoneReason})
 	}
 
-	e := &Evidence{}
+	e := &evidence.Set{}
+	c := &collected{set: e}
 	var secretFindings, lintFindings []evidence.Finding
 	secretsDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		inv, err := opt.Store().Inventories().Catalog(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
+		inv, err := opt.Store().Inventories().Inventory(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
 		if err != nil {
 			return fmt.Errorf("sbom: %w", err)
 		}
@@ -156,20 +151,22 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	if len(st.Sources) > 0 {
-		docs, err := loadVEX(s, opt)
-		if err != nil {
-			return nil, err
+		var docs []*vex.VEX
+		if s != nil {
+			if docs, err = loadVEX(s, opt); err != nil {
+				return nil, err
+			}
 		}
 		started := time.Now()
 		r, err := db.Scan(ctx, e.Inventory, vuln.ScanOptions{VEX: docs, UnknownAs: gate.unknownAs})
 		if err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
-		rec := attest.NewScanRecord(selfid.Version(), st.Sources, cfg.VEX, started, time.Now())
-		e.Vulns, e.Scan, e.vulnData = &r, &rec, st.Sources
+		rec := vuln.NewScanRecord(selfid.Version(), st.Sources, cfg.VEX, started, time.Now())
+		e.Vulns, e.Scan, c.vulnData = &r, &rec, st.Sources
 	}
 
-	if cfg.Tests != "" && runTests {
+	if s != nil && cfg.Tests != "" && runTests {
 		suite, err := loadTests(s, opt)
 		if err != nil {
 			return nil, err
@@ -180,7 +177,23 @@ func Collect(ctx context.Context, s *spec.Spec, l *lock.Lock, img v1.Image, runT
 		}
 		e.Tests = &evidence.Report{Image: image, Tool: "ingot test", Findings: fs}
 	}
-	return e, nil
+	canonical(e)
+	return c, nil
+}
+
+// canonical puts the reports of a set in the order ingot renders them (findings sorted, an empty
+// list for none), so that the set a build holds in memory is the one the catalog and the evidence
+// directory give back.
+func canonical(e *evidence.Set) {
+	for _, r := range []*evidence.Report{e.Vulns, &e.Secrets, &e.Lint, e.Tests} {
+		if r == nil {
+			continue
+		}
+		if r.Findings == nil {
+			r.Findings = []evidence.Finding{}
+		}
+		report.Sort(r.Findings)
+	}
 }
 
 // loadTests reads the spec's structure tests from inside the directories it may read.
@@ -220,14 +233,14 @@ type evidenceGate struct {
 }
 
 // gateOf reads the spec's evidence thresholds: fail-on (default critical), unknown-as (default
-// high), require-data.
+// high), require-data. No spec has the defaults.
 func gateOf(s *spec.Spec) (evidenceGate, error) {
 	crit := evidence.SeverityCritical
 	g := evidenceGate{failOn: &crit, unknownAs: evidence.DefaultUnknownAs}
-	e := s.Evidence
-	if e == nil {
+	if s == nil || s.Evidence == nil {
 		return g, nil
 	}
+	e := s.Evidence
 	g.requireData = e.RequireData
 	if e.FailOn != "" {
 		v, err := evidence.ParseFailOn(e.FailOn)
@@ -246,63 +259,12 @@ func gateOf(s *spec.Spec) (evidenceGate, error) {
 	return g, nil
 }
 
-// Summary is one line for people: packages, findings that count (with the level unknown
-// severities were counted at), what was not checked for vulnerabilities, rules and tests.
-func (e *Evidence) Summary() string {
-	count := func(r *evidence.Report) int {
-		if r == nil {
-			return 0
-		}
-		n := 0
-		for _, f := range r.Findings {
-			if f.Counts() {
-				n++
-			}
-		}
-		return n
-	}
-	parts := []string{fmt.Sprintf("%d packages", len(e.Inventory.Packages))}
-	switch {
-	case e.Vulns == nil:
-		parts = append(parts, "not scanned (no vulnerability data imported)")
-	case count(e.Vulns) == 0:
-		parts = append(parts, "0 vulnerabilities")
-	default:
-		v := fmt.Sprintf("%d vulnerabilities (worst %s", count(e.Vulns), e.Vulns.Worst())
-		if n := e.Vulns.UnknownCounted(); n > 0 {
-			v += fmt.Sprintf("; %d of unknown severity counted as %s", n, e.Vulns.UnknownAs)
-		}
-		parts = append(parts, v+")")
-	}
-	if e.Vulns != nil {
-		var un []string
-		for _, c := range evidence.Unchecked(e.Vulns.Coverage) {
-			un = append(un, c.String())
-		}
-		if len(un) > 0 {
-			parts = append(parts, "not checked: "+strings.Join(un, ", "))
-		}
-	}
-	parts = append(parts, fmt.Sprintf("%d secrets", count(&e.Secrets)))
-	passed := 0
-	for _, f := range e.Lint.Findings {
-		if f.Status == evidence.StatusPassed {
-			passed++
-		}
-	}
-	parts = append(parts, fmt.Sprintf("%d/%d rules passed", passed, len(e.Lint.Findings)))
-	if e.Tests != nil {
-		parts = append(parts, fmt.Sprintf("%d/%d tests passed", len(e.Tests.Findings)-count(e.Tests), len(e.Tests.Findings)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// Check applies the spec's thresholds: any failed hardening rule or structure test fails; so does a
-// vulnerability or secret at or above fail-on (default critical; a vulnerability of unknown severity
-// counting at unknown-as, default high), unless fail-on is none; and, with require-data, an
-// ecosystem of the image that no vulnerability data covers, or no data at all. The error lists what
-// failed.
-func (e *Evidence) Check(s *spec.Spec) error {
+// Gate applies the spec's thresholds to an image's evidence: any failed hardening rule or structure
+// test fails; so does a vulnerability or secret at or above fail-on (default critical; a
+// vulnerability of unknown severity counting at unknown-as, default high), unless fail-on is none;
+// and, with require-data, an ecosystem of the image that no vulnerability data covers, or no data at
+// all. The error wraps ErrEvidence and lists what failed.
+func Gate(s *spec.Spec, e *evidence.Set) error {
 	gate, err := gateOf(s)
 	if err != nil {
 		return err
@@ -355,53 +317,4 @@ func (e *Evidence) Check(s *spec.Spec) error {
 		return fmt.Errorf("%w: %s", ErrEvidence, strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// Write stores the evidence under dir atomically: every document is written into a temporary
-// directory that is renamed into place, replacing any earlier evidence for the same image.
-func (e *Evidence) Write(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := safefile.MkdirTemp(filepath.Dir(dir), "evidence")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.RemoveAll(tmp) }() // gone after the rename; a leftover is only clutter
-	files := map[string][]byte{attest.SPDXFile: e.SPDX, attest.CycloneDXFile: e.CycloneDX}
-	if e.Provenance != nil {
-		files[attest.ProvenanceFile] = e.Provenance
-	}
-	if e.Scan != nil {
-		data, err := json.MarshalIndent(e.Scan, "", "  ")
-		if err != nil {
-			return err
-		}
-		files[attest.ScanFile] = append(data, '\n')
-	}
-	reports := map[string]*evidence.Report{"secrets.json": &e.Secrets, attest.LintFile: &e.Lint, attest.VulnsFile: e.Vulns, attest.TestsFile: e.Tests}
-	for name, r := range reports {
-		if r == nil {
-			continue
-		}
-		var b strings.Builder
-		if err := report.Write(&b, report.FormatJSON, *r); err != nil {
-			return err
-		}
-		files[name] = []byte(b.String())
-	}
-	inv, err := json.MarshalIndent(e.Inventory, "", "  ")
-	if err != nil {
-		return err
-	}
-	files["inventory.json"] = inv
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dir)
 }

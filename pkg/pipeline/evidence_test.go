@@ -142,8 +142,8 @@ packages: [passwd]
 // (default high), fails on unchecked ecosystems under evidence.require-data, and its summary says both.
 func TestGateUnknownAndCoverage(t *testing.T) {
 	unrated := evidence.Finding{Kind: evidence.KindVulnerability, ID: "GO-2099-0003", Status: evidence.StatusAffected, Package: &evidence.PackageRef{Name: "example.com/unrated", Version: "v1.0.0"}}
-	ev := func(unknownAs evidence.Severity) *Evidence {
-		return &Evidence{
+	ev := func(unknownAs evidence.Severity) *evidence.Set {
+		return &evidence.Set{
 			Inventory: &evidence.Inventory{Packages: make([]evidence.Package, 99)},
 			Vulns: &evidence.Report{UnknownAs: unknownAs, Findings: []evidence.Finding{unrated, unrated}, Coverage: []evidence.Coverage{
 				{Ecosystem: "Debian:12", Packages: 96, Reason: "no data for Debian:12 or Debian"},
@@ -170,14 +170,14 @@ func TestGateUnknownAndCoverage(t *testing.T) {
 		{"{fail-on: none, require-data: true}", evidence.SeverityHigh, "Debian:12"},
 	} {
 		s := parseSpec(t, t.TempDir(), "name: x\nfiles: [{source: a, path: /a}]\nevidence: "+tc.evidence+"\n")
-		err := ev(tc.unknownAs).Check(s)
+		err := Gate(s, ev(tc.unknownAs))
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("evidence %s: Check = %v, want %q", tc.evidence, err, tc.want)
+			t.Errorf("evidence %s: Gate = %v, want %q", tc.evidence, err, tc.want)
 		}
 	}
 	// No data at all fails require-data too.
-	noData := &Evidence{Inventory: &evidence.Inventory{}}
-	if err := noData.Check(parseSpec(t, t.TempDir(), "name: x\nfiles: [{source: a, path: /a}]\nevidence: {require-data: true}\n")); err == nil || !strings.Contains(err.Error(), "no vulnerability data imported") {
+	noData := &evidence.Set{Inventory: &evidence.Inventory{}}
+	if err := Gate(parseSpec(t, t.TempDir(), "name: x\nfiles: [{source: a, path: /a}]\nevidence: {require-data: true}\n"), noData); err == nil || !strings.Contains(err.Error(), "no vulnerability data imported") {
 		t.Errorf("require-data without data: %v", err)
 	}
 }

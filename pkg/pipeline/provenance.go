@@ -44,7 +44,7 @@ func readInputFiles(s *spec.Spec, l *lock.Lock, opt Options) (attest.ProvenanceI
 
 // addProvenance records the SLSA provenance of each image of a build in its evidence. It lives beside
 // the image, never in it, so the image stays reproducible.
-func addProvenance(in attest.ProvenanceInput, files []build.File, local *spec.LocalFiles, evs []*Evidence, opt Options, started, finished time.Time) error {
+func addProvenance(in attest.ProvenanceInput, files []build.File, local *spec.LocalFiles, evs []*collected, opt Options, started, finished time.Time) error {
 	in.SourceDateEpoch, in.Started, in.Finished = opt.SourceDateEpoch, started, finished
 	var err error
 	for _, f := range files {
@@ -63,7 +63,7 @@ func addProvenance(in attest.ProvenanceInput, files []build.File, local *spec.Lo
 	}
 	for i, ev := range evs {
 		in.Arch, in.VulnData = in.Spec.Archs[i], ev.vulnData
-		if ev.Provenance, err = attest.Provenance(in); err != nil {
+		if ev.set.Provenance, err = attest.Provenance(in); err != nil {
 			return fmt.Errorf("provenance for %s: %w", in.Arch, err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/store"
 )
 
 // TestProvenanceRecorded builds with the spec and lock files named: the evidence holds a valid
@@ -43,7 +43,7 @@ packages: [hello-data]
 	}
 	after := time.Now()
 	evDir := opt.Store().EvidenceDir(s.Name, res.Digest)
-	data, err := os.ReadFile(filepath.Join(evDir, attest.ProvenanceFile))
+	data, err := os.ReadFile(filepath.Join(evDir, store.ProvenanceFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ packages: [hello-data]
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, _ := os.ReadFile(filepath.Join(evDir, attest.ProvenanceFile))
+	kept, _ := os.ReadFile(filepath.Join(evDir, store.ProvenanceFile))
 	if !again.Cached || string(kept) != string(data) {
 		t.Errorf("cached rebuild: cached=%v, provenance kept=%v", again.Cached, string(kept) == string(data))
 	}
@@ -104,7 +104,7 @@ packages: [hello-data]
 	if fresh.Cached || fresh.Digest != res.Digest {
 		t.Errorf("fresh build: cached=%v digest %s, want %s", fresh.Cached, fresh.Digest, res.Digest)
 	}
-	freshProv, _ := os.ReadFile(filepath.Join(other.Store().EvidenceDir(s.Name, fresh.Digest), attest.ProvenanceFile))
+	freshProv, _ := os.ReadFile(filepath.Join(other.Store().EvidenceDir(s.Name, fresh.Digest), store.ProvenanceFile))
 	var fp slsa.Provenance
 	if err := protojson.Unmarshal(freshProv, &fp); err != nil {
 		t.Fatal(err)

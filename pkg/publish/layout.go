@@ -86,6 +86,41 @@ func (s Layouts) Lookup(name, tag string) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("%s:%s: %w", name, tag, ErrNotFound)
 }
 
+// LookupDigest finds an image of name stored with digest d, under any tag, or ErrNotFound.
+func (s Layouts) LookupDigest(name string, d v1.Hash) (v1.Descriptor, error) {
+	idx, err := readIndex(s.Dir(name))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	for _, m := range idx.Manifests {
+		if m.Digest == d {
+			return m, nil
+		}
+	}
+	return v1.Descriptor{}, fmt.Errorf("%s@%s: %w", name, d, ErrNotFound)
+}
+
+// Tag makes tag name the image of name stored with digest d (under another tag), replacing what tag
+// named: the image's blobs are already there, so only index.json changes (atomically, as Write
+// changes it).
+func (s Layouts) Tag(name string, d v1.Hash, tag string) error {
+	dir := s.Dir(name)
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%s@%s: %w", name, d, ErrNotFound)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	desc, err := s.LookupDigest(name, d)
+	if err != nil {
+		return err
+	}
+	desc.Annotations = map[string]string{RefNameAnnotation: tag}
+	return updateIndex(dir, desc)
+}
+
 // Has reports whether name:tag is stored with exactly this digest and all of its blobs are present.
 func (s Layouts) Has(name, tag string, digest v1.Hash) bool {
 	d, err := s.Lookup(name, tag)
@@ -103,6 +138,20 @@ func (s Layouts) Read(name, tag string) (Artifact, error) {
 	if err != nil {
 		return Artifact{}, err
 	}
+	return s.read(name, d)
+}
+
+// ReadDigest loads the image of name with digest d back from the store, under whichever tag it is
+// (see Read).
+func (s Layouts) ReadDigest(name string, d v1.Hash) (Artifact, error) {
+	desc, err := s.LookupDigest(name, d)
+	if err != nil {
+		return Artifact{}, err
+	}
+	return s.read(name, desc)
+}
+
+func (s Layouts) read(name string, d v1.Descriptor) (Artifact, error) {
 	l := Layout{Dir: s.Dir(name)}
 	if d.MediaType.IsIndex() {
 		ii, err := l.ImageIndex(d)

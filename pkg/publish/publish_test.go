@@ -266,3 +266,79 @@ func TestPushReference(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutTag: a tag added to a stored image keeps the other tags (every version stays in
+// index.json), moving a tag replaces only its own entry, and an image is found by digest under any
+// tag.
+func TestLayoutTag(t *testing.T) {
+	ctx := context.Background()
+	s := Layouts{Root: t.TempDir()}
+	a, b := Artifact{Image: randomImage(t)}, Artifact{Index: testIndex(t)}
+	for _, w := range []struct {
+		tag string
+		a   Artifact
+	}{{"1.0-r1", a}, {"1.0-r2", b}} {
+		if _, err := s.Write(ctx, "app", w.tag, w.a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	da, _ := a.Digest()
+	db, _ := b.Digest()
+	for _, move := range []v1.Hash{da, db} { // latest follows r1, then r2
+		if err := s.Tag("app", move, "latest"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]v1.Hash{"1.0-r1": da, "1.0-r2": db, "latest": db}
+	idx, err := readIndex(s.Dir("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != len(want) {
+		t.Errorf("index.json has %d entries, want %d", len(idx.Manifests), len(want))
+	}
+	for tag, d := range want {
+		if got, err := s.Lookup("app", tag); err != nil || got.Digest != d {
+			t.Errorf("%s: %v %v, want %s", tag, got.Digest, err, d)
+		}
+	}
+	got, err := s.ReadDigest("app", da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := got.Digest(); d != da {
+		t.Errorf("ReadDigest gave %s, want %s", d, da)
+	}
+	if _, err := s.ReadDigest("app", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadDigest of an absent digest: %v, want ErrNotFound", err)
+	}
+	absent := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+	if err := s.Tag("app", absent, "latest"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Tag of an absent digest: %v, want ErrNotFound", err)
+	}
+	if err := s.Tag("nothing", da, "latest"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Tag in an absent layout: %v, want ErrNotFound", err)
+	}
+}
+
+// TestTagInRegistry: Tag points more tags at a pushed artifact.
+func TestTagInRegistry(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	ctx := context.Background()
+	a := Artifact{Index: testIndex(t)}
+	d, err := Push(ctx, u.Host+"/golden/app:1.0-r1", a, PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Tag(ctx, d.Context(), a, []string{"1.0", "latest"}, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"1.0-r1", "1.0", "latest"} {
+		desc, err := remote.Head(d.Context().Tag(tag))
+		if err != nil || desc.Digest.String() != d.DigestStr() {
+			t.Errorf("%s: %v %v, want %s", tag, desc, err, d.DigestStr())
+		}
+	}
+}

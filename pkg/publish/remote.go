@@ -78,6 +78,24 @@ func Push(ctx context.Context, ref string, a Artifact, opt PushOptions) (name.Di
 	return r.Context().Digest(d.String()), nil
 }
 
+// Tag points each of tags in repo at the artifact, which must be in repo already (Push put it there):
+// only its manifest is sent again, under each tag.
+func Tag(ctx context.Context, repo name.Repository, a Artifact, tags []string, opt PushOptions) error {
+	var t remote.Taggable = a.Image
+	if a.Index != nil {
+		t = a.Index
+	}
+	if t == nil {
+		return fmt.Errorf("tagging %s: empty artifact", repo)
+	}
+	for _, tag := range tags {
+		if err := remote.Tag(repo.Tag(tag), t, remoteOptions(ctx, opt)...); err != nil {
+			return fmt.Errorf("tagging %s:%s: %w", repo, tag, err)
+		}
+	}
+	return nil
+}
+
 func remoteOptions(ctx context.Context, opt PushOptions) []remote.Option {
 	kc := opt.Keychain
 	if kc == nil {

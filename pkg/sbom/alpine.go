@@ -12,13 +12,13 @@ import (
 // apkInstalled is apk-tools' database of installed packages.
 const apkInstalled = "lib/apk/db/installed"
 
-// alpineCataloger reads the apk database: stanzas of "K:value" lines separated by blank lines, with
+// alpineReader reads the apk database: stanzas of "K:value" lines separated by blank lines, with
 // P the name, V the version, A the architecture, o the origin (source) package and L the license.
-type alpineCataloger struct{}
+type alpineReader struct{}
 
-func (alpineCataloger) wants(p string) bool { return p == apkInstalled }
+func (alpineReader) wants(p string) bool { return p == apkInstalled }
 
-func (alpineCataloger) parse(_ string, r io.Reader) ([]evidence.Package, error) {
+func (alpineReader) parse(_ string, r io.Reader) ([]evidence.Package, error) {
 	var (
 		pkgs []evidence.Package
 		cur  evidence.Package

@@ -13,7 +13,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// gzipLayer is a layer stored gzip-compressed, as registries and layouts hold them, so Catalog pays
+// gzipLayer is a layer stored gzip-compressed, as registries and layouts hold them, so Inventory pays
 // for decompression as it would on a real image.
 func gzipLayer(b *testing.B, files ...tfile) v1.Layer {
 	b.Helper()
@@ -44,9 +44,9 @@ func must(rc io.ReadCloser, err error) io.ReadCloser {
 	return rc
 }
 
-// BenchmarkCatalog catalogs a distroless-like image: ten Debian packages with their md5sums and
+// BenchmarkInventory reads the inventory of a distroless-like image: ten Debian packages with their md5sums and
 // 2,000 files of payload (about 24 MiB, half of it incompressible), plus a layer with a Go binary.
-func BenchmarkCatalog(b *testing.B) {
+func BenchmarkInventory(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := []tfile{
 		file("usr/lib/os-release", fixture(b, "os-release/debian")),
@@ -73,7 +73,7 @@ func BenchmarkCatalog(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		inv, err := Catalog(context.Background(), img, Options{})
+		inv, err := Inventory(context.Background(), img, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

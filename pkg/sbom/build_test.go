@@ -63,13 +63,13 @@ func buildFixture(t *testing.T) (*pipeline.Result, *lock.Lock) {
 	return res, l
 }
 
-// TestIngotBuild catalogs an image ingot built from known .debs: the Debian package set equals what
+// TestIngotBuild reads the inventory of an image ingot built from known .debs: the Debian package set equals what
 // the lock installed (name, version, architecture), with the lock's sha256 and exclusions, and both
 // documents validate and decode back to that set.
 func TestIngotBuild(t *testing.T) {
 	res, l := buildFixture(t)
 	img := res.Artifact.Image
-	inv, err := sbom.Catalog(context.Background(), img, sbom.Options{Ref: "fixture:1.0"})
+	inv, err := sbom.Inventory(context.Background(), img, sbom.Options{Ref: "fixture:1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestIngotBuild(t *testing.T) {
 	}
 	slices.SortFunc(want, func(a, b nva) int { return strings.Compare(a.name, b.name) })
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("catalogued %v\nlock installed %v", got, want)
+		t.Errorf("read %v\nlock installed %v", got, want)
 	}
 	if len(inv.Excluded) != 1 || inv.Excluded[0].Name != "debconf" || !slices.Equal(inv.Excluded[0].RequiredBy, []string{"tzdata"}) {
 		t.Errorf("excluded = %+v, want debconf required by tzdata", inv.Excluded)
@@ -143,8 +143,8 @@ func TestIngotBuild(t *testing.T) {
 		}
 	}
 
-	// The same image catalogued twice gives byte-identical documents.
-	inv2, err := sbom.Catalog(context.Background(), img, sbom.Options{Ref: "fixture:1.0"})
+	// The same image read twice gives byte-identical documents.
+	inv2, err := sbom.Inventory(context.Background(), img, sbom.Options{Ref: "fixture:1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}

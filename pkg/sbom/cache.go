@@ -17,9 +17,9 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// Cache keeps inventories by image digest, so an image is catalogued once per ingot binary: an image
+// Cache keeps inventories by image digest, so an image is read once per ingot binary: an image
 // digest names its content exactly, and the key also holds the binary's build ID, so a new ingot
-// catalogues again. Trivy keeps layer analyses the same way.
+// reads it again. Trivy keeps layer analyses the same way.
 //
 // A digest names content only as long as the content still hashes to it. An image whose blobs are
 // read from local storage that may have changed since (an OCI layout) says so by implementing
@@ -38,12 +38,12 @@ type verifier interface {
 	Verify(ctx context.Context) error
 }
 
-// Catalog returns the cached inventory of img, or catalogues it and records the result. On a hit,
+// Inventory returns the cached inventory of img, or reads it and records the result. On a hit,
 // opt.Skipped is not called again for files skipped the first time.
-func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
+func (c Cache) Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
 	path, err := c.path(img)
 	if err != nil {
-		return Catalog(ctx, img, opt)
+		return Inventory(ctx, img, opt)
 	}
 	if data, err := os.ReadFile(path); err == nil {
 		var inv evidence.Inventory
@@ -57,7 +57,7 @@ func (c Cache) Catalog(ctx context.Context, img v1.Image, opt Options) (*evidenc
 			return &inv, nil
 		}
 	}
-	inv, err := Catalog(ctx, img, opt)
+	inv, err := Inventory(ctx, img, opt)
 	if err != nil {
 		return nil, err
 	}

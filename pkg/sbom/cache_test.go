@@ -16,7 +16,7 @@ import (
 func TestCache(t *testing.T) {
 	img, _ := layoutImage(t, "gzip")
 	c := Cache{Dir: t.TempDir()}
-	first, err := c.Catalog(context.Background(), img, Options{Ref: "a"})
+	first, err := c.Inventory(context.Background(), img, Options{Ref: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestCache(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("cache holds %d entries, want 1", len(entries))
 	}
-	second, err := c.Catalog(context.Background(), img, Options{Ref: "b"})
+	second, err := c.Inventory(context.Background(), img, Options{Ref: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +35,11 @@ func TestCache(t *testing.T) {
 	if !reflect.DeepEqual(first, second) {
 		t.Errorf("cached inventory differs:\n%+v\n%+v", first, second)
 	}
-	// A damaged entry is catalogued again, not trusted.
+	// A damaged entry is read again, not trusted.
 	if err := os.WriteFile(c.Dir+"/"+entries[0].Name(), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	third, err := c.Catalog(context.Background(), img, Options{Ref: "a"})
+	third, err := c.Inventory(context.Background(), img, Options{Ref: "a"})
 	if err != nil || !reflect.DeepEqual(first, third) {
 		t.Errorf("after damage: %v, %+v", err, third)
 	}
@@ -52,7 +52,7 @@ func TestCacheDoesNotHideDamage(t *testing.T) {
 		t.Run(blob, func(t *testing.T) {
 			img, dir := layoutImage(t, "gzip")
 			c := Cache{Dir: t.TempDir()}
-			if _, err := c.Catalog(context.Background(), img, Options{}); err != nil {
+			if _, err := c.Inventory(context.Background(), img, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			var d v1.Hash
@@ -71,9 +71,9 @@ func TestCacheDoesNotHideDamage(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			inv, err := c.Catalog(context.Background(), img, Options{})
+			inv, err := c.Inventory(context.Background(), img, Options{})
 			if !errors.Is(err, publish.ErrIntegrity) || inv != nil {
-				t.Fatalf("catalogue after tampering: %v, want publish.ErrIntegrity", err)
+				t.Fatalf("inventory after tampering: %v, want publish.ErrIntegrity", err)
 			}
 		})
 	}

@@ -18,10 +18,10 @@ const (
 	md5sumsExt  = ".md5sums"
 )
 
-// debianCataloger reads the dpkg database.
-type debianCataloger struct{}
+// debianReader reads the dpkg database.
+type debianReader struct{}
 
-func (debianCataloger) wants(p string) bool {
+func (debianReader) wants(p string) bool {
 	if p == dpkgStatus {
 		return true
 	}
@@ -30,7 +30,7 @@ func (debianCataloger) wants(p string) bool {
 		!strings.HasSuffix(name, md5sumsExt) && !strings.HasSuffix(name, ".conffiles") && !strings.HasSuffix(name, ".list")
 }
 
-func (debianCataloger) parse(_ string, r io.Reader) ([]evidence.Package, error) {
+func (debianReader) parse(_ string, r io.Reader) ([]evidence.Package, error) {
 	var pkgs []evidence.Package
 	err := deb.ReadParagraphs(r, func(para deb.Paragraph) error {
 		name := para.Get("Package")

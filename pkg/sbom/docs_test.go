@@ -17,7 +17,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden documents under testdata/golden")
 
-// loadInventory reads an inventory fixture and fills the PURLs and ecosystems as Catalog would.
+// loadInventory reads an inventory fixture and fills the PURLs and ecosystems as Inventory would.
 func loadInventory(t testing.TB, name string) *evidence.Inventory {
 	t.Helper()
 	var inv evidence.Inventory

@@ -16,9 +16,9 @@ import (
 	"github.com/ingot-build/ingot/pkg/sbom"
 )
 
-// Catalog an image — here a one-layer Alpine image made in memory; in practice one opened with
+// Inventory of an image — here a one-layer Alpine image made in memory; in practice one opened with
 // pkg/imageref — and print its table.
-func ExampleCatalog() {
+func ExampleInventory() {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for name, body := range map[string]string{
@@ -38,7 +38,7 @@ func ExampleCatalog() {
 		log.Fatal(err)
 	}
 
-	inv, err := sbom.Catalog(context.Background(), img, sbom.Options{Ref: "example"})
+	inv, err := sbom.Inventory(context.Background(), img, sbom.Options{Ref: "example"})
 	if err != nil {
 		log.Fatal(err)
 	}

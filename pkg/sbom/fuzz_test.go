@@ -16,28 +16,28 @@ import (
 )
 
 // The parsers below read files from images and documents that anyone can make. Seed corpora are under
-// testdata/fuzz/<FuzzName>; run e.g. go test -fuzz=FuzzCatalogers ./pkg/sbom.
+// testdata/fuzz/<FuzzName>; run e.g. go test -fuzz=FuzzReaders ./pkg/sbom.
 
-// FuzzCatalogers feeds each cataloger arbitrary content: no panic, and every package it returns has a
+// FuzzReaders feeds each reader arbitrary content: no panic, and every package it returns has a
 // name and a version.
-func FuzzCatalogers(f *testing.F) {
+func FuzzReaders(f *testing.F) {
 	f.Add(uint8(0), []byte("Package: a\nVersion: 1\nStatus: install ok installed\n\nPackage: b\n"))
 	f.Add(uint8(1), []byte("P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\nL:MIT\n\n"))
 	f.Add(uint8(2), []byte(`{"name":"@s/x","version":"1.0.0","license":{"type":"MIT"}}`))
 	f.Add(uint8(3), []byte(`{"lockfileVersion":3,"packages":{"node_modules/a":{"version":"1.0.0"}}}`))
 	f.Add(uint8(4), []byte("Name: x\nVersion: 1\nLicense: MIT\n\nbody"))
-	cats := []struct {
-		c    cataloger
+	readers := []struct {
+		c    reader
 		path string
 	}{
-		{debianCataloger{}, dpkgStatus},
-		{alpineCataloger{}, apkInstalled},
-		{npmCataloger{}, "node_modules/x/package.json"},
-		{npmCataloger{}, "app/package-lock.json"},
-		{pythonCataloger{}, "x.dist-info/METADATA"},
+		{debianReader{}, dpkgStatus},
+		{alpineReader{}, apkInstalled},
+		{npmReader{}, "node_modules/x/package.json"},
+		{npmReader{}, "app/package-lock.json"},
+		{pythonReader{}, "x.dist-info/METADATA"},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
-		c := cats[int(which)%len(cats)]
+		c := readers[int(which)%len(readers)]
 		pkgs, err := c.c.parse(c.path, bytes.NewReader(data))
 		if err != nil {
 			return
@@ -105,7 +105,7 @@ func FuzzLicenseExpression(f *testing.F) {
 	})
 }
 
-// FuzzLayer catalogs an image whose only layer is arbitrary bytes: an error or an inventory, never a
+// FuzzLayer reads the inventory of an image whose only layer is arbitrary bytes: an error or an inventory, never a
 // panic.
 func FuzzLayer(f *testing.F) {
 	seed := func(files ...tfile) []byte {
@@ -126,7 +126,7 @@ func FuzzLayer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := plainLayer(data)
 		d, _ := l.DiffID()
-		s, err := scanLayer(context.Background(), imageref.NewLayerReader(imageref.Limits{}), l, d, catalogers())
+		s, err := scanLayer(context.Background(), imageref.NewLayerReader(imageref.Limits{}), l, d, readers())
 		if err != nil {
 			return
 		}

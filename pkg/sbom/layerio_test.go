@@ -89,12 +89,12 @@ func TestLayoutLayers(t *testing.T) {
 			if len(layers) != 1 {
 				t.Fatalf("%d layers", len(layers))
 			}
-			inv, err := Catalog(context.Background(), img, Options{})
+			inv, err := Inventory(context.Background(), img, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(inv.Packages) != 4 || inv.Packages[0].Ecosystem != "Alpine:v3.19" {
-				t.Errorf("catalogued %d packages: %+v", len(inv.Packages), inv.Packages)
+				t.Errorf("read %d packages: %+v", len(inv.Packages), inv.Packages)
 			}
 		})
 	}
@@ -117,9 +117,9 @@ func TestCorruptLayer(t *testing.T) {
 			if err := os.WriteFile(blob, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			inv, err := Catalog(context.Background(), img, Options{})
+			inv, err := Inventory(context.Background(), img, Options{})
 			if !errors.Is(err, publish.ErrIntegrity) || !strings.Contains(err.Error(), "layer 0") || inv != nil {
-				t.Fatalf("Catalog of a corrupt layer: %v, want publish.ErrIntegrity and no inventory", err)
+				t.Fatalf("Inventory of a corrupt layer: %v, want publish.ErrIntegrity and no inventory", err)
 			}
 		})
 	}

@@ -17,11 +17,11 @@ const (
 	packageLockJSON = "package-lock.json"
 )
 
-// npmCataloger reads installed packages (node_modules/<name>/package.json, with scoped names
+// npmReader reads installed packages (node_modules/<name>/package.json, with scoped names
 // node_modules/@scope/name/package.json) and npm lockfiles outside node_modules.
-type npmCataloger struct{}
+type npmReader struct{}
 
-func (npmCataloger) wants(p string) bool {
+func (npmReader) wants(p string) bool {
 	switch path.Base(p) {
 	case packageJSON:
 		_, ok := installedNPMName(p)
@@ -87,7 +87,7 @@ func (m npmManifest) licenses() []string {
 	return out
 }
 
-func (npmCataloger) parse(p string, r io.Reader) ([]evidence.Package, error) {
+func (npmReader) parse(p string, r io.Reader) ([]evidence.Package, error) {
 	if path.Base(p) == packageLockJSON {
 		return parseNPMLock(r)
 	}

@@ -10,11 +10,11 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// pythonCataloger reads the core metadata of installed distributions: *.dist-info/METADATA (wheels,
+// pythonReader reads the core metadata of installed distributions: *.dist-info/METADATA (wheels,
 // pip) and *.egg-info/PKG-INFO or a single *.egg-info file (setuptools).
-type pythonCataloger struct{}
+type pythonReader struct{}
 
-func (pythonCataloger) wants(p string) bool {
+func (pythonReader) wants(p string) bool {
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
 	switch base {
@@ -32,7 +32,7 @@ const maxLicenseField = 100
 
 // parse reads only the header block (RFC 822 style, ending at the first blank line): the description
 // that follows can be long and says nothing we need.
-func (pythonCataloger) parse(_ string, r io.Reader) ([]evidence.Package, error) {
+func (pythonReader) parse(_ string, r io.Reader) ([]evidence.Package, error) {
 	var name, version, license, expression string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 16<<10), 1<<20)

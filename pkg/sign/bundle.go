@@ -2,6 +2,8 @@ package sign
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,8 +87,9 @@ type referrerManifest struct {
 
 // putBundle stores a bundle as a referrer of subject, unless an equivalent one (same predicate type,
 // same statement, this key) is already there. existing lists the subject's referrers, fetched once.
+// It returns the referrer manifest's reference, and whether it was written now.
 func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *Envelope, predType, hint string,
-	existing []v1.Descriptor, v Verifier, now time.Time) (bool, error) {
+	existing []v1.Descriptor, v Verifier, now time.Time) (name.Digest, bool, error) {
 	repo := subject.Context()
 	for _, r := range existing {
 		if !maybeBundle(r) || r.Annotations[BundlePredicateTypeAnnotation] != predType {
@@ -94,20 +97,20 @@ func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *
 		}
 		b, err := c.fetchBundle(repo, r.Digest)
 		if err == nil && bytes.Equal(b.Envelope.Payload, env.Payload) && b.Envelope.Verify(v) == nil {
-			return false, nil
+			return repo.Digest(r.Digest.String()), false, nil
 		}
 	}
 	data, err := NewBundle(env, hint)
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
 	layer, err := c.putBlob(repo, data, BundleMediaType)
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
 	cfg, err := c.putBlob(repo, []byte("{}"), EmptyMediaType)
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
 	cfg.ArtifactType = BundleMediaType
 	m := referrerManifest{Manifest: v1.Manifest{
@@ -124,12 +127,13 @@ func (c *client) putBundle(subject name.Digest, subjectDesc v1.Descriptor, env *
 	}, ArtifactType: BundleMediaType}
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
 	if err := c.putManifest(repo, raw, types.OCIManifestSchema1, ""); err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
-	return true, nil
+	sum := sha256.Sum256(raw)
+	return repo.Digest("sha256:" + hex.EncodeToString(sum[:])), true, nil
 }
 
 // errNotBundle marks a referrer that holds something else than one sigstore bundle: another tool's

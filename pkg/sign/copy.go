@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,10 +35,10 @@ func Copy(ctx context.Context, src, dst name.Reference, o RemoteOptions) (Copied
 	if err != nil {
 		return out, err
 	}
-	out.Digest = t.desc.Digest
-	desc, err := remote.Get(t.ref, c.opts...)
+	out.Digest = t.Descriptor.Digest
+	desc, err := remote.Get(t.Ref, c.opts...)
 	if err != nil {
-		return out, classify("reading "+t.ref.String(), err)
+		return out, classify("reading "+t.Ref.String(), err)
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
@@ -57,7 +58,7 @@ func Copy(ctx context.Context, src, dst name.Reference, o RemoteOptions) (Copied
 			return out, classify("writing "+dst.String(), err)
 		}
 	}
-	for _, sub := range append([]v1.Descriptor{t.desc}, t.children...) {
+	for _, sub := range append([]v1.Descriptor{t.Descriptor}, t.Platforms...) {
 		from := src.Context().Digest(sub.Digest.String())
 		to := dst.Context().Digest(sub.Digest.String())
 		for _, suffix := range []string{"sig", "att"} {
@@ -102,11 +103,11 @@ func (c *client) copyLegacy(from, to name.Digest, tag string) (int, error) {
 			},
 		})
 	}
-	n, err := c.appendLayers(to.Context(), tag, entries)
-	if n > 0 {
-		n = 1
+	added, err := c.appendLayers(to.Context(), tag, entries)
+	if err != nil || !slices.Contains(added, true) {
+		return 0, err
 	}
-	return n, err
+	return 1, nil
 }
 
 // copyReferrers copies each referrer manifest of from, byte for byte, with its blobs; the

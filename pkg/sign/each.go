@@ -70,10 +70,10 @@ func Resolve(ctx context.Context, ref name.Reference, o RemoteOptions) (Resolved
 	return resolvedOf(t), nil
 }
 
-func resolvedOf(t *target) Resolved {
-	r := Resolved{Manifest: Manifest{Digest: t.ref, Index: t.desc.MediaType.IsIndex()}}
-	for _, ch := range t.children {
-		s := Manifest{Digest: t.ref.Context().Digest(ch.Digest.String())}
+func resolvedOf(t *Target) Resolved {
+	r := Resolved{Manifest: Manifest{Digest: t.Ref, Index: t.Descriptor.MediaType.IsIndex()}}
+	for _, ch := range t.Platforms {
+		s := Manifest{Digest: t.Ref.Context().Digest(ch.Digest.String())}
 		if ch.Platform != nil {
 			p := *ch.Platform
 			s.Platform = &p
@@ -96,7 +96,7 @@ func VerifyEach(ctx context.Context, ref name.Reference, v Verifier, o Options) 
 	out := make([]Signed, len(manifests))
 	errs := eachSubject(manifests, func(i int, s Manifest) error {
 		out[i].Manifest = s
-		cands, err := c.candidates(&target{ref: s.Digest, desc: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
+		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
 		if err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func VerifyEachAttestations(ctx context.Context, ref name.Reference, v Verifier,
 	out := make([]Attested, len(manifests))
 	errs := eachSubject(manifests, func(i int, s Manifest) error {
 		out[i].Manifest = s
-		cands, err := c.candidates(&target{ref: s.Digest, desc: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "att", want, v, hint)
+		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "att", want, v, hint)
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func replayedBundle(t *testing.T, host string, _ *atomic.Bool) (name.Digest, Ver
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.putBundle(refB, tb.desc, b.Envelope, SignPredicateType, b.Hint, nil, v, testNow()); err != nil {
+	if _, _, err := c.putBundle(refB, tb.Descriptor, b.Envelope, SignPredicateType, b.Hint, nil, v, testNow()); err != nil {
 		t.Fatal(err)
 	}
 	return refB, v

@@ -70,24 +70,24 @@ type entry struct {
 	present func(desc v1.Descriptor, blob func() ([]byte, error)) bool
 }
 
-// appendLayers adds entries to the signature image under tag, creating it if needed. It returns how
-// many entries were new.
-func (c *client) appendLayers(repo name.Repository, tag string, entries []entry) (int, error) {
+// appendLayers adds entries to the signature image under tag, creating it if needed. It returns
+// which entries were new.
+func (c *client) appendLayers(repo name.Repository, tag string, entries []entry) ([]bool, error) {
 	var layers []v1.Descriptor
 	d, err := c.manifest(repo.Tag(tag))
 	switch {
 	case errors.Is(err, errNotFound):
 	case err != nil:
-		return 0, err
+		return nil, err
 	default:
 		var m v1.Manifest
 		if err := json.Unmarshal(d.Manifest, &m); err != nil {
-			return 0, fmt.Errorf("%w: %s:%s: %w", ErrMalformed, repo, tag, err)
+			return nil, fmt.Errorf("%w: %s:%s: %w", ErrMalformed, repo, tag, err)
 		}
 		layers = m.Layers
 	}
-	added := 0
-	for _, e := range entries {
+	added := make([]bool, len(entries))
+	for i, e := range entries {
 		if slices.ContainsFunc(layers, func(l v1.Descriptor) bool {
 			return e.present(l, func() ([]byte, error) { return c.blob(repo, l.Digest) })
 		}) {
@@ -95,17 +95,17 @@ func (c *client) appendLayers(repo name.Repository, tag string, entries []entry)
 		}
 		desc, err := c.putBlob(repo, e.data, e.mediaType)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		desc.Annotations = e.annotations
 		layers = append(layers, desc)
-		added++
+		added[i] = true
 	}
-	if added == 0 {
-		return 0, nil
+	if !slices.Contains(added, true) {
+		return added, nil
 	}
 	if err := c.putImage(repo, tag, layers); err != nil {
-		return 0, err
+		return nil, err
 	}
 	return added, nil
 }
@@ -133,14 +133,14 @@ func (c *client) putImage(repo name.Repository, tag string, layers []v1.Descript
 }
 
 // signLegacy adds a simple-signing signature of d to its .sig image.
-func (c *client) signLegacy(ctx context.Context, d name.Digest, s Signer, v Verifier, hint string) (int, error) {
+func (c *client) signLegacy(ctx context.Context, d name.Digest, s Signer, v Verifier, hint string) (Artifact, error) {
 	payload, err := SimpleSigningPayload(d, nil)
 	if err != nil {
-		return 0, err
+		return Artifact{}, err
 	}
 	sig, err := s.Sign(ctx, payload)
 	if err != nil {
-		return 0, fmt.Errorf("signing %s: %w", d, err)
+		return Artifact{}, fmt.Errorf("signing %s: %w", d, err)
 	}
 	e := entry{
 		data: payload, mediaType: SimpleSigningMediaType,
@@ -156,18 +156,23 @@ func (c *client) signLegacy(ctx context.Context, d name.Digest, s Signer, v Veri
 	}
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
-		return 0, err
+		return Artifact{}, err
 	}
-	return c.appendLayers(d.Context(), legacyTag(h, "sig"), []entry{e})
+	tag := legacyTag(h, "sig")
+	added, err := c.appendLayers(d.Context(), tag, []entry{e})
+	if err != nil {
+		return Artifact{}, err
+	}
+	return Artifact{Kind: KindSignature, Format: FormatLegacy, Subject: h, KeyHint: hint, Ref: d.Context().Tag(tag).String(), New: added[0]}, nil
 }
 
 // attestLegacy adds DSSE envelopes to d's .att image, skipping statements this key already attested.
-func (c *client) attestLegacy(envs []*Envelope, predTypes []string, d name.Digest, v Verifier, hint string) (int, error) {
+func (c *client) attestLegacy(envs []*Envelope, predTypes []string, d name.Digest, v Verifier, hint string) ([]Artifact, error) {
 	var entries []entry
 	for i, env := range envs {
 		data, err := env.MarshalJSON()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		entries = append(entries, entry{
 			data: data, mediaType: DSSEMediaType,
@@ -182,9 +187,18 @@ func (c *client) attestLegacy(envs []*Envelope, predTypes []string, d name.Diges
 	}
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return c.appendLayers(d.Context(), legacyTag(h, "att"), entries)
+	tag := legacyTag(h, "att")
+	added, err := c.appendLayers(d.Context(), tag, entries)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Artifact, len(entries))
+	for i := range entries {
+		out[i] = Artifact{Kind: KindAttestation, Format: FormatLegacy, Subject: h, KeyHint: hint, PredicateType: predTypes[i], Ref: d.Context().Tag(tag).String(), New: added[i]}
+	}
+	return out, nil
 }
 
 // sameStatement reports whether an existing envelope carries payload, signed by v's key.

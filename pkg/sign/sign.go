@@ -91,18 +91,89 @@ type Written struct {
 	Signatures, Attestations int
 	// Present counts what was already there.
 	Present int
+	// Artifacts are every signature and attestation the call stands for, written now or found
+	// already there, in the order they were handled.
+	Artifacts []Artifact
 }
 
-// target is a resolved image: its digest reference and descriptor, and for an index the platform
-// manifests in it.
-type target struct {
-	ref      name.Digest
-	desc     v1.Descriptor
-	children []v1.Descriptor
+// Artifact kinds.
+const (
+	KindSignature   = "signature"
+	KindAttestation = "attestation"
+)
+
+// Artifact is one signature or attestation in a registry.
+type Artifact struct {
+	Kind   string
+	Format Format
+	// Subject is the digest it is about; KeyHint names the key that signed it (see KeyHint).
+	Subject v1.Hash
+	KeyHint string
+	// PredicateType is an attestation's; empty for signatures.
+	PredicateType string
+	// Ref is where it lives, as verification names its source: the .sig or .att tag
+	// (REPO:sha256-<hex>.sig) or the referrer manifest (REPO@sha256:...).
+	Ref string
+	// New is set when this call wrote it.
+	New bool
+}
+
+func (w *Written) add(a Artifact) {
+	w.Artifacts = append(w.Artifacts, a)
+	switch {
+	case !a.New:
+		w.Present++
+	case a.Kind == KindSignature:
+		w.Signatures++
+	default:
+		w.Attestations++
+	}
+}
+
+// Target is an image or index in a registry as signing needs it: its reference by digest, its
+// descriptor (media type and size, which bundle referrers name), and for an index its platform
+// images. ResolveTarget reads it from the registry; a build that has just pushed an image knows it
+// already and makes it itself, so nothing is fetched again.
+type Target struct {
+	Ref        name.Digest
+	Descriptor v1.Descriptor
+	// Platforms are an index's image manifests, in index order; empty for a single image.
+	Platforms []v1.Descriptor
+}
+
+// Image is the target of one platform image of an index (d one of t.Platforms), or of t itself.
+func (t Target) Image(d v1.Descriptor) Target {
+	return Target{Ref: t.Ref.Context().Digest(d.Digest.String()), Descriptor: d}
+}
+
+// Images are the targets whose evidence is attested: the image itself, or each platform image of an
+// index.
+func (t Target) Images() []Target {
+	if len(t.Platforms) == 0 {
+		return []Target{{Ref: t.Ref, Descriptor: t.Descriptor}}
+	}
+	out := make([]Target, len(t.Platforms))
+	for i, p := range t.Platforms {
+		out[i] = t.Image(p)
+	}
+	return out
+}
+
+// ResolveTarget fetches the manifest ref names (checked against its digest when ref has one).
+func ResolveTarget(ctx context.Context, ref name.Reference, o RemoteOptions) (Target, error) {
+	c, err := newClient(ctx, o)
+	if err != nil {
+		return Target{}, err
+	}
+	t, err := c.resolve(ref)
+	if err != nil {
+		return Target{}, err
+	}
+	return *t, nil
 }
 
 // resolve fetches ref's manifest, checking it against the digest when ref names one.
-func (c *client) resolve(ref name.Reference) (*target, error) {
+func (c *client) resolve(ref name.Reference) (*Target, error) {
 	d, err := c.manifest(ref)
 	if errors.Is(err, errNotFound) {
 		return nil, fmt.Errorf("%w: image %s does not exist", ErrRegistry, ref)
@@ -110,64 +181,68 @@ func (c *client) resolve(ref name.Reference) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{
-		ref:  ref.Context().Digest(d.Digest.String()),
-		desc: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: int64(len(d.Manifest))},
+	t := &Target{
+		Ref:        ref.Context().Digest(d.Digest.String()),
+		Descriptor: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: int64(len(d.Manifest))},
 	}
 	if d.MediaType.IsIndex() {
 		var idx v1.IndexManifest
 		if err := json.Unmarshal(d.Manifest, &idx); err != nil {
-			return nil, fmt.Errorf("%w: index %s: %w", ErrMalformed, t.ref, err)
+			return nil, fmt.Errorf("%w: index %s: %w", ErrMalformed, t.Ref, err)
 		}
 		for _, m := range idx.Manifests {
 			if m.MediaType.IsImage() {
-				t.children = append(t.children, m)
+				t.Platforms = append(t.Platforms, m)
 			}
 		}
 	}
 	return t, nil
 }
 
-// signSetup opens a session, derives the signer's verifier (to recognise its own earlier work) and
-// key hint, and resolves ref.
-func signSetup(ctx context.Context, ref name.Reference, s Signer, o Options) (*client, Verifier, string, *target, error) {
+// signSetup opens a session and derives the signer's verifier (to recognise its own earlier work)
+// and key hint.
+func signSetup(ctx context.Context, s Signer, o Options) (*client, Verifier, string, error) {
 	c, err := newClient(ctx, o.RemoteOptions)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
 	v, err := NewVerifier(s)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
 	hint, err := KeyHint(s.PublicKey())
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
-	t, err := c.resolve(ref)
-	if err != nil {
-		return nil, nil, "", nil, err
-	}
-	return c, v, hint, t, nil
+	return c, v, hint, nil
 }
 
 // Sign signs the image ref names, in the chosen formats; an index is signed together with each of
 // its platform manifests. Signing twice with the same key adds nothing.
 func Sign(ctx context.Context, ref name.Reference, s Signer, o Options) (Written, error) {
+	t, err := ResolveTarget(ctx, ref, o.RemoteOptions)
+	if err != nil {
+		return Written{}, err
+	}
+	return SignTarget(ctx, t, s, o)
+}
+
+// SignTarget is Sign for a target already known: nothing is fetched to find out what to sign.
+func SignTarget(ctx context.Context, t Target, s Signer, o Options) (Written, error) {
 	var w Written
-	c, v, hint, t, err := signSetup(ctx, ref, s, o)
+	c, v, hint, err := signSetup(ctx, s, o)
 	if err != nil {
 		return w, err
 	}
-	subjects := append([]v1.Descriptor{t.desc}, t.children...)
+	subjects := append([]v1.Descriptor{t.Descriptor}, t.Platforms...)
 	for _, desc := range subjects {
-		d := t.ref.Context().Digest(desc.Digest.String())
+		d := t.Ref.Context().Digest(desc.Digest.String())
 		if o.formats()&FormatLegacy != 0 {
-			n, err := c.signLegacy(ctx, d, s, v, hint)
+			a, err := c.signLegacy(ctx, d, s, v, hint)
 			if err != nil {
 				return w, fmt.Errorf("signing %s: %w", d, err)
 			}
-			w.Signatures += n
-			w.Present += 1 - n
+			w.add(a)
 		}
 		if o.formats()&FormatBundle != 0 {
 			stmt, err := NewStatement(d.Context().Name(), desc.Digest, Predicate{Type: SignPredicateType})
@@ -182,15 +257,11 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, o Options) (Written
 			if err != nil {
 				return w, err
 			}
-			added, err := c.putBundle(d, desc, env, SignPredicateType, hint, existing, v, o.now())
+			ref, added, err := c.putBundle(d, desc, env, SignPredicateType, hint, existing, v, o.now())
 			if err != nil {
 				return w, fmt.Errorf("signing %s: %w", d, err)
 			}
-			if added {
-				w.Signatures++
-			} else {
-				w.Present++
-			}
+			w.add(Artifact{Kind: KindSignature, Format: FormatBundle, Subject: desc.Digest, KeyHint: hint, Ref: ref.String(), New: added})
 		}
 	}
 	return w, nil
@@ -200,15 +271,25 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, o Options) (Written
 // the chosen formats. Attestations are per image: for an index, attest each platform manifest with
 // its own evidence. A statement this key already attached is not attached again.
 func Attest(ctx context.Context, ref name.Reference, s Signer, preds []Predicate, o Options) (Written, error) {
+	t, err := ResolveTarget(ctx, ref, o.RemoteOptions)
+	if err != nil {
+		return Written{}, err
+	}
+	return AttestTarget(ctx, t, s, preds, o)
+}
+
+// AttestTarget is Attest for a target already known (for a platform image, t.Image(p)): nothing is
+// fetched to find out what to attest.
+func AttestTarget(ctx context.Context, t Target, s Signer, preds []Predicate, o Options) (Written, error) {
 	var w Written
-	c, v, hint, t, err := signSetup(ctx, ref, s, o)
+	c, v, hint, err := signSetup(ctx, s, o)
 	if err != nil {
 		return w, err
 	}
 	envs := make([]*Envelope, len(preds))
 	predTypes := make([]string, len(preds))
 	for i, p := range preds {
-		stmt, err := NewStatement(t.ref.Context().Name(), t.desc.Digest, p)
+		stmt, err := NewStatement(t.Ref.Context().Name(), t.Descriptor.Digest, p)
 		if err != nil {
 			return w, err
 		}
@@ -218,61 +299,36 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, preds []Predicate
 		predTypes[i] = p.Type
 	}
 	var g errgroup.Group
+	var legacy, bundles []Artifact
 	if o.formats()&FormatLegacy != 0 {
-		g.Go(func() error {
-			n, err := c.attestLegacy(envs, predTypes, t.ref, v, hint)
-			w.Attestations += n
-			w.Present += len(envs) - n
+		g.Go(func() (err error) {
+			legacy, err = c.attestLegacy(envs, predTypes, t.Ref, v, hint)
 			return err
 		})
 	}
-	var bundleAdded, bundlePresent int
 	if o.formats()&FormatBundle != 0 {
 		g.Go(func() error {
-			existing, err := c.referrers(t.ref)
+			existing, err := c.referrers(t.Ref)
 			if err != nil {
 				return err
 			}
 			for i, env := range envs {
-				added, err := c.putBundle(t.ref, t.desc, env, predTypes[i], hint, existing, v, o.now())
+				ref, added, err := c.putBundle(t.Ref, t.Descriptor, env, predTypes[i], hint, existing, v, o.now())
 				if err != nil {
 					return err
 				}
-				if added {
-					bundleAdded++
-				} else {
-					bundlePresent++
-				}
+				bundles = append(bundles, Artifact{Kind: KindAttestation, Format: FormatBundle, Subject: t.Descriptor.Digest,
+					KeyHint: hint, PredicateType: predTypes[i], Ref: ref.String(), New: added})
 			}
 			return nil
 		})
 	}
 	err = g.Wait()
-	w.Attestations += bundleAdded
-	w.Present += bundlePresent
+	for _, a := range append(legacy, bundles...) {
+		w.add(a)
+	}
 	if err != nil {
-		return w, fmt.Errorf("attesting %s: %w", t.ref, err)
+		return w, fmt.Errorf("attesting %s: %w", t.Ref, err)
 	}
 	return w, nil
-}
-
-// Platforms resolves ref and returns the digests of the images that carry evidence: the image
-// itself, or each platform manifest of an index.
-func Platforms(ctx context.Context, ref name.Reference, o RemoteOptions) ([]v1.Hash, error) {
-	c, err := newClient(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	t, err := c.resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	if len(t.children) == 0 {
-		return []v1.Hash{t.desc.Digest}, nil
-	}
-	var out []v1.Hash
-	for _, ch := range t.children {
-		out = append(out, ch.Digest)
-	}
-	return out, nil
 }

@@ -332,11 +332,11 @@ func tamperedBundle(t *testing.T, host string, _ *atomic.Bool) (name.Digest, Ver
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmt, _ := NewStatement(ref.Context().Name(), tg.desc.Digest, Predicate{Type: SignPredicateType})
+	stmt, _ := NewStatement(ref.Context().Name(), tg.Descriptor.Digest, Predicate{Type: SignPredicateType})
 	env, _ := SignEnvelope(ctx, s, InTotoPayloadType, stmt)
 	env.Payload = []byte(strings.Replace(string(env.Payload), `"predicate":{}`, `"predicate":{"x":1}`, 1))
 	hint, _ := KeyHint(s.PublicKey())
-	if _, err := c.putBundle(ref, tg.desc, env, SignPredicateType, hint, nil, v, testNow()); err != nil {
+	if _, _, err := c.putBundle(ref, tg.Descriptor, env, SignPredicateType, hint, nil, v, testNow()); err != nil {
 		t.Fatal(err)
 	}
 	return ref, v
@@ -372,7 +372,7 @@ func otherImageBundle(t *testing.T, host string, _ *atomic.Bool) (name.Digest, V
 	stmt, _ := NewStatement(refA.Context().Name(), mustHash(refA), Predicate{Type: SignPredicateType})
 	env, _ := SignEnvelope(ctx, s, InTotoPayloadType, stmt)
 	hint, _ := KeyHint(s.PublicKey())
-	if _, err := c.putBundle(refB, tb.desc, env, SignPredicateType, hint, nil, v, testNow()); err != nil {
+	if _, _, err := c.putBundle(refB, tb.Descriptor, env, SignPredicateType, hint, nil, v, testNow()); err != nil {
 		t.Fatal(err)
 	}
 	return refB, v
@@ -439,5 +439,104 @@ func TestVerifyCache(t *testing.T) {
 	}
 	if n := verify(); n == 0 {
 		t.Fatal("a damaged cache was trusted")
+	}
+}
+
+// TestTargetArtifacts signs and attests a target the caller already knows (as a build that has just
+// pushed does): no manifest of the index or its images is fetched to find out what to sign, every
+// signature and attestation is reported with where it lives, exactly as verification names it, and
+// doing it again reports the same ones as already there.
+func TestTargetArtifacts(t *testing.T) {
+	ctx := context.Background()
+	idx, err := random.Index(128, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	m, _ := idx.IndexManifest()
+	raw, _ := idx.RawManifest()
+	mt, _ := idx.MediaType()
+	var subjectFetches atomic.Int32
+	subjects := map[string]bool{d.String(): true, m.Manifests[0].Digest.String(): true, m.Manifests[1].Digest.String(): true}
+	host := regtest.Registry(t, regtest.WithReferrers(false), regtest.WithHandler(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if i := strings.LastIndex(r.URL.Path, "/manifests/"); i >= 0 && r.Method != http.MethodPut && subjects[r.URL.Path[i+len("/manifests/"):]] {
+				subjectFetches.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	ref, _ := name.ParseReference(host + "/multi:v1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	subjectFetches.Store(0) // pushing an index checks its images
+	target := Target{Ref: ref.Context().Digest(d.String()), Descriptor: v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, Platforms: m.Manifests}
+	s, v := testKey(t)
+	hint, _ := KeyHint(s.PublicKey())
+	w, err := SignTarget(ctx, target, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atts []Artifact
+	for _, img := range target.Images() {
+		aw, err := AttestTarget(ctx, img, s, []Predicate{provenance()}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		atts = append(atts, aw.Artifacts...)
+	}
+	if n := subjectFetches.Load(); n != 0 {
+		t.Errorf("signing a known target fetched its manifests %d times", n)
+	}
+	if len(w.Artifacts) != 6 || len(atts) != 4 {
+		t.Fatalf("%d signatures and %d attestations reported, want 6 (3 manifests, 2 formats) and 4 (2 images, 2 formats)", len(w.Artifacts), len(atts))
+	}
+	key := func(kind string, f Format, subject, ref, pt string) string {
+		return strings.Join([]string{kind, f.String(), subject, ref, pt}, " ")
+	}
+	reported := map[string]bool{}
+	for _, a := range append(w.Artifacts, atts...) {
+		if !a.New || a.KeyHint != hint {
+			t.Errorf("%+v: want new, by key %s", a, hint)
+		}
+		reported[key(a.Kind, a.Format, a.Subject.String(), a.Ref, a.PredicateType)] = true
+	}
+	signed, err := VerifyEach(ctx, ref, v, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range signed {
+		for _, sig := range sm.Signatures {
+			if k := key(KindSignature, sig.Format, sm.Digest.DigestStr(), sig.Source, ""); !reported[k] {
+				t.Errorf("verified signature %q was not reported", k)
+			}
+			delete(reported, key(KindSignature, sig.Format, sm.Digest.DigestStr(), sig.Source, ""))
+		}
+	}
+	attested, err := VerifyEachAttestations(ctx, ref, v, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, am := range attested {
+		for _, a := range am.Attestations {
+			k := key(KindAttestation, a.Format, am.Digest.DigestStr(), a.Source, a.Statement.PredicateType)
+			if !reported[k] {
+				t.Errorf("verified attestation %q was not reported", k)
+			}
+			delete(reported, k)
+		}
+	}
+	for k := range reported {
+		t.Errorf("reported %q, which does not verify", k)
+	}
+	again, err := SignTarget(ctx, target, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range again.Artifacts {
+		if a.New || a.Ref != w.Artifacts[i].Ref {
+			t.Errorf("signing again: %+v, want %s already there", a, w.Artifacts[i].Ref)
+		}
 	}
 }

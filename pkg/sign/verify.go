@@ -58,7 +58,7 @@ func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]S
 	var out []Signature
 	err = evaluate(cands, ErrNoSignatures, func(s Signature, _ *Statement) { out = append(out, s) })
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", t.ref, err)
+		return nil, fmt.Errorf("verifying %s: %w", t.Ref, err)
 	}
 	return out, nil
 }
@@ -91,14 +91,14 @@ func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, pre
 		err = fmt.Errorf("%w: no %s attestation verifies", ErrNoAttestations, predicateType)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verifying attestations of %s: %w", t.ref, err)
+		return nil, fmt.Errorf("verifying attestations of %s: %w", t.Ref, err)
 	}
 	return out, nil
 }
 
 // verifySetup opens a session and resolves ref. For a digest reference the image's manifest is
 // fetched (and checked against the digest) while the signatures are read: wait reports how that went.
-func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (c *client, t *target, hint string, wait func() error, err error) {
+func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (c *client, t *Target, hint string, wait func() error, err error) {
 	if c, err = newClient(ctx, o.RemoteOptions); err != nil {
 		return nil, nil, "", nil, err
 	}
@@ -115,7 +115,7 @@ func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options)
 			_, err := c.resolve(ref)
 			done <- err
 		}()
-		return c, &target{ref: d, desc: v1.Descriptor{Digest: h}}, hint, func() error { return <-done }, nil
+		return c, &Target{Ref: d, Descriptor: v1.Descriptor{Digest: h}}, hint, func() error { return <-done }, nil
 	}
 	if t, err = c.resolve(ref); err != nil {
 		return nil, nil, "", nil, err
@@ -126,7 +126,7 @@ func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options)
 // candidates lists the signatures (suffix "sig") or attestations ("att") of t in the chosen formats.
 // The legacy tag and the referrers are read in parallel; a registry failure of either is an error,
 // since a missing answer must not read as "no signatures".
-func (c *client) candidates(t *target, f Format, suffix string, want func(predicateType string) bool, v Verifier, hint string) ([]candidate, error) {
+func (c *client) candidates(t *Target, f Format, suffix string, want func(predicateType string) bool, v Verifier, hint string) ([]candidate, error) {
 	var legacy, bundles []candidate
 	var g errgroup.Group
 	if f&FormatLegacy != 0 {
@@ -147,9 +147,9 @@ func (c *client) candidates(t *target, f Format, suffix string, want func(predic
 	return append(legacy, bundles...), nil
 }
 
-func (c *client) legacyCandidates(t *target, suffix string, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
-	repo := t.ref.Context()
-	tag := legacyTag(t.desc.Digest, suffix)
+func (c *client) legacyCandidates(t *Target, suffix string, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+	repo := t.Ref.Context()
+	tag := legacyTag(t.Descriptor.Digest, suffix)
 	d, err := c.manifest(repo.Tag(tag))
 	if errors.Is(err, errNotFound) {
 		return nil, nil
@@ -167,7 +167,7 @@ func (c *client) legacyCandidates(t *target, suffix string, want func(string) bo
 		switch {
 		case suffix == "sig" && l.MediaType == SimpleSigningMediaType:
 			out = append(out, candidate{format: FormatLegacy, source: source, check: func() (Signature, *Statement, error) {
-				return c.checkSimpleSigning(repo, l, t.desc.Digest, v, hint, source)
+				return c.checkSimpleSigning(repo, l, t.Descriptor.Digest, v, hint, source)
 			}})
 		case suffix == "att" && l.MediaType == DSSEMediaType:
 			// The annotation is unsigned: it only skips what cannot match; the statement decides.
@@ -183,7 +183,7 @@ func (c *client) legacyCandidates(t *target, suffix string, want func(string) bo
 				if err != nil {
 					return Signature{}, nil, err
 				}
-				return checkEnvelope(env, l.Annotations[KeyHintAnnotation], t.desc.Digest, v, hint, FormatLegacy, source)
+				return checkEnvelope(env, l.Annotations[KeyHintAnnotation], t.Descriptor.Digest, v, hint, FormatLegacy, source)
 			}})
 		}
 	}
@@ -241,15 +241,15 @@ func checkEnvelope(env *Envelope, theirHint string, d v1.Hash, v Verifier, hint 
 	return Signature{Format: f, Source: source, Payload: env.Payload}, st, nil
 }
 
-func (c *client) bundleCandidates(t *target, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
-	refs, err := c.referrers(t.ref)
+func (c *client) bundleCandidates(t *Target, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+	refs, err := c.referrers(t.Ref)
 	if errors.Is(err, errNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	repo := t.ref.Context()
+	repo := t.Ref.Context()
 	var out []candidate
 	for _, r := range refs {
 		if !maybeBundle(r) {
@@ -267,7 +267,7 @@ func (c *client) bundleCandidates(t *target, want func(string) bool, v Verifier,
 			if err != nil {
 				return Signature{}, nil, err
 			}
-			s, st, err := checkEnvelope(b.Envelope, b.Hint, t.desc.Digest, v, hint, FormatBundle, source)
+			s, st, err := checkEnvelope(b.Envelope, b.Hint, t.Descriptor.Digest, v, hint, FormatBundle, source)
 			if err == nil && !want(st.PredicateType) {
 				return Signature{}, nil, errSkip
 			}

@@ -279,11 +279,17 @@ func (s *Spec) Tag() string {
 // Digest is the sha256 of the spec's canonical encoding: two specs that decode to the same
 // values have the same digest whatever their formatting.
 func (s *Spec) Digest() string {
+	sum := sha256.Sum256(s.Canonical())
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Canonical is the spec's canonical encoding, with its defaults filled in: a YAML document that
+// Parse reads back to the same spec. The catalog records it as the bytes a version was built from.
+func (s *Spec) Canonical() []byte {
 	data, err := yaml.Marshal(s)
 	if err != nil {
 		// Marshalling plain structs of strings, maps and numbers cannot fail.
 		panic(fmt.Sprintf("encoding spec: %v", err))
 	}
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return data
 }

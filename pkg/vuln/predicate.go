@@ -2,6 +2,8 @@ package vuln
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -78,4 +80,28 @@ func CosignPredicate(r evidence.Report, opt PredicateOptions) ([]byte, error) {
 		p.Invocation.Parameters = []string{}
 	}
 	return json.MarshalIndent(p, "", "  ")
+}
+
+// NewScanRecord describes a scan with the given data, for the evidence of an image: the DB URI
+// lists the sources' origins, the version is the newest import time (as ingot scan -o cosign-vuln
+// says it).
+func NewScanRecord(scanner string, sources []SourceStatus, vex []string, started, finished time.Time) evidence.ScanRecord {
+	var origins []string
+	var newest time.Time
+	for _, s := range sources {
+		o := s.Origin
+		if o == "" {
+			o = s.Name
+		}
+		origins = append(origins, o)
+		if s.Imported.After(newest) {
+			newest = s.Imported
+		}
+	}
+	slices.Sort(origins)
+	r := evidence.ScanRecord{Scanner: scanner, DBURI: strings.Join(slices.Compact(origins), " "), VEX: vex, Started: started.UTC(), Finished: finished.UTC()}
+	if !newest.IsZero() {
+		r.DBVersion = newest.UTC().Format(time.RFC3339)
+	}
+	return r
 }

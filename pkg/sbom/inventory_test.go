@@ -14,7 +14,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// line is what a catalog test checks of a package: its URL, the index of its layer and its locations.
+// line is what an inventory test checks of a package: its URL, the index of its layer and its locations.
 func line(p evidence.Package, layers []v1.Layer) string {
 	idx := -1
 	for i, l := range layers {
@@ -29,7 +29,7 @@ func line(p evidence.Package, layers []v1.Layer) string {
 	return s
 }
 
-func TestCatalog(t *testing.T) {
+func TestInventory(t *testing.T) {
 	statusD := "var/lib/dpkg/status.d/"
 	debianRelease := []tfile{
 		file("usr/lib/os-release", fixture(t, "os-release/debian")),
@@ -190,7 +190,7 @@ func TestCatalog(t *testing.T) {
 				layers = append(layers, layerOf(t, files...))
 			}
 			var skipped []string
-			inv, err := Catalog(context.Background(), imageOf(t, layers...), Options{
+			inv, err := Inventory(context.Background(), imageOf(t, layers...), Options{
 				Ref:     "test:1",
 				Skipped: func(p string, err error) { skipped = append(skipped, p) },
 			})
@@ -217,15 +217,15 @@ func TestCatalog(t *testing.T) {
 	}
 }
 
-// TestCatalogGoBinary catalogs a real Go binary built from testdata/gobin: the main module, the
+// TestInventoryGoBinary catalogs a real Go binary built from testdata/gobin: the main module, the
 // golang.org/x/sync it links at the version this module requires, and the toolchain as stdlib.
-func TestCatalogGoBinary(t *testing.T) {
+func TestInventoryGoBinary(t *testing.T) {
 	bin := goBinary(t)
 	img := imageOf(t,
 		layerOf(t, fileBytes("usr/local/bin/gobin", bin), file("usr/lib/libfake.so", "\x7fELF"+strings.Repeat("\x00", 100))),
 		layerOf(t, fileBytes("opt/gobin-copy", bin)),
 	)
-	inv, err := Catalog(context.Background(), img, Options{})
+	inv, err := Inventory(context.Background(), img, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,12 +289,12 @@ func TestGoPackages(t *testing.T) {
 	}
 }
 
-// TestCatalogCancel stops on a cancelled context instead of reading on.
-func TestCatalogCancel(t *testing.T) {
+// TestInventoryCancel stops on a cancelled context instead of reading on.
+func TestInventoryCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	img := imageOf(t, layerOf(t, file("lib/apk/db/installed", fixture(t, "apk/installed"))))
-	if _, err := Catalog(ctx, img, Options{}); err == nil {
-		t.Fatal("Catalog ignored a cancelled context")
+	if _, err := Inventory(ctx, img, Options{}); err == nil {
+		t.Fatal("Inventory ignored a cancelled context")
 	}
 }

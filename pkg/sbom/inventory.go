@@ -23,7 +23,7 @@ import (
 // Sentinel errors.
 var (
 	// ErrEvidence is wrapped by errors about a file that should record packages but cannot be read as
-	// such; Catalog leaves the file out and reports it through Options.Skipped.
+	// such; Inventory leaves the file out and reports it through Options.Skipped.
 	ErrEvidence = errors.New("sbom: malformed package record")
 	// ErrUnsupportedType is wrapped when a package URL's type is none of deb, apk, golang, npm, pypi.
 	ErrUnsupportedType = errors.New("sbom: unsupported package type")
@@ -33,13 +33,13 @@ var (
 	ErrInvalid = errors.New("sbom: invalid document")
 )
 
-// Options tune Catalog.
+// Options tune Inventory.
 type Options struct {
 	// Ref is the name the user gave the image, recorded in Inventory.Image.Ref.
 	Ref string
 	// Skipped, when set, is told about each surviving file that should record packages but is
 	// malformed (a truncated package.json, a corrupt status file). Such a file is left out and the
-	// rest of the image is still catalogued.
+	// rest of the image is still read.
 	Skipped func(path string, err error)
 	// Limits bound how much the image's layers may decompress to.
 	Limits imageref.Limits
@@ -49,26 +49,26 @@ type Options struct {
 // full distribution is a few MiB.
 const maxEvidence = 64 << 20
 
-// cataloger reads one kind of file that records installed packages.
-type cataloger interface {
+// reader reads one kind of file that records installed packages.
+type reader interface {
 	// wants reports whether the regular file at p (clean, relative to the root) is its evidence.
 	wants(p string) bool
 	// parse reads the file. Packages come back without PURL, Ecosystem, Layer and Locations, which
-	// Catalog fills once it knows the distro and which files survived the later layers.
+	// Inventory fills once it knows the distro and which files survived the later layers.
 	parse(p string, r io.Reader) ([]evidence.Package, error)
 }
 
-func catalogers() []cataloger {
-	return []cataloger{debianCataloger{}, alpineCataloger{}, npmCataloger{}, pythonCataloger{}}
+func readers() []reader {
+	return []reader{debianReader{}, alpineReader{}, npmReader{}, pythonReader{}}
 }
 
-// Catalog reads the inventory of an image: walks every layer once, in order, applying whiteouts, and
-// runs the catalogers on the files that survive. Each package records the layer (diff ID) that last
+// Inventory reads the inventory of an image: walks every layer once, in order, applying whiteouts, and
+// runs the readers on the files that survive. Each package records the layer (diff ID) that last
 // wrote its evidence file; packages whose evidence was deleted in a later layer are not reported.
 //
 // Layers are read concurrently, each as one stream; only files whose names say they record packages
 // are read, plus ELF files (for Go build info), and everything else is skipped in the stream.
-func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
+func Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
 	inv := &evidence.Inventory{Image: evidence.Image{Ref: opt.Ref}, Packages: []evidence.Package{}}
 	d, err := img.Digest()
 	if err != nil {
@@ -94,7 +94,7 @@ func Catalog(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventor
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
 		g.Go(func() error {
-			s, err := scanLayer(gctx, lr, l, diffIDs[i], catalogers())
+			s, err := scanLayer(gctx, lr, l, diffIDs[i], readers())
 			if err != nil {
 				return fmt.Errorf("reading layer %d: %w", i, err)
 			}
@@ -136,7 +136,7 @@ type record struct {
 	licenses []string
 }
 
-// layerScan is what Catalog keeps of one layer: the files of interest, and enough of the rest to
+// layerScan is what Inventory keeps of one layer: the files of interest, and enough of the rest to
 // know which files of lower layers it hides.
 type layerScan struct {
 	diffID string
@@ -156,21 +156,21 @@ func cleanPath(name string) (string, bool) {
 	return p[1:], true
 }
 
-func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, cats []cataloger) (*layerScan, error) {
+func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, rs []reader) (*layerScan, error) {
 	s := &layerScan{
 		diffID:    diffID.String(),
 		entries:   make(map[string]bool, 1024),
 		whiteouts: map[string]struct{}{},
 		opaque:    map[string]struct{}{},
 	}
-	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, cats) }); err != nil {
+	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, rs) }); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", diffID, err)
 	}
 	return s, nil
 }
 
 // read records the files of interest of one layer's tar stream.
-func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, cats []cataloger) error {
+func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, rs []reader) error {
 	var (
 		head [4]byte
 		buf  []byte // file contents, reused from one file to the next
@@ -225,7 +225,7 @@ func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, ca
 			s.records = append(s.records, record{kind: recCopyright, path: p, owner: owner, licenses: debianLicenseNames(buf)})
 			continue
 		}
-		if c := wanted(p, cats); c != nil {
+		if c := wanted(p, rs); c != nil {
 			rec := record{kind: recPackages, path: p}
 			if h.Size > maxEvidence {
 				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
@@ -258,9 +258,9 @@ func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, ca
 	}
 }
 
-// wanted is the first cataloger that reads the file at p, or nil.
-func wanted(p string, cats []cataloger) cataloger {
-	for _, c := range cats {
+// wanted is the first reader that reads the file at p, or nil.
+func wanted(p string, rs []reader) reader {
+	for _, c := range rs {
 		if c.wants(p) {
 			return c
 		}

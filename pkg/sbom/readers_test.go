@@ -12,7 +12,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// summary is the cataloger-level facts of a package, one comparable line.
+// summary is the reader-level facts of a package, one comparable line.
 func summary(p evidence.Package) string {
 	return fmt.Sprintf("%s %s %s arch=%s src=%s@%s lic=%s", p.Type, p.Name, p.Version, p.Arch, p.Source, p.SourceVersion, strings.Join(p.Licenses, "|"))
 }
@@ -26,68 +26,68 @@ func summaries(pkgs []evidence.Package) []string {
 	return out
 }
 
-func TestCatalogers(t *testing.T) {
+func TestReaders(t *testing.T) {
 	tests := []struct {
 		name    string
-		c       cataloger
+		c       reader
 		file    string // under testdata
 		want    []string
 		wantErr bool
 	}{
-		{name: "dpkg status: installed stanzas only, source and binNMU source version", c: debianCataloger{}, file: "dpkg/status", want: []string{
+		{name: "dpkg status: installed stanzas only, source and binNMU source version", c: debianReader{}, file: "dpkg/status", want: []string{
 			"deb libc6 2.36-9+deb12u4 arch=amd64 src=glibc@2.36-9+deb12u4 lic=",
 			"deb libfoo1 1.0-1+b1 arch=amd64 src=foo@1.0-1 lic=",
 			"deb tzdata 2024a-0+deb12u1 arch=all src=tzdata@2024a-0+deb12u1 lic=",
 			"deb zlib1g 1:1.2.13.dfsg-1 arch=amd64 src=zlib@1:1.2.13.dfsg-1 lic=",
 		}},
-		{name: "status.d file without Status is installed", c: debianCataloger{}, file: "dpkg/distroless", want: []string{
+		{name: "status.d file without Status is installed", c: debianReader{}, file: "dpkg/distroless", want: []string{
 			"deb base-files 12.4+deb12u5 arch=amd64 src=base-files@12.4+deb12u5 lic=",
 		}},
-		{name: "dpkg stanza without version", c: debianCataloger{}, file: "dpkg/no-version", wantErr: true},
-		{name: "dpkg syntax error", c: debianCataloger{}, file: "dpkg/bad-syntax", wantErr: true},
-		{name: "apk installed database", c: alpineCataloger{}, file: "apk/installed", want: []string{
+		{name: "dpkg stanza without version", c: debianReader{}, file: "dpkg/no-version", wantErr: true},
+		{name: "dpkg syntax error", c: debianReader{}, file: "dpkg/bad-syntax", wantErr: true},
+		{name: "apk installed database", c: alpineReader{}, file: "apk/installed", want: []string{
 			"apk busybox-binsh 1.36.1-r15 arch=x86_64 src=busybox@1.36.1-r15 lic=GPL-2.0-only",
 			"apk libcrypto3 3.1.4-r5 arch=x86_64 src=openssl@3.1.4-r5 lic=Apache-2.0",
 			"apk musl 1.2.4_git20230717-r4 arch=x86_64 src=musl@1.2.4_git20230717-r4 lic=MIT",
 			"apk scanelf 1.3.7-r2 arch=x86_64 src=pax-utils@1.3.7-r2 lic=GPL-2.0-only MIT",
 		}},
-		{name: "apk stanza without version", c: alpineCataloger{}, file: "apk/truncated", wantErr: true},
-		{name: "apk garbage", c: alpineCataloger{}, file: "apk/garbage", wantErr: true},
-		{name: "scoped package.json", c: npmCataloger{}, file: "npm/package.json", want: []string{
+		{name: "apk stanza without version", c: alpineReader{}, file: "apk/truncated", wantErr: true},
+		{name: "apk garbage", c: alpineReader{}, file: "apk/garbage", wantErr: true},
+		{name: "scoped package.json", c: npmReader{}, file: "npm/package.json", want: []string{
 			"npm @babel/code-frame 7.23.5 arch= src=@ lic=MIT",
 		}},
-		{name: "package.json legacy license object", c: npmCataloger{}, file: "npm/legacy-license.json", want: []string{
+		{name: "package.json legacy license object", c: npmReader{}, file: "npm/legacy-license.json", want: []string{
 			"npm old-thing 0.1.0 arch= src=@ lic=BSD-3-Clause",
 		}},
-		{name: "package.json licenses array", c: npmCataloger{}, file: "npm/licenses-array.json", want: []string{
+		{name: "package.json licenses array", c: npmReader{}, file: "npm/licenses-array.json", want: []string{
 			"npm older-thing 0.0.1 arch= src=@ lic=MIT|Apache-2.0",
 		}},
-		{name: "package.json without version", c: npmCataloger{}, file: "npm/no-version.json", wantErr: true},
-		{name: "truncated package.json", c: npmCataloger{}, file: "npm/truncated.json", wantErr: true},
-		{name: "lockfile v3: nested, scoped and aliased; no root, dev or link", c: npmCataloger{}, file: "npm/lock-v3/package-lock.json", want: []string{
+		{name: "package.json without version", c: npmReader{}, file: "npm/no-version.json", wantErr: true},
+		{name: "truncated package.json", c: npmReader{}, file: "npm/truncated.json", wantErr: true},
+		{name: "lockfile v3: nested, scoped and aliased; no root, dev or link", c: npmReader{}, file: "npm/lock-v3/package-lock.json", want: []string{
 			"npm @types/node 20.10.0 arch= src=@ lic=MIT",
 			"npm debug 2.6.9 arch= src=@ lic=MIT",
 			"npm express 4.18.2 arch= src=@ lic=MIT",
 			"npm real-name 1.2.3 arch= src=@ lic=",
 		}},
-		{name: "lockfile v1: nested dependencies, no dev", c: npmCataloger{}, file: "npm/lock-v1/package-lock.json", want: []string{
+		{name: "lockfile v1: nested dependencies, no dev", c: npmReader{}, file: "npm/lock-v1/package-lock.json", want: []string{
 			"npm lodash 4.17.20 arch= src=@ lic=",
 			"npm qs 6.5.3 arch= src=@ lic=",
 			"npm request 2.88.2 arch= src=@ lic=",
 		}},
-		{name: "dist-info METADATA: headers only", c: pythonCataloger{}, file: "python/requests-2.31.0.dist-info/METADATA", want: []string{
+		{name: "dist-info METADATA: headers only", c: pythonReader{}, file: "python/requests-2.31.0.dist-info/METADATA", want: []string{
 			"pypi requests 2.31.0 arch= src=@ lic=Apache 2.0",
 		}},
-		{name: "egg-info PKG-INFO", c: pythonCataloger{}, file: "python/six.egg-info/PKG-INFO", want: []string{
+		{name: "egg-info PKG-INFO", c: pythonReader{}, file: "python/six.egg-info/PKG-INFO", want: []string{
 			"pypi six 1.16.0 arch= src=@ lic=MIT",
 		}},
-		{name: "License-Expression wins over License", c: pythonCataloger{}, file: "python/Typing_Extensions.METADATA", want: []string{
+		{name: "License-Expression wins over License", c: pythonReader{}, file: "python/Typing_Extensions.METADATA", want: []string{
 			"pypi Typing_Extensions 4.12.2 arch= src=@ lic=PSF-2.0",
 		}},
-		{name: "license text is not a license name", c: pythonCataloger{}, file: "python/long-license.METADATA", want: []string{
+		{name: "license text is not a license name", c: pythonReader{}, file: "python/long-license.METADATA", want: []string{
 			"pypi wordy 1.0 arch= src=@ lic=",
 		}},
-		{name: "metadata without name", c: pythonCataloger{}, file: "python/no-name.METADATA", wantErr: true},
+		{name: "metadata without name", c: pythonReader{}, file: "python/no-name.METADATA", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,35 +116,35 @@ func TestCatalogers(t *testing.T) {
 	}
 }
 
-func TestCatalogerPaths(t *testing.T) {
+func TestReaderPaths(t *testing.T) {
 	tests := []struct {
-		c    cataloger
+		c    reader
 		path string
 		want bool
 	}{
-		{debianCataloger{}, "var/lib/dpkg/status", true},
-		{debianCataloger{}, "var/lib/dpkg/status-old", false},
-		{debianCataloger{}, "var/lib/dpkg/status.d/libc6", true},
-		{debianCataloger{}, "var/lib/dpkg/status.d/libc6.md5sums", false},
-		{debianCataloger{}, "var/lib/dpkg/status.d/sub/libc6", false},
-		{debianCataloger{}, "usr/var/lib/dpkg/status", false},
-		{alpineCataloger{}, "lib/apk/db/installed", true},
-		{alpineCataloger{}, "lib/apk/db/installed.old", false},
-		{npmCataloger{}, "usr/lib/node_modules/npm/package.json", true},
-		{npmCataloger{}, "app/node_modules/@babel/core/package.json", true},
-		{npmCataloger{}, "node_modules/a/node_modules/b/package.json", true},
-		{npmCataloger{}, "app/node_modules/a/test/fixtures/package.json", false},
-		{npmCataloger{}, "app/node_modules/@scope/package.json", false},
-		{npmCataloger{}, "app/node_modules/.bin/package.json", false},
-		{npmCataloger{}, "app/package.json", false},
-		{npmCataloger{}, "app/my_node_modules/a/package.json", false},
-		{npmCataloger{}, "app/package-lock.json", true},
-		{npmCataloger{}, "app/node_modules/a/package-lock.json", false},
-		{pythonCataloger{}, "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", true},
-		{pythonCataloger{}, "usr/lib/python3/dist-packages/six-1.16.0.dist-info/RECORD", false},
-		{pythonCataloger{}, "usr/lib/python3/dist-packages/six.egg-info/PKG-INFO", true},
-		{pythonCataloger{}, "usr/lib/python3/dist-packages/six-1.16.0.egg-info", true},
-		{pythonCataloger{}, "usr/share/doc/METADATA", false},
+		{debianReader{}, "var/lib/dpkg/status", true},
+		{debianReader{}, "var/lib/dpkg/status-old", false},
+		{debianReader{}, "var/lib/dpkg/status.d/libc6", true},
+		{debianReader{}, "var/lib/dpkg/status.d/libc6.md5sums", false},
+		{debianReader{}, "var/lib/dpkg/status.d/sub/libc6", false},
+		{debianReader{}, "usr/var/lib/dpkg/status", false},
+		{alpineReader{}, "lib/apk/db/installed", true},
+		{alpineReader{}, "lib/apk/db/installed.old", false},
+		{npmReader{}, "usr/lib/node_modules/npm/package.json", true},
+		{npmReader{}, "app/node_modules/@babel/core/package.json", true},
+		{npmReader{}, "node_modules/a/node_modules/b/package.json", true},
+		{npmReader{}, "app/node_modules/a/test/fixtures/package.json", false},
+		{npmReader{}, "app/node_modules/@scope/package.json", false},
+		{npmReader{}, "app/node_modules/.bin/package.json", false},
+		{npmReader{}, "app/package.json", false},
+		{npmReader{}, "app/my_node_modules/a/package.json", false},
+		{npmReader{}, "app/package-lock.json", true},
+		{npmReader{}, "app/node_modules/a/package-lock.json", false},
+		{pythonReader{}, "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", true},
+		{pythonReader{}, "usr/lib/python3/dist-packages/six-1.16.0.dist-info/RECORD", false},
+		{pythonReader{}, "usr/lib/python3/dist-packages/six.egg-info/PKG-INFO", true},
+		{pythonReader{}, "usr/lib/python3/dist-packages/six-1.16.0.egg-info", true},
+		{pythonReader{}, "usr/share/doc/METADATA", false},
 	}
 	for _, tt := range tests {
 		if got := tt.c.wants(tt.path); got != tt.want {
