@@ -38,6 +38,7 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	vulndb/                  imported OSV data
 //	catalog.db               the catalog (SQLite), unless CatalogDSN names another database
 //	jobs.db                  the rebuild job queue (SQLite), unless the catalog is PostgreSQL
+//	work/                    registered specs unpacked by the rebuild jobs building them
 //	locks/                   a lock per catalog version being published on this machine
 type Store struct {
 	Root string
@@ -65,6 +66,10 @@ func (s Store) JobsDSN() string {
 	}
 	return ""
 }
+
+// Work is where rebuild jobs unpack the registered specs they build, each in a temporary directory
+// of its own (safefile.MkdirTemp), removed when the job ends or, after a kill, by the next sweep.
+func (s Store) Work() string { return s.path("work") }
 
 // Catalog opens the catalog (see CatalogDSN), migrating its schema to this binary's. The caller
 // closes it.
@@ -150,7 +155,7 @@ func (s Store) tempDirs() ([]string, error) {
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
 		s.BuildCache(), s.Inventories().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
-		s.EvidenceRoot(), s.VulnDB().Dir,
+		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(),
 	}
 	for _, parent := range []string{s.Layouts().Root, s.EvidenceRoot()} {
 		entries, err := os.ReadDir(parent)
