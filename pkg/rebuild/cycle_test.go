@@ -2,12 +2,18 @@ package rebuild
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
@@ -146,4 +152,97 @@ func findJob(out *CycleOutcome, kind string) *Job {
 		}
 	}
 	return nil
+}
+
+// TestCycleBaseTag: two specs built on one base image tag. Each cycle asks the registry for the tag
+// with one manifest HEAD, whatever the number of specs; an unchanged tag rebuilds nothing and is not
+// fetched; a moved tag rebuilds both, each new version built on the new base and saying so.
+func TestCycleBaseTag(t *testing.T) {
+	var heads, gets atomic.Int32
+	count := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/library/base/manifests/12" {
+				switch r.Method {
+				case http.MethodHead:
+					heads.Add(1)
+				case http.MethodGet:
+					gets.Add(1)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	f := newFixture(t, "", count)
+	pushBase := func(seed int64) string {
+		img, err := random.Image(64+seed, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		ref, err := name.NewTag(f.host + "/library/base:12")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img, remote.WithTransport(f.tr)); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		return d.String()
+	}
+	first := pushBase(1)
+	base := "base: " + f.host + "/library/base:12\n"
+	f.register(f.specBody("one", "hello-data", base), nil)
+	f.register(f.specBody("two", "base-files", base), nil)
+	cfg := f.config()
+	if res := rebuilt(t, f.cycle(cfg)); !res["one"].Published || !res["two"].Published {
+		t.Fatalf("first cycle: %+v", res)
+	}
+	for _, image := range []string{"one", "two"} {
+		if got := baseOf(t, f, image+"@1.0-r1"); got != first {
+			t.Errorf("%s@1.0-r1 is built on %s, want %s", image, got, first)
+		}
+	}
+
+	heads.Store(0)
+	gets.Store(0)
+	out := f.cycle(cfg)
+	if len(out.Report.Rebuilds) != 0 || heads.Load() != 1 || gets.Load() != 0 {
+		t.Errorf("unchanged base: rebuilds %+v, %d HEAD and %d GET of the tag; want none, 1 and 0", out.Report.Rebuilds, heads.Load(), gets.Load())
+	}
+	if len(out.Report.Bases) != 1 || out.Report.Bases[0].Digest != first {
+		t.Errorf("bases checked: %+v", out.Report.Bases)
+	}
+
+	second := pushBase(2)
+	heads.Store(0)
+	out = f.cycle(cfg)
+	if heads.Load() != 1 {
+		t.Errorf("a cycle sent %d HEADs for one base tag", heads.Load())
+	}
+	res := rebuilt(t, out)
+	for _, image := range []string{"one", "two"} {
+		r := res[image]
+		want := "base " + f.host + "/library/base:12 moved from " + short(first) + " to " + short(second)
+		if !r.Published || r.Version != image+"@1.0-r2" || r.Reason != want {
+			t.Errorf("%s after the tag moved: %+v, want r2 because %q", image, r, want)
+		}
+		if got := baseOf(t, f, image+"@1.0-r2"); got != second {
+			t.Errorf("%s@1.0-r2 is built on %s, want %s", image, got, second)
+		}
+	}
+}
+
+// baseOf is the base digest a version's image records.
+func baseOf(t *testing.T, f *fixture, ref string) string {
+	t.Helper()
+	v := f.get(ref)
+	img, err := remote.Image(mustDigest(t, f.host+"/golden/"+v.Image+"@"+v.Digest), remote.WithTransport(f.tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Annotations["org.opencontainers.image.base.digest"]
 }

@@ -40,13 +40,14 @@ func helloData(v string) debtest.Package {
 		Files: []debtest.File{{Path: "usr/share/hello/greeting", Body: []byte("hi " + v + "\n")}}}
 }
 
-// clock is a settable clock for the catalog's times.
+// clock is a settable clock for the catalog's times. It starts a minute ahead of the real time:
+// the pipeline checks the repository's signatures with it too, and they must not be from its future.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
+func newClock() *clock { return &clock{t: time.Now().UTC().Add(time.Minute).Truncate(time.Second)} }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
