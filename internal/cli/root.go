@@ -72,6 +72,9 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newCopyCmd(g),
 		newFsckCmd(g),
 		newCatalogCmd(g),
+		newWorkerCmd(g),
+		newJobsCmd(g),
+		newSLACmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

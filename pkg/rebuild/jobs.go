@@ -145,6 +145,16 @@ func (w *cycleWorker) Work(ctx context.Context, job *river.Job[CycleArgs]) error
 	})
 }
 
+// NextRetry waits minutes, not seconds, before a failed cycle runs again: what failed (a repository
+// or registry out of reach, a broken registration) rarely mends in a second, and the cycle would
+// read every repository again.
+func (w *cycleWorker) NextRetry(job *river.Job[CycleArgs]) time.Time {
+	return time.Now().Add(time.Duration(job.Attempt) * cycleRetry)
+}
+
+// cycleRetry is the backoff step of a failed cycle.
+const cycleRetry = 5 * time.Minute
+
 type rebuildWorker struct {
 	river.WorkerDefaults[RebuildArgs]
 	r *Runner

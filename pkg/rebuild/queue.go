@@ -324,7 +324,7 @@ func (q *Queue) Job(ctx context.Context, id int64) (Job, error) {
 }
 
 // Wait waits until the job is done (completed, discarded or cancelled) or has failed an attempt
-// (it is then retried later: waiting on would take the backoff), and returns it.
+// and waits for another (waiting on would take the backoff), and returns it.
 func (q *Queue) Wait(ctx context.Context, id int64) (Job, error) {
 	t := time.NewTicker(q.poll)
 	defer t.Stop()
@@ -333,7 +333,7 @@ func (q *Queue) Wait(ctx context.Context, id int64) (Job, error) {
 		if err != nil {
 			return j, err
 		}
-		if j.Done() || j.State == StateRetryable {
+		if j.Done() || j.State == StateRetryable || len(j.Errors) > 0 && j.State != StateRunning {
 			return j, nil
 		}
 		select {
