@@ -72,10 +72,11 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			return catalog.ScanChange{}, err
 		}
 		o, had := existing[k]
-		if f.Counts() && !(had && o.open && o.counts) {
+		countedBefore := had && o.open && o.counts
+		if f.Counts() && !countedBefore {
 			change.Introduced = append(change.Introduced, k.String())
 		}
-		if !f.Counts() && had && o.open && o.counts {
+		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
 		}
 		if had && o.open && o.detail == string(detail) {
@@ -174,7 +175,7 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if err != nil {
 		return nil, err
 	}
-	sw, sargs, err := statusFilter("v.status", pq.Statuses)
+	sw, sargs, err := statusFilter(pq.Statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +292,7 @@ func cmp(first, next error) error {
 // QueryFindings implements catalog.Findings: open vulnerability findings that count, of published
 // versions, most severe first.
 func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]catalog.VersionFinding, error) {
-	sw, sargs, err := statusFilter("v.status", fq.Statuses)
+	sw, sargs, err := statusFilter(fq.Statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]c
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
 func (s *Store) Packages(ctx context.Context, statuses ...catalog.Status) ([]evidence.Package, error) {
-	sw, sargs, err := statusFilter("v.status", statuses)
+	sw, sargs, err := statusFilter(statuses)
 	if err != nil {
 		return nil, err
 	}

@@ -471,15 +471,15 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 		where += " AND v.state = ?"
 		args = append(args, string(catalog.StatePublished))
 	}
-	sw, sa, err := statusFilter("v.status", o.Statuses)
+	sw, sa, err := statusFilter(o.Statuses)
 	if err != nil {
 		return "", nil, err
 	}
 	return where + sw, append(args, sa...), nil
 }
 
-// statusFilter is " AND col IN (...)" for the statuses (nothing when there are none).
-func statusFilter(col string, statuses []catalog.Status) (string, []any, error) {
+// statusFilter is " AND v.status IN (...)" for the statuses (nothing when there are none).
+func statusFilter(statuses []catalog.Status) (string, []any, error) {
 	if len(statuses) == 0 {
 		return "", nil, nil
 	}
@@ -490,7 +490,7 @@ func statusFilter(col string, statuses []catalog.Status) (string, []any, error) 
 		}
 		args = append(args, string(st))
 	}
-	return " AND " + col + " IN (" + inList(len(args)) + ")", args, nil
+	return " AND v.status IN (" + inList(len(args)) + ")", args, nil
 }
 
 // SetStatus implements catalog.Versions.
