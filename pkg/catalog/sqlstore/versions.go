@@ -46,9 +46,9 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 	v.Platforms = slices.Clone(v.Platforms)
 	v.Locations, v.Artifacts = slices.Clone(v.Locations), slices.Clone(v.Artifacts)
 	// Compress the evidence before taking the write lock: it is the expensive part.
-	evidence := make([][]byte, len(v.Platforms))
+	packed := make([][]byte, len(v.Platforms))
 	for i, p := range v.Platforms {
-		if evidence[i], err = s.encodeEvidence(p.Evidence); err != nil {
+		if packed[i], err = s.encodeEvidence(p.Evidence); err != nil {
 			return nil, false, fmt.Errorf("evidence of %s: %w", p.Digest, err)
 		}
 	}
@@ -97,7 +97,7 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 			if p.Evidence == nil {
 				continue
 			}
-			if _, err := q.exec(ctx, "INSERT INTO platform_evidence (platform_id, evidence) VALUES (?, ?)", pid, evidence[i]); err != nil {
+			if _, err := q.exec(ctx, "INSERT INTO platform_evidence (platform_id, evidence) VALUES (?, ?)", pid, packed[i]); err != nil {
 				return err
 			}
 			if inv := p.Evidence.Inventory; inv != nil {
