@@ -88,12 +88,14 @@ type answer struct {
 	err    error
 }
 
-func getAsync(url, token string) <-chan answer {
+// getAsync asks for base+path in the background, through the OpenAPI validator.
+func getAsync(t *testing.T, base, path, token string) <-chan answer {
+	client := &http.Client{Transport: newValidator(t, base, &coverage{seen: map[string]bool{}})}
 	ch := make(chan answer, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			ch <- answer{err: err}
 			return
@@ -129,7 +131,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	s := serveOn(t, srv)
 	<-bgStarted
-	inFlight := getAsync(s.url+"/v1/versions?image=app", secret)
+	inFlight := getAsync(t, s.url, "/v1/versions?image=app", secret)
 	<-slow.entered
 
 	s.cancel()
@@ -208,8 +210,8 @@ func TestShutdownTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serveOn(t, srv)
-	poll := getAsync(s.url+"/v1/events?after=100&wait=60s", secret)
-	stuck := getAsync(s.url+"/v1/versions", secret)
+	poll := getAsync(t, s.url, "/v1/events?after=100&wait=60s", secret)
+	stuck := getAsync(t, s.url, "/v1/versions", secret)
 	<-slow.entered
 	time.Sleep(100 * time.Millisecond) // the long poll is waiting
 	start := time.Now()
