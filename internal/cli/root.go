@@ -72,6 +72,8 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newCopyCmd(g),
 		newFsckCmd(g),
 		newCatalogCmd(g),
+		newServeCmd(g),
+		newTokenCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
