@@ -32,7 +32,7 @@ func catalogFixture(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the fixture is written; a failed close shows in the verbs
 	ssl := func(v string) evidence.Package {
 		return evidence.Package{Name: "libssl3", Version: v, Type: evidence.TypeDeb, Ecosystem: "Debian:12", Source: "openssl", SourceVersion: v,
 			PURL: "pkg:deb/debian/libssl3@" + v}

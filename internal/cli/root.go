@@ -75,6 +75,8 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newWorkerCmd(g),
 		newJobsCmd(g),
 		newSLACmd(g),
+		newServeCmd(g),
+		newTokenCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

@@ -86,8 +86,9 @@ func (p Publication) Validate() error {
 // Validate checks a requested status change: a known status and a reason (every change says why).
 func (c StatusChange) Validate() error {
 	if !slices.Contains(AllStatuses(), c.Status) {
-		_, err := ParseStatus(string(c.Status))
-		return err
+		// Exactly a status's name: ParseStatus, for people, also takes "Revoked", which would be
+		// stored as written.
+		return fmt.Errorf("%w: status %q (want %s)", ErrInvalid, c.Status, strings.Join(statusNames(), ", "))
 	}
 	if strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("%w: a status change needs a reason", ErrInvalid)

@@ -114,7 +114,7 @@ func catalogSQL(t *testing.T, f fixture, stmts ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // the statements ran or failed the test
 	for _, s := range stmts {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatal(err)

@@ -31,12 +31,13 @@ func Dialect() sqlstore.Dialect {
 		panic(err) // the embedded directory exists: a build without it does not compile
 	}
 	return sqlstore.Dialect{
-		Name:       "postgres",
-		Migrations: sub,
-		Numbered:   true,
-		WriteLock:  fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(lockKey)),
-		ReadTx:     &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
-		MaxParams:  65535,
+		Name:        "postgres",
+		Migrations:  sub,
+		Numbered:    true,
+		WriteLock:   fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(lockKey)),
+		ReadTx:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+		MaxParams:   65535,
+		ExistsFence: " OFFSET 0",
 	}
 }
 

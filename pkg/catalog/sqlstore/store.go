@@ -321,13 +321,6 @@ func oneLine(q string) string {
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
-func nullMicros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
 func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
 
 func fromNullMicros(n sql.NullInt64) time.Time {

@@ -46,9 +46,9 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 	v.Platforms = slices.Clone(v.Platforms)
 	v.Locations, v.Artifacts = slices.Clone(v.Locations), slices.Clone(v.Artifacts)
 	// Compress the evidence before taking the write lock: it is the expensive part.
-	evidence := make([][]byte, len(v.Platforms))
+	packed := make([][]byte, len(v.Platforms))
 	for i, p := range v.Platforms {
-		if evidence[i], err = s.encodeEvidence(p.Evidence); err != nil {
+		if packed[i], err = s.encodeEvidence(p.Evidence); err != nil {
 			return nil, false, fmt.Errorf("evidence of %s: %w", p.Digest, err)
 		}
 	}
@@ -89,14 +89,15 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 		}
 		for i, p := range v.Platforms {
 			var pid int64
-			if err := q.scan(ctx, "INSERT INTO platforms (version_id, os, arch, variant, digest) VALUES (?, ?, ?, ?, ?) RETURNING id",
-				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest}, &pid); err != nil {
+			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status)}, &pid); err != nil {
 				return err
 			}
 			if p.Evidence == nil {
 				continue
 			}
-			if _, err := q.exec(ctx, "INSERT INTO platform_evidence (platform_id, evidence) VALUES (?, ?)", pid, evidence[i]); err != nil {
+			if _, err := q.exec(ctx, "INSERT INTO platform_evidence (platform_id, evidence) VALUES (?, ?)", pid, packed[i]); err != nil {
 				return err
 			}
 			if inv := p.Evidence.Inventory; inv != nil {
@@ -251,6 +252,9 @@ func (s *Store) Publish(ctx context.Context, id int64, p catalog.Publication) (c
 		}
 		if _, err := q.exec(ctx, "UPDATE versions SET state = ?, published = ?, status_at = ?, status_actor = ? WHERE id = ?",
 			string(catalog.StatePublished), micros(at), micros(at), p.Actor, id); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, "UPDATE platforms SET state = ? WHERE version_id = ?", string(catalog.StatePublished), id); err != nil {
 			return err
 		}
 		// Older active versions of the line are superseded: they stay active for the grace period.
@@ -471,15 +475,15 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 		where += " AND v.state = ?"
 		args = append(args, string(catalog.StatePublished))
 	}
-	sw, sa, err := statusFilter("v.status", o.Statuses)
+	sw, sa, err := statusFilter("v", o.Statuses)
 	if err != nil {
 		return "", nil, err
 	}
 	return where + sw, append(args, sa...), nil
 }
 
-// statusFilter is " AND col IN (...)" for the statuses (nothing when there are none).
-func statusFilter(col string, statuses []catalog.Status) (string, []any, error) {
+// statusFilter is " AND <table>.status IN (...)" for the statuses (nothing when there are none).
+func statusFilter(table string, statuses []catalog.Status) (string, []any, error) {
 	if len(statuses) == 0 {
 		return "", nil, nil
 	}
@@ -490,7 +494,7 @@ func statusFilter(col string, statuses []catalog.Status) (string, []any, error) 
 		}
 		args = append(args, string(st))
 	}
-	return " AND " + col + " IN (" + inList(len(args)) + ")", args, nil
+	return " AND " + table + ".status IN (" + inList(len(args)) + ")", args, nil
 }
 
 // SetStatus implements catalog.Versions.
@@ -523,6 +527,9 @@ func (s *Store) SetStatus(ctx context.Context, r catalog.Ref, c catalog.StatusCh
 func (s *Store) changeStatus(ctx context.Context, q querier, v *catalog.Version, c catalog.StatusChange) (catalog.Event, error) {
 	if _, err := q.exec(ctx, `UPDATE versions SET status = ?, status_reason = ?, status_actor = ?, status_at = ?, deprecate_at = NULL
 		WHERE id = ?`, string(c.Status), c.Reason, c.Actor, micros(c.At), v.ID); err != nil {
+		return catalog.Event{}, err
+	}
+	if _, err := q.exec(ctx, "UPDATE platforms SET status = ? WHERE version_id = ?", string(c.Status), v.ID); err != nil {
 		return catalog.Event{}, err
 	}
 	ev := catalog.Event{Kind: catalog.EventStatus, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,

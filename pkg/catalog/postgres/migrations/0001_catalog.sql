@@ -45,13 +45,21 @@ CREATE TABLE line_serials (
 );
 
 -- The platform images of a version (their evidence is in platform_evidence: small rows here too).
+-- image, tag, version_digest, state and status are the version's, copied here and changed in the
+-- same transactions as the version's own, so that the queries across versions (which versions ship a
+-- package, which have a finding) join one table less per row.
 CREATE TABLE platforms (
-    id         BIGSERIAL PRIMARY KEY,
-    version_id BIGINT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
-    os         TEXT    NOT NULL,
-    arch       TEXT    NOT NULL,
-    variant    TEXT    NOT NULL DEFAULT '',
-    digest     TEXT    NOT NULL,
+    id             BIGSERIAL PRIMARY KEY,
+    version_id     BIGINT    NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    os             TEXT      NOT NULL,
+    arch           TEXT      NOT NULL,
+    variant        TEXT      NOT NULL DEFAULT '',
+    digest         TEXT      NOT NULL,
+    image          TEXT      NOT NULL,
+    tag            TEXT      NOT NULL,
+    version_digest TEXT      NOT NULL,
+    state          TEXT      NOT NULL,
+    status         TEXT      NOT NULL,
     UNIQUE (version_id, digest)
 );
 CREATE INDEX platforms_digest ON platforms (digest);
