@@ -38,7 +38,7 @@ $INGOT_CATALOG names a PostgreSQL database (postgres://user@host/db).`,
 	for _, v := range statusVerbs() {
 		cmd.AddCommand(newCatalogStatusCmd(g, v))
 	}
-	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g))
+	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g), newCatalogCycleCmd(g))
 	return cmd
 }
 

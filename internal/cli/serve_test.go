@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/catalog"
 )
 
@@ -92,6 +93,15 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	poller = strings.TrimSpace(poller)
+	writer, _, err := run(t, "--data-dir", data, "token", "create", "ci", "--scope", "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer = strings.TrimSpace(writer)
+	repo := testrepo.New(t, testrepo.Options{Packages: helloPackages("1.0")})
+	if _, stderr, err := run(t, "--data-dir", data, "catalog", "add", writeSpec(t, repo, rebuildSpec)); err != nil {
+		t.Fatalf("catalog add: %v\n%s", err, stderr)
+	}
 
 	var stderr lockedBuffer
 	cmd := newRoot(&globalFlags{})
@@ -127,11 +137,33 @@ func TestServe(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/v1/images", reader); code != http.StatusOK || body != "[]\n" {
-		t.Errorf("GET /v1/images: %d %s", code, body)
+	// The rebuild workers run in the server: a rebuild request is enqueued and worked (the cycle
+	// the scheduler runs at start may have enqueued it first: then it is that one).
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/specs/app/rebuild", strings.NewReader(`{"reason": "new base config"}`))
+	req.Header.Set("Authorization", "Bearer "+writer)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, body := get("/v1/sla", reader); code != http.StatusNotImplemented {
-		t.Errorf("GET /v1/sla before the rebuild workers: %d %s", code, body)
+	var job struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&job); err != nil || resp.StatusCode != http.StatusAccepted || job.ID == 0 || job.Name != "app" {
+		t.Errorf("POST /v1/specs/app/rebuild: %d %+v %v", resp.StatusCode, job, err)
+	}
+	_ = resp.Body.Close()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, body := get("/v1/versions?image=app", reader); strings.Contains(body, `"1.0"`) && strings.Contains(body, `"serial":1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's workers built nothing:\n%s", stderr.String())
+		}
+	}
+	if code, body := get("/v1/sla", reader); code != http.StatusOK || !strings.Contains(body, `"findings":[]`) || !strings.Contains(body, `"targets":"critical=7d,high=14d,medium=30d"`) {
+		t.Errorf("GET /v1/sla: %d %s", code, body)
 	}
 	if _, _, err := run(t, "--data-dir", data, "token", "revoke", "dash"); err != nil {
 		t.Fatal(err)
@@ -167,7 +199,7 @@ func TestServe(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("shutdown took %s", time.Since(start))
 	}
-	for _, want := range []string{`"route":"GET /v1/images"`, `"token":"dash"`, `"msg":"stopped"`} {
+	for _, want := range []string{`"route":"GET /v1/versions"`, `"token":"dash"`, `"msg":"stopped"`, `"msg":"rebuild workers stopped"`} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("the log lacks %s:\n%s", want, stderr.String())
 		}

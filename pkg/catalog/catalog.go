@@ -57,6 +57,10 @@ type Versions interface {
 	// SetStatus changes a published version's status (see Transition) and appends a "status" event.
 	// Setting the status it already has changes nothing and returns ErrTransition.
 	SetStatus(ctx context.Context, r Ref, c StatusChange) (Event, error)
+	// Flag appends a "flagged" event to a published version's history and leaves its status as it
+	// is: what a policy that reports instead of revoking records (the note's reason and detail name
+	// what was found).
+	Flag(ctx context.Context, r Ref, n Note) (Event, error)
 	// DeprecateDue deprecates every active version whose DeprecateAt has passed at now, each with a
 	// "status" event, and returns the events.
 	DeprecateDue(ctx context.Context, now time.Time) ([]Event, error)
@@ -141,7 +145,16 @@ const (
 	EventPublished = "published"
 	EventStatus    = "status"
 	EventRescanned = "rescanned"
+	EventFlagged   = "flagged"
 )
+
+// Note is what Flag records: why, who, when, and kind-specific detail for the event.
+type Note struct {
+	Reason string
+	Actor  string
+	At     time.Time
+	Detail json.RawMessage
+}
 
 // Event is one entry of the append-only history. Seq increases monotonically across the catalog, so
 // a follower asks for the events after the last one it saw.

@@ -3,6 +3,7 @@ package catalog
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -91,6 +92,17 @@ func (c StatusChange) Validate() error {
 	}
 	if strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("%w: a status change needs a reason", ErrInvalid)
+	}
+	return nil
+}
+
+// Validate checks a note: every flag says why.
+func (n Note) Validate() error {
+	if strings.TrimSpace(n.Reason) == "" {
+		return fmt.Errorf("%w: a flag needs a reason", ErrInvalid)
+	}
+	if len(n.Detail) > 0 && !json.Valid(n.Detail) {
+		return fmt.Errorf("%w: a flag's detail must be JSON", ErrInvalid)
 	}
 	return nil
 }

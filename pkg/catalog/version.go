@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -147,4 +148,7 @@ type StatusChange struct {
 	Reason string    `json:"reason,omitempty"`
 	Actor  string    `json:"actor,omitempty"`
 	At     time.Time `json:"at"`
+	// Detail goes to the change's event (Event.Detail): the finding that revoked a version, for one.
+	// The version keeps only the status, reason, actor and time.
+	Detail json.RawMessage `json:"-"`
 }
