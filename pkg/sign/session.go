@@ -59,6 +59,14 @@ func NewSession(o Options) *Session {
 	return &Session{r: newReader(rt, kc, backoff, contentCache{}), formats: o.formats()}
 }
 
+// WithFormats is the same session reading only the given signature formats (zero: both).
+func (s *Session) WithFormats(f Format) *Session {
+	if f == 0 {
+		f = FormatBoth
+	}
+	return &Session{r: s.r, formats: f}
+}
+
 func (s *Session) client(ctx context.Context) *client { return &client{ctx: ctx, r: s.r} }
 
 // Resolve fetches the manifest ref names now (a tag is read from the registry on every call; a
@@ -136,7 +144,7 @@ func (s *Session) VerifyAttestations(ctx context.Context, r Resolved, keys *Keys
 				out[i].Attestations = append(out[i].Attestations, Attestation{Format: sig.Format, Source: sig.Source, Statement: st, Key: sig.Key})
 			})
 			if err != nil {
-				out[i].Errors[pt] = fmt.Errorf("%s: %s attestation: %w", m, pt, err)
+				out[i].Errors[pt] = err
 			}
 		}
 		return nil
