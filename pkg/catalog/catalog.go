@@ -49,7 +49,8 @@ type Versions interface {
 	// Pending lists the versions left pending, oldest first, for the next cycle to complete or abandon.
 	Pending(ctx context.Context) ([]*Version, error)
 
-	// Get returns one version with its evidence (see Ref for how versions are named).
+	// Get returns one version with its evidence (see Ref for how versions are named; an image alone
+	// names its newest active version). Pending versions are not found: nothing may use them yet.
 	Get(ctx context.Context, r Ref) (*Version, error)
 	// List returns versions without evidence, spec or lock bytes, newest first.
 	List(ctx context.Context, o ListOptions) ([]*Version, error)

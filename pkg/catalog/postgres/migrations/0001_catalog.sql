@@ -1,0 +1,169 @@
+-- The catalog's first schema (PostgreSQL). Times are microseconds since the Unix epoch, UTC: one
+-- encoding on both backends, ordered and compared as integers. Booleans are BOOLEAN.
+
+-- One row per built image version (one digest). Spec and lock are the bytes it was built from.
+CREATE TABLE versions (
+    id            BIGSERIAL PRIMARY KEY,
+    image         TEXT    NOT NULL,
+    line          TEXT    NOT NULL,
+    serial        BIGINT NOT NULL,
+    kind          TEXT    NOT NULL,
+    digest        TEXT    NOT NULL,
+    spec          BYTEA,
+    lock          BYTEA,
+    spec_digest   TEXT    NOT NULL DEFAULT '',
+    lock_digest   TEXT    NOT NULL DEFAULT '',
+    state         TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    status_reason TEXT    NOT NULL DEFAULT '',
+    status_actor  TEXT    NOT NULL DEFAULT '',
+    status_at     BIGINT NOT NULL,
+    reason        TEXT    NOT NULL DEFAULT '',
+    built         BIGINT NOT NULL,
+    published     BIGINT,
+    deprecate_at  BIGINT,
+    UNIQUE (image, digest),
+    UNIQUE (image, line, serial)
+);
+CREATE INDEX versions_line ON versions (image, line, status);
+CREATE INDEX versions_pending ON versions (state) WHERE state = 'pending';
+CREATE INDEX versions_due ON versions (deprecate_at) WHERE deprecate_at IS NOT NULL AND status = 'active';
+
+-- The last serial given out per image and release line: serials are never reused, not even those of
+-- abandoned versions, whose tags may already have been pushed.
+CREATE TABLE line_serials (
+    image TEXT    NOT NULL,
+    line  TEXT    NOT NULL,
+    last  BIGINT NOT NULL,
+    PRIMARY KEY (image, line)
+);
+
+-- The platform images of a version; evidence is the evidence.Set as zstd-compressed JSON.
+CREATE TABLE platforms (
+    id         BIGSERIAL PRIMARY KEY,
+    version_id BIGINT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    os         TEXT    NOT NULL,
+    arch       TEXT    NOT NULL,
+    variant    TEXT    NOT NULL DEFAULT '',
+    digest     TEXT    NOT NULL,
+    evidence   BYTEA,
+    UNIQUE (version_id, digest)
+);
+CREATE INDEX platforms_digest ON platforms (digest);
+
+-- Every distinct package of every inventory, once: thousands of versions share a few thousand.
+-- name_key is the name as the ecosystem compares it (PEP 503 for PyPI).
+CREATE TABLE packages (
+    id             BIGSERIAL PRIMARY KEY,
+    name           TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    ecosystem      TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    arch           TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    source_version TEXT NOT NULL,
+    purl           TEXT NOT NULL,
+    name_key       TEXT NOT NULL,
+    UNIQUE (name, version, ecosystem, type, arch, source, source_version, purl)
+);
+CREATE INDEX packages_name_key ON packages (name_key);
+CREATE INDEX packages_source ON packages (source) WHERE source <> '';
+
+-- Which platform image ships which package, from which layer. Keyed by package first: the exposure
+-- query goes from packages to the platforms that ship them (an index-only scan, layer included).
+CREATE TABLE platform_packages (
+    package_id  BIGINT NOT NULL REFERENCES packages (id),
+    platform_id BIGINT NOT NULL REFERENCES platforms (id) ON DELETE CASCADE,
+    layer       TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (package_id, platform_id) INCLUDE (layer)
+);
+CREATE INDEX platform_packages_platform ON platform_packages (platform_id);
+
+-- Vulnerability findings per platform image, kept across re-scans: open says whether the newest scan
+-- still has it; detail is the evidence.Finding as JSON.
+CREATE TABLE findings (
+    id            BIGSERIAL PRIMARY KEY,
+    platform_id   BIGINT NOT NULL REFERENCES platforms (id) ON DELETE CASCADE,
+    vuln_id       TEXT    NOT NULL,
+    pkg_name      TEXT    NOT NULL,
+    pkg_version   TEXT    NOT NULL,
+    severity      BIGINT NOT NULL,
+    status        TEXT    NOT NULL,
+    fixed_version TEXT    NOT NULL DEFAULT '',
+    detail        TEXT    NOT NULL,
+    first_seen    BIGINT NOT NULL,
+    last_seen     BIGINT NOT NULL,
+    open          BOOLEAN NOT NULL,
+    UNIQUE (platform_id, vuln_id, pkg_name, pkg_version)
+);
+CREATE INDEX findings_severity ON findings (open, severity);
+
+-- Where a version's image is stored, and what was signed and attested for it.
+CREATE TABLE locations (
+    id         BIGSERIAL PRIMARY KEY,
+    version_id BIGINT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL,
+    ref        TEXT    NOT NULL,
+    UNIQUE (version_id, kind, ref)
+);
+CREATE TABLE artifacts (
+    id             BIGSERIAL PRIMARY KEY,
+    version_id     BIGINT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    kind           TEXT    NOT NULL,
+    format         TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    key_id         TEXT    NOT NULL,
+    predicate_type TEXT    NOT NULL,
+    ref            TEXT    NOT NULL,
+    UNIQUE (version_id, kind, format, subject, predicate_type, ref)
+);
+
+-- The append-only history. seq is given out under the write lock as max + 1, so it increases in
+-- commit order without gaps: a follower that saw seq N never misses an event below it.
+CREATE TABLE events (
+    seq         BIGINT PRIMARY KEY,
+    kind        TEXT    NOT NULL,
+    version_id  BIGINT NOT NULL,
+    image       TEXT    NOT NULL,
+    tag         TEXT    NOT NULL,
+    digest      TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    from_status TEXT    NOT NULL DEFAULT '',
+    reason      TEXT    NOT NULL DEFAULT '',
+    actor       TEXT    NOT NULL DEFAULT '',
+    at          BIGINT NOT NULL,
+    detail      TEXT
+);
+CREATE INDEX events_image ON events (image, seq);
+CREATE INDEX events_version ON events (version_id, seq);
+
+-- Specs registered for continuous rebuild, with their bytes.
+CREATE TABLE specs (
+    id     BIGSERIAL PRIMARY KEY,
+    name   TEXT    NOT NULL UNIQUE,
+    spec   BYTEA    NOT NULL,
+    files  BYTEA,
+    lock   BYTEA,
+    digest TEXT    NOT NULL,
+    added  BIGINT NOT NULL
+);
+
+-- When each package version was first seen in a repository index (patch SLAs).
+CREATE TABLE upstream_seen (
+    ecosystem  TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    version    TEXT    NOT NULL,
+    source     TEXT    NOT NULL DEFAULT '',
+    first_seen BIGINT NOT NULL,
+    PRIMARY KEY (ecosystem, name, version)
+);
+
+-- API bearer tokens, by the hash of their secret.
+CREATE TABLE tokens (
+    id      BIGSERIAL PRIMARY KEY,
+    name    TEXT    NOT NULL UNIQUE,
+    scope   TEXT    NOT NULL,
+    hash    TEXT    NOT NULL UNIQUE,
+    created BIGINT NOT NULL,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE
+);

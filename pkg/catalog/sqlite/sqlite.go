@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
+	"github.com/ingot-build/ingot/pkg/fault"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// BusyTimeoutMS is how long a writer waits for another process's write transaction before failing.
+const BusyTimeoutMS = 30_000
+
+// Dialect is SQLite's: "?" placeholders, writers serialised by BEGIN IMMEDIATE (and, within one
+// process, by a mutex, so they queue instead of polling).
+func Dialect() sqlstore.Dialect {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded directory exists: a build without it does not compile
+	}
+	return sqlstore.Dialect{
+		Name:        "sqlite",
+		Migrations:  sub,
+		LocalWriter: true,
+		ReadTx:      &sql.TxOptions{ReadOnly: true},
+		MaxParams:   32766,
+	}
+}
+
+// Open opens (creating it if needed) the catalog in the SQLite file at path and migrates it.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	if path == "" {
+		return nil, fault.Errorf(fault.Invalid, "catalog: no SQLite file name")
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMS))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	// A file: URI (SQLite decodes %XX in its path), so that no character of the path is read as the
+	// start of the parameters.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: opening %s: %w", path, err)
+	}
+	// Readers run in parallel (WAL); writers queue on the store's mutex, so a handful of connections
+	// is plenty, and keeping them open keeps their prepared statements.
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fault.Errorf(fault.Unavailable, "catalog: opening %s: %w", path, err)
+	}
+	s, err := sqlstore.Open(ctx, db, Dialect())
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,69 @@
+package sqlite_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ingot-build/ingot/pkg/catalog"
+	"github.com/ingot-build/ingot/pkg/catalog/catalogtest"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
+)
+
+func TestCatalog(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+		c, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	})
+}
+
+func open(t *testing.T, path string) *sqlstore.Store {
+	t.Helper()
+	c, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Two connection pools on one file, as two processes have: writers wait for each other (no
+// SQLITE_BUSY) and the events stay gap-free.
+func TestTwoPools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	catalogtest.Concurrent(t, open(t, path), open(t, path))
+}
+
+// A write that fails half-way (a trigger refuses its findings) leaves nothing behind.
+func TestHalfWay(t *testing.T) {
+	c := open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	catalogtest.HalfWay(t, c, func(t *testing.T) {
+		if _, err := c.DB().ExecContext(t.Context(), `CREATE TRIGGER halfway BEFORE INSERT ON findings
+			BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Opening migrates once; a database migrated by a newer ingot is refused.
+func TestMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	_ = open(t, path).Close()
+	c := open(t, path) // already at this binary's version: nothing applied twice
+	if v, err := c.SchemaVersion(t.Context()); err != nil || v != 1 {
+		t.Fatalf("schema version %d %v, want 1", v, err)
+	}
+	if _, err := c.DB().ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied) VALUES (2, '0002_future.sql', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	_, err := sqlite.Open(t.Context(), path)
+	if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("opening a newer database: %v, want ErrTooNew", err)
+	}
+}
