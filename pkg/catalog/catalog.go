@@ -91,9 +91,9 @@ type Findings interface {
 	// so a re-scan matches each package once, not once per version.
 	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
 	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
-	// a new scan, keeping each finding's FirstSeen, and returns what changed. A scan that changes
-	// nothing appends no event; one that does appends a "rescanned" event naming what was
-	// introduced and fixed.
+	// a new scan, keeping each finding's FirstSeen, records the scan's time as the platform image's
+	// Scanned, and returns what changed. A scan that changes nothing appends no event; one that does
+	// appends a "rescanned" event naming what was introduced and fixed.
 	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
 	// FindingHistory returns every finding a version has had, with when it was first and last seen
 	// (a finding that a later scan no longer has keeps its LastSeen): what patch SLAs are measured on.

@@ -34,8 +34,8 @@ func (c CatalogRecords) Record(ctx context.Context, image, digest string) (Recor
 func RecordOf(v *catalog.Version) Record {
 	r := Record{Found: true, Image: v.Image, Tag: v.Tag(), VersionID: v.ID, Digest: v.Digest, Status: v.Status, DeprecateAt: v.DeprecateAt}
 	for _, p := range v.Platforms {
-		rp := RecordPlatform{Digest: p.Digest, Name: p.Name()}
-		if p.Evidence != nil && p.Evidence.Scan != nil {
+		rp := RecordPlatform{Digest: p.Digest, Name: p.Name(), LastScan: p.Scanned}
+		if rp.LastScan.IsZero() && p.Evidence != nil && p.Evidence.Scan != nil {
 			rp.LastScan = p.Evidence.Scan.Finished
 		}
 		r.Platforms = append(r.Platforms, rp)

@@ -86,17 +86,19 @@ func (s *Store) loadParts(ctx context.Context, q querier, byID map[int64]*catalo
 	}
 	return s.inChunks(ids, func(chunk []any) error {
 		in := " WHERE version_id IN (" + inList(len(chunk)) + ") ORDER BY id"
-		err := q.each(ctx, "SELECT version_id, os, arch, variant, digest"+evCol+" FROM platforms"+in, chunk, func(r *sql.Rows) error {
+		err := q.each(ctx, "SELECT version_id, os, arch, variant, digest, scanned"+evCol+" FROM platforms"+in, chunk, func(r *sql.Rows) error {
 			var id int64
 			var p catalog.Platform
 			var ev []byte
-			dest := []any{&id, &p.OS, &p.Arch, &p.Variant, &p.Digest}
+			var scanned sql.NullInt64
+			dest := []any{&id, &p.OS, &p.Arch, &p.Variant, &p.Digest, &scanned}
 			if full {
 				dest = append(dest, &ev)
 			}
 			if err := r.Scan(dest...); err != nil {
 				return err
 			}
+			p.Scanned = fromNullMicros(scanned)
 			if full && len(ev) > 0 {
 				set, err := s.decodeEvidence(ev)
 				if err != nil {

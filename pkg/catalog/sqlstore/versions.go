@@ -84,9 +84,13 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 		}
 		for i, p := range v.Platforms {
 			var pid int64
-			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, evidence)
-				VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, evidence[i]}, &pid); err != nil {
+			scanned := p.Scanned
+			if scanned.IsZero() && p.Evidence != nil && p.Evidence.Scan != nil {
+				scanned = p.Evidence.Scan.Finished
+			}
+			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, evidence, scanned)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, evidence[i], nullMicros(scanned)}, &pid); err != nil {
 				return err
 			}
 			if p.Evidence == nil {

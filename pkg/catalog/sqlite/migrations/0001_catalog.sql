@@ -47,6 +47,8 @@ CREATE TABLE platforms (
     variant    TEXT    NOT NULL DEFAULT '',
     digest     TEXT    NOT NULL,
     evidence   BLOB,
+    -- when its vulnerabilities were last scanned (the build's scan, then every re-scan), microseconds
+    scanned    INTEGER,
     UNIQUE (version_id, digest)
 );
 CREATE INDEX platforms_digest ON platforms (digest);
