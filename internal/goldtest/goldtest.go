@@ -27,6 +27,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/ingot-build/ingot/pkg/attest"
+	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/sign"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -251,3 +252,41 @@ const (
 	NoCriticalCondition = `!predicate.scanner.result.findings.exists(f, f.severity == "critical" && f.status == "affected")`
 	BuilderCondition    = `predicate.runDetails.builder.id == "` + attest.BuilderID + `"`
 )
+
+// Catalog records the image at d in the catalog as a published, active version of image (line "1.0"),
+// each platform image last scanned at scanned, and returns it.
+func Catalog(ctx context.Context, c catalog.Versions, image string, d name.Digest, scanned time.Time) (*catalog.Version, error) {
+	ps, err := PlatformDigests(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	v := &catalog.Version{Image: image, Line: "1.0", Kind: catalog.KindContainer, Digest: d.DigestStr(),
+		Spec: []byte("name: " + image + "\n"), Lock: []byte("# lock\n"), Reason: "ingot build", Built: scanned}
+	for i, p := range ps {
+		pl := platforms[0]
+		if len(ps) > 1 {
+			pl = platforms[i%len(platforms)]
+		}
+		v.Platforms = append(v.Platforms, catalog.Platform{OS: pl.OS, Arch: pl.Architecture, Variant: pl.Variant, Digest: p.DigestStr(),
+			Evidence: &evidence.Set{Scan: &evidence.ScanRecord{Scanner: "test", Started: scanned.Add(-time.Second), Finished: scanned}}})
+	}
+	got, _, err := c.Begin(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Publish(ctx, got.ID, catalog.Publication{At: scanned, Actor: "goldtest",
+		Locations: []catalog.Location{{Kind: catalog.LocationRegistry, Ref: d.String()}}}); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// MustCatalog is Catalog for tests.
+func MustCatalog(t testing.TB, c catalog.Versions, image string, d name.Digest, scanned time.Time) *catalog.Version {
+	t.Helper()
+	v, err := Catalog(context.Background(), c, image, d, scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -75,6 +75,13 @@ func (c *cache[V]) get(ctx context.Context, key string, load loader[V]) (V, bool
 	c.mu.Unlock()
 	c.count("miss")
 	v, err, _ := c.flight.Do(flightKey(key, gen), func() (any, error) {
+		// A flight for key may have landed between the look above and this one starting.
+		c.mu.Lock()
+		if e, ok := c.entries[key]; ok && c.now().Before(e.expires) {
+			c.mu.Unlock()
+			return e.v, nil
+		}
+		c.mu.Unlock()
 		return c.load(ctx, key, gen, load)
 	})
 	if err != nil {

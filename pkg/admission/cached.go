@@ -14,7 +14,7 @@ import (
 // CacheOptions say how long answers are kept.
 type CacheOptions struct {
 	// TTL keeps a passing registry verdict; NegativeTTL a failing one (shorter: an image may be signed
-	// or attested after it was refused). During a registry outage, verdicts within their TTL keep
+	// or attested after it was refused). Zero means the default. During a registry outage, verdicts within their TTL keep
 	// being served; past it, images are denied.
 	TTL, NegativeTTL time.Duration
 	// CatalogTTL keeps a catalog record. Status changes do not wait for it: the webhook follows the
@@ -35,7 +35,17 @@ const (
 	DefaultMaxEntries  = 100_000
 )
 
+// withDefaults fills zero fields with the defaults.
 func (o CacheOptions) withDefaults() CacheOptions {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.CatalogTTL <= 0 {
+		o.CatalogTTL = DefaultCatalogTTL
+	}
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
@@ -128,4 +138,6 @@ func (c *CachedCatalog) Flush() int {
 	return c.records.drop(func(string, policy.Record, bool) bool { return true })
 }
 
-func hasSuffix(s, suffix string) bool { return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix }
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}

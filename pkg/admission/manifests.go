@@ -205,7 +205,9 @@ func policyConfigMaps(o ManifestOptions, meta func(string, bool) map[string]any)
 		name := o.Name + "-policy-" + p.Name
 		cmsOut = append(cmsOut, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(name, true), "data": data})
 		vol := "policy-" + p.Name
-		sort.Slice(items, func(i, j int) bool { return items[i].(map[string]any)["path"].(string) < items[j].(map[string]any)["path"].(string) })
+		sort.Slice(items, func(i, j int) bool {
+			return items[i].(map[string]any)["path"].(string) < items[j].(map[string]any)["path"].(string)
+		})
 		vols = append(vols, map[string]any{"name": vol, "configMap": map[string]any{"name": name, "items": items}})
 		dir := policyMount + "/" + p.Name
 		mounts = append(mounts, map[string]any{"name": vol, "mountPath": dir, "readOnly": true})
@@ -259,7 +261,7 @@ func deployment(o ManifestOptions, meta func(string, bool) map[string]any, label
 					"securityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
 						"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
 					"containers": []any{c},
-					"volumes": append([]any{map[string]any{"name": "tls", "secret": map[string]any{"secretName": tlsSecret}}}, vols...),
+					"volumes":    append([]any{map[string]any{"name": "tls", "secret": map[string]any{"secretName": tlsSecret}}}, vols...),
 				},
 			},
 		},
