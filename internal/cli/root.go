@@ -67,6 +67,8 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 		newAttestCmd(g),
 		newVerifyCmd(g),
 		newCopyCmd(g),
+		newAdmissionCmd(g),
+		newPolicyCmd(g),
 		newFsckCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),

@@ -121,6 +121,12 @@ func DecodeReview(data []byte) (*Review, error) {
 	case r.Request.UID == "":
 		return nil, fmt.Errorf("%w: the request has no uid", ErrReview)
 	}
+	// The API server writes "oldObject": null on CREATE: no object, as Kubernetes' types read it.
+	for _, o := range []*json.RawMessage{&r.Request.Object, &r.Request.OldObject} {
+		if string(*o) == "null" {
+			*o = nil
+		}
+	}
 	return &r, nil
 }
 

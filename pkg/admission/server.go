@@ -29,6 +29,8 @@ type Server struct {
 	// timeoutSeconds of the webhook configuration) lowers it, so the answer, a denial that says what
 	// did not answer if need be, always arrives before the API server gives up.
 	MaxWait time.Duration
+
+	certCheckEvery time.Duration // tests shorten it
 }
 
 // maxReview bounds a request body: an AdmissionReview carries the object and the old object, and the
@@ -103,7 +105,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, decide func(cont
 // ServeTLS serves on l with the certificate and key in the files (read again when they change, so a
 // rotated certificate needs no restart) until ctx ends, then lets reviews in progress finish.
 func (s *Server) ServeTLS(ctx context.Context, l net.Listener, certFile, keyFile string) error {
-	cr := &certReloader{certFile: certFile, keyFile: keyFile}
+	cr := &certReloader{certFile: certFile, keyFile: keyFile, every: s.certCheckEvery}
 	if _, err := cr.load(); err != nil {
 		return err
 	}
@@ -154,6 +156,8 @@ func serve(ctx context.Context, srv *http.Server, run func() error) error {
 // modification time changes (checked at most every few seconds).
 type certReloader struct {
 	certFile, keyFile string
+	// every is how often the files' times are checked (default certCheckEvery).
+	every time.Duration
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -187,7 +191,11 @@ func (c *certReloader) modTime() time.Time {
 func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if time.Since(c.checked) < certCheckEvery {
+	every := c.every
+	if every <= 0 {
+		every = certCheckEvery
+	}
+	if time.Since(c.checked) < every {
 		return c.cert, nil
 	}
 	c.checked = time.Now()
