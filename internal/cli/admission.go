@@ -98,7 +98,7 @@ func newAdmissionServeCmd(g *globalFlags) *cobra.Command {
 		wf                webhookFlags
 		addr, metricsAddr string
 		certFile, keyFile string
-		mutate            bool
+		mutate, noCache   bool
 		maxWait           time.Duration
 	)
 	cmd := &cobra.Command{
@@ -139,7 +139,7 @@ every replica within seconds, without a restart; /readyz fails while they cannot
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			metrics := admission.NewMetrics()
 			o := admission.Options{
-				Policies: ps, Logger: logger, Metrics: metrics, PollInterval: wf.poll,
+				Policies: ps, Logger: logger, Metrics: metrics, PollInterval: wf.poll, NoCache: noCache,
 				Remote: remoteFor(g),
 				Cache:  admission.CacheOptions{TTL: wf.cacheTTL, NegativeTTL: wf.negativeTTL, CatalogTTL: wf.catalogTTL},
 			}
@@ -184,6 +184,7 @@ every replica within seconds, without a restart; /readyz fails while they cannot
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "serving certificate (PEM; read again when it changes)")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "serving certificate's private key (PEM)")
 	cmd.Flags().BoolVar(&mutate, "mutate", false, "also serve /mutate, which pins tags to digests")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "verify every review from scratch: no verdict or catalog cache (for measurements)")
 	cmd.Flags().DurationVar(&maxWait, "max-wait", admission.DefaultMaxWait, "the most a review may take (the API server's timeout lowers it)")
 	return cmd
 }

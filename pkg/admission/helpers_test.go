@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"strconv"
@@ -33,20 +32,16 @@ func remoteVia(host string) sign.RemoteOptions {
 	return sign.RemoteOptions{Transport: redirect{host: host}}
 }
 
-// applyPatch applies "replace" operations to a JSON document, as the API server applies a webhook's
-// JSON patch.
-func applyPatch(t *testing.T, doc []byte, ops []patchOp) []byte {
+// applyPatch applies "replace" operations to a decoded JSON document, as the API server applies a
+// webhook's JSON patch.
+func applyPatch(t testing.TB, root map[string]any, ops []patchOp) {
 	t.Helper()
-	var root any
-	if err := json.Unmarshal(doc, &root); err != nil {
-		t.Fatal(err)
-	}
 	for _, op := range ops {
 		if op.Op != "replace" {
 			t.Fatalf("unexpected op %+v", op)
 		}
 		parts := strings.Split(strings.TrimPrefix(op.Path, "/"), "/")
-		cur := root
+		var cur any = root
 		for i, p := range parts {
 			last := i == len(parts)-1
 			switch c := cur.(type) {
@@ -74,11 +69,6 @@ func applyPatch(t *testing.T, doc []byte, ops []patchOp) []byte {
 			}
 		}
 	}
-	out, err := json.Marshal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func remoteBackoff(d time.Duration, steps int) remote.Backoff {

@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -65,32 +64,64 @@ type volume struct {
 	} `json:"image"`
 }
 
+// Object is what the webhook reads of a workload: its pod spec, wherever its kind keeps it (spec for a
+// Pod, spec.template.spec for most kinds, spec.jobTemplate.spec.template.spec for a CronJob). Every
+// other field is skipped while decoding, so a review is read in one pass.
+type Object struct {
+	Spec *objectSpec `json:"spec"`
+}
+
+type objectSpec struct {
+	podSpec
+	Template    *podTemplate `json:"template"`
+	JobTemplate *struct {
+		Spec struct {
+			Template *podTemplate `json:"template"`
+		} `json:"spec"`
+	} `json:"jobTemplate"`
+}
+
+type podTemplate struct {
+	Spec *podSpec `json:"spec"`
+}
+
+// DecodeObject reads a workload as the webhook does (case-sensitive, duplicate keys refused).
+func DecodeObject(data []byte) (*Object, error) {
+	var o Object
+	if err := strictUnmarshal(data, &o); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReview, err)
+	}
+	return &o, nil
+}
+
 // Images lists every image an object of the given kind would run: its pod spec's containers, init
 // containers, ephemeral containers and image volumes. A kind without a known pod spec is
 // ErrUnknownKind; an object whose pod spec is missing (a template left out) names no image.
-func Images(kind GroupVersionKind, object json.RawMessage) ([]ImageRef, error) {
+func Images(kind GroupVersionKind, o *Object) ([]ImageRef, error) {
 	path, ok := podSpecPaths[kind]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (ingot checks Pods, ReplicationControllers, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs)", ErrUnknownKind, kind)
 	}
-	if len(object) == 0 || string(object) == "null" {
+	if o == nil {
 		return nil, fmt.Errorf("%w: the request has no object", ErrReview)
 	}
-	raw := object
-	for _, key := range path {
-		var m map[string]json.RawMessage
-		if err := strictUnmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrReview, strings.Join(path, "."), err)
+	var spec *podSpec
+	if o.Spec != nil {
+		switch len(path) {
+		case 1:
+			spec = &o.Spec.podSpec
+		case 3:
+			if t := o.Spec.Template; t != nil {
+				spec = t.Spec
+			}
+		default:
+			if j := o.Spec.JobTemplate; j != nil && j.Spec.Template != nil {
+				spec = j.Spec.Template.Spec
+			}
 		}
-		next, ok := m[key]
-		if !ok || string(next) == "null" {
-			return nil, nil
-		}
-		raw = next
 	}
-	var spec podSpec
-	if err := strictUnmarshal(raw, &spec); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrReview, strings.Join(path, "."), err)
+	if spec == nil {
+		return nil, nil
 	}
 	field := strings.Join(path, ".")
 	pointer := "/" + strings.Join(path, "/")

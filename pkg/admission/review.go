@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -77,9 +76,11 @@ type Request struct {
 	Namespace          string            `json:"namespace,omitempty"`
 	Operation          string            `json:"operation"`
 	UserInfo           UserInfo          `json:"userInfo"`
-	Object             json.RawMessage   `json:"object,omitempty"`
-	OldObject          json.RawMessage   `json:"oldObject,omitempty"`
-	DryRun             *bool             `json:"dryRun,omitempty"`
+	// Object and OldObject are read only where they keep pod specs (see Object): the review is
+	// decoded in one pass, everything else skipped. OldObject is nil on CREATE.
+	Object    *Object `json:"object,omitempty"`
+	OldObject *Object `json:"oldObject,omitempty"`
+	DryRun    *bool   `json:"dryRun,omitempty"`
 }
 
 // Response is the AdmissionResponse.
@@ -120,12 +121,6 @@ func DecodeReview(data []byte) (*Review, error) {
 		return nil, fmt.Errorf("%w: no request", ErrReview)
 	case r.Request.UID == "":
 		return nil, fmt.Errorf("%w: the request has no uid", ErrReview)
-	}
-	// The API server writes "oldObject": null on CREATE: no object, as Kubernetes' types read it.
-	for _, o := range []*json.RawMessage{&r.Request.Object, &r.Request.OldObject} {
-		if string(*o) == "null" {
-			*o = nil
-		}
 	}
 	return &r, nil
 }

@@ -26,8 +26,8 @@ type Options struct {
 	Events EventSource
 	// PollInterval is how often events are polled (default 1s).
 	PollInterval time.Duration
-	// Cache sets the TTLs; NoCache turns the registry verdict cache off (the offline tools, and the
-	// cold benchmark).
+	// Cache sets the TTLs; NoCache turns every cache off, and with it the event follower (the offline
+	// tools, and the cold benchmark: every review verifies and reads the catalog).
 	Cache   CacheOptions
 	NoCache bool
 	Logger  *slog.Logger
@@ -56,7 +56,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	var cat policy.Catalog
 	if o.Catalog != nil {
 		cat = timedCatalog{next: o.Catalog, m: o.Metrics}
-		if o.Events != nil {
+		if o.Events != nil && !o.NoCache {
 			s.Follower = &Follower{Source: o.Events, Interval: o.PollInterval, Logger: o.Logger, Metrics: o.Metrics, Now: o.Now}
 			s.Catalog = NewCachedCatalog(cat, o.Cache, s.Follower.Fresh, o.Metrics)
 			s.Follower.Apply = func(ev catalog.Event) { s.Catalog.Apply(ev) }

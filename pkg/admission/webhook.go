@@ -107,7 +107,7 @@ func newImages(req *Request) ([]ImageDecision, error) {
 		return nil, err
 	}
 	old := map[string]bool{}
-	if req.Operation == OpUpdate && len(req.OldObject) > 0 {
+	if req.Operation == OpUpdate && req.OldObject != nil {
 		prev, err := Images(req.Kind, req.OldObject)
 		if err != nil {
 			return nil, err

@@ -97,8 +97,7 @@ func TestBypasses(t *testing.T) {
 
 	t.Run("image volume", func(t *testing.T) {
 		for _, file := range []string{"Pod-create.json", "Deployment-create.json", "CronJob-update.json"} {
-			r := fixture(t, file, signed)
-			editObject(t, r, func(obj map[string]any) {
+			r := edited(t, file, signed, func(obj map[string]any) {
 				spec := obj["spec"].(map[string]any)
 				for _, k := range map[string][]string{"Pod-create.json": nil, "Deployment-create.json": {"template"},
 					"CronJob-update.json": {"jobTemplate", "spec", "template"}}[file] {
@@ -146,8 +145,7 @@ func TestBypasses(t *testing.T) {
 
 	t.Run("exemption labels and annotations set by the workload's author", func(t *testing.T) {
 		for _, file := range []string{"Pod-create.json", "Deployment-create.json"} {
-			r := fixture(t, file, unsigned)
-			editObject(t, r, func(obj map[string]any) {
+			r := edited(t, file, unsigned, func(obj map[string]any) {
 				meta := obj["metadata"].(map[string]any)
 				exempt := map[string]any{"ingot.build/exempt": "true", "admission.ingot.build/skip": "true", "policy.ingot.build/mode": "audit",
 					"kubernetes.io/metadata.name": "kube-system"}
@@ -193,7 +191,7 @@ func TestBypasses(t *testing.T) {
 	})
 }
 
-func fixtureBytes(t *testing.T, file, image string) string {
+func fixtureBytes(t testing.TB, file, image string) string {
 	t.Helper()
 	r := fixture(t, file, image)
 	data, err := json.MarshalIndent(r, "", "  ")
@@ -337,8 +335,7 @@ func TestMutatePins(t *testing.T) {
 			}
 		}
 		// The patch is what the API server applies; apply it the same way and validate the result.
-		patched := applyPatch(t, r.Request.Object, ops)
-		r.Request.Object = patched
+		r = edited(t, file, signed, func(obj map[string]any) { applyPatch(t, obj, ops) })
 		if v := s.Webhook.Validate(ctx, r.Request); !v.Allowed() {
 			t.Errorf("%s: the pinned object is denied: %+v", file, v.Review.Response.Status)
 		}

@@ -60,7 +60,7 @@ rules:
       maxScanAge: 24h
 `
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{flaky: &regtest.Flaky{}, gold: goldtest.MustKey(t), wrong: goldtest.MustKey(t), dir: t.TempDir(),
@@ -108,7 +108,7 @@ func newWorld(t *testing.T) *world {
 }
 
 // writePolicy writes the gold policy, with extra YAML appended, and returns its path.
-func (w *world) writePolicy(t *testing.T, file, extra string) string {
+func (w *world) writePolicy(t testing.TB, file, extra string) string {
 	t.Helper()
 	body := strings.NewReplacer("HOST", w.host, "NOCRIT", goldtest.NoCriticalCondition, "BUILDER", goldtest.BuilderCondition).Replace(goldPolicy) + extra
 	p := filepath.Join(w.dir, file)
@@ -119,7 +119,7 @@ func (w *world) writePolicy(t *testing.T, file, extra string) string {
 }
 
 // service assembles a webhook for the world, following the catalog's events.
-func (w *world) service(t *testing.T, o Options, policies ...string) *Service {
+func (w *world) service(t testing.TB, o Options, policies ...string) *Service {
 	t.Helper()
 	if len(policies) == 0 {
 		policies = []string{w.policy}
@@ -143,7 +143,7 @@ func (w *world) service(t *testing.T, o Options, policies ...string) *Service {
 }
 
 // fixture reads a recorded review with the fixture image replaced by image.
-func fixture(t *testing.T, file, image string) *Review {
+func fixture(t testing.TB, file, image string) *Review {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "reviews", file))
 	if err != nil {
@@ -170,17 +170,25 @@ func fixtures(t *testing.T) []string {
 	return ms
 }
 
-// editObject changes a review's object through its JSON.
-func editObject(t *testing.T, r *Review, edit func(obj map[string]any)) {
+// edited reads a recorded review with the fixture image replaced by image, changed through its JSON.
+func edited(t testing.TB, file, image string, edit func(obj map[string]any)) *Review {
 	t.Helper()
-	var obj map[string]any
-	if err := json.Unmarshal(r.Request.Object, &obj); err != nil {
-		t.Fatal(err)
-	}
-	edit(obj)
-	data, err := json.Marshal(obj)
+	data, err := os.ReadFile(filepath.Join("testdata", "reviews", file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Request.Object = data
+	data = []byte(strings.ReplaceAll(string(data), fixtureImage, image))
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m["request"].(map[string]any)["object"].(map[string]any))
+	if data, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeReview(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// stats are the latencies and outcomes of one measured phase.
+type stats struct {
+	name       string
+	lat        []time.Duration
+	errors     int
+	unexpected int // answered, but not as the phase expects (an admission where a denial was due)
+	elapsed    time.Duration
+	firstErr   error
+}
+
+func (s *stats) n() int { return len(s.lat) }
+
+func (s *stats) pct(q float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	l := slices.Clone(s.lat)
+	slices.Sort(l)
+	i := int(q*float64(len(l))+0.5) - 1
+	i = max(0, min(i, len(l)-1))
+	return l[i]
+}
+
+func (s *stats) max() time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	return slices.Max(s.lat)
+}
+
+func (s *stats) throughput() float64 {
+	if s.elapsed == 0 {
+		return 0
+	}
+	return float64(len(s.lat)) / s.elapsed.Seconds()
+}
+
+// outcome is one request's result: err when it failed, ok false when it was answered otherwise than
+// expected.
+type outcome struct {
+	ok  bool
+	err error
+}
+
+// closedLoop runs workers that each send requests back to back: warm-up first (not recorded), then
+// d measured.
+func closedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, do func(i int64) outcome) *stats {
+	var seq atomic.Int64
+	run := func(d time.Duration, record bool) *stats {
+		s := &stats{name: name}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(d)
+		began := time.Now()
+		for range workers {
+			wg.Go(func() {
+				var local []time.Duration
+				var errs, unexpected int
+				var firstErr error
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					t0 := time.Now()
+					o := do(seq.Add(1))
+					lat := time.Since(t0)
+					switch {
+					case o.err != nil:
+						errs++
+						if firstErr == nil {
+							firstErr = o.err
+						}
+					case !o.ok:
+						unexpected++
+						local = append(local, lat)
+					default:
+						local = append(local, lat)
+					}
+				}
+				mu.Lock()
+				s.lat = append(s.lat, local...)
+				s.errors += errs
+				s.unexpected += unexpected
+				if s.firstErr == nil {
+					s.firstErr = firstErr
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		s.elapsed = time.Since(began)
+		return s
+	}
+	if warm > 0 {
+		run(warm, false)
+	}
+	return run(d, true)
+}
+
+// openLoop sends requests at a fixed rate for d, whatever the answers' latency, from a pool of
+// workers; each latency is measured from when the request was due, so a webhook that falls behind
+// is charged for the queue it builds (no coordinated omission).
+func openLoop(ctx context.Context, name string, rate, workers int, d time.Duration, do func(i int64) outcome) *stats {
+	s := &stats{name: name}
+	interval := time.Second / time.Duration(rate)
+	total := int(d / interval)
+	due := make(chan time.Time, total)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for t := range due {
+				o := do(seq.Add(1))
+				lat := time.Since(t)
+				mu.Lock()
+				switch {
+				case o.err != nil:
+					s.errors++
+					if s.firstErr == nil {
+						s.firstErr = o.err
+					}
+				case !o.ok:
+					s.unexpected++
+					s.lat = append(s.lat, lat)
+				default:
+					s.lat = append(s.lat, lat)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	began := time.Now()
+	for i := range total {
+		t := began.Add(time.Duration(i) * interval)
+		if w := time.Until(t); w > 0 {
+			time.Sleep(w)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		due <- t
+	}
+	close(due)
+	wg.Wait()
+	s.elapsed = time.Since(began)
+	return s
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
