@@ -58,6 +58,10 @@ func (o CacheOptions) withDefaults() CacheOptions {
 type CachedRegistry struct {
 	next     policy.Registry
 	verdicts *cache[policy.Verdict]
+	// tags remembers which digest a tag pointed to, for tag@digest references only (Confirm): what a
+	// pinned reference names (the mutating webhook writes them) is then checked with no registry
+	// request.
+	tags *cache[string]
 }
 
 // NewCachedRegistry puts a verdict cache in front of next.
@@ -65,7 +69,20 @@ func NewCachedRegistry(next policy.Registry, o CacheOptions, m *Metrics) *Cached
 	o = o.withDefaults()
 	c := newCache[policy.Verdict](o.TTL, o.NegativeTTL, o.MaxEntries, o.Now)
 	c.lookups = m.cacheLookup("registry")
-	return &CachedRegistry{next: next, verdicts: c}
+	tags := newCache[string](o.TTL, 0, o.MaxEntries, o.Now) // a disagreement is not kept
+	tags.lookups = m.cacheLookup("tags")
+	return &CachedRegistry{next: next, verdicts: c, tags: tags}
+}
+
+// Confirm answers from memory when the tag pointed to digest within the TTL; otherwise it resolves the
+// tag and remembers what it points to.
+func (c *CachedRegistry) Confirm(ctx context.Context, t name.Tag, digest string) (string, error) {
+	got, _, err := c.tags.get(ctx, t.String()+"@"+digest, func(ctx context.Context) (string, bool, error) {
+		d, err := c.next.Resolve(ctx, t)
+		// Only agreement is remembered: a tag that points elsewhere is asked again next time.
+		return d, d != digest, err
+	})
+	return got, err
 }
 
 // Resolve asks the registry, every time.

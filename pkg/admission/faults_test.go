@@ -44,12 +44,14 @@ func TestRegistryOutage(t *testing.T) {
 	s := w.service(t, Options{Now: clk.Now, Cache: CacheOptions{TTL: time.Minute, NegativeTTL: 10 * time.Second, CatalogTTL: time.Minute, Now: clk.Now},
 		Remote: sign.RemoteOptions{Retry: fastRetry}})
 	byDigest := func(name string) *Review { return fixture(t, "Pod-create.json", w.digests[name].String()) }
-	if !allowed(s, byDigest("signed")) {
+	// What the mutating webhook writes: the tag and the digest it pointed to.
+	pinned := func() *Review { return fixture(t, "Pod-create.json", w.refs["signed"]+"@"+w.digests["signed"].DigestStr()) }
+	if !allowed(s, byDigest("signed")) || !allowed(s, pinned()) {
 		t.Fatal("the signed image is denied with the registry up")
 	}
 	for _, f := range []regtest.Failure{failure503, {Status: http.StatusTooManyRequests, RetryAfter: "1"}, {Status: 0}} {
 		w.flaky.FailAll(f)
-		if !allowed(s, byDigest("signed")) {
+		if !allowed(s, byDigest("signed")) || !allowed(s, pinned()) {
 			t.Errorf("registry failing with %d: the cached verdict is not served", f.Status)
 		}
 		for _, r := range []*Review{fixture(t, "Pod-create.json", w.refs["signed"]), byDigest("wrongkey")} {

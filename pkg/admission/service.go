@@ -102,6 +102,10 @@ func (t timedRegistry) Resolve(ctx context.Context, tag name.Tag) (string, error
 	return t.next.Resolve(ctx, tag)
 }
 
+func (t timedRegistry) Confirm(ctx context.Context, tag name.Tag, digest string) (string, error) {
+	return t.next.Confirm(ctx, tag, digest)
+}
+
 func (t timedRegistry) Check(ctx context.Context, d name.Digest, r policy.RuleRef) (policy.Verdict, error) {
 	began := time.Now()
 	v, err := t.next.Check(ctx, d, r)

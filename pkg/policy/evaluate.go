@@ -64,11 +64,17 @@ type Result struct {
 	Decisions []Decision `json:"decisions"`
 }
 
-// Registry is what evaluation asks of registries. Resolve is asked on every evaluation of a tag (a
-// tag can move); Check only depends on the digest and the rule, so a caller may remember its answers.
+// Registry is what evaluation asks of registries. Resolve is asked on every evaluation of a tag alone
+// (a tag can move, and the runtime pulls what it names later); Confirm and Check may be answered from
+// memory.
 type Registry interface {
 	// Resolve reads the digest a tag points to now.
 	Resolve(ctx context.Context, t name.Tag) (string, error)
+	// Confirm checks a reference that gives both a tag and a digest: it returns the digest the tag
+	// points to, or digest when the tag is known to have pointed to it lately. The runtime runs the
+	// digest, which is what is verified, so a tag that moved away from it since changes nothing that
+	// runs; a tag that never pointed to it is refused.
+	Confirm(ctx context.Context, t name.Tag, digest string) (string, error)
 	// Check verifies what a rule requires of the image at d in the registry: a Verdict, or an error
 	// when the registry did not answer (nothing is known: the caller fails closed).
 	Check(ctx context.Context, d name.Digest, r RuleRef) (Verdict, error)
@@ -288,7 +294,12 @@ func (e *Evaluator) digest(ctx context.Context, img Image) (string, *Failure) {
 	if !hasTag {
 		return img.Digest, nil
 	}
-	got, err := e.registry.Resolve(ctx, t)
+	var got string
+	if img.Digest != "" {
+		got, err = e.registry.Confirm(ctx, t, img.Digest)
+	} else {
+		got, err = e.registry.Resolve(ctx, t)
+	}
 	if err != nil {
 		return "", &Failure{Requirement: ReqUnavailable,
 			Message: fmt.Sprintf("resolving the tag %s failed, so %s is denied: %v", t, img.Written, err)}

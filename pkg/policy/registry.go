@@ -36,6 +36,11 @@ func (s *SessionRegistry) Resolve(ctx context.Context, t name.Tag) (string, erro
 	return r.Digest.DigestStr(), nil
 }
 
+// Confirm reads the digest the tag points to now: the session remembers nothing.
+func (s *SessionRegistry) Confirm(ctx context.Context, t name.Tag, _ string) (string, error) {
+	return s.Resolve(ctx, t)
+}
+
 // unavailable marks what leaves the answer unknown: a registry that failed or did not answer in time.
 func unavailable(err error) bool {
 	return errors.Is(err, sign.ErrRegistry) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
