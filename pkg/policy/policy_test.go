@@ -52,7 +52,7 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown key", "keys: [release]", "keys: [relase]", "rules[0].signature.keys[0]"},
 		{"missing key file", "file: gold.pub", "file: nope.pub", "keys[0].file"},
 		{"not a key", "file: gold.pub", "file: gold.yaml", "keys[0]"},
-		{"file and pem", "file: gold.pub", "file: gold.pub\n    pem: x", "keys[0]"},
+		{"file and pem", "file: gold.pub}", "file: gold.pub, pem: x}", "keys[0]"},
 		{"unknown attestation type", "type: vuln", "type: vulnerabilities", "rules[0].attestations[0].type"},
 		{"condition does not compile", `predicate.runDetails.builder.id == "https://ingot.build/builder/cli/v1"`, `predicate.runDetails.builder.id ==`, "rules[0].attestations[1].condition"},
 		{"condition not a bool", `predicate.runDetails.builder.id == "https://ingot.build/builder/cli/v1"`, `1 + 1`, "want bool"},
@@ -134,5 +134,20 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		if (serr == nil) != tc.valid || (perr == nil) != tc.valid {
 			t.Errorf("%q -> %q: schema %v, parse %v; want valid %v", tc.from, tc.to, serr, perr, tc.valid)
 		}
+	}
+}
+
+// TestReadmePolicy: the policy the README shows is testdata/gold.yaml, which loads (TestLoadExample).
+func TestReadmePolicy(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("testdata/gold.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, append([]byte("```yaml\n"), example...)) {
+		t.Error("the README's policy is not testdata/gold.yaml")
 	}
 }
