@@ -45,7 +45,9 @@ func TestRegistryOutage(t *testing.T) {
 		Remote: sign.RemoteOptions{Retry: fastRetry}})
 	byDigest := func(name string) *Review { return fixture(t, "Pod-create.json", w.digests[name].String()) }
 	// What the mutating webhook writes: the tag and the digest it pointed to.
-	pinned := func() *Review { return fixture(t, "Pod-create.json", w.refs["signed"]+"@"+w.digests["signed"].DigestStr()) }
+	pinned := func() *Review {
+		return fixture(t, "Pod-create.json", w.refs["signed"]+"@"+w.digests["signed"].DigestStr())
+	}
 	if !allowed(s, byDigest("signed")) || !allowed(s, pinned()) {
 		t.Fatal("the signed image is denied with the registry up")
 	}
