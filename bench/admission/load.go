@@ -57,7 +57,7 @@ type outcome struct {
 // d measured.
 func closedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, do func(i int64) outcome) *stats {
 	var seq atomic.Int64
-	run := func(d time.Duration, record bool) *stats {
+	run := func(d time.Duration) *stats {
 		s := &stats{name: name}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -100,9 +100,9 @@ func closedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 		return s
 	}
 	if warm > 0 {
-		run(warm, false)
+		run(warm)
 	}
-	return run(d, true)
+	return run(d)
 }
 
 // openLoop sends requests at a fixed rate for d, whatever the answers' latency, from a pool of

@@ -26,7 +26,7 @@ type config struct {
 	work               string
 	images, apiWorkers int
 	apiPhase, apiWarm  time.Duration
-	direct, rate       int
+	rate               int
 	directDur          time.Duration
 	coldWorkers        int
 }
@@ -153,7 +153,7 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 	}
 	register := func(obj map[string]any) error {
 		if r, err := c.Create(ctx, obj, false); err != nil || !r.OK() {
-			return fmt.Errorf("registering the webhook: %v %s", err, r.Body)
+			return fmt.Errorf("registering the webhook: %w %s", err, r.Body)
 		}
 		return nil
 	}
@@ -180,7 +180,7 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 	for _, obj := range []map[string]any{vwc, mwc} {
 		p, _ := kubetest.Path(obj, true)
 		if r, err := c.Do(ctx, http.MethodDelete, p, nil, nil); err != nil || !r.OK() {
-			return nil, fmt.Errorf("removing the webhook: %v %s", err, r.Body)
+			return nil, fmt.Errorf("removing the webhook: %w %s", err, r.Body)
 		}
 	}
 	time.Sleep(2 * time.Second) // the API server's watch removes them

@@ -68,8 +68,8 @@ func setup(ctx context.Context, cfg config) (*world, error) {
 		return nil, err
 	}
 	w.ingot = filepath.Join(cfg.work, "ingot")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", w.ingot, "./cmd/ingot").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building ingot: %v\n%s", err, out)
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", w.ingot, "./cmd/ingot").CombinedOutput(); err != nil { //nolint:gosec // G204: the go tool, building this module
+		return nil, fmt.Errorf("building ingot: %w\n%s", err, out)
 	}
 	if err := w.startRegistry(); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func setup(ctx context.Context, cfg config) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cat.Close()
+	defer func() { _ = cat.Close() }()
 	now := time.Now()
 	for i := range cfg.images {
 		repo := fmt.Sprintf("gold/app-%02d", i)
@@ -168,7 +168,7 @@ func (w *world) startWebhook(ctx context.Context, logName string, extra ...strin
 	}
 	args := append([]string{"--data-dir", w.data, "admission", "serve", "--policy", w.policy, "--addr", addr,
 		"--tls-cert", filepath.Join(w.certDir, "tls.crt"), "--tls-key", filepath.Join(w.certDir, "tls.key")}, extra...)
-	cmd := exec.CommandContext(ctx, w.ingot, args...)
+	cmd := exec.CommandContext(ctx, w.ingot, args...) //nolint:gosec // G204: the ingot just built
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (w *world) startWebhook(ctx context.Context, logName string, extra ...strin
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-wh.done:
-			return nil, fmt.Errorf("ingot admission serve exited (%v); see %s", err, logf.Name())
+			return nil, fmt.Errorf("ingot admission serve exited (%w); see %s", err, logf.Name())
 		default:
 		}
 		if resp, err := wh.client.Get(wh.url + "/readyz"); err == nil {
@@ -237,9 +237,9 @@ func (wh *webhook) peakRSS() int64 {
 func (wh *webhook) stop() {
 	_ = wh.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-wh.done:
+	case <-wh.done: //nolint:errcheck // stopped on purpose: its exit status says nothing
 	case <-time.After(15 * time.Second):
 		_ = wh.cmd.Process.Kill()
-		<-wh.done
+		<-wh.done //nolint:errcheck // killed on purpose
 	}
 }

@@ -43,7 +43,7 @@ func newAdmissionFixture(t *testing.T) admissionFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cat.Close()
+	defer func() { _ = cat.Close() }()
 	for _, s := range []struct {
 		repo string
 		ref  *string

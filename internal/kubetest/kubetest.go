@@ -66,7 +66,7 @@ func FindAPIServer() (string, error) {
 		if p == "" {
 			continue
 		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() { //nolint:gosec // G703: the binary the caller names
 			return p, nil
 		}
 	}
@@ -288,7 +288,7 @@ func waitHTTP(ctx context.Context, p *proc, client *http.Client, u string, limit
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s exited (%v): %s", p.name, p.err, tail(p.out.String(), 3000))
+			return fmt.Errorf("%s exited (%w): %s", p.name, p.err, tail(p.out.String(), 3000))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -443,14 +443,25 @@ func (c *Cluster) Create(ctx context.Context, obj map[string]any, dryRun bool) (
 // refuses pods without it, and no controller manager runs to make it).
 func (c *Cluster) Namespace(ctx context.Context, name string, labels map[string]string) error {
 	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name, "labels": labels}}
-	if r, err := c.Create(ctx, ns, false); err != nil || (!r.OK() && r.Code != http.StatusConflict) {
-		return fmt.Errorf("creating namespace %s: %v %s", name, err, r.Body)
+	if err := c.createOrExists(ctx, ns); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	sa := map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default", "namespace": name}}
-	if r, err := c.Create(ctx, sa, false); err != nil || (!r.OK() && r.Code != http.StatusConflict) {
-		return fmt.Errorf("creating namespace %s's service account: %v %s", name, err, r.Body)
+	if err := c.createOrExists(ctx, sa); err != nil {
+		return fmt.Errorf("creating namespace %s's service account: %w", name, err)
 	}
 	return nil
+}
+
+func (c *Cluster) createOrExists(ctx context.Context, obj map[string]any) error {
+	r, err := c.Create(ctx, obj, false)
+	switch {
+	case err != nil:
+		return err
+	case r.OK(), r.Code == http.StatusConflict:
+		return nil
+	}
+	return fmt.Errorf("%d %s", r.Code, r.Body)
 }
 
 // resources are the REST paths of the kinds tests create: group/version, plural, namespaced.

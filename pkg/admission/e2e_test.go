@@ -157,7 +157,7 @@ func TestThroughKubeAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer other.Close()
+		defer func() { _ = other.Close() }()
 		at := time.Now()
 		if _, err := other.SetStatus(ctx, catalog.Ref{Image: "app", Version: w.digests["signed"].DigestStr()},
 			catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "CVE-2026-7777", Actor: "security"}); err != nil {

@@ -189,7 +189,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	defer func() { _ = other.Close() }()
 	at := time.Now()
 	if _, err := other.SetStatus(ctx, catalog.Ref{Image: "app", Version: w.digests["signed"].DigestStr()},
 		catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "CVE-2026-9999", Actor: "security"}); err != nil {

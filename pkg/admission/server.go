@@ -106,7 +106,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, decide func(cont
 // rotated certificate needs no restart) until ctx ends, then lets reviews in progress finish.
 func (s *Server) ServeTLS(ctx context.Context, l net.Listener, certFile, keyFile string) error {
 	cr := &certReloader{certFile: certFile, keyFile: keyFile, every: s.certCheckEvery}
-	if _, err := cr.load(); err != nil {
+	if err := cr.load(); err != nil {
 		return err
 	}
 	srv := &http.Server{
@@ -167,15 +167,15 @@ type certReloader struct {
 
 const certCheckEvery = 5 * time.Second
 
-func (c *certReloader) load() (*tls.Certificate, error) {
+func (c *certReloader) load() error {
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("loading the serving certificate: %w", err)
+		return fmt.Errorf("loading the serving certificate: %w", err)
 	}
 	c.cert = &cert
 	c.mod = c.modTime()
 	c.checked = time.Now()
-	return c.cert, nil
+	return nil
 }
 
 func (c *certReloader) modTime() time.Time {
@@ -201,7 +201,7 @@ func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.checked = time.Now()
 	if m := c.modTime(); !m.Equal(c.mod) {
 		// A half-written pair fails to load: keep serving the old one until both are in place.
-		if _, err := c.load(); err != nil {
+		if err := c.load(); err != nil {
 			c.mod = m
 		}
 	}

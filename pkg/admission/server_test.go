@@ -171,7 +171,7 @@ func TestCertificateReload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		return conn.ConnectionState().PeerCertificates[0].Raw
 	}
 	before := served()
