@@ -59,7 +59,24 @@ func main() {
 	}
 }
 
+// loadAtStart is the load average when the run began.
+var loadAtStart string
+
+// loadavg is /proc/loadavg's 1, 5 and 15 minute load averages.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func run(ctx context.Context, cfg config, out io.Writer) error {
+	loadAtStart = loadavg()
 	fmt.Fprintf(os.Stderr, "setup: building ingot, pushing %d signed and attested images, recording them in the catalog...\n", cfg.images)
 	w, err := setup(ctx, cfg)
 	if err != nil {
@@ -267,7 +284,8 @@ func againstWebhook(ctx context.Context, cfg config, w *world) (*directResults, 
 }
 
 func report(out io.Writer, cfg config, w *world, api *apiResults, d *directResults) {
-	fmt.Fprintf(out, "ingot admission webhook benchmark: %d CPUs (GOMAXPROCS %d), %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "ingot admission webhook benchmark: %d CPUs (GOMAXPROCS %d), %s; load average at the start %s, at the end %s (other processes share the machine)\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339), loadAtStart, loadavg())
 	fmt.Fprintf(out, "policy: signature by the gold key, vuln and SLSA provenance attestations with CEL conditions on every platform image, catalog status and scan age (SQLite catalog, events followed)\n")
 	fmt.Fprintf(out, "images: %d distinct signed images in a loopback registry (go-containerregistry's, in the bench process); webhook: ingot admission serve, its own process\n\n", len(w.signed))
 

@@ -167,6 +167,9 @@ type Event struct {
 type ListOptions struct {
 	// Image restricts to one image; Line to one release line of it.
 	Image, Line string
+	// Digest restricts to the versions with this digest, their own or one of their platform images'
+	// (what admission asks, for every image it sees: without the evidence Get reads).
+	Digest string
 	// Statuses restricts to versions in these statuses (all when empty).
 	Statuses []Status
 	// Pending includes pending versions (left out otherwise).

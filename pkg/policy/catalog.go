@@ -2,32 +2,32 @@ package policy
 
 import (
 	"context"
-	"errors"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 )
 
-// VersionGetter is the part of catalog.Catalog a policy reads: a version by digest.
-type VersionGetter interface {
-	Get(ctx context.Context, r catalog.Ref) (*catalog.Version, error)
+// VersionLister is the part of catalog.Catalog a policy reads: versions by digest, without their
+// evidence (a record needs statuses, platforms and scan times; an SBOM can be megabytes).
+type VersionLister interface {
+	List(ctx context.Context, o catalog.ListOptions) ([]*catalog.Version, error)
 }
 
 // CatalogRecords reads records from ingot's catalog.
 type CatalogRecords struct {
-	Versions VersionGetter
+	Versions VersionLister
 }
 
 // Record returns the catalog's record of the version of image with the digest (the version's own or
 // a platform image's).
 func (c CatalogRecords) Record(ctx context.Context, image, digest string) (Record, error) {
-	v, err := c.Versions.Get(ctx, catalog.Ref{Image: image, Version: digest})
-	if errors.Is(err, catalog.ErrNotFound) {
-		return Record{Image: image}, nil
-	}
+	vs, err := c.Versions.List(ctx, catalog.ListOptions{Image: image, Digest: digest, Limit: 1})
 	if err != nil {
 		return Record{}, err
 	}
-	return RecordOf(v), nil
+	if len(vs) == 0 {
+		return Record{Image: image}, nil
+	}
+	return RecordOf(vs[0]), nil
 }
 
 // RecordOf is what a policy needs of a version: its status and each platform image's last scan.

@@ -1,6 +1,7 @@
 package catalogtest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -58,6 +59,19 @@ func testScanned(t *testing.T, c catalog.Catalog) {
 	list, err := c.List(ctx, catalog.ListOptions{Image: "scanned"})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List: %v %v", list, err)
+	}
+	// By digest: the version's own, or a platform image's; nothing for another digest.
+	for _, d := range []string{v.Digest, arm} {
+		got, err := c.List(ctx, catalog.ListOptions{Image: "scanned", Digest: d})
+		if err != nil || len(got) != 1 || got[0].ID != v.ID || got[0].Platforms[0].Evidence != nil {
+			t.Errorf("List by digest %s: %+v %v", d, got, err)
+		}
+	}
+	if got, err := c.List(ctx, catalog.ListOptions{Digest: digest("nowhere")}); err != nil || len(got) != 0 {
+		t.Errorf("List by an unknown digest: %+v %v", got, err)
+	}
+	if _, err := c.List(ctx, catalog.ListOptions{Digest: "latest"}); !errors.Is(err, catalog.ErrInvalid) {
+		t.Errorf("List by a malformed digest: %v", err)
 	}
 	for _, p := range list[0].Platforms {
 		if p.Scanned.IsZero() {

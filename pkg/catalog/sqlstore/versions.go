@@ -466,6 +466,13 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 		where += " AND v.line = ?"
 		args = append(args, o.Line)
 	}
+	if o.Digest != "" {
+		if err := catalog.ValidDigest(o.Digest); err != nil {
+			return "", nil, err
+		}
+		where += " AND (v.digest = ? OR v.id IN (SELECT version_id FROM platforms WHERE digest = ?))"
+		args = append(args, o.Digest, o.Digest)
+	}
 	if !o.Pending {
 		where += " AND v.state = ?"
 		args = append(args, string(catalog.StatePublished))
