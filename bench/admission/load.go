@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,10 @@ import (
 
 // stats are the latencies and outcomes of one measured phase.
 type stats struct {
-	name       string
-	lat        []time.Duration
+	name string
+	lat  []time.Duration
+	// at is when each latency's request was sent (open loop: due), from the start of the run.
+	at         []time.Duration
 	errors     int
 	unexpected int // answered, but not as the phase expects (an admission where a denial was due)
 	elapsed    time.Duration
@@ -20,6 +23,52 @@ type stats struct {
 }
 
 func (s *stats) n() int { return len(s.lat) }
+
+// merge adds another round of the same phase.
+func (s *stats) merge(o *stats) {
+	s.lat = append(s.lat, o.lat...)
+	s.errors += o.errors
+	s.unexpected += o.unexpected
+	s.elapsed += o.elapsed
+	if s.firstErr == nil {
+		s.firstErr = o.firstErr
+	}
+}
+
+// over is the share of latencies above d.
+func (s *stats) over(d time.Duration) float64 {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	n := 0
+	for _, l := range s.lat {
+		if l > d {
+			n++
+		}
+	}
+	return float64(n) / float64(len(s.lat))
+}
+
+// slowSeconds counts the latencies above d in each second of an open-loop run, showing only seconds
+// with any: "12s:40 13s:3" (when the tail happens: spread out, or in bursts).
+func (s *stats) slowSeconds(d time.Duration) string {
+	counts := map[int]int{}
+	for i, l := range s.lat {
+		if l > d && i < len(s.at) {
+			counts[int(s.at[i]/time.Second)]++
+		}
+	}
+	var parts []string
+	for sec := 0; sec <= int(s.elapsed/time.Second); sec++ {
+		if counts[sec] > 0 {
+			parts = append(parts, fmt.Sprintf("%ds:%d", sec, counts[sec]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
 
 func (s *stats) pct(q float64) time.Duration {
 	if len(s.lat) == 0 {
@@ -116,6 +165,7 @@ func openLoop(ctx context.Context, name string, rate, workers int, d time.Durati
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var seq atomic.Int64
+	began := time.Now()
 	for range workers {
 		wg.Go(func() {
 			for t := range due {
@@ -130,15 +180,15 @@ func openLoop(ctx context.Context, name string, rate, workers int, d time.Durati
 					}
 				case !o.ok:
 					s.unexpected++
-					s.lat = append(s.lat, lat)
+					fallthrough
 				default:
 					s.lat = append(s.lat, lat)
+					s.at = append(s.at, t.Sub(began))
 				}
 				mu.Unlock()
 			}
 		})
 	}
-	began := time.Now()
 	for i := range total {
 		t := began.Add(time.Duration(i) * interval)
 		if w := time.Until(t); w > 0 {

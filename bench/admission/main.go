@@ -11,8 +11,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +29,8 @@ type config struct {
 	rate               int
 	directDur          time.Duration
 	coldWorkers        int
+	rounds             int
+	skipAPI            bool
 }
 
 // Kyverno's figures through the same kind of API server on the same kind of machine (the issue's
@@ -44,12 +46,16 @@ func main() {
 	flag.StringVar(&cfg.work, "work", filepath.Join(os.TempDir(), "ingot-bench-admission"), "work directory (emptied first)")
 	flag.IntVar(&cfg.images, "images", 50, "distinct signed images")
 	flag.IntVar(&cfg.apiWorkers, "api-concurrency", 16, "concurrent dry-run Pod creations through the API server")
-	flag.DurationVar(&cfg.apiPhase, "api-phase", 15*time.Second, "measured time of each API server phase")
-	flag.DurationVar(&cfg.apiWarm, "api-warmup", 3*time.Second, "warm-up before each API server phase")
+	flag.DurationVar(&cfg.apiPhase, "api-phase", 20*time.Second, "measured time of each API server phase, over all rounds")
+	flag.DurationVar(&cfg.apiWarm, "api-warmup", time.Second, "warm-up before each phase of each round")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of the API server phases, each phase in turn")
+	flag.BoolVar(&cfg.skipAPI, "skip-api", false, "only the runs directly against the webhook")
 	flag.IntVar(&cfg.rate, "rate", 1000, "requests per second sent to the warm webhook")
 	flag.DurationVar(&cfg.directDur, "direct", 60*time.Second, "time of each direct webhook run (warm and cold)")
 	flag.IntVar(&cfg.coldWorkers, "cold-concurrency", 8, "concurrent reviews in the cold run")
 	flag.Parse()
+	// The load generator's own collections would count as the webhook's latency: collect less often.
+	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, cfg, os.Stdout)
 	stop()
@@ -84,9 +90,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer w.stopRegistry()
 
-	api, err := throughAPIServer(ctx, cfg, w)
-	if err != nil {
-		return err
+	api := &apiResults{}
+	if !cfg.skipAPI {
+		if api, err = throughAPIServer(ctx, cfg, w); err != nil {
+			return err
+		}
 	}
 	direct, err := againstWebhook(ctx, cfg, w)
 	if err != nil {
@@ -98,11 +106,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 // apiResults are the API server phases.
 type apiResults struct {
-	bare, bareAfter, signedTag, signedDigest, signedPinned, signedMutated, unsigned, unmatched *stats
+	bare, signedTag, signedDigest, signedPinned, signedMutated, unsigned, unmatched *stats
 }
 
-// throughAPIServer runs dry-run Pod creations through a real kube-apiserver, with no webhook and then
-// with ingot's validating webhook (a separate ingot admission serve process) registered by URL.
+// throughAPIServer runs dry-run Pod creations through a real kube-apiserver with ingot's webhooks
+// registered by URL (a separate ingot admission serve process): phases differ by namespace (one the
+// webhooks skip, as a bare API server; one only the validating webhook covers; one both cover) and
+// image, and run in turn, round after round, so a machine's drift falls on every phase alike.
 func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, error) {
 	apiserver, err := kubetest.FindAPIServer()
 	if err != nil {
@@ -118,91 +128,106 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 		return nil, err
 	}
 	defer c.Stop()
-	if err := c.Namespace(ctx, "bench", nil); err != nil {
-		return nil, err
+	for _, ns := range []string{"bare", "bench", "mutated"} {
+		if err := c.Namespace(ctx, ns, nil); err != nil {
+			return nil, err
+		}
 	}
-	wh, err := w.startWebhook(ctx, "webhook-api.log")
+	wh, err := w.startWebhook(ctx, "webhook-api.log", "--mutate")
 	if err != nil {
 		return nil, err
 	}
 	defer wh.stop()
-
-	pods := func(name string, images []string, admitted bool) *stats {
-		fmt.Fprintf(os.Stderr, "API server: %s (%d concurrent, %s)...\n", name, cfg.apiWorkers, cfg.apiPhase)
-		return closedLoop(ctx, name, cfg.apiWorkers, cfg.apiWarm, cfg.apiPhase, func(i int64) outcome {
-			pod := map[string]any{"apiVersion": "v1", "kind": "Pod",
-				"metadata": map[string]any{"name": fmt.Sprintf("bench-%d", i), "namespace": "bench"},
-				"spec":     map[string]any{"containers": []any{map[string]any{"name": "app", "image": images[int(i)%len(images)]}}}}
-			r, err := c.Create(ctx, pod, true)
-			switch {
-			case err != nil:
-				return outcome{err: err}
-			case r.Code == http.StatusCreated:
-				return outcome{ok: admitted}
-			case r.Code == http.StatusForbidden && strings.Contains(r.Status().Message, admission.ValidateWebhookName):
-				return outcome{ok: !admitted}
-			}
-			return outcome{err: fmt.Errorf("%d %s", r.Code, r.Body)}
-		})
-	}
-	res := &apiResults{}
-	signedDigests := make([]string, len(w.signed))
-	for i, d := range w.signed {
-		signedDigests[i] = d.String()
-	}
-	res.bare = pods("bare API server, no webhook", w.signedTags, true)
-
-	hooks, err := admission.Manifests(admission.ManifestOptions{URL: wh.url, CABundle: w.ca, Mutate: true})
-	if err != nil {
+	if err := registerWebhooks(ctx, c, w, wh); err != nil {
 		return nil, err
 	}
-	var vwc, mwc map[string]any
+
+	signedDigests := make([]string, len(w.signed))
+	pinned := make([]string, len(w.signed))
+	for i, d := range w.signed {
+		signedDigests[i] = d.String()
+		pinned[i] = w.signedTags[i] + "@" + d.DigestStr()
+	}
+	res := &apiResults{}
+	phases := []struct {
+		into     **stats
+		name, ns string
+		images   []string
+		admitted bool
+	}{
+		{&res.bare, "bare (a namespace the webhooks skip)", "bare", w.signedTags, true},
+		{&res.signedDigest, "signed, by digest", "bench", signedDigests, true},
+		{&res.signedPinned, "signed, tag@digest (pinned)", "bench", pinned, true},
+		{&res.signedTag, "signed, by tag", "bench", w.signedTags, true},
+		{&res.unsigned, "unsigned, by tag (denied)", "bench", []string{w.unsignedTag}, false},
+		{&res.unmatched, "unmatched (denied)", "bench", []string{w.unmatched}, false},
+		{&res.signedMutated, "signed, by tag, mutating + validating", "mutated", w.signedTags, true},
+	}
+	per := cfg.apiPhase / time.Duration(cfg.rounds)
+	for round := 1; round <= cfg.rounds; round++ {
+		fmt.Fprintf(os.Stderr, "API server: round %d of %d (%d concurrent, %s per phase)...\n", round, cfg.rounds, cfg.apiWorkers, per)
+		for _, p := range phases {
+			s := closedLoop(ctx, p.name, cfg.apiWorkers, cfg.apiWarm, per, func(i int64) outcome {
+				pod := map[string]any{"apiVersion": "v1", "kind": "Pod",
+					"metadata": map[string]any{"name": fmt.Sprintf("bench-%d", i), "namespace": p.ns},
+					"spec":     map[string]any{"containers": []any{map[string]any{"name": "app", "image": p.images[int(i)%len(p.images)]}}}}
+				r, err := c.Create(ctx, pod, true)
+				switch {
+				case err != nil:
+					return outcome{err: err}
+				case r.Code == http.StatusCreated:
+					return outcome{ok: p.admitted}
+				case r.Code == http.StatusForbidden && strings.Contains(r.Status().Message, admission.ValidateWebhookName):
+					return outcome{ok: !p.admitted}
+				}
+				return outcome{err: fmt.Errorf("%d %s", r.Code, r.Body)}
+			})
+			if *p.into == nil {
+				*p.into = s
+			} else {
+				(*p.into).merge(s)
+			}
+		}
+	}
+	return res, nil
+}
+
+// registerWebhooks registers the validating webhook for every namespace but "bare", and the mutating
+// one for "mutated" only, and waits until the API server calls both.
+func registerWebhooks(ctx context.Context, c *kubetest.Cluster, w *world, wh *webhook) error {
+	hooks, err := admission.Manifests(admission.ManifestOptions{URL: wh.url, CABundle: w.ca, Mutate: true, SkipNamespaces: []string{"bare"}})
+	if err != nil {
+		return err
+	}
 	for _, doc := range strings.Split(string(hooks), "\n---\n") {
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			return nil, err
+			return err
 		}
 		if obj["kind"] == "MutatingWebhookConfiguration" {
-			mwc = obj
-		} else {
-			vwc = obj
+			hook := obj["webhooks"].([]any)[0].(map[string]any)
+			hook["namespaceSelector"] = map[string]any{"matchExpressions": []any{map[string]any{
+				"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"mutated"}}}}
 		}
-	}
-	register := func(obj map[string]any) error {
 		if r, err := c.Create(ctx, obj, false); err != nil || !r.OK() {
 			return fmt.Errorf("registering the webhook: %w %s", err, r.Body)
 		}
-		return nil
-	}
-	if err := register(vwc); err != nil {
-		return nil, err
 	}
 	if err := waitCalled(ctx, c, w); err != nil {
-		return nil, err
+		return err
 	}
-	pinned := make([]string, len(w.signed))
-	for i, d := range w.signed {
-		pinned[i] = w.signedTags[i] + "@" + d.DigestStr()
-	}
-	res.signedDigest = pods("signed, by digest", signedDigests, true)
-	res.signedPinned = pods("signed, tag@digest (pinned)", pinned, true)
-	res.signedTag = pods("signed, by tag", w.signedTags, true)
-	res.unsigned = pods("unsigned, by tag (denied)", []string{w.unsignedTag}, false)
-	res.unmatched = pods("unmatched (denied)", []string{w.unmatched}, false)
-	if err := register(mwc); err != nil {
-		return nil, err
-	}
-	time.Sleep(2 * time.Second) // the API server's watch adds it
-	res.signedMutated = pods("signed, by tag, mutating + validating", w.signedTags, true)
-	for _, obj := range []map[string]any{vwc, mwc} {
-		p, _ := kubetest.Path(obj, true)
-		if r, err := c.Do(ctx, http.MethodDelete, p, nil, nil); err != nil || !r.OK() {
-			return nil, fmt.Errorf("removing the webhook: %w %s", err, r.Body)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "probe", "namespace": "mutated"},
+			"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": w.signedTags[0]}}}}
+		r, err := c.Create(ctx, pod, true)
+		if err != nil {
+			return err
+		}
+		if r.Code == http.StatusCreated && strings.Contains(string(r.Body), w.signed[0].DigestStr()) {
+			return nil
 		}
 	}
-	time.Sleep(2 * time.Second) // the API server's watch removes them
-	res.bareAfter = pods("bare API server again", w.signedTags, true)
-	return res, nil
+	return errors.New("the API server did not call the mutating webhook within 30s")
 }
 
 // waitCalled waits until the API server calls the new webhook (it learns of it through a watch).
@@ -223,8 +248,8 @@ func waitCalled(ctx context.Context, c *kubetest.Cluster, w *world) error {
 
 // directResults are the runs against the webhook itself.
 type directResults struct {
-	first, warm, warmMax, cold *stats
-	warmRSS, coldRSS           int64
+	first, warm, warmMax, cold1, cold *stats
+	warmRSS, coldRSS                  int64
 }
 
 // againstWebhook sends reviews straight to ingot admission serve: the first review of each image (a
@@ -263,7 +288,9 @@ func againstWebhook(ctx context.Context, cfg config, w *world) (*directResults, 
 	}
 	res.first.elapsed = time.Since(began)
 	fmt.Fprintf(os.Stderr, "webhook: warm, %d req/s for %s...\n", cfg.rate, cfg.directDur)
-	res.warm = openLoop(ctx, "warm", cfg.rate, 64, cfg.directDur, expectAdmit(wh))
+	// Warm means the caches and the connections: a few seconds at the rate first, not recorded.
+	openLoop(ctx, "warm-up", cfg.rate, 64, 3*time.Second, expectAdmit(wh))
+	res.warm = openLoop(ctx, fmt.Sprintf("warm, %d req/s for %s", cfg.rate, cfg.directDur), cfg.rate, 64, cfg.directDur, expectAdmit(wh))
 	fmt.Fprintln(os.Stderr, "webhook: warm, as fast as it answers (32 concurrent, 10s)...")
 	res.warmMax = closedLoop(ctx, "warm, closed loop", 32, time.Second, 10*time.Second, expectAdmit(wh))
 	res.warmRSS = wh.peakRSS()
@@ -273,11 +300,10 @@ func againstWebhook(ctx context.Context, cfg config, w *world) (*directResults, 
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "webhook: cold (no cache: every review verifies), %d concurrent for %s...\n", cfg.coldWorkers, cfg.directDur)
-	var n atomic.Int64
-	res.cold = closedLoop(ctx, "cold", cfg.coldWorkers, 0, cfg.directDur, func(int64) outcome {
-		return expectAdmit(cold)(n.Add(1))
-	})
+	fmt.Fprintf(os.Stderr, "webhook: cold (no cache: every review verifies), one at a time for %s...\n", cfg.directDur)
+	res.cold1 = closedLoop(ctx, fmt.Sprintf("cold (no cache), one at a time for %s", cfg.directDur), 1, 0, cfg.directDur, expectAdmit(cold))
+	fmt.Fprintf(os.Stderr, "webhook: cold, %d concurrent for %s...\n", cfg.coldWorkers, cfg.directDur/2)
+	res.cold = closedLoop(ctx, fmt.Sprintf("cold (no cache), %d at a time for %s", cfg.coldWorkers, cfg.directDur/2), cfg.coldWorkers, 0, cfg.directDur/2, expectAdmit(cold))
 	res.coldRSS = cold.peakRSS()
 	cold.stop()
 	return res, nil
@@ -289,41 +315,11 @@ func report(out io.Writer, cfg config, w *world, api *apiResults, d *directResul
 	fmt.Fprintf(out, "policy: signature by the gold key, vuln and SLSA provenance attestations with CEL conditions on every platform image, catalog status and scan age (SQLite catalog, events followed)\n")
 	fmt.Fprintf(out, "images: %d distinct signed images in a loopback registry (go-containerregistry's, in the bench process); webhook: ingot admission serve, its own process\n\n", len(w.signed))
 
-	fmt.Fprintf(out, "Through kube-apiserver v1.36.3 (with etcd 3.4 on loopback): %d concurrent server-side dry-run Pod creations, %s per phase after %s warm-up\n",
-		cfg.apiWorkers, cfg.apiPhase, cfg.apiWarm)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tvs bare req/s\t+p50 ms\t")
-	bare := api.bare
-	row := func(s *stats) {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%.0f%%\t%+.2f\t\n", s.name, s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()),
-			s.errors, s.unexpected, 100*s.throughput()/bare.throughput(), float64((s.pct(.5)-bare.pct(.5)).Microseconds())/1000)
+	if api.bare != nil {
+		reportAPI(out, cfg, api)
 	}
-	for _, s := range []*stats{api.bare, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated, api.bareAfter} {
-		row(s)
-	}
-	_ = tw.Flush()
-	share := func(x *stats) float64 { return 100 * x.throughput() / bare.throughput() }
-	added := func(x *stats) float64 { return float64((x.pct(.5) - bare.pct(.5)).Microseconds()) / 1000 }
-	fmt.Fprintf(out, "\ntargets: >= 85%% of the bare throughput, <= 2 ms added at p50, denials as fast as admissions\n")
-	for _, x := range []*stats{api.signedDigest, api.signedPinned, api.signedTag, api.signedMutated} {
-		fmt.Fprintf(out, "  %s: %.0f%% of bare, %+.2f ms at p50\n", x.name, share(x), added(x))
-	}
-	fmt.Fprintf(out, "  denials: unsigned %.0f req/s p50 %s ms, unmatched %.0f req/s p50 %s ms, against signed by tag %.0f req/s p50 %s ms\n",
-		api.unsigned.throughput(), ms(api.unsigned.pct(.5)), api.unmatched.throughput(), ms(api.unmatched.pct(.5)), api.signedTag.throughput(), ms(api.signedTag.pct(.5)))
-	fmt.Fprintf(out, "  the bare API server moved from %.0f to %.0f req/s between the first and last phase (noise of a shared machine)\n", api.bare.throughput(), api.bareAfter.throughput())
-	fmt.Fprintf(out, "\nagainst Kyverno v1.19.1 (the issue's anchors, same kind of machine): bare %.0f req/s p50 %.1f ms; Kyverno verifying %.0f req/s p50 %.1f ms p99 %.0f ms; denying %.0f req/s p50 %.0f ms\n",
-		kyverno.bareRPS, kyverno.bareP50, kyverno.verifyRPS, kyverno.verifyP50, kyverno.verifyP99, kyverno.denyRPS, kyverno.denyP50)
-	for _, x := range []*stats{api.signedTag, api.signedMutated} {
-		fmt.Fprintf(out, "  ingot %s: %.0f req/s = %.1fx Kyverno's, p50 %s ms (Kyverno %.1f), p99 %s ms (Kyverno %.0f); share of its bare API server: ingot %.0f%%, Kyverno %.0f%%\n",
-			x.name, x.throughput(), x.throughput()/kyverno.verifyRPS, ms(x.pct(.5)), kyverno.verifyP50, ms(x.pct(.99)), kyverno.verifyP99,
-			share(x), 100*kyverno.verifyRPS/kyverno.bareRPS)
-	}
-	fmt.Fprintf(out, "  ingot denying (unsigned): %.0f req/s = %.1fx Kyverno's, p50 %s ms (Kyverno %.0f); share of bare: ingot %.0f%%, Kyverno %.0f%%\n\n",
-		api.unsigned.throughput(), api.unsigned.throughput()/kyverno.denyRPS, ms(api.unsigned.pct(.5)), kyverno.denyP50,
-		share(api.unsigned), 100*kyverno.denyRPS/kyverno.bareRPS)
-
 	fmt.Fprintf(out, "Directly against the webhook over HTTPS on loopback (recorded Pod CREATE reviews, %d distinct images by digest)\n", len(w.signed))
-	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\treviews\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tpeak RSS MiB\t")
 	drow := func(s *stats, rss int64) {
 		r := "-"
@@ -333,18 +329,49 @@ func report(out io.Writer, cfg config, w *world, api *apiResults, d *directResul
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t\n", s.name, s.n(), s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()), s.errors, s.unexpected, r)
 	}
 	drow(d.first, 0)
-	d.warm.name = fmt.Sprintf("warm, %d req/s for %s", cfg.rate, cfg.directDur)
 	drow(d.warm, 0)
 	drow(d.warmMax, d.warmRSS)
-	d.cold.name = fmt.Sprintf("cold (no cache), %d concurrent for %s", cfg.coldWorkers, cfg.directDur)
+	drow(d.cold1, 0)
 	drow(d.cold, d.coldRSS)
 	_ = tw.Flush()
-	fmt.Fprintf(out, "\ntargets: warm p99 < 5 ms at %d req/s with zero errors (p99 %s ms, %d errors); cold verification p99 < 50 ms (first reviews p99 %s ms; cold run p99 %s ms)\n",
-		cfg.rate, ms(d.warm.pct(.99)), d.warm.errors, ms(d.first.pct(.99)), ms(d.cold.pct(.99)))
-	fmt.Fprintln(out, "warm latencies are measured from when each request was due (open loop), so queueing counts; \"first review\" is each image's first verification, one at a time; the cold run has no verdict or catalog cache, so every review resolves, verifies the signature and both attestations on every platform image, and reads the catalog.")
-	for _, s := range []*stats{api.bare, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated, api.bareAfter, d.first, d.warm, d.warmMax, d.cold} {
-		if s.firstErr != nil {
+	fmt.Fprintf(out, "\ntargets: warm p99 < 5 ms at %d req/s with zero errors: p99 %s ms, %d errors, %.1f%% of reviews over 5 ms;\n", cfg.rate, ms(d.warm.pct(.99)), d.warm.errors, 100*d.warm.over(5*time.Millisecond))
+	fmt.Fprintf(out, "         cold verification p99 < 50 ms: first reviews p99 %s ms, cold one at a time p99 %s ms, cold %d at a time p99 %s ms\n",
+		ms(d.first.pct(.99)), ms(d.cold1.pct(.99)), cfg.coldWorkers, ms(d.cold.pct(.99)))
+	fmt.Fprintf(out, "warm run, reviews over 5 ms by second: %s\n", d.warm.slowSeconds(5*time.Millisecond))
+	fmt.Fprintln(out, "warm latencies are measured from when each request was due (open loop), so queueing counts; \"first review\" is each image's first verification, one at a time; the cold runs have no verdict or catalog cache, so every review verifies the signature and both attestations on every platform image and reads the catalog.")
+	for _, s := range []*stats{api.bare, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated, d.first, d.warm, d.warmMax, d.cold1, d.cold} {
+		if s != nil && s.firstErr != nil {
 			fmt.Fprintf(out, "first error in %s: %v\n", s.name, s.firstErr)
 		}
 	}
+}
+
+func reportAPI(out io.Writer, cfg config, api *apiResults) {
+	fmt.Fprintf(out, "Through kube-apiserver v1.36.3 (with etcd 3.4 on loopback): %d concurrent server-side dry-run Pod creations, %s per phase in %d rounds, phases in turn, %s warm-up each\n",
+		cfg.apiWorkers, cfg.apiPhase, cfg.rounds, cfg.apiWarm)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tvs bare req/s\t+p50 ms\t")
+	bare := api.bare
+	share := func(x *stats) float64 { return 100 * x.throughput() / bare.throughput() }
+	added := func(x *stats) float64 { return float64((x.pct(.5) - bare.pct(.5)).Microseconds()) / 1000 }
+	for _, s := range []*stats{api.bare, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated} {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%.0f%%\t%+.2f\t\n", s.name, s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()),
+			s.errors, s.unexpected, share(s), added(s))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\ntargets: >= 85%% of the bare throughput, <= 2 ms added at p50, denials as fast as admissions\n")
+	for _, x := range []*stats{api.signedDigest, api.signedPinned, api.signedTag, api.signedMutated} {
+		fmt.Fprintf(out, "  %s: %.0f%% of bare, %+.2f ms at p50\n", x.name, share(x), added(x))
+	}
+	fmt.Fprintf(out, "  denials: unsigned %.0f req/s p50 %s ms, unmatched %.0f req/s p50 %s ms, against signed by tag %.0f req/s p50 %s ms\n",
+		api.unsigned.throughput(), ms(api.unsigned.pct(.5)), api.unmatched.throughput(), ms(api.unmatched.pct(.5)), api.signedTag.throughput(), ms(api.signedTag.pct(.5)))
+	fmt.Fprintf(out, "\nagainst Kyverno v1.19.1 (the issue's anchors, same kind of machine): bare %.0f req/s p50 %.1f ms; Kyverno verifying %.0f req/s p50 %.1f ms p99 %.0f ms; denying %.0f req/s p50 %.0f ms\n",
+		kyverno.bareRPS, kyverno.bareP50, kyverno.verifyRPS, kyverno.verifyP50, kyverno.verifyP99, kyverno.denyRPS, kyverno.denyP50)
+	fmt.Fprintf(out, "  (this machine's bare API server: %.0f req/s p50 %s ms; compare shares of the bare throughput, and the ratios)\n", bare.throughput(), ms(bare.pct(.5)))
+	for _, x := range []*stats{api.signedTag, api.signedMutated} {
+		fmt.Fprintf(out, "  ingot %s: %.0f%% of bare (Kyverno verifying: %.0f%%), p50 +%.1f ms over bare (Kyverno +%.1f), p99 %s ms (Kyverno %.0f)\n",
+			x.name, share(x), 100*kyverno.verifyRPS/kyverno.bareRPS, added(x), kyverno.verifyP50-kyverno.bareP50, ms(x.pct(.99)), kyverno.verifyP99)
+	}
+	fmt.Fprintf(out, "  ingot denying (unsigned): %.0f%% of bare (Kyverno denying: %.0f%%), p50 %+.1f ms over bare (Kyverno %+.1f)\n\n",
+		share(api.unsigned), 100*kyverno.denyRPS/kyverno.bareRPS, added(api.unsigned), kyverno.denyP50-kyverno.bareP50)
 }

@@ -23,7 +23,7 @@ import (
 
 // tlsServer serves h over HTTPS on loopback with a certificate for 127.0.0.1 from a fresh CA, and
 // returns its URL and the CA.
-func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
+func tlsServer(t testing.TB, h http.Handler) (string, []byte) {
 	t.Helper()
 	certs, err := NewCerts(CertOptions{Service: "webhook", Namespace: "test", Hosts: []string{"127.0.0.1"}})
 	if err != nil {

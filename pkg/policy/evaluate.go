@@ -141,6 +141,61 @@ type Evaluator struct {
 	registry Registry
 	catalog  Catalog
 	now      func() time.Time
+	parsed   memo
+}
+
+// memo keeps parsed references: a webhook sees the same few hundred references all day, and parsing
+// (the grammar's regular expressions, ggcr's name parsing) is a tenth of a warm review. It is bounded:
+// past memoMax entries it starts over, so references a client makes up cannot grow it.
+type memo struct {
+	mu      sync.Mutex
+	images  map[string]parsedImage
+	digests map[string]name.Digest
+}
+
+type parsedImage struct {
+	img Image
+	err error
+}
+
+const memoMax = 10_000
+
+func (m *memo) image(s string) (Image, error) {
+	m.mu.Lock()
+	p, ok := m.images[s]
+	m.mu.Unlock()
+	if ok {
+		return p.img, p.err
+	}
+	img, err := ParseImage(s)
+	m.mu.Lock()
+	if m.images == nil || len(m.images) >= memoMax {
+		m.images = map[string]parsedImage{}
+	}
+	m.images[s] = parsedImage{img, err}
+	m.mu.Unlock()
+	return img, err
+}
+
+func (m *memo) digest(img Image, d string) (name.Digest, error) {
+	key := img.Name() + "@" + d
+	m.mu.Lock()
+	ref, ok := m.digests[key]
+	m.mu.Unlock()
+	if ok {
+		return ref, nil
+	}
+	ref, err := img.DigestRef(d)
+	if err != nil {
+		return ref, err
+	}
+	m.mu.Lock()
+	if m.digests == nil || len(m.digests) >= memoMax {
+		m.digests = map[string]name.Digest{}
+	}
+	m.digests[key] = ref
+	m.mu.Unlock()
+	return ref, nil
 }
 
 // ErrNeedsCatalog: a rule requires the catalog and none was given.
@@ -220,7 +275,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, namespace, image string) Resul
 	if len(scope) == 0 {
 		return res
 	}
-	img, err := ParseImage(image)
+	img, err := e.parsed.image(image)
 	if err != nil {
 		for _, p := range scope {
 			res.Decisions = append(res.Decisions, Decision{Policy: p.Name, Mode: p.Mode,
@@ -261,7 +316,7 @@ func (e *Evaluator) decide(ctx context.Context, p *Policy, img Image, digest fun
 		return *d
 	}
 	res.Digest = dg
-	ref, err := img.DigestRef(dg)
+	ref, err := e.parsed.digest(img, dg)
 	if err != nil {
 		d.Failures = append(d.Failures, Failure{Requirement: ReqReference, Message: err.Error()})
 		return *d
@@ -315,7 +370,7 @@ func (e *Evaluator) digest(ctx context.Context, img Image) (string, *Failure) {
 // webhook: only for an image with a tag and no digest that a rule of a policy governing the namespace
 // matches (the registries policies name are the ones to ask). ok is false when there is nothing to pin.
 func (e *Evaluator) Pin(ctx context.Context, namespace, image string) (pinned string, ok bool, err error) {
-	img, err := ParseImage(image)
+	img, err := e.parsed.image(image)
 	if err != nil || img.Digest != "" {
 		return "", false, nil //nolint:nilerr // a bad reference is denied by validation, not here
 	}
