@@ -20,13 +20,16 @@ type Env struct {
 	// VulnDBURL is where ingot db update downloads OSV data (<url>/<Ecosystem>/all.zip) when --url
 	// is not given; there is no built-in default, so nothing is fetched unless configured.
 	VulnDBURL string
+	// Catalog is the catalog's database (INGOT_CATALOG): empty for SQLite in the data directory,
+	// postgres://… for PostgreSQL.
+	Catalog string
 }
 
-// Store is the data directory.
-func (e Env) Store() store.Store { return store.Store{Root: e.DataDir} }
+// Store is the data directory, with the catalog it names.
+func (e Env) Store() store.Store { return store.Store{Root: e.DataDir, CatalogDSN: e.Catalog} }
 
-// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES and
-// INGOT_VULNDB_URL.
+// ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES,
+// INGOT_VULNDB_URL and INGOT_CATALOG.
 func ReadEnv() (Env, error) {
 	var e Env
 	switch {
@@ -53,5 +56,6 @@ func ReadEnv() (Env, error) {
 		e.AptSources = filepath.SplitList(v)
 	}
 	e.VulnDBURL = os.Getenv("INGOT_VULNDB_URL")
+	e.Catalog = os.Getenv("INGOT_CATALOG")
 	return e, nil
 }

@@ -16,6 +16,8 @@ import (
 // options shared by every command.
 type globalFlags struct {
 	dataDir string
+	// catalog is --catalog: the catalog's database, over INGOT_CATALOG.
+	catalog string
 	quiet   bool
 	// maxImageSize bounds how much one image's layers may decompress to in the evidence stages.
 	maxImageSize byteSize
@@ -45,6 +47,7 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 (--data-dir). A command that writes there first removes the temporary files of runs that were killed.`,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default $INGOT_DATA_DIR, else $XDG_DATA_HOME/ingot)")
+	root.PersistentFlags().StringVar(&g.catalog, "catalog", "", "the catalog's database: postgres://… for PostgreSQL (default $INGOT_CATALOG, else SQLite in the data directory)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	g.maxImageSize = byteSize(imageref.DefaultMaxImageBytes)
 	root.PersistentFlags().Var(&g.maxImageSize, "max-image-size", "refuse an image whose layers decompress to more than this in the evidence stages (e.g. 2GiB)")
@@ -70,6 +73,7 @@ What ingot keeps (image layouts, caches, evidence, vulnerability data) is in the
 		newAdmissionCmd(g),
 		newPolicyCmd(g),
 		newFsckCmd(g),
+		newCatalogCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)
@@ -89,6 +93,9 @@ func (g *globalFlags) env() (Env, error) {
 	}
 	if g.dataDir != "" {
 		e.DataDir = g.dataDir
+	}
+	if g.catalog != "" {
+		e.Catalog = g.catalog
 	}
 	return e, nil
 }

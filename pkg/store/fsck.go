@@ -18,6 +18,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ingot-build/ingot/internal/safefile"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
@@ -98,7 +100,7 @@ type FsckOptions struct {
 func (s Store) Fsck(ctx context.Context, opt FsckOptions) (*FsckReport, error) {
 	f := &fsck{s: s, repair: opt.Repair, r: &FsckReport{Root: s.Root, Problems: []Problem{}}}
 	steps := []func(context.Context) error{
-		f.temporary, f.layouts, f.contentCaches, f.inventories, f.builds, f.evidence, f.vulnDB,
+		f.temporary, f.layouts, f.contentCaches, f.inventories, f.builds, f.evidence, f.vulnDB, f.catalog,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -443,6 +445,28 @@ func (f *fsck) vulnDB(context.Context) error {
 	for _, p := range paths {
 		f.add(Problem{Path: p, Kind: KindMalformed, Detail: bad[p].Error(),
 			Action: "cannot be repaired here: import the source again (ingot db import, or ingot db update)"})
+	}
+	return nil
+}
+
+// catalog runs SQLite's consistency check on the embedded catalog, when there is one (a PostgreSQL
+// catalog is the server's to check).
+func (f *fsck) catalog(ctx context.Context) error {
+	p := f.s.CatalogPath()
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	err := sqlite.Check(ctx, p)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, sqlstore.ErrTooNew):
+		f.add(Problem{Path: p, Kind: KindStale, Detail: err.Error(), Action: "cannot be repaired here: use the newer ingot that wrote it"})
+	case errors.Is(err, sqlite.ErrDamaged):
+		f.add(Problem{Path: p, Kind: KindDamaged, Detail: err.Error(), Action: "cannot be repaired here: restore catalog.db from a backup (sqlite3's .recover salvages what it can)"})
+	default:
+		f.add(Problem{Path: p, Kind: KindMalformed, Detail: err.Error(), Action: "cannot be repaired here: restore catalog.db from a backup"})
 	}
 	return nil
 }

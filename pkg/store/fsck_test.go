@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -95,7 +96,30 @@ func newFixture(t *testing.T) fixture {
 	}
 	paths, _ := filepath.Glob(filepath.Join(f.st.VulnDB().Dir, "fixture*"))
 	f.vulnIndex = paths[0]
+
+	cat, err := f.st.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return f
+}
+
+// catalogSQL runs statements on the embedded catalog's file directly.
+func catalogSQL(t *testing.T, f fixture, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", f.st.CatalogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // the statements ran or failed the test
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func writeFile(t *testing.T, p string, data []byte) {
@@ -211,6 +235,34 @@ func TestFsck(t *testing.T) {
 				t.Errorf("the build-cache entry of the image with damaged evidence is still there")
 			}
 		}},
+		{"catalog that is not a database", func(t *testing.T, f fixture) string {
+			writeFile(t, f.st.CatalogPath(), []byte("SQLite format 2\x00 and then nothing"))
+			return f.st.CatalogPath()
+		}, store.KindMalformed, false, nil},
+		{"catalog of a newer ingot", func(t *testing.T, f fixture) string {
+			catalogSQL(t, f, "INSERT INTO schema_migrations (version, name, applied) VALUES (99, '0099_future.sql', 0)")
+			return f.st.CatalogPath()
+		}, store.KindStale, false, nil},
+		{"catalog with a damaged index", func(t *testing.T, f fixture) string {
+			catalogSQL(t, f, "PRAGMA journal_mode=DELETE")
+			db, err := sql.Open("sqlite", f.st.CatalogPath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var root, size int64
+			err = errors.Join(db.QueryRow("SELECT rootpage FROM sqlite_master WHERE name = 'events_image'").Scan(&root),
+				db.QueryRow("PRAGMA page_size").Scan(&size), db.Close())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(f.st.CatalogPath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(b[(root-1)*size:], strings.Repeat("\xff", 16)) // the page header: no longer a b-tree page
+			writeFile(t, f.st.CatalogPath(), b)
+			return f.st.CatalogPath()
+		}, store.KindDamaged, false, nil},
 		{"corrupt vulnerability index", func(t *testing.T, f fixture) string {
 			writeFile(t, f.vulnIndex, []byte("not an index"))
 			return f.vulnIndex

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/catalog"
+	"github.com/ingot-build/ingot/pkg/catalog/postgres"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
@@ -31,7 +36,44 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	cache/signatures/sha256/ signature material by digest
 //	evidence/<name>/<hex>/   the documents recorded for each built image
 //	vulndb/                  imported OSV data
-type Store struct{ Root string }
+//	catalog.db               the catalog (SQLite), unless CatalogDSN names another database
+type Store struct {
+	Root string
+	// CatalogDSN names the catalog's database: empty for SQLite at <Root>/catalog.db, postgres://…
+	// for PostgreSQL, sqlite:PATH for another SQLite file.
+	CatalogDSN string
+}
+
+// ErrCatalogDSN means the catalog's connection string names no backend ingot has.
+var ErrCatalogDSN = fault.New(fault.Invalid, "store: the catalog must be postgres://…, postgresql://… or sqlite:PATH")
+
+// CatalogPath is the embedded catalog's SQLite file.
+func (s Store) CatalogPath() string { return s.path("catalog.db") }
+
+// Catalog opens the catalog (see CatalogDSN), migrating its schema to this binary's. The caller
+// closes it.
+func (s Store) Catalog(ctx context.Context) (catalog.Catalog, error) {
+	var c *sqlstore.Store
+	var err error
+	switch dsn := s.CatalogDSN; {
+	case dsn == "":
+		if err := os.MkdirAll(s.Root, 0o755); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		c, err = sqlite.Open(ctx, s.CatalogPath())
+	case postgres.IsDSN(dsn):
+		c, err = postgres.Open(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite:") && len(dsn) > len("sqlite:"):
+		c, err = sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	default:
+		// Not repeated: a mistyped URL may carry a password.
+		return nil, ErrCatalogDSN
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // Layouts is the OCI layout store.
 func (s Store) Layouts() publish.Layouts { return publish.Layouts{Root: s.path("oci")} }

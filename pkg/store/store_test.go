@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/store"
 )
 
@@ -84,5 +86,39 @@ func TestFindEvidence(t *testing.T) {
 	got, err := st.FindEvidence(h)
 	if err != nil || got != dir {
 		t.Fatalf("FindEvidence = %q, %v, want %q", got, err, dir)
+	}
+}
+
+// The catalog's DSN picks the backend: the data directory's SQLite file by default.
+func TestCatalogDSN(t *testing.T) {
+	ctx := t.Context()
+	st := store.Store{Root: filepath.Join(t.TempDir(), "data")}
+	c, err := st.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if _, err := os.Stat(st.CatalogPath()); err != nil || filepath.Dir(st.CatalogPath()) != st.Root {
+		t.Errorf("the default catalog is not %s: %v", st.CatalogPath(), err)
+	}
+	other := filepath.Join(t.TempDir(), "elsewhere.db")
+	c, err = store.Store{Root: st.Root, CatalogDSN: "sqlite:" + other}.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("sqlite:PATH did not open %s: %v", other, err)
+	}
+	for _, dsn := range []string{"mysql://root:hunter2@db/ingot", "sqlite:", "hunter2"} {
+		_, err := store.Store{Root: st.Root, CatalogDSN: dsn}.Catalog(ctx)
+		if !errors.Is(err, store.ErrCatalogDSN) || fault.Of(err) != fault.Invalid || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("DSN %q: %v, want ErrCatalogDSN without the DSN in it", dsn, err)
+		}
+	}
+	// Nothing listens on port 1: the database is unavailable, not the input wrong.
+	_, err = store.Store{Root: st.Root, CatalogDSN: "postgres://ingot:hunter2@127.0.0.1:1/catalog?connect_timeout=2"}.Catalog(ctx)
+	if fault.Of(err) != fault.Unavailable || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("an unreachable PostgreSQL: %v, want unavailable without the password", err)
 	}
 }

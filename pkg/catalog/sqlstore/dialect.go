@@ -26,6 +26,10 @@ type Dialect struct {
 	ReadTx *sql.TxOptions
 	// MaxParams caps the parameters of one statement (batches are cut to fit).
 	MaxParams int
+	// ExistsFence ends an EXISTS subquery that must run once per outer row and stop at its first
+	// match, where the planner would otherwise join everything first (PostgreSQL turns EXISTS into a
+	// hash semi-join over every row; " OFFSET 0" keeps it a subplan).
+	ExistsFence string
 }
 
 // rebind turns "?" placeholders into the dialect's.

@@ -72,10 +72,11 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			return catalog.ScanChange{}, err
 		}
 		o, had := existing[k]
-		if f.Counts() && !(had && o.open && o.counts) {
+		countedBefore := had && o.open && o.counts
+		if f.Counts() && !countedBefore {
 			change.Introduced = append(change.Introduced, k.String())
 		}
-		if !f.Counts() && had && o.open && o.counts {
+		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
 		}
 		if had && o.open && o.detail == string(detail) {
@@ -180,7 +181,7 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if err != nil {
 		return nil, err
 	}
-	sw, sargs, err := statusFilter("v.status", pq.Statuses)
+	sw, sargs, err := statusFilter("pl", pq.Statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	var rangeErr error
 	compared := false
 	err = q.each(ctx, `SELECT id, name, version, ecosystem, type, arch, source, source_version, purl FROM packages
-		WHERE name_key = ? OR name_key = ? OR source = ?`, []any{name, vuln.NormalizeName("PyPI", name), name}, func(r *sql.Rows) error {
+		WHERE name_key IN (?, ?) OR source = ?`, []any{name, vuln.NormalizeName("PyPI", name), name}, func(r *sql.Rows) error {
 		var id int64
 		var p evidence.Package
 		if err := r.Scan(&id, &p.Name, &p.Version, &p.Ecosystem, &p.Type, &p.Arch, &p.Source, &p.SourceVersion, &p.PURL); err != nil {
@@ -235,30 +236,26 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// One row per platform image that ships a matching package, read from the links and the platform
+	// (which carries what the exposure needs of its version). The fewer columns, the faster (SQLite's
+	// driver pays per column), so the platform's name is made by the database.
+	// Rows are kept small until sorted; the exposures, large values, are made once, in order.
 	type row struct {
-		e      catalog.Exposure
-		id     int64
-		serial int
+		image, tag, digest, status, platform, layer string
+		id, pkg                                     int64
 	}
 	var rows []row
 	err = s.inChunks(ids, func(chunk []any) error {
-		query := `SELECT pp.package_id, pp.layer, v.id, v.image, v.line, v.serial, v.digest, v.status, pl.os, pl.arch, pl.variant
-			FROM platform_packages pp
-			JOIN platforms pl ON pl.id = pp.platform_id
-			JOIN versions v ON v.id = pl.version_id
-			WHERE pp.package_id IN (` + inList(len(chunk)) + `) AND v.state = ?` + sw
+		query := `SELECT pp.package_id, pp.layer, pl.version_id, pl.image, pl.tag, pl.version_digest, pl.status,
+				pl.os || '/' || pl.arch || CASE WHEN pl.variant <> '' THEN '/' || pl.variant ELSE '' END
+			FROM platform_packages pp JOIN platforms pl ON pl.id = pp.platform_id
+			WHERE pp.package_id IN (` + inList(len(chunk)) + `) AND pl.state = ?` + sw
 		args := append(append(chunk, string(catalog.StatePublished)), sargs...)
 		return q.run(ctx, query, args, func(r *sql.Rows) error {
 			var x row
-			var pid int64
-			var layer, line, status string
-			var p catalog.Platform
-			if err := r.Scan(&pid, &layer, &x.id, &x.e.Image, &line, &x.serial, &x.e.Digest, &status, &p.OS, &p.Arch, &p.Variant); err != nil {
+			if err := r.Scan(&x.pkg, &x.layer, &x.id, &x.image, &x.tag, &x.digest, &x.status, &x.platform); err != nil {
 				return err
 			}
-			x.e.Tag, x.e.Status, x.e.Platform = catalog.Tag(line, x.serial), catalog.Status(status), p.Name()
-			x.e.Package = pkgs[pid]
-			x.e.Package.Layer = layer
 			rows = append(rows, x)
 			return nil
 		}, len(chunk) <= 32) // short lists recur: keep their statements prepared
@@ -266,21 +263,25 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 	if err != nil {
 		return nil, err
 	}
+	// By image, newest version first, then platform and package.
 	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a.e.Image != b.e.Image {
-			return a.e.Image < b.e.Image
-		}
-		if a.id != b.id {
+		a, b := &rows[i], &rows[j]
+		switch {
+		case a.image != b.image:
+			return a.image < b.image
+		case a.id != b.id:
 			return a.id > b.id
+		case a.platform != b.platform:
+			return a.platform < b.platform
 		}
-		if a.e.Platform != b.e.Platform {
-			return a.e.Platform < b.e.Platform
-		}
-		return a.e.Package.Name+" "+a.e.Package.Version < b.e.Package.Name+" "+b.e.Package.Version
+		return a.pkg < b.pkg
 	})
-	for _, r := range rows {
-		out = append(out, r.e)
+	out = make([]catalog.Exposure, len(rows))
+	for i, x := range rows {
+		e := &out[i]
+		e.Image, e.Tag, e.Digest, e.Status, e.Platform = x.image, x.tag, x.digest, catalog.Status(x.status), x.platform
+		e.Package = pkgs[x.pkg]
+		e.Package.Layer = x.layer
 	}
 	return out, nil
 }
@@ -296,39 +297,36 @@ func cmp(first, next error) error {
 // QueryFindings implements catalog.Findings: open vulnerability findings that count, of published
 // versions, most severe first.
 func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]catalog.VersionFinding, error) {
-	sw, sargs, err := statusFilter("v.status", fq.Statuses)
+	sw, sargs, err := statusFilter("pl", fq.Statuses)
 	if err != nil {
 		return nil, err
 	}
-	query := `SELECT v.image, v.line, v.serial, v.digest, v.status, pl.os, pl.arch, pl.variant, f.detail, f.first_seen
-		FROM findings f
-		JOIN platforms pl ON pl.id = f.platform_id
-		JOIN versions v ON v.id = pl.version_id
-		WHERE f.open = ? AND f.severity >= ? AND f.status IN (?, ?) AND v.state = ?` + sw
+	query := `SELECT pl.image, pl.tag, pl.version_digest, pl.status, pl.os, pl.arch, pl.variant, f.detail, f.first_seen
+		FROM findings f JOIN platforms pl ON pl.id = f.platform_id
+		WHERE f.open = ? AND f.severity >= ? AND f.status IN (?, ?) AND pl.state = ?` + sw
 	args := append([]any{true, int(fq.MinSeverity), evidence.StatusAffected, evidence.StatusFailed, string(catalog.StatePublished)}, sargs...)
 	if fq.Image != "" {
-		query += " AND v.image = ?"
+		query += " AND pl.image = ?"
 		args = append(args, fq.Image)
 	}
 	if fq.WithFix {
 		query += " AND f.fixed_version <> ''"
 	}
-	query += " ORDER BY f.severity DESC, v.image, v.id DESC, pl.id, f.vuln_id, f.pkg_name"
+	query += " ORDER BY f.severity DESC, pl.image, pl.version_id DESC, pl.id, f.vuln_id, f.pkg_name"
 	out := []catalog.VersionFinding{}
 	err = querier{s: s}.each(ctx, query, args, func(r *sql.Rows) error {
 		var vf catalog.VersionFinding
-		var line, status string
-		var serial int
+		var status string
 		var p catalog.Platform
 		var detail []byte
 		var first int64
-		if err := r.Scan(&vf.Image, &line, &serial, &vf.Digest, &status, &p.OS, &p.Arch, &p.Variant, &detail, &first); err != nil {
+		if err := r.Scan(&vf.Image, &vf.Tag, &vf.Digest, &status, &p.OS, &p.Arch, &p.Variant, &detail, &first); err != nil {
 			return err
 		}
 		if err := json.Unmarshal(detail, &vf.Finding); err != nil {
 			return fmt.Errorf("finding of %s: %w", vf.Digest, err)
 		}
-		vf.Tag, vf.Status, vf.Platform, vf.FirstSeen = catalog.Tag(line, serial), catalog.Status(status), p.Name(), fromMicros(first)
+		vf.Status, vf.Platform, vf.FirstSeen = catalog.Status(status), p.Name(), fromMicros(first)
 		out = append(out, vf)
 		return nil
 	})
@@ -337,15 +335,15 @@ func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]c
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
 func (s *Store) Packages(ctx context.Context, statuses ...catalog.Status) ([]evidence.Package, error) {
-	sw, sargs, err := statusFilter("v.status", statuses)
+	sw, sargs, err := statusFilter("pl", statuses)
 	if err != nil {
 		return nil, err
 	}
+	// Per package, the first link to a platform of a version in the statuses is enough: most packages
+	// are found at their first link, so the query reads about one link per package, not every link.
 	query := `SELECT p.name, p.version, p.ecosystem, p.type, p.arch, p.source, p.source_version, p.purl FROM packages p
-		WHERE EXISTS (SELECT 1 FROM platform_packages pp
-			JOIN platforms pl ON pl.id = pp.platform_id
-			JOIN versions v ON v.id = pl.version_id
-			WHERE pp.package_id = p.id AND v.state = ?` + sw + `)
+		WHERE EXISTS (SELECT 1 FROM platform_packages pp JOIN platforms pl ON pl.id = pp.platform_id
+			WHERE pp.package_id = p.id AND pl.state = ?` + sw + s.d.ExistsFence + `)
 		ORDER BY p.ecosystem, p.name, p.version, p.id`
 	out := []evidence.Package{}
 	err = querier{s: s}.each(ctx, query, append([]any{string(catalog.StatePublished)}, sargs...), func(r *sql.Rows) error {

@@ -39,12 +39,12 @@ func scanVersion(sc scanner, extra ...any) (*catalog.Version, error) {
 // whatever the number of versions.
 func (s *Store) load(ctx context.Context, q querier, ids []int64, full bool) ([]*catalog.Version, error) {
 	byID := make(map[int64]*catalog.Version, len(ids))
-	cols := versionCols
+	query := "SELECT " + versionCols + " FROM versions v"
 	if full {
-		cols += ", v.spec, v.lock"
+		query = "SELECT " + versionCols + ", s.spec, s.lock FROM versions v LEFT JOIN version_sources s ON s.version_id = v.id"
 	}
 	err := s.inChunks(ids, func(chunk []any) error {
-		return q.each(ctx, "SELECT "+cols+" FROM versions v WHERE v.id IN ("+inList(len(chunk))+")", chunk, func(r *sql.Rows) error {
+		return q.each(ctx, query+" WHERE v.id IN ("+inList(len(chunk))+")", chunk, func(r *sql.Rows) error {
 			var spec, lock []byte
 			var extra []any
 			if full {
@@ -80,13 +80,14 @@ func (s *Store) loadParts(ctx context.Context, q querier, byID map[int64]*catalo
 	for id := range byID {
 		ids = append(ids, id)
 	}
-	evCol := ""
+	platforms := "SELECT p.version_id, p.os, p.arch, p.variant, p.digest, p.scanned FROM platforms p"
 	if full {
-		evCol = ", evidence"
+		platforms = "SELECT p.version_id, p.os, p.arch, p.variant, p.digest, p.scanned, e.evidence FROM platforms p LEFT JOIN platform_evidence e ON e.platform_id = p.id"
 	}
 	return s.inChunks(ids, func(chunk []any) error {
-		in := " WHERE version_id IN (" + inList(len(chunk)) + ") ORDER BY id"
-		err := q.each(ctx, "SELECT version_id, os, arch, variant, digest, scanned"+evCol+" FROM platforms"+in, chunk, func(r *sql.Rows) error {
+		list := "(" + inList(len(chunk)) + ")"
+		in := " WHERE version_id IN " + list + " ORDER BY id"
+		err := q.each(ctx, platforms+" WHERE p.version_id IN "+list+" ORDER BY p.id", chunk, func(r *sql.Rows) error {
 			var id int64
 			var p catalog.Platform
 			var ev []byte

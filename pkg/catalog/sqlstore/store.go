@@ -227,6 +227,12 @@ func (q querier) each(ctx context.Context, query string, args []any, fn func(*sq
 	return nil
 }
 
+// selectRows runs a query over a VALUES list of rows (head ends with "(VALUES ", tail starts with
+// ")"), in batches that fit the dialect's parameter cap.
+func (q querier) selectRows(ctx context.Context, head, tail string, rows [][]any, fn func(*sql.Rows) error) error {
+	return q.insertRows(ctx, head, tail, rows, fn)
+}
+
 // insertRows inserts rows (each of the same number of values) with multi-row INSERTs that fit the
 // dialect's parameter cap: head is "INSERT INTO t (a, b) VALUES ", tail what follows the values
 // (" ON CONFLICT ... DO NOTHING", " RETURNING id"); fn, when not nil, reads the rows RETURNING gives.
@@ -315,11 +321,12 @@ func oneLine(q string) string {
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
+// nullMicros is t in microseconds, or NULL for the zero time.
 func nullMicros(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UnixMicro()
+	return micros(t)
 }
 
 func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }

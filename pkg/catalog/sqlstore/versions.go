@@ -74,13 +74,18 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 			[]any{v.Image, v.Line}, &v.Serial); err != nil {
 			return err
 		}
-		if err := q.scan(ctx, `INSERT INTO versions (image, line, serial, kind, digest, spec, lock, spec_digest, lock_digest,
+		if err := q.scan(ctx, `INSERT INTO versions (image, line, serial, kind, digest, spec_digest, lock_digest,
 			state, status, status_reason, status_actor, status_at, reason, built)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			[]any{v.Image, v.Line, v.Serial, string(v.Kind), v.Digest, v.Spec, v.Lock, v.SpecDigest, v.LockDigest,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			[]any{v.Image, v.Line, v.Serial, string(v.Kind), v.Digest, v.SpecDigest, v.LockDigest,
 				string(v.State), string(v.Status.Status), "", "", micros(v.Status.At), v.Reason, micros(v.Built)},
 			&v.ID); err != nil {
 			return err
+		}
+		if v.Spec != nil || v.Lock != nil {
+			if _, err := q.exec(ctx, "INSERT INTO version_sources (version_id, spec, lock) VALUES (?, ?, ?)", v.ID, v.Spec, v.Lock); err != nil {
+				return err
+			}
 		}
 		for i, p := range v.Platforms {
 			var pid int64
@@ -88,13 +93,16 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 			if scanned.IsZero() && p.Evidence != nil && p.Evidence.Scan != nil {
 				scanned = p.Evidence.Scan.Finished
 			}
-			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, evidence, scanned)
-				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, evidence[i], nullMicros(scanned)}, &pid); err != nil {
+			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status, scanned)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status), nullMicros(scanned)}, &pid); err != nil {
 				return err
 			}
 			if p.Evidence == nil {
 				continue
+			}
+			if _, err := q.exec(ctx, "INSERT INTO platform_evidence (platform_id, evidence) VALUES (?, ?)", pid, evidence[i]); err != nil {
+				return err
 			}
 			if inv := p.Evidence.Inventory; inv != nil {
 				if err := s.linkPackages(ctx, q, pid, inv.Packages); err != nil {
@@ -151,8 +159,8 @@ func keyOf(p evidence.Package) pkgKey {
 func (s *Store) linkPackages(ctx context.Context, q querier, platformID int64, pkgs []evidence.Package) error {
 	layers := map[pkgKey]string{}
 	var keys []pkgKey
-	names := map[string]bool{}
-	var nameArgs []any
+	var pairs [][]any
+	pairSeen := map[[2]string]bool{}
 	for _, p := range pkgs {
 		k := keyOf(p)
 		if _, ok := layers[k]; ok {
@@ -160,9 +168,9 @@ func (s *Store) linkPackages(ctx context.Context, q querier, platformID int64, p
 		}
 		layers[k] = p.Layer
 		keys = append(keys, k)
-		if !names[p.Name] {
-			names[p.Name] = true
-			nameArgs = append(nameArgs, p.Name)
+		if pair := [2]string{p.Name, p.Version}; !pairSeen[pair] {
+			pairSeen[pair] = true
+			pairs = append(pairs, []any{p.Name, p.Version})
 		}
 	}
 	if len(keys) == 0 {
@@ -180,14 +188,12 @@ func (s *Store) linkPackages(ctx context.Context, q querier, platformID int64, p
 		}
 		return nil
 	}
+	// Look the packages up by name and version (a prefix of the unique index), a batch at a time: the
+	// rows that differ in another column are few and sorted out here.
 	const pkgCols = "id, name, version, ecosystem, type, arch, source, source_version, purl"
-	per := max(1, s.d.MaxParams-8)
-	for len(nameArgs) > 0 {
-		n := min(per, len(nameArgs))
-		if err := q.run(ctx, "SELECT "+pkgCols+" FROM packages WHERE name IN ("+inList(n)+")", nameArgs[:n], read, n == per); err != nil {
-			return err
-		}
-		nameArgs = nameArgs[n:]
+	if err := q.selectRows(ctx, "SELECT p.id, p.name, p.version, p.ecosystem, p.type, p.arch, p.source, p.source_version, p.purl FROM (VALUES ",
+		") AS x JOIN packages p ON p.name = x.column1 AND p.version = x.column2", pairs, read); err != nil {
+		return err
 	}
 	var missing [][]any
 	for _, k := range keys {
@@ -250,6 +256,9 @@ func (s *Store) Publish(ctx context.Context, id int64, p catalog.Publication) (c
 		}
 		if _, err := q.exec(ctx, "UPDATE versions SET state = ?, published = ?, status_at = ?, status_actor = ? WHERE id = ?",
 			string(catalog.StatePublished), micros(at), micros(at), p.Actor, id); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, "UPDATE platforms SET state = ? WHERE version_id = ?", string(catalog.StatePublished), id); err != nil {
 			return err
 		}
 		// Older active versions of the line are superseded: they stay active for the grace period.
@@ -477,15 +486,15 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 		where += " AND v.state = ?"
 		args = append(args, string(catalog.StatePublished))
 	}
-	sw, sa, err := statusFilter("v.status", o.Statuses)
+	sw, sa, err := statusFilter("v", o.Statuses)
 	if err != nil {
 		return "", nil, err
 	}
 	return where + sw, append(args, sa...), nil
 }
 
-// statusFilter is " AND col IN (...)" for the statuses (nothing when there are none).
-func statusFilter(col string, statuses []catalog.Status) (string, []any, error) {
+// statusFilter is " AND <table>.status IN (...)" for the statuses (nothing when there are none).
+func statusFilter(table string, statuses []catalog.Status) (string, []any, error) {
 	if len(statuses) == 0 {
 		return "", nil, nil
 	}
@@ -496,7 +505,7 @@ func statusFilter(col string, statuses []catalog.Status) (string, []any, error) 
 		}
 		args = append(args, string(st))
 	}
-	return " AND " + col + " IN (" + inList(len(args)) + ")", args, nil
+	return " AND " + table + ".status IN (" + inList(len(args)) + ")", args, nil
 }
 
 // SetStatus implements catalog.Versions.
@@ -529,6 +538,9 @@ func (s *Store) SetStatus(ctx context.Context, r catalog.Ref, c catalog.StatusCh
 func (s *Store) changeStatus(ctx context.Context, q querier, v *catalog.Version, c catalog.StatusChange) (catalog.Event, error) {
 	if _, err := q.exec(ctx, `UPDATE versions SET status = ?, status_reason = ?, status_actor = ?, status_at = ?, deprecate_at = NULL
 		WHERE id = ?`, string(c.Status), c.Reason, c.Actor, micros(c.At), v.ID); err != nil {
+		return catalog.Event{}, err
+	}
+	if _, err := q.exec(ctx, "UPDATE platforms SET status = ? WHERE version_id = ?", string(c.Status), v.ID); err != nil {
 		return catalog.Event{}, err
 	}
 	ev := catalog.Event{Kind: catalog.EventStatus, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,

@@ -1,7 +1,8 @@
 -- The catalog's first schema (SQLite). Times are microseconds since the Unix epoch, UTC: one
 -- encoding on both backends, ordered and compared as integers. Booleans are 0 and 1.
 
--- One row per built image version (one digest). Spec and lock are the bytes it was built from.
+-- One row per built image version (one digest). Rows stay small (the bytes it was built from are in
+-- version_sources), so the versions an exposure query visits share pages.
 CREATE TABLE versions (
     id            INTEGER PRIMARY KEY,
     image         TEXT    NOT NULL,
@@ -9,8 +10,6 @@ CREATE TABLE versions (
     serial        INTEGER NOT NULL,
     kind          TEXT    NOT NULL,
     digest        TEXT    NOT NULL,
-    spec          BLOB,
-    lock          BLOB,
     spec_digest   TEXT    NOT NULL DEFAULT '',
     lock_digest   TEXT    NOT NULL DEFAULT '',
     state         TEXT    NOT NULL,
@@ -29,6 +28,13 @@ CREATE INDEX versions_line ON versions (image, line, status);
 CREATE INDEX versions_pending ON versions (state) WHERE state = 'pending';
 CREATE INDEX versions_due ON versions (deprecate_at) WHERE deprecate_at IS NOT NULL AND status = 'active';
 
+-- The spec and lock bytes a version was built from.
+CREATE TABLE version_sources (
+    version_id INTEGER PRIMARY KEY REFERENCES versions (id) ON DELETE CASCADE,
+    spec       BLOB,
+    lock       BLOB
+);
+
 -- The last serial given out per image and release line: serials are never reused, not even those of
 -- abandoned versions, whose tags may already have been pushed.
 CREATE TABLE line_serials (
@@ -38,20 +44,34 @@ CREATE TABLE line_serials (
     PRIMARY KEY (image, line)
 ) WITHOUT ROWID;
 
--- The platform images of a version; evidence is the evidence.Set as zstd-compressed JSON.
+-- The platform images of a version (their evidence is in platform_evidence: small rows here too).
+-- image, tag, version_digest, state and status are the version's, copied here and changed in the
+-- same transactions as the version's own, so that the queries across versions (which versions ship a
+-- package, which have a finding) join one table less per row.
 CREATE TABLE platforms (
-    id         INTEGER PRIMARY KEY,
-    version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
-    os         TEXT    NOT NULL,
-    arch       TEXT    NOT NULL,
-    variant    TEXT    NOT NULL DEFAULT '',
-    digest     TEXT    NOT NULL,
-    evidence   BLOB,
+    id             INTEGER   PRIMARY KEY,
+    version_id     INTEGER   NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+    os             TEXT      NOT NULL,
+    arch           TEXT      NOT NULL,
+    variant        TEXT      NOT NULL DEFAULT '',
+    digest         TEXT      NOT NULL,
+    image          TEXT      NOT NULL,
+    tag            TEXT      NOT NULL,
+    version_digest TEXT      NOT NULL,
+    state          TEXT      NOT NULL,
+    status         TEXT      NOT NULL,
     -- when its vulnerabilities were last scanned (the build's scan, then every re-scan), microseconds
-    scanned    INTEGER,
+    scanned        INTEGER,
     UNIQUE (version_id, digest)
 );
 CREATE INDEX platforms_digest ON platforms (digest);
+
+-- Everything the evidence stages recorded for a platform image: the evidence.Set as zstd-compressed
+-- JSON (SBOMs compress tenfold).
+CREATE TABLE platform_evidence (
+    platform_id INTEGER PRIMARY KEY REFERENCES platforms (id) ON DELETE CASCADE,
+    evidence    BLOB    NOT NULL
+);
 
 -- Every distinct package of every inventory, once: thousands of versions share a few thousand.
 -- name_key is the name as the ecosystem compares it (PEP 503 for PyPI).
@@ -69,7 +89,7 @@ CREATE TABLE packages (
     UNIQUE (name, version, ecosystem, type, arch, source, source_version, purl)
 );
 CREATE INDEX packages_name_key ON packages (name_key);
-CREATE INDEX packages_source ON packages (source) WHERE source <> '';
+CREATE INDEX packages_source ON packages (source);
 
 -- Which platform image ships which package, from which layer. Keyed by package first: the exposure
 -- query goes from packages to the platforms that ship them.
