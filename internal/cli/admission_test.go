@@ -190,7 +190,7 @@ func TestAdmissionCertsAndManifests(t *testing.T) {
 		t.Errorf("certs over existing files: exit %d (%v), want 2", ExitCode(err), err)
 	}
 	out, _, err := f.run(t, "admission", "manifests", "--image", "registry.example.com/ingot:1", "--ca", filepath.Join(dir, "ca.crt"),
-		"--tls-cert", filepath.Join(dir, "tls.crt"), "--tls-key", filepath.Join(dir, "tls.key"), "--policy", f.policy, "--mutate")
+		"--tls-cert", filepath.Join(dir, "tls.crt"), "--tls-key", filepath.Join(dir, "tls.key"), "--policy", f.policy, "--mutate", "--catalog-secret", "ingot-catalog")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +205,12 @@ func TestAdmissionCertsAndManifests(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "Namespace ServiceAccount ConfigMap Secret Deployment Service ValidatingWebhookConfiguration MutatingWebhookConfiguration" {
 		t.Errorf("kinds: %s", got)
 	}
-	if _, _, err := f.run(t, "admission", "manifests", "--image", "x", "--policy", f.policy); ExitCode(err) != ExitUsage {
+	if _, _, err := f.run(t, "admission", "manifests", "--image", "x", "--policy", f.policy, "--catalog-secret", "c"); ExitCode(err) != ExitUsage {
 		t.Errorf("manifests without --ca: exit %d", ExitCode(err))
+	}
+	if _, _, err := f.run(t, "admission", "manifests", "--image", "x", "--ca", filepath.Join(dir, "ca.crt"), "--policy", f.policy); ExitCode(err) != ExitUsage ||
+		!strings.Contains(err.Error(), "--catalog-secret") {
+		t.Errorf("a policy that reads the catalog, without --catalog-secret: %v", err)
 	}
 }
 

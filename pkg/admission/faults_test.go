@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,9 @@ import (
 	"github.com/ingot-build/ingot/internal/goldtest"
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/catalog"
-	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
+	"github.com/ingot-build/ingot/pkg/catalog/postgres"
+	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
+	"github.com/ingot-build/ingot/pkg/policy"
 	"github.com/ingot-build/ingot/pkg/sign"
 )
 
@@ -139,11 +140,30 @@ func TestConcurrentLookupsCoalesce(t *testing.T) {
 	}
 }
 
-// TestRevocationReachesEveryReplica: two running webhooks (replicas, over HTTPS) admit a version and
-// cache it; revoking it in the catalog (from another process's connection, as ingot catalog revoke
-// does) makes the next review on both deny within seconds, and restoring it admits it again.
+// TestRevocationReachesEveryReplica: two running webhooks (replicas, over HTTPS, each with its own
+// connection to the catalog) admit a version and cache it; revoking it in the catalog from a third
+// connection (as ingot catalog revoke does, from another process) makes the next review on both deny
+// within seconds, and restoring it admits it again. With the SQLite file and with PostgreSQL (several
+// machines sharing one catalog).
 func TestRevocationReachesEveryReplica(t *testing.T) {
-	w := newWorld(t)
+	t.Run("sqlite", func(t *testing.T) { revocationReachesEveryReplica(t, newWorld(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		pg := regtest.StartPostgres(t)
+		dsn := pg.NewDatabase(t)
+		w := newWorldWith(t, t.TempDir(), func(t testing.TB) *sqlstore.Store {
+			t.Helper()
+			cat, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cat.Close() })
+			return cat
+		})
+		revocationReachesEveryReplica(t, w)
+	})
+}
+
+func revocationReachesEveryReplica(t *testing.T, w *world) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type replica struct {
@@ -153,7 +173,8 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	var reps []replica
 	var caPool = x509.NewCertPool()
 	for range 2 {
-		s := w.service(t, Options{PollInterval: 100 * time.Millisecond})
+		cat := w.open(t)
+		s := w.service(t, Options{PollInterval: 100 * time.Millisecond, Catalog: policy.CatalogRecords{Versions: cat}, Events: cat})
 		go s.Run(ctx)
 		url, ca := tlsServer(t, (&Server{Webhook: s.Webhook}).Handler())
 		caPool.AppendCertsFromPEM(ca)
@@ -185,11 +206,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 			t.Fatal("the record is not cached: the test would not show that events reach the cache")
 		}
 	}
-	other, err := sqlite.Open(ctx, filepath.Join(w.dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = other.Close() }()
+	other := w.open(t)
 	at := time.Now()
 	if _, err := other.SetStatus(ctx, catalog.Ref{Image: "app", Version: w.digests["signed"].DigestStr()},
 		catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "CVE-2026-9999", Actor: "security"}); err != nil {

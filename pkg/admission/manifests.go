@@ -174,6 +174,9 @@ func policyConfigMaps(o ManifestOptions, meta func(string, bool) map[string]any)
 		if seen[p.Name] {
 			return nil, nil, nil, nil, fmt.Errorf("%w: two policies are named %s", ErrManifests, p.Name)
 		}
+		if p.NeedsCatalog() && o.CatalogSecret == "" {
+			return nil, nil, nil, nil, fmt.Errorf("%w: policy %s reads the catalog, which every replica must share: give the Secret holding its PostgreSQL DSN (--catalog-secret)", ErrManifests, p.Name)
+		}
 		seen[p.Name] = true
 		data := map[string]any{}
 		var items []any

@@ -144,10 +144,10 @@ func TestManifests(t *testing.T) {
 
 	// Bad options are refused.
 	for _, o := range []ManifestOptions{
-		{Image: "x", Policies: []string{w.policy}},                                             // no CA
-		{CABundle: certs.CACert, Policies: []string{w.policy}},                                 // no image
-		{Image: "x", CABundle: certs.CACert, Policies: []string{w.policy}, TimeoutSeconds: 30}, // timeout over 10
-		{Image: "x", CABundle: certs.CACert, Policies: []string{w.policy}, TLSCert: certs.Cert},
+		{Image: "x", Policies: []string{w.policy}, CatalogSecret: "c"},                                             // no CA
+		{CABundle: certs.CACert, Policies: []string{w.policy}, CatalogSecret: "c"},                                 // no image
+		{Image: "x", CABundle: certs.CACert, Policies: []string{w.policy}, TimeoutSeconds: 30, CatalogSecret: "c"}, // timeout over 10
+		{Image: "x", CABundle: certs.CACert, Policies: []string{w.policy}, TLSCert: certs.Cert, CatalogSecret: "c"},
 	} {
 		if _, err := Manifests(o); err == nil {
 			t.Errorf("%+v rendered", o)
@@ -157,7 +157,10 @@ func TestManifests(t *testing.T) {
 	if err := writeFile(outside, strings.Replace(readFile(t, w.policy), "file: gold.pub", "file: "+filepath.Join(w.dir, "gold.pub"), 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Manifests(ManifestOptions{Image: "x", CABundle: certs.CACert, Policies: []string{outside}}); err == nil {
+	if _, err := Manifests(ManifestOptions{Image: "x", CABundle: certs.CACert, Policies: []string{w.policy}}); err == nil || !strings.Contains(err.Error(), "--catalog-secret") {
+		t.Errorf("a policy that reads the catalog without a shared catalog: %v", err)
+	}
+	if _, err := Manifests(ManifestOptions{Image: "x", CABundle: certs.CACert, Policies: []string{outside}, CatalogSecret: "c"}); err == nil {
 		t.Error("a policy whose key is outside its directory rendered: the key would not be shipped")
 	}
 }

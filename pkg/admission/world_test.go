@@ -27,6 +27,8 @@ type world struct {
 	gold, wrong     goldtest.Key
 	dir             string
 	cat             *sqlstore.Store
+	// open opens another connection to the world's catalog (a replica's, another process's).
+	open func(t testing.TB) *sqlstore.Store
 	// refs are the scenarios' images by tag; digests by digest.
 	refs    map[string]string
 	digests map[string]name.Digest
@@ -62,16 +64,27 @@ rules:
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
+	dir := t.TempDir()
+	return newWorldWith(t, dir, func(t testing.TB) *sqlstore.Store {
+		t.Helper()
+		cat, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cat.Close() })
+		return cat
+	})
+}
+
+// newWorldWith makes the world with its catalog in the database open connects to.
+func newWorldWith(t testing.TB, dir string, open func(t testing.TB) *sqlstore.Store) *world {
+	t.Helper()
 	ctx := context.Background()
-	w := &world{flaky: &regtest.Flaky{}, gold: goldtest.MustKey(t), wrong: goldtest.MustKey(t), dir: t.TempDir(),
-		refs: map[string]string{}, digests: map[string]name.Digest{}}
+	w := &world{flaky: &regtest.Flaky{}, gold: goldtest.MustKey(t), wrong: goldtest.MustKey(t), dir: dir,
+		refs: map[string]string{}, digests: map[string]name.Digest{}, open: open}
 	w.host = regtest.Registry(t, regtest.WithHandler(w.flaky.Wrap))
 	w.elsewhere = regtest.Registry(t)
-	cat, err := sqlite.Open(ctx, filepath.Join(w.dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cat.Close() })
+	cat := open(t)
 	w.cat = cat
 	now := time.Now()
 	for _, s := range []struct {
