@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,12 +22,23 @@ type stats struct {
 	unexpected int // answered, but not as the phase expects (an admission where a denial was due)
 	elapsed    time.Duration
 	firstErr   error
+	// cpu is each process's CPU time per request (µs): kube-apiserver, etcd, the webhook.
+	cpu map[string]float64
+	// cpuN counts the requests cpu was measured over, for merging rounds.
+	cpuN int
 }
 
 func (s *stats) n() int { return len(s.lat) }
 
 // merge adds another round of the same phase.
 func (s *stats) merge(o *stats) {
+	if s.cpu == nil {
+		s.cpu = map[string]float64{}
+	}
+	for k, v := range o.cpu {
+		s.cpu[k] = (s.cpu[k]*float64(s.cpuN) + v*float64(o.cpuN)) / float64(s.cpuN+o.cpuN)
+	}
+	s.cpuN += o.cpuN
 	s.lat = append(s.lat, o.lat...)
 	s.errors += o.errors
 	s.unexpected += o.unexpected
@@ -105,6 +118,11 @@ type outcome struct {
 // closedLoop runs workers that each send requests back to back: warm-up first (not recorded), then
 // d measured.
 func closedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, do func(i int64) outcome) *stats {
+	return closedLoopMeasured(ctx, name, workers, warm, d, func() {}, do)
+}
+
+// closedLoopMeasured is closedLoop calling started between the warm-up and the measured run.
+func closedLoopMeasured(ctx context.Context, name string, workers int, warm, d time.Duration, started func(), do func(i int64) outcome) *stats {
 	var seq atomic.Int64
 	run := func(d time.Duration) *stats {
 		s := &stats{name: name}
@@ -151,6 +169,7 @@ func closedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	if warm > 0 {
 		run(warm)
 	}
+	started()
 	return run(d)
 }
 
@@ -206,3 +225,46 @@ func openLoop(ctx context.Context, name string, rate, workers int, d time.Durati
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
+
+// cpuTime is the CPU time a process has used (user and system), from /proc/PID/stat.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count from after it.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// cpuMeter measures the CPU time processes use during a run.
+type cpuMeter struct {
+	pids   map[string]int
+	before map[string]time.Duration
+}
+
+func newCPUMeter(pids map[string]int) *cpuMeter {
+	m := &cpuMeter{pids: pids, before: map[string]time.Duration{}}
+	for n, p := range pids {
+		m.before[n] = cpuTime(p)
+	}
+	return m
+}
+
+// per is each process's CPU time since the meter started, per request, in microseconds.
+func (m *cpuMeter) per(n int) map[string]float64 {
+	out := map[string]float64{}
+	if n == 0 {
+		return out
+	}
+	for name, p := range m.pids {
+		out[name] = float64((cpuTime(p) - m.before[name]).Microseconds()) / float64(n)
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -106,7 +107,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 // apiResults are the API server phases.
 type apiResults struct {
-	bare, signedTag, signedDigest, signedPinned, signedMutated, unsigned, unmatched *stats
+	bare, noop, signedTag, signedDigest, signedPinned, signedMutated, unsigned, unmatched *stats
 }
 
 // throughAPIServer runs dry-run Pod creations through a real kube-apiserver with ingot's webhooks
@@ -128,7 +129,7 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 		return nil, err
 	}
 	defer c.Stop()
-	for _, ns := range []string{"bare", "bench", "mutated"} {
+	for _, ns := range []string{"bare", "noop", "bench", "mutated"} {
 		if err := c.Namespace(ctx, ns, nil); err != nil {
 			return nil, err
 		}
@@ -138,7 +139,12 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 		return nil, err
 	}
 	defer wh.stop()
-	if err := registerWebhooks(ctx, c, w, wh); err != nil {
+	noop, err := startNoop(w)
+	if err != nil {
+		return nil, err
+	}
+	defer noop.stop()
+	if err := registerWebhooks(ctx, c, w, wh, noop); err != nil {
 		return nil, err
 	}
 
@@ -156,6 +162,7 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 		admitted bool
 	}{
 		{&res.bare, "bare (a namespace the webhooks skip)", "bare", w.signedTags, true},
+		{&res.noop, "a webhook that admits everything (no-op)", "noop", w.signedTags, true},
 		{&res.signedDigest, "signed, by digest", "bench", signedDigests, true},
 		{&res.signedPinned, "signed, tag@digest (pinned)", "bench", pinned, true},
 		{&res.signedTag, "signed, by tag", "bench", w.signedTags, true},
@@ -167,7 +174,10 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 	for round := 1; round <= cfg.rounds; round++ {
 		fmt.Fprintf(os.Stderr, "API server: round %d of %d (%d concurrent, %s per phase)...\n", round, cfg.rounds, cfg.apiWorkers, per)
 		for _, p := range phases {
-			s := closedLoop(ctx, p.name, cfg.apiWorkers, cfg.apiWarm, per, func(i int64) outcome {
+			var meter *cpuMeter
+			s := closedLoopMeasured(ctx, p.name, cfg.apiWorkers, cfg.apiWarm, per, func() {
+				meter = newCPUMeter(map[string]int{"kube-apiserver": c.PID("kube-apiserver"), "etcd": c.PID("etcd"), "webhook": wh.cmd.Process.Pid})
+			}, func(i int64) outcome {
 				pod := map[string]any{"apiVersion": "v1", "kind": "Pod",
 					"metadata": map[string]any{"name": fmt.Sprintf("bench-%d", i), "namespace": p.ns},
 					"spec":     map[string]any{"containers": []any{map[string]any{"name": "app", "image": p.images[int(i)%len(p.images)]}}}}
@@ -182,6 +192,7 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 				}
 				return outcome{err: fmt.Errorf("%d %s", r.Code, r.Body)}
 			})
+			s.cpu, s.cpuN = meter.per(s.n()+s.errors), s.n()+s.errors
 			if *p.into == nil {
 				*p.into = s
 			} else {
@@ -192,10 +203,11 @@ func throughAPIServer(ctx context.Context, cfg config, w *world) (*apiResults, e
 	return res, nil
 }
 
-// registerWebhooks registers the validating webhook for every namespace but "bare", and the mutating
-// one for "mutated" only, and waits until the API server calls both.
-func registerWebhooks(ctx context.Context, c *kubetest.Cluster, w *world, wh *webhook) error {
-	hooks, err := admission.Manifests(admission.ManifestOptions{URL: wh.url, CABundle: w.ca, Mutate: true, SkipNamespaces: []string{"bare"}})
+// registerWebhooks registers ingot's validating webhook for every namespace but "bare" and "noop",
+// its mutating one for "mutated" only, and the no-op webhook for "noop" only, and waits until the API
+// server calls them.
+func registerWebhooks(ctx context.Context, c *kubetest.Cluster, w *world, wh *webhook, noop *noopWebhook) error {
+	hooks, err := admission.Manifests(admission.ManifestOptions{URL: wh.url, CABundle: w.ca, Mutate: true, SkipNamespaces: []string{"bare", "noop"}})
 	if err != nil {
 		return err
 	}
@@ -211,6 +223,30 @@ func registerWebhooks(ctx context.Context, c *kubetest.Cluster, w *world, wh *we
 		}
 		if r, err := c.Create(ctx, obj, false); err != nil || !r.OK() {
 			return fmt.Errorf("registering the webhook: %w %s", err, r.Body)
+		}
+	}
+	// The no-op webhook: the same registration as ingot's, its own URL, for "noop" only.
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(strings.Split(string(hooks), "\n---\n")[0]), &obj); err != nil {
+		return err
+	}
+	obj["metadata"].(map[string]any)["name"] = "noop"
+	hook := obj["webhooks"].([]any)[0].(map[string]any)
+	hook["name"] = "noop.bench.ingot.build"
+	hook["clientConfig"] = map[string]any{"url": noop.url + "/validate", "caBundle": base64.StdEncoding.EncodeToString(w.ca)}
+	hook["namespaceSelector"] = map[string]any{"matchExpressions": []any{map[string]any{
+		"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"noop"}}}}
+	if r, err := c.Create(ctx, obj, false); err != nil || !r.OK() {
+		return fmt.Errorf("registering the no-op webhook: %w %s", err, r.Body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); noop.calls.Load() == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return errors.New("the API server did not call the no-op webhook within 30s")
+		}
+		pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "probe", "namespace": "noop"},
+			"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": w.signedTags[0]}}}}
+		if _, err := c.Create(ctx, pod, true); err != nil {
+			return err
 		}
 	}
 	if err := waitCalled(ctx, c, w); err != nil {
@@ -290,7 +326,9 @@ func againstWebhook(ctx context.Context, cfg config, w *world) (*directResults, 
 	fmt.Fprintf(os.Stderr, "webhook: warm, %d req/s for %s...\n", cfg.rate, cfg.directDur)
 	// Warm means the caches and the connections: a few seconds at the rate first, not recorded.
 	openLoop(ctx, "warm-up", cfg.rate, 64, 3*time.Second, expectAdmit(wh))
+	meter := newCPUMeter(map[string]int{"webhook": wh.cmd.Process.Pid})
 	res.warm = openLoop(ctx, fmt.Sprintf("warm, %d req/s for %s", cfg.rate, cfg.directDur), cfg.rate, 64, cfg.directDur, expectAdmit(wh))
+	res.warm.cpu = meter.per(res.warm.n())
 	fmt.Fprintln(os.Stderr, "webhook: warm, as fast as it answers (32 concurrent, 10s)...")
 	res.warmMax = closedLoop(ctx, "warm, closed loop", 32, time.Second, 10*time.Second, expectAdmit(wh))
 	res.warmRSS = wh.peakRSS()
@@ -301,7 +339,9 @@ func againstWebhook(ctx context.Context, cfg config, w *world) (*directResults, 
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "webhook: cold (no cache: every review verifies), one at a time for %s...\n", cfg.directDur)
+	meter = newCPUMeter(map[string]int{"webhook": cold.cmd.Process.Pid})
 	res.cold1 = closedLoop(ctx, fmt.Sprintf("cold (no cache), one at a time for %s", cfg.directDur), 1, 0, cfg.directDur, expectAdmit(cold))
+	res.cold1.cpu = meter.per(res.cold1.n())
 	fmt.Fprintf(os.Stderr, "webhook: cold, %d concurrent for %s...\n", cfg.coldWorkers, cfg.directDur/2)
 	res.cold = closedLoop(ctx, fmt.Sprintf("cold (no cache), %d at a time for %s", cfg.coldWorkers, cfg.directDur/2), cfg.coldWorkers, 0, cfg.directDur/2, expectAdmit(cold))
 	res.coldRSS = cold.peakRSS()
@@ -320,13 +360,16 @@ func report(out io.Writer, cfg config, w *world, api *apiResults, d *directResul
 	}
 	fmt.Fprintf(out, "Directly against the webhook over HTTPS on loopback (recorded Pod CREATE reviews, %d distinct images by digest)\n", len(w.signed))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\treviews\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "run\treviews\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tpeak RSS MiB\twebhook CPU µs/review\t")
 	drow := func(s *stats, rss int64) {
-		r := "-"
+		r, c := "-", "-"
 		if rss > 0 {
 			r = fmt.Sprintf("%.1f", float64(rss)/(1<<20))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t\n", s.name, s.n(), s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()), s.errors, s.unexpected, r)
+		if v, ok := s.cpu["webhook"]; ok {
+			c = fmt.Sprintf("%.0f", v)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", s.name, s.n(), s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()), s.errors, s.unexpected, r, c)
 	}
 	drow(d.first, 0)
 	drow(d.warm, 0)
@@ -350,15 +393,18 @@ func reportAPI(out io.Writer, cfg config, api *apiResults) {
 	fmt.Fprintf(out, "Through kube-apiserver v1.36.3 (with etcd 3.4 on loopback): %d concurrent server-side dry-run Pod creations, %s per phase in %d rounds, phases in turn, %s warm-up each\n",
 		cfg.apiWorkers, cfg.apiPhase, cfg.rounds, cfg.apiWarm)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tvs bare req/s\t+p50 ms\t")
+	fmt.Fprintln(tw, "phase\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\tunexpected\tvs bare req/s\t+p50 ms\tCPU µs/req: apiserver\tetcd\twebhook\t")
 	bare := api.bare
 	share := func(x *stats) float64 { return 100 * x.throughput() / bare.throughput() }
 	added := func(x *stats) float64 { return float64((x.pct(.5) - bare.pct(.5)).Microseconds()) / 1000 }
-	for _, s := range []*stats{api.bare, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated} {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%.0f%%\t%+.2f\t\n", s.name, s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()),
-			s.errors, s.unexpected, share(s), added(s))
+	for _, s := range []*stats{api.bare, api.noop, api.signedDigest, api.signedPinned, api.signedTag, api.unsigned, api.unmatched, api.signedMutated} {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%.0f%%\t%+.2f\t%.0f\t%.0f\t%.0f\t\n", s.name, s.throughput(), ms(s.pct(.5)), ms(s.pct(.99)), ms(s.max()),
+			s.errors, s.unexpected, share(s), added(s), s.cpu["kube-apiserver"], s.cpu["etcd"], s.cpu["webhook"])
 	}
 	_ = tw.Flush()
+	fmt.Fprintf(out, "\na webhook that does nothing costs the API server itself %.0f µs of CPU per request (%.0f against %.0f bare): with both on these cores, no webhook can keep more than %.0f%% of the bare throughput here (the no-op one keeps %.0f%%, +%.2f ms at p50)\n",
+		api.noop.cpu["kube-apiserver"]-bare.cpu["kube-apiserver"], api.noop.cpu["kube-apiserver"], bare.cpu["kube-apiserver"],
+		100*(bare.cpu["kube-apiserver"]+bare.cpu["etcd"])/(api.noop.cpu["kube-apiserver"]+api.noop.cpu["etcd"]), share(api.noop), added(api.noop))
 	fmt.Fprintf(out, "\ntargets: >= 85%% of the bare throughput, <= 2 ms added at p50, denials as fast as admissions\n")
 	for _, x := range []*stats{api.signedDigest, api.signedPinned, api.signedTag, api.signedMutated} {
 		fmt.Fprintf(out, "  %s: %.0f%% of bare, %+.2f ms at p50\n", x.name, share(x), added(x))

@@ -230,6 +230,16 @@ func (c *Cluster) Stop() {
 	c.procs = nil
 }
 
+// PID is the named process's id ("etcd", "kube-apiserver"), 0 when not running.
+func (c *Cluster) PID(name string) int {
+	for _, p := range c.procs {
+		if p.name == name {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
+}
+
 // Log is the named process's output so far ("etcd", "kube-apiserver").
 func (c *Cluster) Log(name string) string {
 	for _, p := range c.procs {

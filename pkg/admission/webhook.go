@@ -136,20 +136,27 @@ func newImages(req *Request) ([]ImageDecision, error) {
 	return out, nil
 }
 
-// evaluate decides about each image, a few at a time.
+// evaluate decides about each image, a few at a time (one, the usual case, in this goroutine).
 func (w *Webhook) evaluate(ctx context.Context, namespace string, images []ImageDecision) []ImageDecision {
+	decide := func(i int) {
+		images[i].Result = w.Evaluator.Evaluate(ctx, namespace, images[i].Result.Image.Written)
+		for _, d := range images[i].Result.Decisions {
+			result := "pass"
+			if !d.Passed() {
+				result = d.Failures[0].Requirement
+			}
+			w.Metrics.image(d.Policy, string(d.Mode), result)
+		}
+	}
+	if len(images) == 1 {
+		decide(0)
+		return images
+	}
 	var g errgroup.Group
 	g.SetLimit(checkWorkers)
 	for i := range images {
 		g.Go(func() error {
-			images[i].Result = w.Evaluator.Evaluate(ctx, namespace, images[i].Result.Image.Written)
-			for _, d := range images[i].Result.Decisions {
-				result := "pass"
-				if !d.Passed() {
-					result = d.Failures[0].Requirement
-				}
-				w.Metrics.image(d.Policy, string(d.Mode), result)
-			}
+			decide(i)
 			return nil
 		})
 	}
