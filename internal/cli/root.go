@@ -70,6 +70,8 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newAttestCmd(g),
 		newVerifyCmd(g),
 		newCopyCmd(g),
+		newAdmissionCmd(g),
+		newPolicyCmd(g),
 		newFsckCmd(g),
 		newCatalogCmd(g),
 		newWorkerCmd(g),

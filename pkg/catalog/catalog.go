@@ -95,9 +95,9 @@ type Findings interface {
 	// so a re-scan matches each package once, not once per version.
 	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
 	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
-	// a new scan, keeping each finding's FirstSeen, and returns what changed. A scan that changes
-	// nothing appends no event; one that does appends a "rescanned" event naming what was
-	// introduced and fixed.
+	// a new scan, keeping each finding's FirstSeen, records the scan's time as the platform image's
+	// Scanned, and returns what changed. A scan that changes nothing appends no event; one that does
+	// appends a "rescanned" event naming what was introduced and fixed.
 	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
 	// FindingHistory returns every finding a version has had, with when it was first and last seen
 	// (a finding that a later scan no longer has keeps its LastSeen): what patch SLAs are measured on.
@@ -180,6 +180,9 @@ type Event struct {
 type ListOptions struct {
 	// Image restricts to one image; Line to one release line of it.
 	Image, Line string
+	// Digest restricts to the versions with this digest, their own or one of their platform images'
+	// (what admission asks, for every image it sees: without the evidence Get reads).
+	Digest string
 	// Statuses restricts to versions in these statuses (all when empty).
 	Statuses []Status
 	// Pending includes pending versions (left out otherwise).

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"QueryFindings", testQueryFindings},
 		{"Packages", testPackages},
 		{"RecordScan", testRecordScan},
+		{"Scanned", testScanned},
 		{"Specs", testSpecs},
 		{"Upstream", testUpstream},
 		{"Tokens", testTokens},

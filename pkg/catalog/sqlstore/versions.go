@@ -89,9 +89,13 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 		}
 		for i, p := range v.Platforms {
 			var pid int64
-			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status)}, &pid); err != nil {
+			scanned := p.Scanned
+			if scanned.IsZero() && p.Evidence != nil && p.Evidence.Scan != nil {
+				scanned = p.Evidence.Scan.Finished
+			}
+			if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status, scanned)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status), nullMicros(scanned)}, &pid); err != nil {
 				return err
 			}
 			if p.Evidence == nil {
@@ -470,6 +474,13 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 	if o.Line != "" {
 		where += " AND v.line = ?"
 		args = append(args, o.Line)
+	}
+	if o.Digest != "" {
+		if err := catalog.ValidDigest(o.Digest); err != nil {
+			return "", nil, err
+		}
+		where += " AND (v.digest = ? OR v.id IN (SELECT version_id FROM platforms WHERE digest = ?))"
+		args = append(args, o.Digest, o.Digest)
 	}
 	if !o.Pending {
 		where += " AND v.state = ?"
