@@ -96,7 +96,9 @@ func TestContinuousRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("COSIGN_PASSWORD", "") // the worker's key password comes from the file, not a terminal
-	os.Unsetenv("COSIGN_PASSWORD")
+	if err := os.Unsetenv("COSIGN_PASSWORD"); err != nil {
+		t.Fatal(err)
+	}
 	must("key", "generate", "--output-key-prefix", filepath.Join(keys, "ingot"), "--key-password-file", pw)
 	cycle := []string{"catalog", "cycle", "--push", host + "/golden", "--key", filepath.Join(keys, "ingot.key"),
 		"--key-password-file", pw, "--grace", "0s"}
@@ -170,7 +172,7 @@ func TestContinuousRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	r2, err := c.Get(context.Background(), catalog.Ref{Image: "app", Version: "1.0-r2"})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +241,7 @@ func TestWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		vs, err := c.List(context.Background(), catalog.ListOptions{Image: "app"})
@@ -248,7 +250,9 @@ func TestWorker(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			<-done
+			if werr := <-done; werr != nil {
+				t.Logf("worker: %v", werr)
+			}
 			t.Fatalf("the worker built nothing: %v\n%s", err, stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -149,11 +149,11 @@ func (ix *Indexes) Repositories() []Repository {
 		idx := maps.Clone(r.idx)
 		r.mu.Unlock()
 		for _, f := range idx {
-			f.fetchOnce.mu.Lock()
+			f.mu.Lock()
 			if f.done && f.err == nil {
 				repo.Packages[f.file.Path] = f.pkgs
 			}
-			f.fetchOnce.mu.Unlock()
+			f.mu.Unlock()
 		}
 		out = append(out, repo)
 	}

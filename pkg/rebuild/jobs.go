@@ -3,13 +3,11 @@ package rebuild
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/pipeline"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
@@ -257,6 +255,3 @@ func (r *Runner) timeout() time.Duration {
 	}
 	return DefaultJobTimeout
 }
-
-// errNotStarted means a Runner was used before Start or after Stop.
-var errNotStarted = fmt.Errorf("%w: the job runner is not running", catalog.ErrInvalid)
