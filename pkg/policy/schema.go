@@ -2,9 +2,10 @@ package policy
 
 import (
 	_ "embed"
-	"encoding/json"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/ingot-build/ingot/internal/schemagen"
 )
 
 //go:generate go run ./internal/genschema
@@ -22,21 +23,7 @@ func Schema() []byte { return append([]byte(nil), schemaJSON...) }
 // Reflect builds the schema from the types. commentsDir, relative to the module root (the working
 // directory), is where the doc comments are read from; "" skips them.
 func Reflect(commentsDir string) ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true}
-	if commentsDir != "" {
-		if err := r.AddGoComments("github.com/ingot-build/ingot", commentsDir); err != nil {
-			return nil, err
-		}
-	}
-	s := r.Reflect(&Policy{})
-	s.ID = SchemaID
-	s.Title = "ingot admission policy"
-	s.Description = "What images must prove before they run: see ingot admission serve"
-	out, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return schemagen.Reflect(&Policy{}, schemagen.Doc{ID: SchemaID, Title: "ingot admission policy", Description: "What images must prove before they run: see ingot admission serve"}, commentsDir)
 }
 
 // JSONSchema describes a Duration as YAML takes it.

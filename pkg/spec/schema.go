@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/ingot-build/ingot/internal/schemagen"
 )
 
 //go:generate go run ./internal/genschema
@@ -22,21 +24,7 @@ func Schema() []byte { return append([]byte(nil), schemaJSON...) }
 // Reflect builds the schema from the types. commentsDir, relative to the module root (the working
 // directory), is where the doc comments are read from; "" skips them.
 func Reflect(commentsDir string) ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true}
-	if commentsDir != "" {
-		if err := r.AddGoComments("github.com/ingot-build/ingot", commentsDir); err != nil {
-			return nil, err
-		}
-	}
-	s := r.Reflect(&Spec{})
-	s.ID = SchemaID
-	s.Title = "ingot.yaml"
-	s.Description = "A golden image as code: see https://github.com/ingot-build/ingot"
-	out, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return schemagen.Reflect(&Spec{}, schemagen.Doc{ID: SchemaID, Title: "ingot.yaml", Description: "A golden image as code: see https://github.com/ingot-build/ingot"}, commentsDir)
 }
 
 // JSONSchema describes Mode as YAML accepts it: an octal string or an integer.
