@@ -47,9 +47,11 @@ func (s *Store) migrations() ([]migration, error) {
 		out = append(out, migration{version: n, name: e.Name(), sql: string(data)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("catalog (%s): migration %s: want number %d", s.d.Name, m.name, i+1)
+	for i := 1; i < len(out); i++ {
+		// Numbers are reserved per branch of work (a branch may land 0003 before another's 0002), so
+		// they only have to be distinct; every one above the database's version is applied.
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("catalog (%s): migrations %s and %s have the same number", s.d.Name, out[i-1].name, out[i].name)
 		}
 	}
 	return out, nil
@@ -72,10 +74,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := q.tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
 			return s.unavailable("reading schema_migrations", err)
 		}
-		if have > len(ms) {
-			return fmt.Errorf("%w: it is at version %d, this ingot knows %d: use a newer ingot", ErrTooNew, have, len(ms))
+		newest := 0
+		if len(ms) > 0 {
+			newest = ms[len(ms)-1].version
 		}
-		for _, m := range ms[have:] {
+		if have > newest {
+			return fmt.Errorf("%w: it is at version %d, this ingot knows %d: use a newer ingot", ErrTooNew, have, newest)
+		}
+		for _, m := range ms {
+			if m.version <= have {
+				continue
+			}
 			if _, err := q.tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("catalog (%s): migration %s: %w", s.d.Name, m.name, err)
 			}
