@@ -130,7 +130,7 @@ func TestImport(t *testing.T) {
 		"ami-0a1b2c3d4e5f60718": "base-vm@12-r1",
 		"ami-0b1b2c3d4e5f60719": "base-vm@12-r2", // by its disk digest
 		"/subscriptions/" + sub + "/resourceGroups/GOLD/providers/Microsoft.Compute/images/base-vm-12-r1": "base-vm@12-r1",
-		"projects/gold-images/global/images/base-vm-12-r1":                                               "base-vm@12-r1",
+		"projects/gold-images/global/images/base-vm-12-r1":                                                "base-vm@12-r1",
 	}
 	if !reflect.DeepEqual(versions, want) || skipped != 3 {
 		t.Errorf("imported %v (skipped %d), want %v (3 unmarked skipped)", versions, skipped, want)
