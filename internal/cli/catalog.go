@@ -39,6 +39,7 @@ $INGOT_CATALOG names a PostgreSQL database (postgres://user@host/db).`,
 		cmd.AddCommand(newCatalogStatusCmd(g, v))
 	}
 	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g), newCatalogCycleCmd(g))
+	cmd.AddCommand(newCatalogCloudCmds(g)...) // vm images in clouds (catalog_cloud.go)
 	return cmd
 }
 

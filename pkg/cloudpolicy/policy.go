@@ -156,7 +156,10 @@ func AWSSCP(active []catalog.CloudImage) ([]byte, error) {
 		other.Condition = map[string]map[string]any{"StringNotEquals": {"aws:RequestedRegion": regions}}
 	}
 	stmts = append(stmts, other)
-	doc := map[string]any{"Version": "2012-10-17", "Statement": stmts}
+	doc := struct {
+		Version   string         `json:"Version"`
+		Statement []iamStatement `json:"Statement"`
+	}{"2012-10-17", stmts}
 	compact, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
