@@ -318,6 +318,9 @@ func writeShow(w io.Writer, v *catalog.Version, history []catalog.Event, finding
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeDisks(w, v); err != nil { // vm versions (catalog_cloud.go)
+		return err
+	}
 	fmt.Fprintln(w, "\nlocations:")
 	if len(v.Locations) == 0 {
 		fmt.Fprintln(w, "  none")

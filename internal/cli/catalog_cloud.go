@@ -22,6 +22,19 @@ func newCatalogCloudCmds(g *globalFlags) []*cobra.Command {
 		newCloudImagesCmd(g), newCloudPolicyCmd(g)}
 }
 
+// writeDisks lists a vm version's disk images for catalog show.
+func writeDisks(w io.Writer, v *catalog.Version) error {
+	if len(v.Disks) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\ndisks:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, d := range v.Disks {
+		fmt.Fprintf(tw, "  %s\t%s\t%d bytes\n", d.Format, d.Digest, d.Size)
+	}
+	return tw.Flush()
+}
+
 func checkProvider(p string) error {
 	if err := catalog.ValidProvider(p); err != nil {
 		return usageErrorf("--provider %q: want %s", p, oneOf(catalog.Providers()))

@@ -134,6 +134,7 @@ func TestCatalogCloudVerbs(t *testing.T) {
 		t.Errorf("the SCP after revoking base-vm@12-r1:\n%s", s)
 	}
 	contains("history", must("history", "base-vm@12-r1"), "cloud-image", "aws image ami-0d1b2c3d4e5f60718 in us-east-1")
+	contains("show", must("show", "base-vm@12-r1"), "kind:", "vm", "disks:", "raw", fakeDigest("vm-r1"), "1073741824 bytes")
 
 	must("deregister-cloud-image", "--provider", "gcp", "--id", "https://www.googleapis.com/compute/v1/projects/gold-images/global/images/base-vm-12-r1")
 	contains("deregistered", must("cloud-images", "--provider", "gcp"), "no cloud images")
