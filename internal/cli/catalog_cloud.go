@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -110,10 +109,6 @@ func newDeregisterCloudImageCmd(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkProvider(provider); err != nil {
 				return err
-			}
-			if provider == catalog.ProviderGCP {
-				// Stored as its path, whichever form was registered.
-				id = id[max(0, strings.Index(id, "projects/")):]
 			}
 			return g.withCatalog(cmd.Context(), func(c catalog.Catalog) error {
 				if err := c.DeregisterCloudImage(cmd.Context(), provider, id); err != nil {

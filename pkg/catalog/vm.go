@@ -137,18 +137,33 @@ var (
 	awsAccountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	awsRegionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	amiRE        = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	azureIDRE    = regexp.MustCompile(`(?i)^/subscriptions/([0-9a-f-]{36})/resourceGroups/[^/]+/providers/Microsoft\.Compute/(images/[^/]+|galleries/[^/]+/images/[^/]+/versions/[^/]+)$`)
+	azureIDRE    = regexp.MustCompile(`^/subscriptions/([0-9a-f-]{36})/resourcegroups/[^/]+/providers/microsoft\.compute/(images/[^/]+|galleries/[^/]+/images/[^/]+/versions/[^/]+)$`)
 	gcpProjectRE = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	gcpImageRE   = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/global/images/([a-z]([-a-z0-9]{0,61}[a-z0-9])?)$`)
 	azureRegion  = regexp.MustCompile(`^[a-z][a-z0-9]{1,40}$`)
 )
 
+// CanonicalImageID is an image ID as the catalog keys it: an Azure resource ID in lower case (Azure
+// compares resource IDs without case, and its CLIs print the same ID in different cases), a GCP
+// self-link reduced to projects/P/global/images/NAME, an AMI ID as it is.
+func CanonicalImageID(provider, id string) string {
+	id = strings.TrimSpace(id)
+	switch provider {
+	case ProviderAzure:
+		return strings.ToLower(id)
+	case ProviderGCP:
+		for _, prefix := range []string{"https://www.googleapis.com/compute/v1/", "https://compute.googleapis.com/compute/v1/"} {
+			id = strings.TrimPrefix(id, prefix)
+		}
+	}
+	return id
+}
+
 // Normalize checks a cloud image's provider, account, region and ID against the provider's formats,
-// and returns it in the catalog's canonical form: an Azure ID with its subscription lowercased (Azure
-// compares resource IDs without case), a GCP self-link reduced to projects/P/global/images/NAME.
+// and returns it in the catalog's canonical form (see CanonicalImageID).
 func (c CloudImage) Normalize() (CloudImage, error) {
 	c.Provider = strings.ToLower(strings.TrimSpace(c.Provider))
-	c.Account, c.Region, c.ID = strings.TrimSpace(c.Account), strings.TrimSpace(c.Region), strings.TrimSpace(c.ID)
+	c.Account, c.Region, c.ID = strings.TrimSpace(c.Account), strings.TrimSpace(c.Region), CanonicalImageID(c.Provider, c.ID)
 	bad := func(what, v, want string) error {
 		return fmt.Errorf("%w: %s %s %q (want %s)", ErrInvalid, c.Provider, what, v, want)
 	}
@@ -168,7 +183,6 @@ func (c CloudImage) Normalize() (CloudImage, error) {
 		if m == nil {
 			return c, bad("image ID", c.ID, "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/images/NAME or a gallery image version ID")
 		}
-		c.ID = "/subscriptions/" + strings.ToLower(m[1]) + c.ID[len("/subscriptions/")+len(m[1]):]
 		if c.Account == "" {
 			c.Account = strings.ToLower(m[1])
 		}
@@ -181,15 +195,10 @@ func (c CloudImage) Normalize() (CloudImage, error) {
 			return c, bad("region", c.Region, "a location such as westeurope")
 		}
 	case ProviderGCP:
-		id := c.ID
-		for _, prefix := range []string{"https://www.googleapis.com/compute/v1/", "https://compute.googleapis.com/compute/v1/"} {
-			id = strings.TrimPrefix(id, prefix)
-		}
-		m := gcpImageRE.FindStringSubmatch(id)
+		m := gcpImageRE.FindStringSubmatch(c.ID)
 		if m == nil {
 			return c, bad("image", c.ID, "projects/PROJECT/global/images/NAME or its self-link")
 		}
-		c.ID = id
 		if c.Account == "" {
 			c.Account = m[1]
 		}

@@ -129,7 +129,7 @@ func TestImport(t *testing.T) {
 	want := map[string]string{
 		"ami-0a1b2c3d4e5f60718": "base-vm@12-r1",
 		"ami-0b1b2c3d4e5f60719": "base-vm@12-r2", // by its disk digest
-		"/subscriptions/" + sub + "/resourceGroups/GOLD/providers/Microsoft.Compute/images/base-vm-12-r1": "base-vm@12-r1",
+		"/subscriptions/" + sub + "/resourcegroups/gold/providers/microsoft.compute/images/base-vm-12-r1": "base-vm@12-r1",
 		"projects/gold-images/global/images/base-vm-12-r1":                                                "base-vm@12-r1",
 	}
 	if !reflect.DeepEqual(versions, want) || skipped != 3 {

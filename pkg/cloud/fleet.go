@@ -130,19 +130,8 @@ func Fleet(instances []Instance, images []catalog.CloudImage, now time.Time, ttl
 	return r
 }
 
-// imageKey is an image ID as compared: Azure resource IDs without case (Azure ignores it), GCP
-// self-links as projects/P/global/images/NAME.
-func imageKey(provider, id string) string {
-	switch provider {
-	case catalog.ProviderAzure:
-		return strings.ToLower(id)
-	case catalog.ProviderGCP:
-		if i := strings.Index(id, "projects/"); i >= 0 {
-			return id[i:]
-		}
-	}
-	return id
-}
+// imageKey is an image ID as the catalog keys it.
+func imageKey(provider, id string) string { return catalog.CanonicalImageID(provider, id) }
 
 // ParseInstances reads a provider's instance inventory: `aws ec2 describe-instances --output json`,
 // `az vm list -o json`, `gcloud compute instances list --format=json`. GCP instances do not name

@@ -30,7 +30,7 @@ const (
 )
 
 func azureID(name string) string {
-	return "/subscriptions/" + sub + "/resourceGroups/gold/providers/Microsoft.Compute/images/" + name
+	return "/subscriptions/" + sub + "/resourcegroups/gold/providers/microsoft.compute/images/" + name
 }
 
 // fleetImages registers cloud images of three vm versions in a real catalog: base@1-r1 (to be

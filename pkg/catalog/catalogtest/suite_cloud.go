@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,8 +119,8 @@ func testCloudImages(t *testing.T, c catalog.Catalog) {
 			t.Errorf("RegisterCloudImage %s: %+v, want it against %s", r.img.ID, got, r.v.Ref())
 		}
 	}
-	// Canonical forms: the Azure subscription lowercased (Azure compares IDs without case), the
-	// location without spaces; a GCP self-link as the image's path, its project the account.
+	// Canonical forms: the Azure ID in lower case (Azure compares IDs without case), the location
+	// without spaces; a GCP self-link as the image's path, its project the account.
 	all, err := c.CloudImages(ctx, catalog.CloudImageQuery{})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func testCloudImages(t *testing.T, c catalog.Catalog) {
 	if len(all) != len(regs) {
 		t.Fatalf("CloudImages: %d images, want %d: %+v", len(all), len(regs), all)
 	}
-	az, ok := byID["/subscriptions/"+sub+"/resourceGroups/gold/providers/Microsoft.Compute/images/base-vm-12-r1"]
+	az, ok := byID["/subscriptions/"+sub+"/resourcegroups/gold/providers/microsoft.compute/images/base-vm-12-r1"]
 	if !ok || az.Account != sub || az.Region != "westeurope" {
 		t.Errorf("azure image stored as %+v", az)
 	}
@@ -237,6 +238,9 @@ func testCloudImages(t *testing.T, c catalog.Catalog) {
 		t.Errorf("CloudImages of web-vm: %+v %v", only, err)
 	}
 
+	if err := c.DeregisterCloudImage(ctx, "azure", strings.ToUpper(azID)); err != nil {
+		t.Errorf("deregistering an Azure image by its ID in another case: %v", err)
+	}
 	if err := c.DeregisterCloudImage(ctx, "aws", "ami-00000000000000002"); err != nil {
 		t.Fatal(err)
 	}

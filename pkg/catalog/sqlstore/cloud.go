@@ -129,6 +129,7 @@ func (s *Store) DeregisterCloudImage(ctx context.Context, provider, id string) e
 	if err := catalog.ValidProvider(provider); err != nil {
 		return err
 	}
+	id = catalog.CanonicalImageID(provider, id)
 	return s.write(ctx, func(q querier) error {
 		res, err := q.exec(ctx, "DELETE FROM cloud_images WHERE provider = ? AND image_id = ?", provider, id)
 		if err != nil {
