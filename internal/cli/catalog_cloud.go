@@ -133,7 +133,8 @@ func newImportCloudImagesCmd(g *globalFlags) *cobra.Command {
 
   aws ec2 describe-images --owners self --output json > images.json   (give --region: the listing
                                                                       does not say which it ran in)
-  az image list -o json > images.json
+  az image list -o json > images.json                  (or az sig image-version list: gallery
+                                                        image versions read the same way)
   gcloud compute images list --no-standard-images --format=json > images.json
 
 An image names its version by a tag (AWS, Azure) "ingot:version" = IMAGE@TAG, or "ingot:digest" =

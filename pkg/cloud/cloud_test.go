@@ -75,6 +75,14 @@ func TestParseImages(t *testing.T) {
 	if len(az) != 2 || az[0].Ref != "base-vm@12-r1" || az[0].Image.Region != "westeurope" || az[1].Marked() {
 		t.Errorf("azure: %+v", az)
 	}
+	gallery, err := cloud.ParseImages("azure", []byte(`[{"id": "/subscriptions/`+sub+`/resourceGroups/gold/providers/Microsoft.Compute/galleries/gold/images/base-vm/versions/12.1.0",
+		"location": "westeurope", "name": "12.1.0", "provisioningState": "Succeeded", "publishingProfile": {"replicaCount": 1},
+		"tags": {"ingot:digest": "`+digest1+`"}, "type": "Microsoft.Compute/galleries/images/versions"}]`), "")
+	if err != nil || len(gallery) != 1 || gallery[0].Digest != digest1 {
+		t.Errorf("az sig image-version list: %+v %v", gallery, err)
+	} else if _, err := gallery[0].Image.Normalize(); err != nil {
+		t.Errorf("a gallery image version's ID: %v", err)
+	}
 	gcp, err := cloud.ParseImages("gcp", read(t, "gcloud-images-list.json"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -266,8 +274,23 @@ func TestParseInstancesRefuses(t *testing.T) {
 			t.Errorf("%s from %s: %v, want an invalid-input error", tc.provider, tc.file, err)
 		}
 	}
+	// Regions from zones, Local Zones included; an Azure VM without timeCreated has no age.
+	in, err := cloud.ParseInstances("aws", []byte(`{"Reservations": [{"Instances": [
+		{"InstanceId": "i-1", "ImageId": "ami-1", "Placement": {"AvailabilityZone": "us-west-2-lax-1a"}, "State": {"Name": "running"}},
+		{"InstanceId": "i-2", "ImageId": "ami-1", "Placement": {"AvailabilityZone": "ap-southeast-2c"}, "State": {"Name": "running"}}]}]}`), nil)
+	if err != nil || len(in) != 2 || in[0].Region != "us-west-2" || in[1].Region != "ap-southeast-2" {
+		t.Errorf("aws regions: %+v %v", in, err)
+	}
+	in, err = cloud.ParseInstances("azure", []byte(`[{"id": "/subscriptions/x/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/old", "name": "old", "location": "westeurope"}]`), nil)
+	if err != nil || len(in) != 1 || !in[0].Launched.IsZero() {
+		t.Errorf("azure without timeCreated: %+v %v", in, err)
+	}
+	if r := cloud.Fleet(in, nil, time.Now(), cloud.DefaultTTL); len(r.Instances[0].Problems) != 2 || r.Instances[0].Problems[1] != cloud.ProblemNoLaunch {
+		t.Errorf("a VM of unknown age: %+v", r.Instances[0])
+	}
+
 	// Without the disk list, GCP instances have no known image: not gold.
-	in, err := cloud.ParseInstances("gcp", read(t, "gcloud-instances-list.json"), nil)
+	in, err = cloud.ParseInstances("gcp", read(t, "gcloud-instances-list.json"), nil)
 	if err != nil || len(in) != 2 || in[0].Image != "" || in[0].Account != "apps-prod" || in[0].Region != "europe-west1-b" {
 		t.Errorf("gcp without disks: %+v %v", in, err)
 	}

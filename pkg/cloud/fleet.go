@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,6 +134,18 @@ func Fleet(instances []Instance, images []catalog.CloudImage, now time.Time, ttl
 // imageKey is an image ID as the catalog keys it.
 func imageKey(provider, id string) string { return catalog.CanonicalImageID(provider, id) }
 
+// awsRegion is the region of an availability zone: us-east-1a, and Local Zones' us-west-2-lax-1a,
+// are in us-east-1 and us-west-2.
+func awsRegion(az string) string {
+	parts := strings.Split(strings.TrimRight(az, "abcdefghijklmnopqrstuvwxyz"), "-")
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil && i > 0 {
+			return strings.Join(parts[:i+1], "-")
+		}
+	}
+	return az
+}
+
 // ParseInstances reads a provider's instance inventory: `aws ec2 describe-instances --output json`,
 // `az vm list -o json`, `gcloud compute instances list --format=json`. GCP instances do not name
 // their image: gcpDisks, the output of `gcloud compute disks list --format=json`, gives each boot
@@ -166,21 +179,17 @@ func ParseInstances(provider string, data, gcpDisks []byte) ([]Instance, error) 
 				if in.State.Name == "terminated" || in.State.Name == "shutting-down" {
 					continue
 				}
-				az := in.Placement.AvailabilityZone
-				region := strings.TrimRight(az, "abcdefghijklmnopqrstuvwxyz")
-				if region == "" || region == az {
-					region = az
-				}
+				region := awsRegion(in.Placement.AvailabilityZone)
 				out = append(out, Instance{Provider: provider, Account: res.OwnerID, Region: region, ID: in.InstanceID,
 					Name: awsTags(in.Tags)["Name"], Image: in.ImageID, Launched: in.LaunchTime.UTC(), State: in.State.Name})
 			}
 		}
 	case catalog.ProviderAzure:
 		var doc []struct {
-			ID             string    `json:"id"`
-			Name           string    `json:"name"`
-			Location       string    `json:"location"`
-			TimeCreated    time.Time `json:"timeCreated"`
+			ID             string `json:"id"`
+			Name           string `json:"name"`
+			Location       string `json:"location"`
+			TimeCreated    string `json:"timeCreated"` // absent from older API versions' answers
 			StorageProfile struct {
 				ImageReference *struct {
 					ID string `json:"id"`
@@ -191,7 +200,14 @@ func ParseInstances(provider string, data, gcpDisks []byte) ([]Instance, error) 
 			return nil, err
 		}
 		for _, vm := range doc {
-			in := Instance{Provider: provider, Region: vm.Location, ID: vm.ID, Name: vm.Name, Launched: vm.TimeCreated.UTC()}
+			in := Instance{Provider: provider, Region: vm.Location, ID: vm.ID, Name: vm.Name}
+			if vm.TimeCreated != "" {
+				t, err := time.Parse(time.RFC3339Nano, vm.TimeCreated)
+				if err != nil {
+					return nil, fmt.Errorf("%w: az vm list: %s: timeCreated: %w", ErrInput, vm.Name, err)
+				}
+				in.Launched = t.UTC()
+			}
 			if parts := strings.Split(vm.ID, "/"); len(parts) > 2 && strings.EqualFold(parts[1], "subscriptions") {
 				in.Account = strings.ToLower(parts[2])
 			}
