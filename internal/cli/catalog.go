@@ -39,6 +39,7 @@ $INGOT_CATALOG names a PostgreSQL database (postgres://user@host/db).`,
 		cmd.AddCommand(newCatalogStatusCmd(g, v))
 	}
 	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g), newCatalogCycleCmd(g))
+	cmd.AddCommand(newCatalogCloudCmds(g)...) // vm images in clouds (catalog_cloud.go)
 	return cmd
 }
 
@@ -315,6 +316,9 @@ func writeShow(w io.Writer, v *catalog.Version, history []catalog.Event, finding
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Name(), p.Digest, pkgs, severityCounts(findings, p.Name()))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeDisks(w, v); err != nil { // vm versions (catalog_cloud.go)
 		return err
 	}
 	fmt.Fprintln(w, "\nlocations:")

@@ -18,7 +18,8 @@ const (
 	ExitUsage   = 2 // the input is wrong: flags, spec, lock
 	// ExitFindings means the command ran and found what --fail-on asked to fail on, or (scan
 	// --require-data) could not check packages it was asked to, or (policy test, admission review)
-	// an image would be denied.
+	// an image would be denied, or (host fleet) an instance runs an image that is not active gold or is
+	// older than its TTL.
 	ExitFindings = 3
 )
 
@@ -81,10 +82,11 @@ func ExitCode(err error) int {
 	var fe *FindingsError
 	var ue *UncheckedError
 	var de *deniedError
+	var fl *fleetError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &fe), errors.As(err, &ue), errors.As(err, &de):
+	case errors.As(err, &fe), errors.As(err, &ue), errors.As(err, &de), errors.As(err, &fl):
 		return ExitFindings
 	case fault.Of(err) == fault.Invalid:
 		return ExitUsage

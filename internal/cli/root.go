@@ -74,6 +74,7 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newPolicyCmd(g),
 		newFsckCmd(g),
 		newCatalogCmd(g),
+		newHostCmd(g),
 		newWorkerCmd(g),
 		newJobsCmd(g),
 		newSLACmd(g),

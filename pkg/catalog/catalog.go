@@ -29,6 +29,7 @@ type Catalog interface {
 	Specs
 	Upstream
 	Tokens
+	Clouds
 	// Close releases the database.
 	Close() error
 }

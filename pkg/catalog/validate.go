@@ -65,14 +65,14 @@ func (v *Version) Validate() error {
 		}
 		seen[p.Digest] = true
 	}
-	return nil
+	return v.validateDisks()
 }
 
 // Validate checks a publication's locations and artifacts.
 func (p Publication) Validate() error {
 	for _, l := range p.Locations {
-		if (l.Kind != LocationLayout && l.Kind != LocationRegistry) || l.Ref == "" {
-			return fmt.Errorf("%w: location %q %q (want kind %s or %s and a reference)", ErrInvalid, l.Kind, l.Ref, LocationLayout, LocationRegistry)
+		if (l.Kind != LocationLayout && l.Kind != LocationRegistry && l.Kind != LocationDisk) || l.Ref == "" {
+			return fmt.Errorf("%w: location %q %q (want kind %s, %s or %s and a reference)", ErrInvalid, l.Kind, l.Ref, LocationLayout, LocationRegistry, LocationDisk)
 		}
 	}
 	for _, a := range p.Artifacts {

@@ -55,6 +55,8 @@ type Version struct {
 	// Digest is the version's manifest digest: the index's for several platforms, else the image's.
 	Digest    string     `json:"digest"`
 	Platforms []Platform `json:"platforms"`
+	// Disks are a vm version's disk images (see Disk); a container has none.
+	Disks []Disk `json:"disks,omitempty"`
 	// Spec and Lock are the bytes the version was built from; their digests are sha256 hex of the
 	// bytes.
 	Spec       []byte `json:"spec,omitempty"`
@@ -119,8 +121,9 @@ const (
 
 // Location is a place the version's image is stored.
 type Location struct {
-	// Kind is LocationLayout (Ref is the layout directory and tag, dir:tag) or LocationRegistry (Ref
-	// is the repository and digest, registry.example/app@sha256:...).
+	// Kind is LocationLayout (Ref is the layout directory and tag, dir:tag), LocationRegistry (Ref
+	// is the repository and digest, registry.example/app@sha256:...) or, for a vm version,
+	// LocationDisk (Ref is a disk image's absolute path).
 	Kind string `json:"kind"`
 	Ref  string `json:"ref"`
 }

@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"Upstream", testUpstream},
 		{"Tokens", testTokens},
 		{"Atomic", testAtomic},
+		{"VMDisks", testVMDisks},
+		{"CloudImages", testCloudImages},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)

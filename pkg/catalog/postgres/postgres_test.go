@@ -58,17 +58,17 @@ func TestPostgres(t *testing.T) {
 		dsn := pg.NewDatabase(t)
 		_ = open(t, dsn).Close()
 		c := open(t, dsn) // already migrated: nothing applied twice
-		if v, err := c.SchemaVersion(t.Context()); err != nil || v != 1 {
-			t.Fatalf("schema version %d %v, want 1", v, err)
+		if v, err := c.SchemaVersion(t.Context()); err != nil || v != 3 {
+			t.Fatalf("schema version %d %v, want 3", v, err)
 		}
 		// PostgreSQL's own client agrees on what was applied.
-		if got := pg.Psql(t, dsn, "SELECT string_agg(name, ',' ORDER BY version) FROM schema_migrations"); got != "0001_catalog.sql" {
+		if got := pg.Psql(t, dsn, "SELECT string_agg(name, ',' ORDER BY version) FROM schema_migrations"); got != "0001_catalog.sql,0003_cloud_images.sql" {
 			t.Errorf("schema_migrations holds %q", got)
 		}
-		pg.Psql(t, dsn, "INSERT INTO schema_migrations (version, name, applied) VALUES (2, '0002_future.sql', 0)")
+		pg.Psql(t, dsn, "INSERT INTO schema_migrations (version, name, applied) VALUES (4, '0004_future.sql', 0)")
 		_ = c.Close()
 		_, err := postgres.Open(t.Context(), dsn)
-		if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 2") {
+		if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 4") {
 			t.Fatalf("opening a newer database: %v, want ErrTooNew", err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strconv"
 	"strings"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -117,8 +118,15 @@ func Check(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if have > len(entries) {
-		return fmt.Errorf("%w: it is at version %d, this ingot knows %d", sqlstore.ErrTooNew, have, len(entries))
+	newest := 0
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		if n, err := strconv.Atoi(num); err == nil && n > newest {
+			newest = n
+		}
+	}
+	if have > newest {
+		return fmt.Errorf("%w: it is at version %d, this ingot knows %d", sqlstore.ErrTooNew, have, newest)
 	}
 	return nil
 }

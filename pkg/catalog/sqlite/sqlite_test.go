@@ -55,15 +55,15 @@ func TestMigrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	_ = open(t, path).Close()
 	c := open(t, path) // already at this binary's version: nothing applied twice
-	if v, err := c.SchemaVersion(t.Context()); err != nil || v != 1 {
-		t.Fatalf("schema version %d %v, want 1", v, err)
+	if v, err := c.SchemaVersion(t.Context()); err != nil || v != 3 {
+		t.Fatalf("schema version %d %v, want 3", v, err)
 	}
-	if _, err := c.DB().ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied) VALUES (2, '0002_future.sql', 0)"); err != nil {
+	if _, err := c.DB().ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied) VALUES (4, '0004_future.sql', 0)"); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.Close()
 	_, err := sqlite.Open(t.Context(), path)
-	if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 2") {
+	if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 4") {
 		t.Fatalf("opening a newer database: %v, want ErrTooNew", err)
 	}
 }

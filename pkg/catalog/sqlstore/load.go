@@ -65,6 +65,9 @@ func (s *Store) load(ctx context.Context, q querier, ids []int64, full bool) ([]
 	if err := s.loadParts(ctx, q, byID, full); err != nil {
 		return nil, err
 	}
+	if err := s.loadDisks(ctx, q, byID); err != nil { // vm versions (cloud.go)
+		return nil, err
+	}
 	out := make([]*catalog.Version, 0, len(ids))
 	for _, id := range ids {
 		if v := byID[id]; v != nil {

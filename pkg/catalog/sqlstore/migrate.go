@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -47,17 +48,20 @@ func (s *Store) migrations() ([]migration, error) {
 		out = append(out, migration{version: n, name: e.Name(), sql: string(data)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("catalog (%s): migration %s: want number %d", s.d.Name, m.name, i+1)
+	for i := 1; i < len(out); i++ {
+		// Numbers are reserved per line of work (one may land 0003 before another's 0002), so they
+		// only have to be distinct; migrate applies every one the database has not recorded.
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("catalog (%s): migrations %s and %s have the same number", s.d.Name, out[i-1].name, out[i].name)
 		}
 	}
 	return out, nil
 }
 
-// migrate brings the schema to this binary's newest version, every pending migration in one
-// transaction (under the write lock, so two processes opening a new database do not both migrate
-// it). A database already migrated further is refused.
+// migrate brings the schema to this binary's newest version: every migration the database has not
+// recorded (a gap left by a later-numbered one that landed first included), in one transaction
+// (under the write lock, so two processes opening a new database do not both migrate it). A
+// database already migrated further is refused.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := s.migrations()
 	if err != nil {
@@ -72,10 +76,33 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := q.tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
 			return s.unavailable("reading schema_migrations", err)
 		}
-		if have > len(ms) {
-			return fmt.Errorf("%w: it is at version %d, this ingot knows %d: use a newer ingot", ErrTooNew, have, len(ms))
+		newest := 0
+		if len(ms) > 0 {
+			newest = ms[len(ms)-1].version
 		}
-		for _, m := range ms[have:] {
+		if have > newest {
+			return fmt.Errorf("%w: it is at version %d, this ingot knows %d: use a newer ingot", ErrTooNew, have, newest)
+		}
+		applied := map[int]bool{}
+		rows, err := q.tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+		if err != nil {
+			return s.unavailable("reading schema_migrations", err)
+		}
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				_ = rows.Close()
+				return s.unavailable("reading schema_migrations", err)
+			}
+			applied[v] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return s.unavailable("reading schema_migrations", err)
+		}
+		for _, m := range ms {
+			if applied[m.version] {
+				continue
+			}
 			if _, err := q.tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("catalog (%s): migration %s: %w", s.d.Name, m.name, err)
 			}

@@ -43,7 +43,7 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 	if v.LockDigest, err = bytesDigest("lock", v.Lock, v.LockDigest); err != nil {
 		return nil, false, err
 	}
-	v.Platforms = slices.Clone(v.Platforms)
+	v.Platforms, v.Disks = slices.Clone(v.Platforms), slices.Clone(v.Disks)
 	v.Locations, v.Artifacts = slices.Clone(v.Locations), slices.Clone(v.Artifacts)
 	// Compress the evidence before taking the write lock: it is the expensive part.
 	packed := make([][]byte, len(v.Platforms))
@@ -120,6 +120,9 @@ func (s *Store) Begin(ctx context.Context, in *catalog.Version) (*catalog.Versio
 			}
 		}
 		if err := s.addPlaces(ctx, q, v.ID, v.Locations, v.Artifacts); err != nil {
+			return err
+		}
+		if err := s.putDisks(ctx, q, v.ID, v.Disks); err != nil { // vm versions (cloud.go)
 			return err
 		}
 		got = &v
