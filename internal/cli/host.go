@@ -163,7 +163,9 @@ func hostProfiles() []string {
 }
 
 // hostSbomFormats are the document formats of --sbom.
-func hostSbomFormats() []string { return []string{sbom.FormatCycloneDX, sbom.FormatSPDX, sbom.FormatJSON} }
+func hostSbomFormats() []string {
+	return []string{sbom.FormatCycloneDX, sbom.FormatSPDX, sbom.FormatJSON}
+}
 
 // hostRuleTable lists the rules for the help text.
 func hostRuleTable() string {
