@@ -65,6 +65,7 @@ type Tree struct {
 	children     map[string][]string
 	// layer streams the tree as a tar; diffID and size describe that stream.
 	layer  func(ctx context.Context, w io.Writer) error
+	walk   walker
 	diffID string
 	size   int64
 	close  func() error
@@ -115,6 +116,7 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 			t.Kind, walk = KindTarball, tarWalker(target)
 		}
 	}
+	t.walk = walk
 	t.layer = func(ctx context.Context, w io.Writer) error { return writeTar(ctx, walk, w, nil) }
 	h := sha256.New()
 	cw := &countWriter{w: h}
@@ -342,12 +344,45 @@ func (t *Tree) readFile(p string) (data []byte, ok bool, err error) {
 		return nil, false, err
 	}
 	if !n.kept {
-		if n.size == 0 {
-			return nil, true, nil
+		if err := t.fetch(r, n); err != nil {
+			return nil, false, err
 		}
-		return nil, false, fmt.Errorf("host: /%s is not held for reading (%d bytes)", r, n.size)
 	}
 	return n.data, true, nil
+}
+
+// maxFetch bounds a file read outside the kept set: configuration reached through a link.
+const maxFetch = 1 << 20
+
+// fetch reads the content of one file that the first walk did not keep (a configuration file that
+// a link in /etc points out of it), with another walk of the target.
+func (t *Tree) fetch(p string, n *node) error {
+	if n.size > maxFetch {
+		return fmt.Errorf("host: /%s is %d bytes, more than a configuration file may be", p, n.size)
+	}
+	if n.size == 0 {
+		n.kept = true
+		return nil
+	}
+	errFound := errors.New("found")
+	err := t.walk(context.Background(), func(h *tar.Header, r io.Reader) error {
+		if cleanPath(h.Name) != p || r == nil {
+			return nil
+		}
+		data, err := io.ReadAll(io.LimitReader(r, maxFetch))
+		if err != nil {
+			return err
+		}
+		n.data, n.kept = data, true
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return fmt.Errorf("reading /%s: %w", p, err)
+	}
+	if !n.kept {
+		return fmt.Errorf("host: /%s vanished from the target", p)
+	}
+	return nil
 }
 
 // list returns the names in directory p (after resolving it), sorted; nil when it does not exist.
