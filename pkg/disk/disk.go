@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"strings"
 
 	diskfs "github.com/diskfs/go-diskfs"
@@ -135,6 +134,9 @@ func Open(ctx context.Context, name string, opt Options) (img *Image, err error)
 			if p.GetSize() <= 0 {
 				continue
 			}
+			if end := p.GetStart() + p.GetSize(); end > d.Size {
+				return img, fmt.Errorf("%w: %s: partition %d ends at byte %d, past the image's end (%d bytes): the image is truncated", ErrCorrupt, name, p.GetIndex(), end, d.Size)
+			}
 			fs, err := ext4.Read(d.Backend, p.GetSize(), p.GetStart(), d.LogicalBlocksize)
 			if err != nil {
 				tried = append(tried, fmt.Sprintf("partition %d: %v", p.GetIndex(), err))
@@ -184,6 +186,20 @@ func convert(ctx context.Context, name string, opt Options) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: reading %s: %w", ErrNoQemuImg, name, err)
 	}
+	// qemu-img convert reads a truncated image's missing clusters as zeros; check finds them first.
+	// Its exit status 2 is corruption, 1 an image it could not check; 3 (leaked clusters) is harmless.
+	var checkOut bytes.Buffer
+	check := exec.CommandContext(ctx, exe, "check", "-f", "qcow2", name)
+	check.Stdout, check.Stderr = &checkOut, &checkOut
+	if err := check.Run(); err != nil {
+		var exit *exec.ExitError
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			return "", fmt.Errorf("%w: qemu-img check finds %s damaged: %s", ErrCorrupt, name, firstLine(checkOut.String(), err))
+		}
+	}
 	tmp, err := safefile.CreateTemp(opt.TempDir, "ingot-disk-*.raw")
 	if err != nil {
 		return "", err
@@ -197,7 +213,7 @@ func convert(ctx context.Context, name string, opt Options) (string, error) {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", fmt.Errorf("%w: qemu-img cannot read %s: %s", ErrCorrupt, filepath.Base(name), firstLine(stderr.String(), err))
+		return "", fmt.Errorf("%w: qemu-img cannot read %s: %s", ErrCorrupt, name, firstLine(stderr.String(), err))
 	}
 	return tmp.Name(), nil
 }
@@ -275,7 +291,8 @@ func (img *Image) walkDir(ctx context.Context, dir string, fn func(*tar.Header, 
 			continue
 		}
 		p := path.Join(dir, name)
-		fi, err := e.Info()
+		// go-diskfs v1.9.4's DirEntry.Info drops the permission bits, so each entry is Stat-ed.
+		fi, err := img.fs.Stat(p)
 		if err != nil {
 			return fmt.Errorf("reading /%s: %w", p, err)
 		}
