@@ -29,7 +29,7 @@ func (t *Tree) readSSHD() (cfg sshdConfig, present bool, err error) {
 		return cfg, false, err
 	}
 	inMatch := false
-	err = t.parseSSHD("etc/ssh/sshd_config", data, cfg, &inMatch, 0)
+	err = t.parseSSHD(t.physical("etc/ssh/sshd_config"), data, cfg, &inMatch, 0)
 	return cfg, true, err
 }
 
@@ -62,7 +62,7 @@ func (t *Tree) parseSSHD(file string, data []byte, cfg sshdConfig, inMatch *bool
 						return err
 					}
 					if ok {
-						if err := t.parseSSHD(f, inc, cfg, inMatch, depth+1); err != nil {
+						if err := t.parseSSHD(t.physical(f), inc, cfg, inMatch, depth+1); err != nil {
 							return err
 						}
 					}
@@ -78,6 +78,14 @@ func (t *Tree) parseSSHD(file string, data []byte, cfg sshdConfig, inMatch *bool
 		}
 	}
 	return nil
+}
+
+// physical is the path a file is really at, its links resolved; findings point there.
+func (t *Tree) physical(p string) string {
+	if r, ok, err := t.resolve(p); err == nil && ok {
+		return r
+	}
+	return p
 }
 
 // splitKeyword splits "Keyword value" or "Keyword=value"; the keyword is lower-cased, as sshd
@@ -192,7 +200,7 @@ func (t *Tree) readSysctl() (map[string]sysctlSetting, []globSetting, error) {
 			}
 			key = strings.TrimPrefix(strings.TrimSpace(key), "-")
 			key = strings.ReplaceAll(key, "/", ".")
-			s := sysctlSetting{value: strings.TrimSpace(value), file: "/" + f, line: i + 1}
+			s := sysctlSetting{value: strings.TrimSpace(value), file: "/" + t.physical(f), line: i + 1}
 			if strings.ContainsAny(key, "*?[") {
 				// A glob sets the keys it matches that are not set explicitly elsewhere: systemd
 				// applies globs first and explicit keys override them.

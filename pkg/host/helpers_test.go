@@ -3,6 +3,9 @@ package host
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -253,4 +256,13 @@ func goodPolicy() *Policy {
 		Agents:    []Agent{{Name: "node-agent", Versions: ">=1.4, <2", Why: "fleet monitoring"}},
 		Forbidden: []Forbidden{{Name: "netcat-traditional", Why: "a backdoor's best friend"}},
 	}
+}
+
+func sha256sum(t *testing.T, r io.Reader) string {
+	t.Helper()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("sha256:%x", h.Sum(nil))
 }
