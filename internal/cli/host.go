@@ -26,8 +26,20 @@ func newHostCmd(g *globalFlags) *cobra.Command {
 		Short: "Virtual machine images: audit a root file system, tarball or disk image",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newHostAuditCmd(g))
+	cmd.AddCommand(newHostAuditCmd(g), newHostSchemaCmd())
 	return cmd
+}
+
+func newHostSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "policy-schema",
+		Short: "Print the JSON schema of the host audit policy (--policy)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(host.PolicySchema())
+			return err
+		},
+	}
 }
 
 type hostAuditFlags struct {
@@ -60,7 +72,7 @@ Profiles: minimal (the default, every rule: what golden VM images must pass), ci
 implement a Level 1 recommendation of the ` + host.Benchmark + `) and cis-l2 (Level 1 and 2).
 The agents rules run in every profile when --policy is given.
 
---policy FILE is an audit policy (YAML, schema: ingot schema host-policy): agents that must be installed
+--policy FILE is an audit policy (YAML; its JSON schema: ingot host policy-schema): agents that must be installed
 at a version in their range (dpkg ordering, ">=1.2, <2"), and forbidden packages.
 
 --waive RULE=REASON accepts one rule's failure; the reason is kept in the report. The secrets stage runs
