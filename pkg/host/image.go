@@ -14,7 +14,7 @@ import (
 // Image presents the tree as a one-layer image, so that the inventory, vulnerability and secrets
 // stages read a host exactly as they read a container image. The layer is an uncompressed tar
 // streamed from the target on every read (nothing is copied to disk); its digest is its diff ID,
-// computed when the tree was opened.
+// computed by one more read the first time it is asked for.
 func (t *Tree) Image() v1.Image {
 	cfg := &v1.ConfigFile{OS: "linux", Architecture: t.arch(), RootFS: v1.RootFS{Type: "layers"}}
 	img, err := mutate.ConfigFile(empty.Image, cfg)
@@ -22,7 +22,7 @@ func (t *Tree) Image() v1.Image {
 		img, err = mutate.Append(img, mutate.Addendum{Layer: &treeLayer{t: t}, MediaType: types.OCIUncompressedLayer})
 	}
 	if err != nil {
-		// Neither can fail with an in-memory config and a layer whose digests are known.
+		// Neither can fail with an in-memory config and a layer whose digests are computed lazily.
 		panic(fmt.Sprintf("host: presenting the tree as an image: %v", err))
 	}
 	return mutate.MediaType(img, types.OCIManifestSchema1)
@@ -42,9 +42,21 @@ func (t *Tree) arch() string {
 // treeLayer is the tree as an uncompressed layer.
 type treeLayer struct{ t *Tree }
 
-func (l *treeLayer) Digest() (v1.Hash, error)            { return v1.NewHash(l.t.diffID) }
-func (l *treeLayer) DiffID() (v1.Hash, error)            { return v1.NewHash(l.t.diffID) }
-func (l *treeLayer) Size() (int64, error)                { return l.t.size, nil }
+func (l *treeLayer) Digest() (v1.Hash, error) { return l.DiffID() }
+
+func (l *treeLayer) DiffID() (v1.Hash, error) {
+	d, _, err := l.t.layerDigest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return v1.NewHash(d)
+}
+
+func (l *treeLayer) Size() (int64, error) {
+	_, n, err := l.t.layerDigest()
+	return n, err
+}
+
 func (l *treeLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
 func (l *treeLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }
 

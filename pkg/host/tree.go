@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,12 +64,16 @@ type Tree struct {
 	Target, Kind string
 	nodes        map[string]*node
 	children     map[string][]string
-	// layer streams the tree as a tar; diffID and size describe that stream.
+	// layer streams the tree as a tar; digest hashes that stream once, when first asked.
 	layer  func(ctx context.Context, w io.Writer) error
 	walk   walker
-	diffID string
-	size   int64
-	close  func() error
+	digest struct {
+		once   sync.Once
+		diffID string
+		size   int64
+		err    error
+	}
+	close func() error
 }
 
 // Target kinds.
@@ -117,16 +122,43 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 		}
 	}
 	t.walk = walk
-	t.layer = func(ctx context.Context, w io.Writer) error { return writeTar(ctx, walk, w, nil) }
-	h := sha256.New()
-	cw := &countWriter{w: h}
-	if err := writeTar(ctx, walk, cw, t.add); err != nil {
+	t.layer = func(ctx context.Context, w io.Writer) error { return writeTar(ctx, walk, w) }
+	// The index walk reads only the content of kept files; the layer's digest is computed when an
+	// evidence stage first asks for the image.
+	err = walk(ctx, func(h *tar.Header, r io.Reader) error {
+		h = normalise(h)
+		if h == nil {
+			return nil
+		}
+		var data []byte
+		if h.Typeflag == tar.TypeReg && r != nil && keep(h.Name, h.Size) {
+			b, err := io.ReadAll(io.LimitReader(r, h.Size))
+			if err != nil {
+				return fmt.Errorf("reading /%s: %w", h.Name, err)
+			}
+			data = b
+		}
+		return t.add(h, data)
+	})
+	if err != nil {
 		t.close()
 		return nil, err
 	}
-	t.diffID, t.size = fmt.Sprintf("sha256:%x", h.Sum(nil)), cw.n
 	t.link()
 	return t, nil
+}
+
+// layerDigest hashes the tree's tar stream: the one-layer image's diff ID (and digest) and size.
+func (t *Tree) layerDigest() (string, int64, error) {
+	d := &t.digest
+	d.once.Do(func() {
+		h := sha256.New()
+		cw := &countWriter{w: h}
+		if d.err = t.layer(context.Background(), cw); d.err == nil {
+			d.diffID, d.size = fmt.Sprintf("sha256:%x", h.Sum(nil)), cw.n
+		}
+	})
+	return d.diffID, d.size, d.err
 }
 
 // Close releases the target (a disk image and its temporary raw copy).
@@ -143,26 +175,13 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeTar streams a walk as a tar, calling each (when not nil) with every entry and its content.
-func writeTar(ctx context.Context, walk walker, w io.Writer, each func(h *tar.Header, data []byte, r io.Reader) error) error {
+// writeTar streams a walk as a tar.
+func writeTar(ctx context.Context, walk walker, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	err := walk(ctx, func(h *tar.Header, r io.Reader) error {
 		h = normalise(h)
 		if h == nil {
 			return nil
-		}
-		var data []byte
-		if h.Typeflag == tar.TypeReg && r != nil && keep(h.Name, h.Size) {
-			b, err := io.ReadAll(io.LimitReader(r, h.Size))
-			if err != nil {
-				return fmt.Errorf("reading /%s: %w", h.Name, err)
-			}
-			data, r = b, bytes.NewReader(b)
-		}
-		if each != nil {
-			if err := each(h, data, r); err != nil {
-				return err
-			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("writing /%s: %w", h.Name, err)
@@ -176,7 +195,7 @@ func writeTar(ctx context.Context, walk walker, w io.Writer, each func(h *tar.He
 				return fmt.Errorf("reading /%s: %w", h.Name, err)
 			}
 			if n != h.Size {
-				return fmt.Errorf("reading /%s: %d of %d bytes", h.Name, n, h.Size)
+				return fmt.Errorf("reading /%s: %d of %d bytes (the file changed while being read)", h.Name, n, h.Size)
 			}
 		}
 		return nil
@@ -234,7 +253,7 @@ func keep(name string, size int64) bool {
 
 // add records one entry of the index walk. A later entry of the same name replaces an earlier one,
 // as extracting a tarball does.
-func (t *Tree) add(h *tar.Header, data []byte, _ io.Reader) error {
+func (t *Tree) add(h *tar.Header, data []byte) error {
 	name := strings.TrimSuffix(h.Name, "/")
 	n := &node{typ: h.Typeflag, mode: h.Mode, uid: h.Uid, gid: h.Gid, size: h.Size, link: h.Linkname, data: data, kept: data != nil}
 	if h.Typeflag == tar.TypeLink {
@@ -441,12 +460,10 @@ func dirWalker(dir string) walker {
 			if h.Typeflag != tar.TypeReg {
 				return fn(h, nil)
 			}
-			f, err := root.Open(filepath.ToSlash(rel))
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			return fn(h, f)
+			// Opened on the first read: the index walk reads only the files it keeps.
+			lr := &lazyFile{root: root, name: filepath.ToSlash(rel)}
+			defer lr.Close()
+			return fn(h, lr)
 		})
 	}
 }
@@ -500,4 +517,29 @@ func tarWalker(name string) walker {
 			}
 		}
 	}
+}
+
+// lazyFile opens a file of an os.Root when first read.
+type lazyFile struct {
+	root *os.Root
+	name string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyFile) Read(p []byte) (int, error) {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = l.root.Open(l.name)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Read(p)
+}
+
+func (l *lazyFile) Close() error {
+	if l.f != nil {
+		return l.f.Close()
+	}
+	return nil
 }
