@@ -130,6 +130,7 @@ func Audit(ctx context.Context, t *Tree, opt Options) ([]evidence.Finding, error
 		return nil, err
 	}
 	var out []evidence.Finding
+	all := checks()
 	for _, r := range Rules() {
 		if !r.In(profile) {
 			continue
@@ -142,7 +143,7 @@ func Audit(ctx context.Context, t *Tree, opt Options) ([]evidence.Finding, error
 		if r.ID == RuleSecrets {
 			res, err = a.secrets(ctx, opt.Secrets)
 		} else {
-			check, ok := checks[r.ID]
+			check, ok := all[r.ID]
 			if !ok {
 				return nil, fmt.Errorf("host: rule %s has no check", r.ID)
 			}

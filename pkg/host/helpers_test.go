@@ -50,7 +50,7 @@ func (tr tree) with(changes tree) tree {
 
 // tarball writes the tree as a tarball (owners as given: tar headers carry them, so the fixtures do
 // not depend on who runs the test) and returns its path.
-func (tr tree) tarball(t *testing.T) string {
+func (tr tree) tarball(t testing.TB) string {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "root.tar")
 	f, err := os.Create(name)

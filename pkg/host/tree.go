@@ -377,7 +377,7 @@ const maxFetch = 1 << 20
 // a link in /etc points out of it), with another walk of the target.
 func (t *Tree) fetch(p string, n *node) error {
 	if n.size > maxFetch {
-		return fmt.Errorf("host: /%s is %d bytes, more than a configuration file may be", p, n.size)
+		return fault.Errorf(fault.Invalid, "host: /%s is %d bytes, more than a configuration file may be", p, n.size)
 	}
 	if n.size == 0 {
 		n.kept = true
