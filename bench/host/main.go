@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -42,7 +43,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }()
 	ingot := filepath.Join(work, "ingot")
 	if out, err := exec.Command("go", "build", "-o", ingot, "./cmd/ingot").CombinedOutput(); err != nil {
 		log.Fatalf("building ingot (run from the module root): %v\n%s", err, out)
@@ -83,7 +84,7 @@ func main() {
 		args = append(args, ssgDebian11)
 		oscapTime := median(*runs, func() {
 			err := exec.Command("oscap-chroot", args...).Run()
-			if exit, ok := err.(*exec.ExitError); err != nil && (!ok || exit.ExitCode() != 2) {
+			if exit := (*exec.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 2) {
 				log.Fatalf("oscap-chroot %s: %v", tree, err)
 			}
 		})

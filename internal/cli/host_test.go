@@ -90,13 +90,17 @@ func TestHostAudit(t *testing.T) {
 	t.Run("policy", func(t *testing.T) {
 		dir := t.TempDir()
 		good := filepath.Join(dir, "policy.yaml")
-		os.WriteFile(good, []byte("agents:\n  - name: node-exporter\nforbidden:\n  - name: telnet\n"), 0o644)
+		if err := os.WriteFile(good, []byte("agents:\n  - name: node-exporter\nforbidden:\n  - name: telnet\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out, _, err := run(t, "host", "audit", target, "--policy", good, "-o", "json")
 		if ExitCode(err) != 3 || !strings.Contains(out, "node-exporter") || !strings.Contains(out, "telnet 0.17+2.4-2") {
 			t.Errorf("exit %d:\n%.600s", ExitCode(err), out)
 		}
 		bad := filepath.Join(dir, "bad.yaml")
-		os.WriteFile(bad, []byte("agent:\n  - name: node-exporter\n"), 0o644)
+		if err := os.WriteFile(bad, []byte("agent:\n  - name: node-exporter\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := run(t, "host", "audit", target, "--policy", bad); ExitCode(err) != 2 || !strings.Contains(err.Error(), "agent") {
 			t.Errorf("a policy with an unknown field: exit %d %v, want 2", ExitCode(err), err)
 		}

@@ -45,7 +45,7 @@ func makeGPT(t testing.TB, fsImage string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	table := &gpt.Table{LogicalSectorSize: sector, PhysicalSectorSize: sector, ProtectiveMBR: true, Partitions: []*gpt.Partition{
 		{Index: 1, Start: 2048, End: 2048 + 2048 - 1, Type: gpt.EFISystemPartition, Name: "efi"},
 		{Index: 2, Start: 4096, End: 4096 + fsSize/sector - 1, Type: gpt.LinuxFilesystem, Name: "root"},
@@ -127,7 +127,7 @@ func TestOpenGPTAndBareExt4(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer img.Close()
+			defer func() { _ = img.Close() }()
 			if img.Format != Raw || img.Partition != c.part {
 				t.Errorf("format %s partition %d, want raw %d", img.Format, img.Partition, c.part)
 			}
@@ -244,7 +244,7 @@ func TestDamagedDisks(t *testing.T) {
 			if err == nil {
 				// Damage past what Open reads must show when walking.
 				err = img.Walk(context.Background(), func(*tar.Header, io.Reader) error { return nil })
-				img.Close()
+				_ = img.Close()
 			}
 			if err == nil {
 				t.Fatal("no error")

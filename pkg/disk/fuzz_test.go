@@ -35,7 +35,8 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fh.Write(data); err == nil {
+		_, err = fh.Write(data)
+		if err == nil {
 			err = fh.Truncate(fuzzDiskSize)
 		}
 		if cerr := fh.Close(); err == nil {
@@ -52,7 +53,7 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		defer img.Close()
+		defer func() { _ = img.Close() }()
 		n := 0
 		err = img.Walk(context.Background(), func(h *tar.Header, r io.Reader) error {
 			n++

@@ -265,14 +265,12 @@ func checkEnabledUnits(a *auditor) (result, error) {
 	return failed("enabled", items, locs), nil
 }
 
-// fileMode is a required ownership and maximum mode.
+// fileMode is a required ownership and maximum mode; a file that is absent passes.
 type fileMode struct {
-	path   string
-	max    int64
-	uids   []int
-	gids   []int
-	dir    bool
-	absent bool // absence passes (backups, cron when not installed)
+	path string
+	max  int64
+	uids []int
+	gids []int
 }
 
 // checkModes fails for every file whose mode has bits outside max or whose owner or group is not
@@ -345,7 +343,7 @@ func checkCronPerms(a *auditor) (result, error) {
 	root := []int{0}
 	files := []fileMode{{path: "etc/crontab", max: 0o600, uids: root, gids: root}}
 	for _, d := range []string{"etc/cron.hourly", "etc/cron.daily", "etc/cron.weekly", "etc/cron.monthly", "etc/cron.d"} {
-		files = append(files, fileMode{path: d, max: 0o700, uids: root, gids: root, dir: true})
+		files = append(files, fileMode{path: d, max: 0o700, uids: root, gids: root})
 	}
 	return a.checkModes(files)
 }

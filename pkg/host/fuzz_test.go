@@ -40,7 +40,7 @@ func FuzzTarballAudit(f *testing.F) {
 			}
 			return
 		}
-		defer tr.Close()
+		defer func() { _ = tr.Close() }()
 		if _, err := Audit(context.Background(), tr, Options{Policy: goodPolicy()}); err != nil && !errors.Is(err, fault.Invalid) {
 			t.Fatalf("Audit: %v is not an invalid-input error", err)
 		}

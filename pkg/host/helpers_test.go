@@ -142,7 +142,7 @@ func audit(t *testing.T, target string, opt Options) []evidence.Finding {
 	if err != nil {
 		t.Fatalf("Open(%s): %v", target, err)
 	}
-	defer tr.Close()
+	defer func() { _ = tr.Close() }()
 	fs, err := Audit(context.Background(), tr, opt)
 	if err != nil {
 		t.Fatalf("Audit: %v", err)

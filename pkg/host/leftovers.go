@@ -107,12 +107,12 @@ func aptCaches(p string, n *node, _ *Tree) bool {
 		return false
 	}
 	dir, base := path.Split(p)
-	switch {
-	case dir == "var/lib/apt/lists/":
+	switch dir {
+	case "var/lib/apt/lists/":
 		return base != "lock"
-	case dir == "var/cache/apt/":
+	case "var/cache/apt/":
 		return strings.HasSuffix(base, ".bin")
-	case dir == "var/cache/apt/archives/":
+	case "var/cache/apt/archives/":
 		return strings.HasSuffix(base, ".deb")
 	}
 	return false

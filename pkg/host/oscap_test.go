@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,7 +89,7 @@ func oscapShared(t testing.TB, tree string) map[string]string {
 	cmd := exec.Command(bin, tree, "xccdf", "eval", "--tailoring-file", tailoring, "--profile", sharedProfile, "--results", results, ssgDebian11)
 	out, err := cmd.CombinedOutput()
 	// oscap exits 2 when a rule fails, which is the point on the weak tree.
-	if exit, ok := err.(*exec.ExitError); err != nil && (!ok || exit.ExitCode() != 2) {
+	if exit := (*exec.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 2) {
 		t.Fatalf("oscap-chroot: %v\n%s", err, out)
 	}
 	data, err := os.ReadFile(results)
@@ -115,7 +116,7 @@ func TestAgreesWithOpenSCAP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer tr.Close()
+			defer func() { _ = tr.Close() }()
 			fs, err := Audit(context.Background(), tr, Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -24,7 +24,9 @@ func TestPolicySchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, err := reflectPolicySchema("./pkg/host")
-	os.Chdir(wd)
+	if cerr := os.Chdir(wd); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func Run(ctx context.Context, target string, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
+	defer func() { _ = t.Close() }()
 	aopt := opt.Audit
 	if aopt.Secrets == nil && !opt.NoSecrets {
 		aopt.Secrets = func(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {

@@ -110,7 +110,7 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
 		}
 		_, isDisk := disk.Detect(f)
-		f.Close()
+		_ = f.Close()
 		if isDisk {
 			img, err := disk.Open(ctx, target, opt.Disk)
 			if err != nil {
@@ -141,7 +141,7 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 		return t.add(h, data)
 	})
 	if err != nil {
-		t.close()
+		_ = t.close()
 		return nil, err
 	}
 	t.link()
@@ -421,7 +421,7 @@ func dirWalker(dir string) walker {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrTarget, err)
 		}
-		defer root.Close()
+		defer func() { _ = root.Close() }()
 		return filepath.WalkDir(dir, func(p string, d iofs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -462,7 +462,7 @@ func dirWalker(dir string) walker {
 			}
 			// Opened on the first read: the index walk reads only the files it keeps.
 			lr := &lazyFile{root: root, name: filepath.ToSlash(rel)}
-			defer lr.Close()
+			defer func() { _ = lr.Close() }()
 			return fn(h, lr)
 		})
 	}
@@ -485,7 +485,7 @@ func tarWalker(name string) walker {
 			if err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrTarget, name, err)
 			}
-			defer zr.Close()
+			defer func() { _ = zr.Close() }()
 			r = zr
 		case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))

@@ -51,7 +51,7 @@ func TestSymlinksStayInside(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, err = Audit(context.Background(), tr, Options{})
-				tr.Close()
+				_ = tr.Close()
 				if !errors.Is(err, c.want) || !errors.Is(err, fault.Invalid) || !strings.Contains(err.Error(), c.says) {
 					t.Errorf("%v, want %v naming %s", err, c.want, c.says)
 				}
@@ -165,7 +165,7 @@ func TestImageFeedsTheStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	defer func() { _ = tr.Close() }()
 	img := tr.Image()
 	inv, err := sbom.Inventory(context.Background(), img, sbom.Options{})
 	if err != nil {
