@@ -69,11 +69,11 @@ resolved inside the target, never on this machine; a link loop, or a link that c
 target's root, is an error (exit 2).
 
 Profiles: minimal (the default, every rule: what golden VM images must pass), cis-l1 (the rules that
-implement a Level 1 recommendation of the ` + host.Benchmark + `) and cis-l2 (Level 1 and 2).
-The agents rules run in every profile when --policy is given.
+implement a Level 1 recommendation of the ` + host.Benchmark + `) and
+cis-l2 (Level 1 and 2). The agents rules run in every profile when --policy is given.
 
---policy FILE is an audit policy (YAML; its JSON schema: ingot host policy-schema): agents that must be installed
-at a version in their range (dpkg ordering, ">=1.2, <2"), and forbidden packages.
+--policy FILE is an audit policy (YAML; its JSON schema: ingot host policy-schema): agents that must
+be installed at a version in their range (dpkg ordering, ">=1.2, <2"), and forbidden packages.
 
 --waive RULE=REASON accepts one rule's failure; the reason is kept in the report. The secrets stage runs
 on the tree (rule INGOT-V069) unless --no-secrets; --scan adds the vulnerability findings of the local

@@ -30,12 +30,12 @@ var ruleCases = []struct {
 	found  string
 }{
 	// A drop-in read at the Include, before the main file's "no": sshd takes the first value.
-	{RuleSSHRootLogin, tree{"etc/ssh/sshd_config.d/10-cloud.conf": reg("PermitRootLogin yes\n", 0o644)}, nil, "permitrootlogin yes"},
+	{RuleSSHRootLogin, tree{"etc/ssh/sshd_config.d/10-cloud.conf": reg("PermitRootLogin yes\n", 0o644)}, nil, "PermitRootLogin yes"},
 	{RuleSSHPassword, tree{"etc/ssh/sshd_config": reg(strings.Replace(goodSSHD, "PasswordAuthentication no\n", "", 1), 0o644)}, nil, "OpenSSH's default is yes"},
-	{RuleSSHEmptyPassword, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("permitemptypasswords=yes\n", 0o644)}, nil, "permitemptypasswords yes"},
+	{RuleSSHEmptyPassword, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("permitemptypasswords=yes\n", 0o644)}, nil, "PermitEmptyPasswords yes"},
 	{RuleSSHX11, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("X11Forwarding yes\n", 0o644)}, nil, "X11Forwarding yes"},
 	{RuleSSHCrypto, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("Ciphers aes256-cbc,aes128-ctr\nMACs +hmac-md5\n", 0o644)}, nil, "aes256-cbc, hmac-md5"},
-	{RuleSSHMaxAuthTries, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("MaxAuthTries 6\n", 0o644)}, nil, "maxauthtries 6"},
+	{RuleSSHMaxAuthTries, tree{"etc/ssh/sshd_config.d/20-x.conf": reg("MaxAuthTries 6\n", 0o644)}, nil, "MaxAuthTries 6"},
 	{RuleSysctlForward, tree{"etc/sysctl.d/99-router.conf": reg("net.ipv4.ip_forward=1\n", 0o644)}, nil, "net.ipv4.ip_forward = 1"},
 	// A vendor file sorted after /etc's applies later and wins.
 	{RuleSysctlRedirects, tree{"usr/lib/sysctl.d/70-router.conf": reg("net.ipv6.conf.all.accept_redirects = 1\n", 0o644)}, nil, "net.ipv6.conf.all.accept_redirects = 1"},

@@ -47,14 +47,14 @@ type checkFunc func(a *auditor) (result, error)
 // checks maps each rule to its check; the secrets rule runs apart (it needs the context).
 func checks() map[string]checkFunc {
 	return map[string]checkFunc{
-		RuleSSHRootLogin: sshdCheck("permitrootlogin", "prohibit-password", func(v string) bool { return strings.EqualFold(v, "no") }),
-		RuleSSHPassword:  sshdCheck("passwordauthentication", "yes", func(v string) bool { return strings.EqualFold(v, "no") }),
-		RuleSSHEmptyPassword: sshdCheck("permitemptypasswords", "no", func(v string) bool {
+		RuleSSHRootLogin: sshdCheck("PermitRootLogin", "prohibit-password", func(v string) bool { return strings.EqualFold(v, "no") }),
+		RuleSSHPassword:  sshdCheck("PasswordAuthentication", "yes", func(v string) bool { return strings.EqualFold(v, "no") }),
+		RuleSSHEmptyPassword: sshdCheck("PermitEmptyPasswords", "no", func(v string) bool {
 			return strings.EqualFold(v, "no")
 		}),
 		RuleSSHX11:             checkSSHX11,
 		RuleSSHCrypto:          checkSSHCrypto,
-		RuleSSHMaxAuthTries:    sshdCheck("maxauthtries", "6", func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n <= 4 }),
+		RuleSSHMaxAuthTries:    sshdCheck("MaxAuthTries", "6", func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n <= 4 }),
 		RuleSysctlForward:      sysctlCheck(eq("0"), kv("net.ipv4.ip_forward", "0"), kv("net.ipv6.conf.all.forwarding", "0")),
 		RuleSysctlRedirects:    sysctlCheck(eq("0"), kv("net.ipv4.conf.all.accept_redirects", "1"), kv("net.ipv4.conf.default.accept_redirects", "1"), kv("net.ipv4.conf.all.secure_redirects", "1"), kv("net.ipv4.conf.default.secure_redirects", "1"), kv("net.ipv6.conf.all.accept_redirects", "1"), kv("net.ipv6.conf.default.accept_redirects", "1")),
 		RuleSysctlSendRedirect: sysctlCheck(eq("0"), kv("net.ipv4.conf.all.send_redirects", "1"), kv("net.ipv4.conf.default.send_redirects", "1")),
@@ -101,7 +101,7 @@ func sshdCheck(key, def string, ok func(string) bool) checkFunc {
 		if r, done := a.noSSHD(); done {
 			return r, nil
 		}
-		v, set := a.sshd[key]
+		v, set := a.sshd[strings.ToLower(key)]
 		if !set {
 			v.value = def
 		}
