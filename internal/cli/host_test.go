@@ -2,6 +2,7 @@ package cli
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/host"
+	"github.com/ingot-build/ingot/pkg/store"
+	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
 // hostTarball writes a small root file system with known weaknesses: root login over SSH, telnet
@@ -23,6 +26,7 @@ func hostTarball(t *testing.T) string {
 	}
 	tw := tar.NewWriter(f)
 	for _, e := range []struct{ name, data string }{
+		{"etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"},
 		{"etc/ssh/sshd_config", "PermitRootLogin yes\n"},
 		{"etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"},
 		{"var/lib/dpkg/status", "Package: telnet\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.17+2.4-2\n\nPackage: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21.22\n"},
@@ -115,6 +119,39 @@ func TestHostAudit(t *testing.T) {
 			if _, _, err := run(t, args...); ExitCode(err) != 2 {
 				t.Errorf("%v: exit %d (%v), want 2", args, ExitCode(err), err)
 			}
+		}
+	})
+	t.Run("scan", func(t *testing.T) {
+		data := t.TempDir()
+		if _, _, err := run(t, "--data-dir", data, "host", "audit", target, "--scan"); err == nil || !strings.Contains(err.Error(), "ingot db import") {
+			t.Fatalf("--scan without data: %v", err)
+		}
+		osv := t.TempDir()
+		advisory := `{"id": "DEBIAN-CVE-2024-3333", "modified": "2024-05-01T00:00:00Z",
+  "affected": [{"package": {"ecosystem": "Debian", "name": "telnet"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "0.17+2.4-3"}]}]}]}`
+		if err := os.WriteFile(filepath.Join(osv, "a.json"), []byte(advisory), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (store.Store{Root: data}).VulnDB().Import(context.Background(), osv, vuln.ImportOptions{Name: "fixture"}); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := run(t, "--data-dir", data, "host", "audit", target, "--scan", "-o", "json", "--no-secrets")
+		if ExitCode(err) != 3 {
+			t.Fatalf("exit %d (%v)", ExitCode(err), err)
+		}
+		var r evidence.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, f := range r.Findings {
+			if f.Kind == evidence.KindVulnerability && f.Package != nil && f.Package.Name == "telnet" && f.FixedVersion == "0.17+2.4-3" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no vulnerability finding for telnet in %.800s", out)
 		}
 	})
 	t.Run("policy schema", func(t *testing.T) {
