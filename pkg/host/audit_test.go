@@ -197,11 +197,14 @@ func TestProfilesAndWaivers(t *testing.T) {
 	if _, ok := l1[RuleHistories]; ok {
 		t.Error("cis-l1 has the leftover rules, which are ingot's own")
 	}
-	if _, ok := l1[RuleMountVarTmp]; ok {
-		t.Error("cis-l1 has the /var/tmp rule, a Level 2 recommendation")
+	if _, ok := l1[RuleAuditd]; ok {
+		t.Error("cis-l1 has the auditd rule, a Level 2 recommendation")
 	}
-	if l2[RuleMountVarTmp].Status != evidence.StatusFailed || l2[RuleMountTmp].Status != evidence.StatusFailed {
-		t.Errorf("cis-l2: %v %v", l2[RuleMountVarTmp], l2[RuleMountTmp])
+	if _, ok := l2[RuleAuditd]; !ok {
+		t.Error("cis-l2 lacks the auditd rule")
+	}
+	if l1[RuleMountVarTmp].Status != evidence.StatusFailed || l2[RuleMountTmp].Status != evidence.StatusFailed {
+		t.Errorf("cis-l1 /var/tmp %v, cis-l2 /tmp %v: both failed", l1[RuleMountVarTmp], l2[RuleMountTmp])
 	}
 	if _, ok := l1[RuleAgentsMissing]; !ok {
 		t.Error("the agents rules belong to every profile")
