@@ -103,7 +103,13 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 	var walk walker
 	switch {
 	case fi.IsDir():
-		t.Kind, walk = KindDirectory, dirWalker(target)
+		// The target itself may be a link to the directory (the user's own path on this machine);
+		// everything below it is read without following links.
+		dir, err := filepath.EvalSymlinks(target)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
+		}
+		t.Kind, walk = KindDirectory, dirWalker(dir)
 	default:
 		f, err := os.Open(target)
 		if err != nil {

@@ -60,6 +60,19 @@ func TestSymlinksStayInside(t *testing.T) {
 	}
 }
 
+// TestTargetThroughALink: a target path that is itself a link to the tree is followed (it is the
+// user's own path); links inside the tree are not.
+func TestTargetThroughALink(t *testing.T) {
+	dir := goodTree().with(tree{"root/.bash_history": reg("ls\n", 0o600)}).directory(t)
+	link := filepath.Join(t.TempDir(), "rootfs")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if f := byID(audit(t, link, Options{}))[RuleHistories]; f.Status != evidence.StatusFailed {
+		t.Errorf("through a link to the tree: %s %s, want failed", f.ID, f.Status)
+	}
+}
+
 func TestBadTargets(t *testing.T) {
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
