@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,19 +12,30 @@ import (
 
 // Audit a root file system directory with the CIS Level 1 profile and list what failed.
 func ExampleAudit() {
-	root, _ := os.MkdirTemp("", "host-example-")
-	defer os.RemoveAll(root)
-	os.MkdirAll(filepath.Join(root, "etc", "ssh", "sshd_config.d"), 0o755)
+	root, err := os.MkdirTemp("", "host-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = os.RemoveAll(root) }()
 	// Debian's layout: the drop-ins are read first, so the drop-in's "yes" is what sshd uses.
-	os.WriteFile(filepath.Join(root, "etc", "ssh", "sshd_config"), []byte("Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc", "ssh", "sshd_config.d", "10-cloud.conf"), []byte("PermitRootLogin yes\n"), 0o644)
+	ssh := filepath.Join(root, "etc", "ssh")
+	err = errors.Join(
+		os.MkdirAll(filepath.Join(ssh, "sshd_config.d"), 0o755),
+		os.WriteFile(filepath.Join(ssh, "sshd_config"), []byte("Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n"), 0o644),
+		os.WriteFile(filepath.Join(ssh, "sshd_config.d", "10-cloud.conf"), []byte("PermitRootLogin yes\n"), 0o644),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	tree, err := host.Open(context.Background(), root, host.OpenOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer tree.Close()
+	defer func() { _ = tree.Close() }()
 	findings, err := host.Audit(context.Background(), tree, host.Options{Profile: host.ProfileCISL1})
 	if err != nil {
 		fmt.Println(err)
