@@ -164,6 +164,31 @@ func TestSSHDOrder(t *testing.T) {
 	}
 }
 
+// TestSysctlGlobs: a glob key (systemd's 50-default.conf sets net.ipv4.conf.*.rp_filter) applies to
+// the keys no file sets explicitly; an explicit setting wins wherever it is.
+func TestSysctlGlobs(t *testing.T) {
+	glob := reg("-net.ipv4.conf.*.rp_filter = 2\n", 0o644)
+	noRP := strings.NewReplacer("net.ipv4.conf.all.rp_filter = 1\n", "", "net.ipv4.conf.default.rp_filter = 1\n", "").Replace(goodSysctl)
+	for _, c := range []struct {
+		name   string
+		change tree
+		want   string
+	}{
+		{"explicit keys win over a later glob", tree{"usr/lib/sysctl.d/99-default.conf": glob}, evidence.StatusPassed},
+		{"the glob sets the unset keys", tree{"usr/lib/sysctl.d/50-default.conf": glob, "etc/sysctl.d/60-ingot.conf": reg(noRP, 0o644)}, evidence.StatusFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := byID(audit(t, goodTree().with(c.change).tarball(t), Options{}))[RuleSysctlRPFilter]
+			if got.Status != c.want {
+				t.Errorf("%s: %s (%v), want %s", RuleSysctlRPFilter, got.Status, got.Detail, c.want)
+			}
+			if c.want == evidence.StatusFailed && !strings.Contains(got.Detail["found"], "net.ipv4.conf.all.rp_filter = 2") {
+				t.Errorf("found %q", got.Detail["found"])
+			}
+		})
+	}
+}
+
 // TestSysctlPrecedence holds systemd-sysctl's order: one file per name, /etc over /run over /usr/lib,
 // a link to /dev/null masks, and the files apply in name order.
 func TestSysctlPrecedence(t *testing.T) {
