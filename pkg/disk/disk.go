@@ -291,29 +291,42 @@ func (img *Image) walkDir(ctx context.Context, dir string, fn func(*tar.Header, 
 			continue
 		}
 		p := path.Join(dir, name)
-		// go-diskfs v1.9.4's DirEntry.Info drops the permission bits, so each entry is Stat-ed.
-		fi, err := img.fs.Stat(p)
+		// go-diskfs v1.9.4's DirEntry.Info drops the permission bits; a file opened, or Stat, has
+		// them. Both look the path up again, so a regular file is opened once and asked.
+		var f iofs.File
+		fi, err := e.Info()
+		if err == nil {
+			switch {
+			case fi.Mode().IsRegular():
+				if f, err = img.fs.Open(p); err == nil {
+					fi, err = f.Stat()
+				}
+			case fi.Mode()&iofs.ModeSymlink == 0:
+				fi, err = img.fs.Stat(p)
+			}
+		}
 		if err != nil {
+			if f != nil {
+				_ = f.Close()
+			}
 			return fmt.Errorf("reading /%s: %w", p, err)
 		}
 		h := header(p, fi)
 		if h == nil {
 			continue
 		}
-		if h.Typeflag == tar.TypeSymlink && h.Linkname == "" {
-			if h.Linkname, err = img.fs.ReadLink(p); err != nil {
-				return fmt.Errorf("reading symlink /%s: %w", p, err)
+		if h.Typeflag == tar.TypeSymlink {
+			// A link's own permissions mean nothing on Linux; its target is what matters.
+			h.Mode = 0o777
+			if h.Linkname == "" {
+				if h.Linkname, err = img.fs.ReadLink(p); err != nil {
+					return fmt.Errorf("reading symlink /%s: %w", p, err)
+				}
 			}
 		}
-		var r io.Reader
-		if h.Typeflag == tar.TypeReg {
-			f, err := img.fs.Open(p)
-			if err != nil {
-				return fmt.Errorf("opening /%s: %w", p, err)
-			}
+		if f != nil {
 			// The library reads a file's extents lazily; a short read is a damaged file system.
-			r = io.LimitReader(f, h.Size)
-			err = fn(h, r)
+			err = fn(h, io.LimitReader(f, h.Size))
 			_ = f.Close()
 			if err != nil {
 				return err
