@@ -202,17 +202,3 @@ func writeFleet(w io.Writer, r cloud.Report) error {
 	_, err := fmt.Fprintf(w, "\n%d instance(s), %d violating (TTL %dd)\n", len(r.Instances), r.Violations, r.TTL.Days())
 	return err
 }
-
-// ---- BEGIN minimal `ingot host` parent, for this branch only --------------------------------------
-// The `host` parent command belongs to the host audit work (internal/cli/host.go). At the merge,
-// delete this block, and add newHostFleetCmd(g) to that parent's AddCommand.
-func newHostCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "host",
-		Short: "The host layer: VM images and the fleets that run them",
-	}
-	cmd.AddCommand(newHostFleetCmd(g))
-	return cmd
-}
-
-// ---- END minimal `ingot host` parent --------------------------------------------------------------
