@@ -3,14 +3,14 @@ package host
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/invopop/jsonschema"
+	"github.com/ingot-build/ingot/internal/schemagen"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
@@ -122,18 +122,5 @@ func PolicySchema() []byte { return append([]byte(nil), policySchema...) }
 // reflectPolicySchema builds the schema from the types, with their comments when commentsDir (the
 // package directory, relative to the module root) is given.
 func reflectPolicySchema(commentsDir string) ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true}
-	if commentsDir != "" {
-		if err := r.AddGoComments("github.com/ingot-build/ingot", commentsDir); err != nil {
-			return nil, err
-		}
-	}
-	s := r.Reflect(&Policy{})
-	s.ID = PolicySchemaID
-	s.Title = "ingot host audit policy"
-	out, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return schemagen.Reflect(&Policy{}, schemagen.Doc{ID: PolicySchemaID, Title: "ingot host audit policy"}, commentsDir)
 }
