@@ -29,7 +29,9 @@ func Reflect(v any, d Doc, commentsDir string) ([]byte, error) {
 	s := r.Reflect(v)
 	s.ID = jsonschema.ID(d.ID)
 	s.Title = d.Title
-	s.Description = d.Description
+	if d.Description != "" { // else the type's doc comment stands
+		s.Description = d.Description
+	}
 	out, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
