@@ -1,0 +1,334 @@
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ingot-build/ingot/pkg/imageref"
+)
+
+// Whiteout names, as the OCI image layer specification defines them.
+const (
+	WhiteoutPrefix = ".wh."
+	OpaqueMarker   = ".wh..wh..opq"
+)
+
+// HeadSize is how much of a file Interest.Sniff is shown: its first HeadSize bytes, or all of a
+// smaller file.
+const HeadSize = 8 << 10
+
+// Entry is one entry of a layer's tar stream, as visitors receive it.
+type Entry struct {
+	// Layer is the layer's index, Index the entry's position in the layer's stream.
+	Layer, Index int
+	// Path is the name, clean and relative ("etc/passwd"); "" is the root. For a whiteout it is the
+	// name deleted, for an opaque marker the directory made opaque.
+	Path string
+	// Header is the tar header as read.
+	Header *tar.Header
+	// Whiteout and Opaque mark the OCI whiteout entries.
+	Whiteout, Opaque bool
+	// Data is the file's content when a visitor asked for it and it was not larger than asked.
+	Data []byte
+	// Dangling is set on a hard link whose target is not a file of the image at that point.
+	Dangling bool
+	// Node is what the entry left in the merged file system so far (nil for whiteouts and entries
+	// that write no file); a hard link's node has its target's mode and content.
+	Node *Node
+}
+
+// Interest is what a visitor wants of an entry.
+type Interest struct {
+	// Visit gives the entry to Visit; the rest of the fields only matter with it.
+	Visit bool
+	// Read asks for a regular file's content, up to Max bytes: a larger file is visited without
+	// content, or with its first Max bytes when Truncate is set.
+	Read     bool
+	Max      int64
+	Truncate bool
+	// Sniff, when set, is shown the head of the file first (HeadSize bytes), and the content is read
+	// for this visitor only if it returns true. It runs on the goroutine reading the layer.
+	Sniff func(head []byte) bool
+	// Keep keeps the content read in the merged file system's node (Node.Data).
+	Keep bool
+}
+
+// Visitor is one stage reading the image. Want is called on the goroutines reading the layers, for
+// every entry of every layer, and must only look at its arguments; Visit is called on one goroutine,
+// layer after layer, entry after entry, in stream order; Done is called once, after the last layer,
+// with the merged file system.
+type Visitor interface {
+	Want(e *Entry) Interest
+	Visit(ctx context.Context, e *Entry) error
+	Done(ctx context.Context, fs *FS) error
+}
+
+// Options tune a walk.
+type Options struct {
+	// Limits bound how much the image's layers may decompress to.
+	Limits imageref.Limits
+	// Reader, when set, is the reader the layers are read through (its budget shared with other
+	// reads); otherwise one is made from Limits.
+	Reader *imageref.LayerReader
+}
+
+// Image is what a walk knows of the image besides its files.
+type Image struct {
+	Config  *v1.ConfigFile
+	Layers  []v1.Layer
+	DiffIDs []v1.Hash
+}
+
+// Open reads what a walk needs of img: its config, layers and diff IDs (from the config, so that no
+// layer is read for them).
+func Open(img v1.Image) (*Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	ds, err := imageref.DiffIDs(cf, ls)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Config: cf, Layers: ls, DiffIDs: ds}, nil
+}
+
+// ahead is how many entries a layer's reader may get ahead of the visitors.
+const ahead = 256
+
+// item is one entry on its way from a layer's reader to the visitors.
+type item struct {
+	e     Entry
+	wants []Interest // by visitor
+	err   error
+}
+
+// Walk reads every layer of img once, in order, and gives each visitor the entries it wants, then
+// the merged file system. Layers are decompressed concurrently (GOMAXPROCS of them at a time, the
+// next ones while the visitors are still on the first), each through one imageref.LayerReader: hash-
+// checked and within the limits. An error of a visitor or of a layer ends the walk.
+func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
+	lr := opt.Reader
+	if lr == nil {
+		lr = imageref.NewLayerReader(opt.Limits)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := make([]chan item, len(img.Layers))
+	for i := range chans {
+		chans[i] = make(chan item, ahead)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		readers, rctx := errgroup.WithContext(gctx)
+		readers.SetLimit(max(2, runtime.GOMAXPROCS(0)))
+		for i, l := range img.Layers {
+			readers.Go(func() error { return produce(rctx, lr, i, l, img.DiffIDs[i], vs, chans[i]) })
+		}
+		return readers.Wait()
+	})
+	fs := newFS()
+	var visitErr error
+	for i, ch := range chans {
+		for it := range ch {
+			if visitErr != nil {
+				continue // drain, so the reader finishes
+			}
+			if it.err != nil {
+				visitErr = it.err
+				cancel()
+				continue
+			}
+			if visitErr = visit(ctx, fs, i, &it, vs); visitErr != nil {
+				cancel()
+			}
+		}
+	}
+	if err := g.Wait(); err != nil && (visitErr == nil || errors.Is(visitErr, context.Canceled)) {
+		return err
+	}
+	if visitErr != nil {
+		return visitErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if err := v.Done(ctx, fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// visit applies one entry to the merged file system and gives it to the visitors that want it.
+func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error {
+	e := &it.e
+	n := fs.apply(layer, e.Index, e)
+	e.Node = n
+	data := e.Data
+	for j, v := range vs {
+		w := it.wants[j]
+		if !w.Visit {
+			continue
+		}
+		if n != nil && !e.Whiteout && !e.Opaque && n.Layer == layer && n.Index == e.Index {
+			n.watched = true
+		}
+		e.Data = nil
+		if w.Read && data != nil {
+			e.Data = data[:min(int64(len(data)), w.Max)]
+		}
+		if w.Keep && e.Data != nil && n != nil && n.Type == tar.TypeReg && e.Header.Typeflag != tar.TypeLink {
+			n.Data = e.Data
+		}
+		if err := v.Visit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// produce reads layer i and sends its entries, with what each visitor wants of them and the content
+// some want, to out, which it closes.
+func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, vs []Visitor, out chan<- item) (err error) {
+	defer close(out)
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("reading layer %d (%s): %w", i, diffID, err)
+			select {
+			case out <- item{err: err}:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return lr.Read(ctx, l, func(tr *tar.Reader) error {
+		var head []byte
+		for index := 0; ; index++ {
+			if index%256 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			it := item{e: Entry{Layer: i, Index: index, Header: h}, wants: make([]Interest, len(vs))}
+			it.e.Path, _ = cleanPath(h.Name)
+			dir, base := path.Split(it.e.Path)
+			if base == OpaqueMarker {
+				it.e.Opaque, it.e.Path = true, strings.TrimSuffix(dir, "/")
+			} else if name, ok := strings.CutPrefix(base, WhiteoutPrefix); ok && name != "" {
+				it.e.Whiteout, it.e.Path = true, dir+name
+			}
+			var read int64 = -1 // how much of the content is wanted: the most any visitor wants
+			sniffers := false
+			for j, v := range vs {
+				w := v.Want(&it.e)
+				it.wants[j] = w
+				if w.Visit && w.Read && !it.e.Whiteout && !it.e.Opaque && isRegular(h) && (h.Size <= w.Max || w.Truncate) {
+					if w.Sniff != nil {
+						sniffers = true
+					} else {
+						read = max(read, min(h.Size, w.Max))
+					}
+				} else {
+					it.wants[j].Read = false
+				}
+			}
+			if sniffers && read < 0 {
+				// Only sniffers: read the head, and the rest only if one of them wants it.
+				n := min(h.Size, HeadSize)
+				head = slices.Grow(head[:0], int(n))[:n]
+				if _, err := io.ReadFull(tr, head); err != nil {
+					return fmt.Errorf("%s: %w", h.Name, err)
+				}
+				for j := range it.wants {
+					w := &it.wants[j]
+					if w.Sniff == nil {
+						continue
+					}
+					if w.Read && w.Sniff(head) {
+						read = max(read, min(h.Size, w.Max))
+					} else {
+						w.Read = false
+					}
+				}
+				if read >= 0 {
+					data, err := readFile(tr, max(0, read-n), append(make([]byte, 0, min(read, 1<<20)), head...))
+					if err != nil {
+						return fmt.Errorf("%s: %w", h.Name, err)
+					}
+					it.e.Data = data
+				}
+			} else if read >= 0 {
+				data, err := readFile(tr, read, make([]byte, 0, min(read, 1<<20)))
+				if err != nil {
+					return fmt.Errorf("%s: %w", h.Name, err)
+				}
+				it.e.Data = data
+				for j := range it.wants {
+					w := &it.wants[j]
+					if w.Sniff != nil && w.Read && !w.Sniff(data[:min(len(data), HeadSize)]) {
+						w.Read = false
+					}
+				}
+			}
+			for j := range it.wants {
+				it.wants[j].Sniff = nil // settled: Read says whether the visitor gets the content
+			}
+			select {
+			case out <- it:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+}
+
+func isRegular(h *tar.Header) bool {
+	return h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse
+}
+
+// cleanPath makes a tar entry name relative and clean; names that leave the root are brought back
+// under it, as every stage has always read them. The root is "" and not ok.
+func cleanPath(name string) (string, bool) {
+	p := path.Clean("/" + name)
+	if p == "/" {
+		return "", false
+	}
+	return p[1:], true
+}
+
+// readFile appends the next size bytes of r to buf. The size comes from a tar header anyone can
+// write, so memory grows with the data that actually arrives, in steps, rather than all up front.
+func readFile(r io.Reader, size int64, buf []byte) ([]byte, error) {
+	const step = 8 << 20
+	want := len(buf) + int(size)
+	for len(buf) < want {
+		n := min(want-len(buf), step)
+		buf = slices.Grow(buf, n)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+n])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
