@@ -56,6 +56,21 @@ type FS struct {
 	count int
 }
 
+// NewFS is an empty file system, for Apply.
+func NewFS() *FS { return newFS() }
+
+// Apply adds the entry h, at index in the stream of layer, to the file system as Walk does, data
+// being a regular file's content to keep in its node (nil keeps none). Layers must be applied in
+// order. It is Walk's merging alone, for entries already read.
+func (f *FS) Apply(layer, index int, h *tar.Header, data []byte) *Node {
+	e := entryOf(layer, index, h)
+	n := f.apply(layer, index, &e)
+	if n != nil && data != nil && n.Type == tar.TypeReg && h.Typeflag != tar.TypeLink {
+		n.Data = data
+	}
+	return n
+}
+
 func newFS() *FS {
 	return &FS{root: &Node{Type: tar.TypeDir, Mode: 0o755, Layer: -1, Index: -1, Implicit: true, children: map[string]*Node{}}, fates: map[entryID]Fate{}}
 }

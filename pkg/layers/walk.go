@@ -229,14 +229,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 			if err != nil {
 				return err
 			}
-			it := item{e: Entry{Layer: i, Index: index, Header: h}, wants: make([]Interest, len(vs))}
-			it.e.Path, _ = cleanPath(h.Name)
-			dir, base := path.Split(it.e.Path)
-			if base == OpaqueMarker {
-				it.e.Opaque, it.e.Path = true, strings.TrimSuffix(dir, "/")
-			} else if name, ok := strings.CutPrefix(base, WhiteoutPrefix); ok && name != "" {
-				it.e.Whiteout, it.e.Path = true, dir+name
-			}
+			it := item{e: entryOf(i, index, h), wants: make([]Interest, len(vs))}
 			var read int64 = -1 // how much of the content is wanted: the most any visitor wants
 			sniffers := false
 			for j, v := range vs {
@@ -300,6 +293,20 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 			}
 		}
 	})
+}
+
+// entryOf is the entry the header at index of layer is: its clean path, and whether it is a
+// whiteout.
+func entryOf(layer, index int, h *tar.Header) Entry {
+	e := Entry{Layer: layer, Index: index, Header: h}
+	e.Path, _ = cleanPath(h.Name)
+	dir, base := path.Split(e.Path)
+	if base == OpaqueMarker {
+		e.Opaque, e.Path = true, strings.TrimSuffix(dir, "/")
+	} else if name, ok := strings.CutPrefix(base, WhiteoutPrefix); ok && name != "" {
+		e.Whiteout, e.Path = true, dir+name
+	}
+	return e
 }
 
 func isRegular(h *tar.Header) bool {
