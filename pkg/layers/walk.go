@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,8 @@ type Entry struct {
 	Whiteout, Opaque bool
 	// Data is the file's content when a visitor asked for it and it was not larger than asked.
 	Data []byte
+	// Reader is the file's content for a visitor that streams it (Interest.Stream).
+	Reader io.Reader
 	// Dangling is set on a hard link whose target is not a file of the image at that point.
 	Dangling bool
 	// Node is what the entry left in the merged file system so far (nil for whiteouts and entries
@@ -61,6 +64,9 @@ type Interest struct {
 	Sniff func(head []byte) bool
 	// Keep keeps the content read in the merged file system's node (Node.Data).
 	Keep bool
+	// Stream gives a regular file's content as Entry.Reader, to be read during Visit; only in a
+	// sequential walk (Options.Sequential), and for one visitor of the walk.
+	Stream bool
 }
 
 // Visitor is one stage reading the image. Want is called on the goroutines reading the layers, for
@@ -80,6 +86,9 @@ type Options struct {
 	// Reader, when set, is the reader the layers are read through (its budget shared with other
 	// reads); otherwise one is made from Limits.
 	Reader *imageref.LayerReader
+	// Sequential reads the layers one after the other on the visitors' goroutine, so that visitors
+	// can stream contents (unpacking them to disk).
+	Sequential bool
 }
 
 // Image is what a walk knows of the image besides its files.
@@ -107,8 +116,8 @@ func Open(img v1.Image) (*Image, error) {
 	return &Image{Config: cf, Layers: ls, DiffIDs: ds}, nil
 }
 
-// ahead is how many entries a layer's reader may get ahead of the visitors.
-const ahead = 256
+// Ahead is how many entries a layer's reader may get ahead of the visitors.
+const Ahead = 256
 
 // item is one entry on its way from a layer's reader to the visitors.
 type item struct {
@@ -120,28 +129,75 @@ type item struct {
 // Walk reads every layer of img once, in order, and gives each visitor the entries it wants, then
 // the merged file system. Layers are decompressed concurrently (GOMAXPROCS of them at a time, the
 // next ones while the visitors are still on the first), each through one imageref.LayerReader: hash-
-// checked and within the limits. An error of a visitor or of a layer ends the walk.
+// checked and within the limits; with Options.Sequential, one after the other on one goroutine, and
+// visitors may then stream contents (Interest.Stream). An error of a visitor or of a layer ends the
+// walk.
 func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 	lr := opt.Reader
 	if lr == nil {
 		lr = imageref.NewLayerReader(opt.Limits)
 	}
+	fs := newFS()
+	var err error
+	if opt.Sequential {
+		for i, l := range img.Layers {
+			emit := func(it *item) error { return visit(ctx, fs, i, it, vs) }
+			if err = produce(ctx, lr, i, l, img.DiffIDs[i], vs, true, emit); err != nil {
+				break
+			}
+		}
+	} else {
+		err = walkAhead(ctx, lr, fs, img, vs)
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if err := v.Done(ctx, fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkAhead reads the layers on their own goroutines, ahead of the visitors, which see them in order.
+func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image, vs []Visitor) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chans := make([]chan item, len(img.Layers))
 	for i := range chans {
-		chans[i] = make(chan item, ahead)
+		chans[i] = make(chan item, Ahead)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		readers, rctx := errgroup.WithContext(gctx)
 		readers.SetLimit(max(2, runtime.GOMAXPROCS(0)))
 		for i, l := range img.Layers {
-			readers.Go(func() error { return produce(rctx, lr, i, l, img.DiffIDs[i], vs, chans[i]) })
+			readers.Go(func() error {
+				defer close(chans[i])
+				emit := func(it *item) error {
+					select {
+					case chans[i] <- *it:
+						return nil
+					case <-rctx.Done():
+						return rctx.Err()
+					}
+				}
+				err := produce(rctx, lr, i, l, img.DiffIDs[i], vs, false, emit)
+				if err != nil {
+					select {
+					case chans[i] <- item{err: err}:
+					case <-rctx.Done():
+					}
+				}
+				return err
+			})
 		}
 		return readers.Wait()
 	})
-	fs := newFS()
 	var visitErr error
 	for i, ch := range chans {
 		for it := range ch {
@@ -161,18 +217,7 @@ func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 	if err := g.Wait(); err != nil && (visitErr == nil || errors.Is(visitErr, context.Canceled)) {
 		return err
 	}
-	if visitErr != nil {
-		return visitErr
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for _, v := range vs {
-		if err := v.Done(ctx, fs); err != nil {
-			return err
-		}
-	}
-	return nil
+	return visitErr
 }
 
 // visit applies one entry to the merged file system and gives it to the visitors that want it.
@@ -180,7 +225,7 @@ func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error
 	e := &it.e
 	n := fs.apply(layer, e.Index, e)
 	e.Node = n
-	data := e.Data
+	data, stream := e.Data, e.Reader
 	for j, v := range vs {
 		w := it.wants[j]
 		if !w.Visit {
@@ -189,9 +234,16 @@ func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error
 		if n != nil && !e.Whiteout && !e.Opaque && n.Layer == layer && n.Index == e.Index {
 			n.watched = true
 		}
-		e.Data = nil
+		e.Data, e.Reader = nil, nil
 		if w.Read && data != nil {
 			e.Data = data[:min(int64(len(data)), w.Max)]
+		}
+		if w.Stream && stream != nil {
+			if data != nil && int64(len(data)) == e.Header.Size {
+				e.Reader = bytes.NewReader(data)
+			} else {
+				e.Reader = stream
+			}
 		}
 		if w.Keep && e.Data != nil && n != nil && n.Type == tar.TypeReg && e.Header.Typeflag != tar.TypeLink {
 			n.Data = e.Data
@@ -203,20 +255,11 @@ func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error
 	return nil
 }
 
-// produce reads layer i and sends its entries, with what each visitor wants of them and the content
-// some want, to out, which it closes.
-func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, vs []Visitor, out chan<- item) (err error) {
-	defer close(out)
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("reading layer %d (%s): %w", i, diffID, err)
-			select {
-			case out <- item{err: err}:
-			case <-ctx.Done():
-			}
-		}
-	}()
-	return lr.Read(ctx, l, func(tr *tar.Reader) error {
+// produce reads layer i and emits its entries, with what each visitor wants of them and the content
+// some want. With stream, emit is called while the entry's content is still unread in the stream,
+// for visitors that stream it.
+func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, vs []Visitor, stream bool, emit func(*item) error) error {
+	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
 		var head []byte
 		for index := 0; ; index++ {
 			if index%256 == 0 && ctx.Err() != nil {
@@ -231,11 +274,16 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 			}
 			it := item{e: entryOf(i, index, h), wants: make([]Interest, len(vs))}
 			var read int64 = -1 // how much of the content is wanted: the most any visitor wants
-			sniffers := false
+			sniffers, streamers := false, false
 			for j, v := range vs {
 				w := v.Want(&it.e)
 				it.wants[j] = w
-				if w.Visit && w.Read && !it.e.Whiteout && !it.e.Opaque && isRegular(h) && (h.Size <= w.Max || w.Truncate) {
+				file := w.Visit && !it.e.Whiteout && !it.e.Opaque && isRegular(h)
+				if !file || !stream {
+					it.wants[j].Stream = false
+				}
+				streamers = streamers || it.wants[j].Stream
+				if file && w.Read && (h.Size <= w.Max || w.Truncate) {
 					if w.Sniff != nil {
 						sniffers = true
 					} else {
@@ -245,6 +293,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 					it.wants[j].Read = false
 				}
 			}
+			var content io.Reader = tr // what is left of the content, for streamers
 			if sniffers && read < 0 {
 				// Only sniffers: read the head, and the rest only if one of them wants it.
 				n := min(h.Size, HeadSize)
@@ -269,6 +318,8 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 						return fmt.Errorf("%s: %w", h.Name, err)
 					}
 					it.e.Data = data
+				} else if streamers {
+					content = io.MultiReader(bytes.NewReader(slices.Clone(head)), tr)
 				}
 			} else if read >= 0 {
 				data, err := readFile(tr, read, make([]byte, 0, min(read, 1<<20)))
@@ -283,16 +334,24 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 					}
 				}
 			}
+			if streamers {
+				if it.e.Data != nil && int64(len(it.e.Data)) < h.Size {
+					content = io.MultiReader(bytes.NewReader(it.e.Data), tr)
+				}
+				it.e.Reader = content
+			}
 			for j := range it.wants {
 				it.wants[j].Sniff = nil // settled: Read says whether the visitor gets the content
 			}
-			select {
-			case out <- it:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := emit(&it); err != nil {
+				return err
 			}
 		}
 	})
+	if err != nil {
+		return fmt.Errorf("reading layer %d (%s): %w", i, diffID, err)
+	}
+	return nil
 }
 
 // entryOf is the entry the header at index of layer is: its clean path, and whether it is a
