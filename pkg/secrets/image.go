@@ -34,8 +34,8 @@ func Scan(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 		return nil, err
 	}
 	v := NewVisitor(li, opt)
+	defer v.Close()
 	if err := layers.Walk(ctx, li, layers.Options{Limits: opt.Limits}, v); err != nil {
-		v.stop()
 		return nil, err
 	}
 	return v.Findings()
@@ -129,6 +129,9 @@ func (v *Visitor) start() {
 		})
 	}
 }
+
+// Close stops the workers of a walk that failed before Done; it does nothing after Done.
+func (v *Visitor) Close() { v.stop() }
 
 // stop waits for the workers.
 func (v *Visitor) stop() {
