@@ -268,26 +268,37 @@ func TestGolden(t *testing.T) {
 			}
 			got["test"] = tests
 			for stage, v := range got {
-				b, err := json.MarshalIndent(v, "", "  ")
-				if err != nil {
-					t.Fatal(err)
-				}
-				b = append(b, '\n')
-				file := filepath.Join("testdata", "golden", name+"."+stage+".json")
-				if *update {
-					if err := os.WriteFile(file, b, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(b, want) {
-					t.Errorf("%s: the %s result changed:\n%s", name, stage, b)
-				}
+				checkGolden(t, name, stage, v)
 			}
 		})
 	}
+}
+
+// checkGolden compares v, as JSON, with the golden file of the stage on the image name.
+func checkGolden(t *testing.T, name, stage string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	file := filepath.Join("testdata", "golden", name+"."+stage+".json")
+	if *update {
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("%s: the %s result changed:\n%s", name, stage, b)
+	}
+}
+
+// plainBytes is an uncompressed layer held in memory, cheap enough to build per fuzz input.
+func plainBytes(data []byte) v1.Layer {
+	return static.NewLayer(data, types.OCIUncompressedLayer)
 }
