@@ -89,6 +89,9 @@ type Options struct {
 	// Sequential reads the layers one after the other on the visitors' goroutine, so that visitors
 	// can stream contents (unpacking them to disk).
 	Sequential bool
+	// Cache, when set and every visitor is Cacheable, keeps what the visitors made of each layer by
+	// its diff ID: a layer found there is not read.
+	Cache Cache
 }
 
 // Image is what a walk knows of the image besides its files.
@@ -124,6 +127,7 @@ type item struct {
 	e     Entry
 	wants []Interest // by visitor
 	err   error
+	rec   *layerRecord // a layer replayed from the cache
 }
 
 // Walk reads every layer of img once, in order, and gives each visitor the entries it wants, then
@@ -137,17 +141,32 @@ func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 	if lr == nil {
 		lr = imageref.NewLayerReader(opt.Limits)
 	}
-	fs := newFS()
+	w := &walk{fs: newFS(), vs: vs, cache: opt.Cache, keys: make([]string, len(img.Layers))}
+	if w.cache != nil {
+		for i, d := range img.DiffIDs {
+			w.keys[i] = cacheKey(d, vs)
+		}
+	}
 	var err error
 	if opt.Sequential {
 		for i, l := range img.Layers {
-			emit := func(it *item) error { return visit(ctx, fs, i, it, vs) }
+			if rec, ok := w.cached(i); ok {
+				if err = replay(w.fs, i, rec, vs); err != nil {
+					break
+				}
+				continue
+			}
+			w.entries = nil
+			emit := func(it *item) error { return w.visit(ctx, i, it) }
 			if err = produce(ctx, lr, i, l, img.DiffIDs[i], vs, true, emit); err != nil {
+				break
+			}
+			if err = w.save(i); err != nil {
 				break
 			}
 		}
 	} else {
-		err = walkAhead(ctx, lr, fs, img, vs)
+		err = w.ahead(ctx, lr, img)
 	}
 	if err != nil {
 		return err
@@ -156,15 +175,44 @@ func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 		return err
 	}
 	for _, v := range vs {
-		if err := v.Done(ctx, fs); err != nil {
+		if err := v.Done(ctx, w.fs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// walkAhead reads the layers on their own goroutines, ahead of the visitors, which see them in order.
-func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image, vs []Visitor) error {
+// walk is the state of one Walk.
+type walk struct {
+	fs    *FS
+	vs    []Visitor
+	cache Cache
+	// keys are the layers' cache keys, "" for a layer not to cache; entries are those of the layer
+	// being visited, for its cache record.
+	keys    []string
+	entries []cachedEntry
+}
+
+// cached is the cache's record of layer i, if it has one.
+func (w *walk) cached(i int) (*layerRecord, bool) {
+	if w.keys[i] == "" {
+		return nil, false
+	}
+	return loadRecord(w.cache, w.keys[i], len(w.vs))
+}
+
+// save records layer i in the cache, once visited.
+func (w *walk) save(i int) error {
+	if w.keys[i] == "" {
+		return nil
+	}
+	err := saveRecord(w.cache, w.keys[i], i, w.entries, w.vs)
+	w.entries = nil
+	return err
+}
+
+// ahead reads the layers on their own goroutines, ahead of the visitors, which see them in order.
+func (w *walk) ahead(ctx context.Context, lr *imageref.LayerReader, img *Image) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chans := make([]chan item, len(img.Layers))
@@ -178,6 +226,10 @@ func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image
 		for i, l := range img.Layers {
 			readers.Go(func() error {
 				defer close(chans[i])
+				if rec, ok := w.cached(i); ok {
+					chans[i] <- item{rec: rec}
+					return nil
+				}
 				emit := func(it *item) error {
 					select {
 					case chans[i] <- *it:
@@ -186,7 +238,7 @@ func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image
 						return rctx.Err()
 					}
 				}
-				err := produce(rctx, lr, i, l, img.DiffIDs[i], vs, false, emit)
+				err := produce(rctx, lr, i, l, img.DiffIDs[i], w.vs, false, emit)
 				if err != nil {
 					select {
 					case chans[i] <- item{err: err}:
@@ -200,16 +252,26 @@ func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image
 	})
 	var visitErr error
 	for i, ch := range chans {
+		w.entries = nil
+		replayed := false
 		for it := range ch {
-			if visitErr != nil {
+			switch {
+			case visitErr != nil:
 				continue // drain, so the reader finishes
-			}
-			if it.err != nil {
+			case it.err != nil:
 				visitErr = it.err
-				cancel()
-				continue
+			case it.rec != nil:
+				replayed = true
+				visitErr = replay(w.fs, i, it.rec, w.vs)
+			default:
+				visitErr = w.visit(ctx, i, &it)
 			}
-			if visitErr = visit(ctx, fs, i, &it, vs); visitErr != nil {
+			if visitErr != nil {
+				cancel()
+			}
+		}
+		if visitErr == nil && !replayed {
+			if visitErr = w.save(i); visitErr != nil {
 				cancel()
 			}
 		}
@@ -218,6 +280,22 @@ func walkAhead(ctx context.Context, lr *imageref.LayerReader, fs *FS, img *Image
 		return err
 	}
 	return visitErr
+}
+
+// visit applies an entry and gives it to the visitors, noting it for the layer's cache record.
+func (w *walk) visit(ctx context.Context, layer int, it *item) error {
+	if err := visit(ctx, w.fs, layer, it, w.vs); err != nil {
+		return err
+	}
+	if w.keys[layer] != "" {
+		h := it.e.Header
+		watched := false
+		for _, want := range it.wants {
+			watched = watched || want.Visit
+		}
+		w.entries = append(w.entries, cachedEntry{Index: it.e.Index, Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size, Linkname: h.Linkname, Watched: watched})
+	}
+	return nil
 }
 
 // visit applies one entry to the merged file system and gives it to the visitors that want it.

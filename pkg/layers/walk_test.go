@@ -3,6 +3,7 @@ package layers_test
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -503,3 +504,61 @@ func (f failing) Visit(_ context.Context, e *layers.Entry) error {
 	return nil
 }
 func (f failing) Done(context.Context, *layers.FS) error { return errors.New("done after a failure") }
+
+// TestLayerCache: with a layer cache, a layer already analysed is not read again, in the same image
+// or in another that shares it, and the inventory is the one read without the cache (the golden
+// files); a damaged cache entry is a miss, read again.
+func TestLayerCache(t *testing.T) {
+	ctx := context.Background()
+	cache := layers.DirCache{Dir: t.TempDir()}
+	for name, img := range fixtures(t) {
+		c := countReads(t, img)
+		for run, want := range []int32{1, 0} {
+			inv, err := sbom.Inventory(ctx, c, sbom.Options{Ref: name, Layers: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, name, "sbom", inv)
+			if got := c.counts(); !slices.Equal(got, slices.Repeat([]int32{want}, len(got))) {
+				t.Errorf("%s run %d read the layers %v times, want %d each", name, run, got, want)
+			}
+		}
+	}
+	// Another image on the same base layer: only its own layer is read.
+	base := must(fixtures(t)["debian"].Layers())[0]
+	top := gzipLayer(t, reg("var/lib/dpkg/status", 0o644, "Package: extra\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n"))
+	c := countReads(t, imageOf(t, v1.Config{}, base, top))
+	inv, err := sbom.Inventory(ctx, c, sbom.Options{Layers: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.counts(); !slices.Equal(got, []int32{0, 1}) {
+		t.Errorf("the shared image read its layers %v times, want [0 1]", got)
+	}
+	fresh, err := sbom.Inventory(ctx, imageOf(t, v1.Config{}, base, top), sbom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := string(must(json.Marshal(inv))), string(must(json.Marshal(fresh))); a != b {
+		t.Errorf("cached:\n%s\nread:\n%s", a, b)
+	}
+	// Damage every entry: each is a miss, and the layers are read again.
+	es := must(os.ReadDir(cache.Dir))
+	for _, e := range es {
+		p := filepath.Join(cache.Dir, e.Name())
+		data := must(os.ReadFile(p))
+		data[len(data)-2] ^= 1
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := layers.Check(data); !errors.Is(err, layers.ErrDamaged) {
+			t.Errorf("Check of a damaged entry: %v", err)
+		}
+	}
+	if _, err := sbom.Inventory(ctx, c, sbom.Options{Layers: cache}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.counts(); !slices.Equal(got, []int32{1, 1}) {
+		t.Errorf("after damage the layers were read %v times, want [1 1]", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Cache keeps inventories by image digest, so an image is read once per ingot binary: an image
@@ -27,6 +28,9 @@ import (
 // names, so its images are trusted as they are.
 type Cache struct {
 	Dir string
+	// Layers, when set, keeps what was found in each layer, by diff ID, for images not in Dir
+	// that share layers with images read before (Options.Layers).
+	Layers layers.Cache
 	// BeforeWrite, when set, is called before an inventory is written to Dir. The CLI sweeps the
 	// data directory then, so that a cache hit, which writes nothing, does not pay for it.
 	BeforeWrite func()
@@ -43,6 +47,9 @@ type verifier interface {
 func (c Cache) Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
 	if inv, ok, err := c.Cached(ctx, img, opt); err != nil || ok {
 		return inv, err
+	}
+	if opt.Layers == nil && c.Layers != nil {
+		opt.Layers = c.Layers
 	}
 	inv, err := Inventory(ctx, img, opt)
 	if err != nil {

@@ -42,6 +42,9 @@ type Options struct {
 	Skipped func(path string, err error)
 	// Limits bound how much the image's layers may decompress to.
 	Limits imageref.Limits
+	// Layers, when set, keeps what the inventory found in each layer by its diff ID, and gives it
+	// back for a layer already read (in this image or another), which is then not read again.
+	Layers layers.Cache
 }
 
 // maxEvidence caps the size of a package database file read into memory. A dpkg status file of a
@@ -78,7 +81,7 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Invent
 	if err != nil {
 		return nil, err
 	}
-	if err := layers.Walk(ctx, li, layers.Options{Limits: opt.Limits}, v); err != nil {
+	if err := layers.Walk(ctx, li, layers.Options{Limits: opt.Limits, Cache: opt.Layers}, v); err != nil {
 		return nil, err
 	}
 	return v.Inventory()
