@@ -562,3 +562,29 @@ func TestLayerCache(t *testing.T) {
 		t.Errorf("after damage the layers were read %v times, want [1 1]", got)
 	}
 }
+
+// TestGateInventoryCache: the gate takes an inventory its cache holds and then reads the layers only
+// for the other stages; with nothing else to run, not at all.
+func TestGateInventoryCache(t *testing.T) {
+	ctx := context.Background()
+	c := countReads(t, fixtures(t)["debian"])
+	cache := &sbom.Cache{Dir: t.TempDir()}
+	for run, want := range []int32{1, 0} {
+		res, err := stages.Run(ctx, c, stages.Options{SBOM: &sbom.Options{Ref: "debian"}, Cache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkGolden(t, "debian", "sbom", res.Inventory)
+		if got := c.counts(); !slices.Equal(got, slices.Repeat([]int32{want}, len(got))) {
+			t.Errorf("run %d read the layers %v times, want %d each", run, got, want)
+		}
+	}
+	res, err := stages.Run(ctx, c, stages.Options{SBOM: &sbom.Options{Ref: "debian"}, Cache: cache, Secrets: &secrets.Options{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "debian", "secrets", res.Secrets)
+	if got := c.counts(); !slices.Equal(got, slices.Repeat([]int32{1}, len(got))) {
+		t.Errorf("the secrets stage read the layers %v times, want once each", got)
+	}
+}
