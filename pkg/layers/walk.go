@@ -62,6 +62,9 @@ type Interest struct {
 	// Sniff, when set, is shown the head of the file first (HeadSize bytes), and the content is read
 	// for this visitor only if it returns true. It runs on the goroutine reading the layer.
 	Sniff func(head []byte) bool
+	// Needle, when set, is looked for in the content read: the visitor gets it only if it holds
+	// the needle (a Go binary's build info among the ELF files), and the others are not copied.
+	Needle []byte
 	// Keep keeps the content read in the merged file system's node (Node.Data).
 	Keep bool
 	// Stream gives a regular file's content as Entry.Reader, to be read during Visit; only in a
@@ -118,6 +121,9 @@ func Open(img v1.Image) (*Image, error) {
 	}
 	return &Image{Config: cf, Layers: ls, DiffIDs: ds}, nil
 }
+
+// maxScratch is the largest buffer a layer's reader keeps from one file to the next.
+const maxScratch = 64 << 20
 
 // Ahead is how many entries a layer's reader may get ahead of the visitors.
 const Ahead = 256
@@ -338,7 +344,7 @@ func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error
 // for visitors that stream it.
 func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, vs []Visitor, stream bool, emit func(*item) error) error {
 	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
-		var head []byte
+		var head, scratch []byte
 		for index := 0; ; index++ {
 			if index%256 == 0 && ctx.Err() != nil {
 				return ctx.Err()
@@ -372,6 +378,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 				}
 			}
 			var content io.Reader = tr // what is left of the content, for streamers
+			haveData := false
 			if sniffers && read < 0 {
 				// Only sniffers: read the head, and the rest only if one of them wants it.
 				n := min(h.Size, HeadSize)
@@ -391,25 +398,41 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 					}
 				}
 				if read >= 0 {
-					data, err := readFile(tr, max(0, read-n), append(make([]byte, 0, min(read, 1<<20)), head...))
-					if err != nil {
+					if scratch, err = readFile(tr, max(0, read-n), append(scratch[:0], head...)); err != nil {
 						return fmt.Errorf("%s: %w", h.Name, err)
 					}
-					it.e.Data = data
+					haveData = true
 				} else if streamers {
 					content = io.MultiReader(bytes.NewReader(slices.Clone(head)), tr)
 				}
 			} else if read >= 0 {
-				data, err := readFile(tr, read, make([]byte, 0, min(read, 1<<20)))
-				if err != nil {
+				if scratch, err = readFile(tr, read, scratch[:0]); err != nil {
 					return fmt.Errorf("%s: %w", h.Name, err)
 				}
-				it.e.Data = data
+				haveData = true
 				for j := range it.wants {
 					w := &it.wants[j]
-					if w.Sniff != nil && w.Read && !w.Sniff(data[:min(len(data), HeadSize)]) {
+					if w.Sniff != nil && w.Read && !w.Sniff(scratch[:min(len(scratch), HeadSize)]) {
 						w.Read = false
 					}
+				}
+			}
+			if haveData {
+				// The content is read into a buffer kept from file to file, and copied out only for
+				// visitors that still want it once their needles are looked for.
+				keep := false
+				for j := range it.wants {
+					w := &it.wants[j]
+					if w.Read && w.Needle != nil && !bytes.Contains(scratch, w.Needle) {
+						w.Read = false
+					}
+					keep = keep || w.Read
+				}
+				if keep || streamers {
+					it.e.Data = slices.Clone(scratch)
+				}
+				if cap(scratch) > maxScratch {
+					scratch = nil
 				}
 			}
 			if streamers {
