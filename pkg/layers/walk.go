@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ingot-build/ingot/pkg/imageref"
 )
@@ -125,8 +126,12 @@ func Open(img v1.Image) (*Image, error) {
 // maxScratch is the largest buffer a layer's reader keeps from one file to the next.
 const maxScratch = 64 << 20
 
-// Ahead is how many entries a layer's reader may get ahead of the visitors.
-const Ahead = 256
+// Ahead is how many entries a layer's reader may get ahead of the visitors, and aheadBytes how
+// many bytes of contents (a larger file alone may exceed it).
+const (
+	Ahead      = 256
+	aheadBytes = 32 << 20
+)
 
 // item is one entry on its way from a layer's reader to the visitors.
 type item struct {
@@ -134,6 +139,7 @@ type item struct {
 	wants []Interest // by visitor
 	err   error
 	rec   *layerRecord // a layer replayed from the cache
+	held  int64        // bytes of the layer's read-ahead budget the item holds
 }
 
 // Walk reads every layer of img once, in order, and gives each visitor the entries it wants, then
@@ -222,8 +228,10 @@ func (w *walk) ahead(ctx context.Context, lr *imageref.LayerReader, img *Image) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chans := make([]chan item, len(img.Layers))
+	held := make([]*semaphore.Weighted, len(img.Layers))
 	for i := range chans {
 		chans[i] = make(chan item, Ahead)
+		held[i] = semaphore.NewWeighted(aheadBytes)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -237,10 +245,16 @@ func (w *walk) ahead(ctx context.Context, lr *imageref.LayerReader, img *Image) 
 					return nil
 				}
 				emit := func(it *item) error {
+					// Contents waiting for the visitors count against the layer's budget.
+					it.held = min(int64(len(it.e.Data)), aheadBytes)
+					if err := held[i].Acquire(rctx, it.held); err != nil {
+						return err
+					}
 					select {
 					case chans[i] <- *it:
 						return nil
 					case <-rctx.Done():
+						held[i].Release(it.held)
 						return rctx.Err()
 					}
 				}
@@ -271,6 +285,7 @@ func (w *walk) ahead(ctx context.Context, lr *imageref.LayerReader, img *Image) 
 				visitErr = replay(w.fs, i, it.rec, w.vs)
 			default:
 				visitErr = w.visit(ctx, i, &it)
+				held[i].Release(it.held)
 			}
 			if visitErr != nil {
 				cancel()

@@ -588,3 +588,40 @@ func TestGateInventoryCache(t *testing.T) {
 		t.Errorf("the secrets stage read the layers %v times, want once each", got)
 	}
 }
+
+// TestWalkReadAheadBudget: contents waiting for the visitors are bounded per layer; layers whose
+// wanted files add up to more than the budget are still read whole, in order.
+func TestWalkReadAheadBudget(t *testing.T) {
+	big := strings.Repeat("x", 12<<20)
+	var ls []v1.Layer
+	for i := range 3 {
+		var es []ent
+		for j := range 4 {
+			es = append(es, reg(fmt.Sprintf("l%d/f%d", i, j), 0o644, big))
+		}
+		ls = append(ls, gzipLayer(t, es...))
+	}
+	li := must(layers.Open(imageOf(t, v1.Config{}, ls...)))
+	s := &sizes{}
+	if err := layers.Walk(context.Background(), li, layers.Options{}, s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.got) != 12 || s.got[0] != "l0/f0" || s.got[11] != "l2/f3" || s.total != 12*int64(len(big)) {
+		t.Errorf("visited %v, %d bytes", s.got, s.total)
+	}
+}
+
+type sizes struct {
+	got   []string
+	total int64
+}
+
+func (s *sizes) Want(e *layers.Entry) layers.Interest {
+	return layers.Interest{Visit: e.Header.Typeflag == tar.TypeReg, Read: true, Max: 16 << 20}
+}
+func (s *sizes) Visit(_ context.Context, e *layers.Entry) error {
+	s.got = append(s.got, e.Path)
+	s.total += int64(len(e.Data))
+	return nil
+}
+func (s *sizes) Done(context.Context, *layers.FS) error { return nil }
