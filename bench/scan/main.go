@@ -120,8 +120,12 @@ func size(p string) int64 {
 func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []string, tg target, out io.Writer) error {
 	ingot := func(args ...string) []string { return append([]string{s.ingot, "--data-dir", s.data, "-q"}, args...) }
 
-	// ingot keeps inventories by image digest; "cold" runs empty that cache first, as on a first scan.
-	coldCache := func() error { return os.RemoveAll(store.Store{Root: s.data}.Inventories().Dir) }
+	// ingot keeps inventories by image digest, and what it found in each layer by diff ID; "cold"
+	// runs empty both caches first, as on a first scan.
+	coldCache := func() error {
+		st := store.Store{Root: s.data}
+		return errors.Join(os.RemoveAll(st.Inventories().Dir), os.RemoveAll(st.LayerAnalyses().Dir))
+	}
 	type job struct {
 		name   string
 		argv   []string
