@@ -3,9 +3,11 @@
 // osv-scanner (offline) and govulncheck (binary mode). It prints the median times, the ratios, the
 // package counts, and the Go advisories each tool reported that ingot did not (and the reverse).
 //
-// The image is examples/base's package set, from the host's apt sources, plus a Go program that links
-// golang.org/x/text v0.3.7. Setup (untimed) may use the network: the Go module proxy for that program
-// and the host's Debian mirror for the packages. See bench/README.md.
+// Two images: examples/base's package set, from the host's apt sources, plus a Go program that links
+// golang.org/x/text v0.3.7; and an ordinary Debian image, `mmdebstrap --variant=minbase` of the
+// host's suite packed into one layer as `crane append` does. Setup (untimed) may use the network: the
+// Go module proxy for that program and the host's Debian mirror for the packages. See
+// bench/README.md.
 package main
 
 import (
@@ -28,8 +30,8 @@ import (
 )
 
 type config struct {
-	work, osvData, spec string
-	runs                int
+	work, osvData, spec, suite string
+	runs                       int
 }
 
 func main() {
@@ -37,6 +39,7 @@ func main() {
 	flag.StringVar(&cfg.work, "work", filepath.Join(os.TempDir(), "ingot-bench-scan"), "work directory, kept between runs")
 	flag.StringVar(&cfg.osvData, "osv-data", "../shared/data/vuln/Go/all.zip", "OSV Go data (the zip osv.dev publishes per ecosystem)")
 	flag.StringVar(&cfg.spec, "spec", "examples/base/ingot.yaml", "spec whose packages go into the image")
+	flag.StringVar(&cfg.suite, "suite", "bookworm", "Debian suite of the ordinary image (mmdebstrap --variant=minbase), as named in the host's apt sources")
 	flag.IntVar(&cfg.runs, "runs", 5, "timed runs per tool")
 	flag.Parse()
 	if err := run(context.Background(), cfg, os.Stdout); err != nil {
@@ -75,23 +78,69 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	env := append(os.Environ(), "SYFT_CHECK_FOR_APP_UPDATE=false", "OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY="+s.osvDir)
+	targets := []target{
+		{
+			title:    fmt.Sprintf("%s (%s plus a Go program linking golang.org/x/text v0.3.7)", s.ref, cfg.spec),
+			ingotRef: s.ref, syftRef: "oci-dir:" + s.layout, archive: s.archive, app: s.app,
+		},
+		{
+			title:    fmt.Sprintf("docker-archive:%s (mmdebstrap --variant=minbase %s, one layer, %d MB)", s.debian, cfg.suite, size(s.debian)>>20),
+			ingotRef: "docker-archive:" + s.debian, syftRef: "docker-archive:" + s.debian, archive: s.debian,
+		},
+	}
+	for i, tg := range targets {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		if err := compare(ctx, cfg, t, s, env, tg, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// target is one image the tools are compared on.
+type target struct {
+	title             string
+	ingotRef, syftRef string
+	// archive is the image as a docker archive, for osv-scanner; app a Go program for govulncheck
+	// ("" for none).
+	archive, app string
+}
+
+func size(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// compare times every tool on one image and reports.
+func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []string, tg target, out io.Writer) error {
 	ingot := func(args ...string) []string { return append([]string{s.ingot, "--data-dir", s.data, "-q"}, args...) }
 
-	// ingot keeps inventories by image digest; "cold" runs empty that cache first, as on a first scan.
-	coldCache := func() error { return os.RemoveAll(store.Store{Root: s.data}.Inventories().Dir) }
+	// ingot keeps inventories by image digest, and what it found in each layer by diff ID; "cold"
+	// runs empty both caches first, as on a first scan.
+	coldCache := func() error {
+		st := store.Store{Root: s.data}
+		return errors.Join(os.RemoveAll(st.Inventories().Dir), os.RemoveAll(st.LayerAnalyses().Dir))
+	}
 	type job struct {
 		name   string
 		argv   []string
 		before func() error
 	}
 	jobs := []job{
-		{"ingot sbom", ingot("sbom", s.ref, "-o", "spdx-json"), coldCache},
-		{"ingot sbom cached", ingot("sbom", s.ref, "-o", "spdx-json"), nil},
-		{"syft", []string{t.syft, "scan", "oci-dir:" + s.layout, "-o", "spdx-json", "-q"}, nil},
-		{"ingot scan", ingot("scan", s.ref, "-o", "json"), coldCache},
-		{"ingot scan cached", ingot("scan", s.ref, "-o", "json"), nil},
-		{"osv-scanner", []string{t.osvScanner, "scan", "image", "--archive", "--offline", "--format", "json", s.archive}, nil},
-		{"govulncheck", []string{t.govulncheck, "-mode", "binary", "-db", "file://" + s.govulnDB, "-json", s.app}, nil},
+		{"ingot sbom", ingot("sbom", tg.ingotRef, "-o", "spdx-json"), coldCache},
+		{"ingot sbom cached", ingot("sbom", tg.ingotRef, "-o", "spdx-json"), nil},
+		{"syft", []string{t.syft, "scan", tg.syftRef, "-o", "spdx-json", "-q"}, nil},
+		{"ingot scan", ingot("scan", tg.ingotRef, "-o", "json"), coldCache},
+		{"ingot scan cached", ingot("scan", tg.ingotRef, "-o", "json"), nil},
+		{"osv-scanner", []string{t.osvScanner, "scan", "image", "--archive", "--offline", "--format", "json", tg.archive}, nil},
+	}
+	if tg.app != "" {
+		jobs = append(jobs, job{"govulncheck", []string{t.govulncheck, "-mode", "binary", "-db", "file://" + s.govulnDB, "-json", tg.app}, nil})
 	}
 	times := map[string]time.Duration{}
 	outputs := map[string][]byte{}
@@ -135,26 +184,31 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if found["osv-scanner"], err = osvScannerIDs(outputs["osv-scanner"]); err != nil {
 		return err
 	}
-	if found["govulncheck"], err = govulncheckIDs(outputs["govulncheck"]); err != nil {
-		return err
+	peers := []string{"osv-scanner"}
+	if tg.app != "" {
+		if found["govulncheck"], err = govulncheckIDs(outputs["govulncheck"]); err != nil {
+			return err
+		}
+		peers = append(peers, "govulncheck")
 	}
 
-	fmt.Fprintf(out, "image: %s (%s plus a Go program linking golang.org/x/text v0.3.7); median of %d runs\n\n", s.ref, cfg.spec, cfg.runs)
+	fmt.Fprintf(out, "image: %s; median of %d runs\n\n", tg.title, cfg.runs)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "tool\tmedian ms\tresult\t")
 	fmt.Fprintf(tw, "ingot sbom\t%.1f\t%d packages\t\n", ms(times["ingot sbom"]), len(ingotPkgs))
 	fmt.Fprintf(tw, "ingot sbom cached\t%.1f\t\t\n", ms(times["ingot sbom cached"]))
 	fmt.Fprintf(tw, "syft\t%.1f\t%d packages\t\n", ms(times["syft"]), len(syftPkgs))
-	for _, n := range []string{"ingot scan", "ingot scan cached", "osv-scanner", "govulncheck"} {
+	for _, n := range append([]string{"ingot scan", "ingot scan cached"}, peers...) {
 		fmt.Fprintf(tw, "%s\t%.1f\t%d Go advisories\t\n", n, ms(times[n]), len(found[n]))
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "\nratio syft / ingot sbom:        %.1fx cold, %.1fx cached\n", ratio(times["syft"], times["ingot sbom"]), ratio(times["syft"], times["ingot sbom cached"]))
-	fmt.Fprintf(out, "ratio osv-scanner / ingot scan: %.1fx cold, %.1fx cached\n", ratio(times["osv-scanner"], times["ingot scan"]), ratio(times["osv-scanner"], times["ingot scan cached"]))
-	fmt.Fprintf(out, "ratio govulncheck / ingot scan: %.1fx cold, %.1fx cached\n", ratio(times["govulncheck"], times["ingot scan"]), ratio(times["govulncheck"], times["ingot scan cached"]))
+	for _, peer := range peers {
+		fmt.Fprintf(out, "ratio %s / ingot scan: %.1fx cold, %.1fx cached\n", peer, ratio(times[peer], times["ingot scan"]), ratio(times[peer], times["ingot scan cached"]))
+	}
 	fmt.Fprintf(out, "\npackages syft lists that ingot does not: %v\n", minus(syftPkgs, ingotPkgs))
 	fmt.Fprintf(out, "packages ingot lists that syft does not: %v\n", minus(ingotPkgs, syftPkgs))
-	for _, peer := range []string{"osv-scanner", "govulncheck"} {
+	for _, peer := range peers {
 		fmt.Fprintf(out, "Go advisories %s reports that ingot does not: %v\n", peer, minus(found[peer], found["ingot scan"]))
 		fmt.Fprintf(out, "Go advisories ingot reports that %s does not: %v\n", peer, minus(found["ingot scan"], found[peer]))
 	}
@@ -164,6 +218,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 // setupResult is what the timed runs read.
 type setupResult struct {
 	ingot, data, ref, layout, archive, app, osvDir, govulnDB string
+	// debian is the ordinary Debian image, as a docker archive.
+	debian string
 }
 
 func setup(ctx context.Context, cfg config) (*setupResult, error) {
@@ -216,6 +272,9 @@ func setup(ctx context.Context, cfg config) (*setupResult, error) {
 	// The image's Debian packages make osv-scanner ask for a Debian database; without one it gives up
 	// on every ecosystem and prints "No issues found". An empty one keeps the data the same for all.
 	if err := writeEmptyZip(filepath.Join(s.osvDir, "osv-scalibr", "Debian", "all.zip")); err != nil {
+		return nil, err
+	}
+	if s.debian, err = debianImage(ctx, cfg.work, cfg.suite); err != nil {
 		return nil, err
 	}
 	// govulncheck's file database: a flat folder of <ID>.json.

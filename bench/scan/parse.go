@@ -11,14 +11,16 @@ import (
 )
 
 // spdxPackages lists "name@version" of an SPDX JSON document's packages that have a purl (the
-// image itself and files are left out).
+// image itself, whose purl is pkg:oci and whose name each tool spells its own way, and files are
+// left out).
 func spdxPackages(doc []byte) ([]string, error) {
 	var d struct {
 		Packages []struct {
 			Name         string `json:"name"`
 			VersionInfo  string `json:"versionInfo"`
 			ExternalRefs []struct {
-				ReferenceType string `json:"referenceType"`
+				ReferenceType    string `json:"referenceType"`
+				ReferenceLocator string `json:"referenceLocator"`
 			} `json:"externalRefs"`
 		} `json:"packages"`
 	}
@@ -28,7 +30,7 @@ func spdxPackages(doc []byte) ([]string, error) {
 	var out []string
 	for _, p := range d.Packages {
 		for _, r := range p.ExternalRefs {
-			if r.ReferenceType == "purl" {
+			if r.ReferenceType == "purl" && !strings.HasPrefix(r.ReferenceLocator, "pkg:oci/") {
 				out = append(out, p.Name+"@"+p.VersionInfo)
 				break
 			}

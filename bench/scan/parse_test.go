@@ -6,7 +6,7 @@ import (
 )
 
 func TestParsers(t *testing.T) {
-	spdx := `{"packages":[{"name":"img","versionInfo":"1"},{"name":"libc6","versionInfo":"2.36","externalRefs":[{"referenceType":"purl"}]},{"name":"libc6","versionInfo":"2.36","externalRefs":[{"referenceType":"purl"}]}]}`
+	spdx := `{"packages":[{"name":"img","versionInfo":"1"},{"name":"x.tar","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/x@sha256:1"}]},{"name":"libc6","versionInfo":"2.36","externalRefs":[{"referenceType":"purl"}]},{"name":"libc6","versionInfo":"2.36","externalRefs":[{"referenceType":"purl"}]}]}`
 	if got, err := spdxPackages([]byte(spdx)); err != nil || !slices.Equal(got, []string{"libc6@2.36"}) {
 		t.Errorf("spdxPackages = %v, %v", got, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/report"
 	"github.com/ingot-build/ingot/pkg/secrets"
+	"github.com/ingot-build/ingot/pkg/stages"
 )
 
 type lintFlags struct {
@@ -63,11 +64,16 @@ Rules:
 				return err
 			}
 			reports, err := eachImage(ctx, set, func(ctx context.Context, img *imageref.Image) (evidence.Report, error) {
-				findings, err := harden.Lint(ctx, img, opt)
+				// One walk of the layers for the rules and the secrets stage their secrets rule needs.
+				so := stages.Options{Lint: &opt, Limits: opt.Limits}
+				if secretsRuleIn(opt.Profile) {
+					so.Secrets = &secrets.Options{Limits: opt.Limits}
+				}
+				res, err := stages.Run(ctx, img, so)
 				if err != nil {
 					return evidence.Report{}, fmt.Errorf("linting %s: %w", args[0], err)
 				}
-				return evidence.Report{Image: subject(img), Tool: "ingot lint", Findings: findings}, nil
+				return evidence.Report{Image: subject(img), Tool: "ingot lint", Findings: res.Lint}, nil
 			})
 			if err != nil {
 				return err
@@ -107,6 +113,20 @@ func (f *lintFlags) options() (harden.Options, *evidence.Severity, error) {
 // accepted by waiving that rule.
 func lintSecrets(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
 	return secrets.Scan(ctx, img, secrets.Options{})
+}
+
+// secretsRuleIn reports whether the profile has the secrets rule.
+func secretsRuleIn(p harden.Profile) bool {
+	profile, err := harden.ParseProfile(string(p))
+	if err != nil {
+		return false
+	}
+	for _, r := range harden.Rules() {
+		if r.ID == harden.RuleSecrets && r.In(profile) {
+			return true
+		}
+	}
+	return false
 }
 
 // lintRuleTable lists the rules for the help text.

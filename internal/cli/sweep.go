@@ -47,5 +47,8 @@ func (g *globalFlags) writeEnv(cmd *cobra.Command) (Env, error) {
 func (g *globalFlags) inventories(cmd *cobra.Command, env Env) sbom.Cache {
 	c := env.Store().Inventories()
 	c.BeforeWrite = func() { g.sweep(cmd, env) }
+	layers := env.Store().LayerAnalyses()
+	layers.BeforeWrite = c.BeforeWrite
+	c.Layers = layers
 	return c
 }

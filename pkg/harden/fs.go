@@ -7,20 +7,10 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime"
 	"sort"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/ingot-build/ingot/pkg/imageref"
-)
-
-// Whiteout names, as the OCI image spec defines them.
-const (
-	whiteoutPrefix = ".wh."
-	opaqueMarker   = ".wh..wh..opq"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // maxKept is the largest account file whose content is kept; real ones are a few kilobytes.
@@ -69,28 +59,15 @@ func keepContent(p string, size int64) bool {
 	return false
 }
 
-// entry is one record of a layer's tar stream, after whiteouts are recognised.
+// entry is one record of a layer's tar stream and, for an account file, its content.
 type entry struct {
-	path string
-	node node
-	// whiteout hides path in lower layers; opaque hides everything below the directory path.
-	whiteout, opaque bool
-	data             []byte
+	hdr  *tar.Header
+	data []byte
 }
 
-// cleanPath turns a tar name ("./usr/bin/", "/etc/passwd") into a relative path without dots; the
-// root is "".
-func cleanPath(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+name), "/")
-}
-
-// readLayer lists the entries of one layer's tar stream.
-func readLayer(ctx context.Context, tr *tar.Reader, layer int) ([]entry, error) {
+// readLayer lists the entries of one layer's tar stream, for merge.
+func readLayer(ctx context.Context, tr *tar.Reader, _ int) ([]entry, error) {
 	var out []entry
-	// regular records the regular files seen so far, so that a hardlink takes its target's mode and data.
-	regular := map[string]int{}
-	// seen indexes the entries (not whiteouts) by path.
-	seen := map[string]int{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -102,148 +79,45 @@ func readLayer(ctx context.Context, tr *tar.Reader, layer int) ([]entry, error) 
 		if err != nil {
 			return nil, err
 		}
-		p := cleanPath(h.Name)
-		if p == "" {
-			continue
-		}
-		dir, base := path.Split(p)
-		dir = strings.TrimSuffix(dir, "/")
-		switch {
-		case base == opaqueMarker:
-			out = append(out, entry{path: dir, opaque: true})
-			continue
-		case strings.HasPrefix(base, whiteoutPrefix):
-			out = append(out, entry{path: path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)), whiteout: true})
-			continue
-		}
-		e := entry{path: p, node: node{typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, layer: layer}}
-		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still write TypeRegA
-			e.node.typ = tar.TypeReg
-			if keepContent(p, h.Size) {
-				data, err := io.ReadAll(io.LimitReader(tr, maxKept))
-				if err != nil {
-					return nil, fmt.Errorf("reading %s: %w", p, err)
-				}
-				e.data = data
+		e := entry{hdr: h}
+		if p := cleanPath(h.Name); h.Typeflag == tar.TypeReg && keepContent(p, h.Size) {
+			if e.data, err = io.ReadAll(io.LimitReader(tr, maxKept)); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", p, err)
 			}
-		case tar.TypeLink:
-			// A hardlink is the same inode as its target, an earlier regular file of this layer.
-			e.node.typ = tar.TypeReg
-			if i, ok := regular[cleanPath(h.Linkname)]; ok {
-				e.node.mode, e.node.uid = out[i].node.mode, out[i].node.uid
-				e.data = out[i].data
-			}
-		case tar.TypeSymlink:
-			e.node.link = h.Linkname
 		}
-		// A path written twice in one layer is what the second write left.
-		i, ok := seen[p]
-		if ok {
-			out[i] = e
-		} else {
-			i = len(out)
-			seen[p] = i
-			out = append(out, e)
-		}
-		if e.node.typ == tar.TypeReg {
-			regular[p] = i
-		} else {
-			delete(regular, p)
-		}
+		out = append(out, e)
 	}
 }
 
-// readFS reads every layer of img once, in parallel, and flattens them.
-func readFS(ctx context.Context, img v1.Image, cfg *v1.ConfigFile, lim imageref.Limits) (*imageFS, error) {
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("listing layers: %w", err)
+// merge flattens the entries of each layer, lowest first, through the layer walker's merging.
+func (f *imageFS) merge(ls [][]entry) {
+	fs := layers.NewFS()
+	for i, es := range ls {
+		for j, e := range es {
+			fs.Apply(i, j, e.hdr, e.data)
+		}
 	}
-	diffIDs, err := imageref.DiffIDs(cfg, layers)
-	if err != nil {
-		return nil, err
-	}
-	lr := imageref.NewLayerReader(lim)
-	f := &imageFS{diffIDs: make([]string, len(layers))}
-	entries := make([][]entry, len(layers))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, l := range layers {
-		f.diffIDs[i] = diffIDs[i].String()
-		g.Go(func() error {
-			err := lr.Read(gctx, l, func(tr *tar.Reader) (err error) {
-				entries[i], err = readLayer(gctx, tr, i)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("reading layer %d (%s): %w", i, diffIDs[i], err)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	f.merge(entries)
-	return f, nil
+	f.from(fs)
 }
 
-// merge flattens per-layer entries, topmost layer first: an entry is visible unless an upper layer
-// already has its path, whites it or a parent out, made a parent opaque, or put a non-directory at a
-// parent. Whiteouts of a layer only hide lower layers, so they are applied after its entries.
-func (f *imageFS) merge(layers [][]entry) {
-	f.nodes = map[string]*node{}
+// from takes the merged file system the walker built: every node's metadata, and the account
+// files' contents.
+func (f *imageFS) from(fs *layers.FS) {
+	f.nodes = make(map[string]*node, fs.Len())
 	f.content = map[string][]byte{}
-	hidden := map[string]bool{} // whited-out paths
-	opaque := map[string]bool{} // directories whose lower contents are hidden
-	visible := func(p string) bool {
-		if _, ok := f.nodes[p]; ok || hidden[p] {
-			return false
+	f.paths = make([]string, 0, fs.Len())
+	fs.Walk(func(p string, n *layers.Node) {
+		if n.Implicit && hollow(fs, p) {
+			// A directory no layer listed, made for files a later layer deleted: the rules judge
+			// what the layers wrote, and an empty directory implied by nothing left is not that.
+			return
 		}
-		for d := parent(p); d != ""; d = parent(d) {
-			if hidden[d] || opaque[d] {
-				return false
-			}
-			if n, ok := f.nodes[d]; ok && !n.isDir() {
-				return false
-			}
-		}
-		return true
-	}
-	for i := len(layers) - 1; i >= 0; i-- {
-		for _, e := range layers[i] {
-			if e.whiteout || e.opaque || !visible(e.path) {
-				continue
-			}
-			n := e.node
-			f.nodes[e.path] = &n
-			if e.data != nil {
-				f.content[e.path] = e.data
-			}
-		}
-		for _, e := range layers[i] {
-			switch {
-			case e.whiteout:
-				hidden[e.path] = true
-			case e.opaque:
-				opaque[e.path] = true
-			}
-		}
-	}
-	// Layers need not list every parent directory; the runtime creates missing ones.
-	for p, n := range f.nodes {
-		for d := parent(p); d != ""; d = parent(d) {
-			if _, ok := f.nodes[d]; ok {
-				break
-			}
-			f.nodes[d] = &node{typ: tar.TypeDir, mode: 0o755, layer: n.layer}
-		}
-	}
-	f.paths = make([]string, 0, len(f.nodes))
-	for p := range f.nodes {
+		f.nodes[p] = &node{typ: n.Type, mode: n.Mode, uid: n.UID, link: n.Linkname, layer: n.Layer}
 		f.paths = append(f.paths, p)
-	}
+		if n.Data != nil && n.Type == tar.TypeReg {
+			f.content[p] = n.Data
+		}
+	})
 	sort.Strings(f.paths)
 }
 
@@ -324,4 +198,21 @@ func (f *imageFS) layer(n *node) string {
 		return ""
 	}
 	return f.diffIDs[n.layer]
+}
+
+// hollow reports whether the directory at p holds nothing but implicit, empty directories.
+func hollow(fs *layers.FS, p string) bool {
+	for _, c := range fs.Children(p) {
+		cp := p + "/" + c
+		if n := fs.Lookup(cp); !n.Implicit || !hollow(fs, cp) {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanPath turns a tar name ("./usr/bin/", "/etc/passwd") into a relative path without dots; the
+// root is "".
+func cleanPath(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }

@@ -1,7 +1,9 @@
 package harden
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Sentinel errors, wrapped with what they are about.
@@ -96,57 +99,128 @@ func waivers(ws []Waiver) (map[string]string, error) {
 // Lint evaluates every rule of the profile and returns one finding per rule, in rule order: Kind rule,
 // Status failed, passed, waived or skipped, the profile's severity, the CIS mapping, the offending
 // files as Locations, the rule's title, and a Description with the remediation. Detail["found"]
-// summarises a failure. Each layer is read once, in parallel, and only the account files' contents are
-// kept; the secrets stage, when given, runs alongside.
+// summarises a failure. Each layer is read once, through the layer walker, and only the account
+// files' contents are kept; the secrets stage, when given, runs alongside. Visitor runs the same
+// reading as one visitor of a walk shared with other stages.
 func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	profile, _ := ParseProfile(string(opt.Profile))
-	waived, _ := waivers(opt.Waivers)
-	var rules []Rule
-	for _, r := range Rules() {
-		if r.In(profile) {
-			rules = append(rules, r)
-		}
-	}
-	cfg, err := img.ConfigFile()
+	li, err := layers.Open(img)
 	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
+		return nil, err
 	}
-	manifest, err := img.Manifest()
+	v, err := NewVisitor(img, li, opt)
 	if err != nil {
-		return nil, fmt.Errorf("reading image manifest: %w", err)
+		return nil, err
 	}
-	t := &target{config: cfg, manifest: manifest}
 	var secrets []evidence.Finding
-	runSecrets := opt.Secrets != nil && ruleIn(rules, RuleSecrets)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		fs, err := readFS(gctx, img, cfg, opt.Limits)
-		if err != nil {
+		if err := layers.Walk(gctx, li, layers.Options{Limits: opt.Limits}, v); err != nil {
 			return fmt.Errorf("reading image file system: %w", err)
 		}
-		t.fs = fs
-		t.scanPaths()
 		return nil
 	})
-	if runSecrets {
-		g.Go(func() error {
-			fs, err := opt.Secrets(gctx, img)
-			if err != nil {
-				return fmt.Errorf("secrets stage: %w", err)
-			}
-			secrets = fs
-			return nil
+	if v.runSecrets {
+		g.Go(func() (err error) {
+			secrets, err = v.secrets(gctx, img)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return v.evaluate(secrets)
+}
 
-	out := make([]evidence.Finding, 0, len(rules))
-	for _, r := range rules {
+// Visitor is a Lint as a visitor of a layer walk (see pkg/layers): after the walk, Findings returns
+// what Lint would have.
+type Visitor struct {
+	img        v1.Image
+	opt        Options
+	profile    Profile
+	waived     map[string]string
+	rules      []Rule
+	runSecrets bool
+	t          *target
+	done       bool
+}
+
+// NewVisitor prepares a Lint of img, whose layers li names.
+func NewVisitor(img v1.Image, li *layers.Image, opt Options) (*Visitor, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	v := &Visitor{img: img, opt: opt}
+	v.profile, _ = ParseProfile(string(opt.Profile))
+	v.waived, _ = waivers(opt.Waivers)
+	for _, r := range Rules() {
+		if r.In(v.profile) {
+			v.rules = append(v.rules, r)
+		}
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading image manifest: %w", err)
+	}
+	v.t = &target{config: li.Config, manifest: manifest}
+	v.t.fs = &imageFS{diffIDs: make([]string, len(li.DiffIDs))}
+	for i, d := range li.DiffIDs {
+		v.t.fs.diffIDs[i] = d.String()
+	}
+	v.runSecrets = opt.Secrets != nil && ruleIn(v.rules, RuleSecrets)
+	return v, nil
+}
+
+// Want keeps the account files' contents; everything's metadata comes from the merged view.
+func (v *Visitor) Want(e *layers.Entry) layers.Interest {
+	if e.Whiteout || e.Opaque || e.Header.Typeflag != tar.TypeReg || !keepContent(e.Path, e.Header.Size) {
+		return layers.Interest{}
+	}
+	return layers.Interest{Visit: true, Read: true, Max: maxKept, Keep: true}
+}
+
+// Visit does nothing: the walker keeps what Want asked for.
+func (v *Visitor) Visit(context.Context, *layers.Entry) error { return nil }
+
+// Done takes the merged file system.
+func (v *Visitor) Done(_ context.Context, fs *layers.FS) error {
+	v.t.fs.from(fs)
+	v.t.scanPaths()
+	v.done = true
+	return nil
+}
+
+// Findings evaluates the rules once the walk is done, running the secrets stage (Options.Secrets)
+// for the secrets rule.
+func (v *Visitor) Findings(ctx context.Context) ([]evidence.Finding, error) {
+	if !v.done {
+		return nil, errors.New("harden: the walk did not finish")
+	}
+	var secrets []evidence.Finding
+	if v.runSecrets {
+		var err error
+		if secrets, err = v.secrets(ctx, v.img); err != nil {
+			return nil, err
+		}
+	}
+	return v.evaluate(secrets)
+}
+
+func (v *Visitor) secrets(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
+	fs, err := v.opt.Secrets(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("secrets stage: %w", err)
+	}
+	return fs, nil
+}
+
+// evaluate runs every rule of the profile.
+func (v *Visitor) evaluate(secrets []evidence.Finding) ([]evidence.Finding, error) {
+	t := v.t
+	out := make([]evidence.Finding, 0, len(v.rules))
+	for _, r := range v.rules {
 		var res result
 		switch r.ID {
 		case RuleRootUser:
@@ -170,7 +244,7 @@ func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 		case RuleBaseDigest:
 			res = checkBaseDigest(t)
 		case RuleSecrets:
-			if !runSecrets {
+			if !v.runSecrets {
 				res = skipped("the secrets stage was not run")
 			} else {
 				res = checkSecrets(secrets)
@@ -178,7 +252,7 @@ func Lint(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 		default:
 			return nil, fmt.Errorf("harden: rule %s has no check", r.ID)
 		}
-		out = append(out, finding(r, profile, res, waived))
+		out = append(out, finding(r, v.profile, res, v.waived))
 	}
 	return out, nil
 }

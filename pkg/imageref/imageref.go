@@ -222,10 +222,13 @@ func indexSet(ref, kind string, ii v1.ImageIndex, imgs []*Image) *Set {
 	return &Set{Ref: ref, Kind: kind, Index: ii, Images: imgs}
 }
 
-func openArchive(path, ref string) (*Set, error) {
+func openArchive(path, ref string, compressed bool) (*Set, error) {
 	img, err := tarball.ImageFromPath(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("opening docker archive %s: %w", path, err)
+	}
+	if compressed {
+		img = archiveImage{img}
 	}
 	return single(&Image{Image: img, Ref: ref, Kind: "docker-archive"}), nil
 }

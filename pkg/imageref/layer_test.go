@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log"
@@ -21,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ingot-build/ingot/pkg/fault"
@@ -81,8 +85,10 @@ func readTar(t *testing.T, lr *LayerReader, l v1.Layer) ([]byte, error) {
 	return out.Bytes(), err
 }
 
-// TestStoredLayers: layers read from a layout or a registry take the fast path (Stored), others do
-// not, and every path gives the tar stream go-containerregistry gives.
+// TestStoredLayers: layers read from a layout, a registry or a docker archive that stores them
+// compressed (as ingot and crane write them) take the fast path (Stored); those of an archive that
+// stores them uncompressed (as docker save does) do not, nor do layers built in memory; and every
+// path gives the tar stream go-containerregistry gives.
 func TestStoredLayers(t *testing.T) {
 	ctx := context.Background()
 	img := threeLayers(t)
@@ -99,15 +105,26 @@ func TestStoredLayers(t *testing.T) {
 	if err := publish.WriteTarball(archive, "x:1", publish.Artifact{Image: img}); err != nil {
 		t.Fatal(err)
 	}
+	rl, err := random.Layer(4096, types.DockerUncompressedLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := static.NewLayer(readAll(t, rl.Uncompressed), types.DockerUncompressedLayer)
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	if err := tarball.WriteToFile(saved, must(name.NewTag("x:1")), must(mutate.AppendLayers(empty.Image, plain))); err != nil {
+		t.Fatal(err)
+	}
 	mem, _ := img.Layers()
 	for _, tc := range []struct {
 		ref    string
 		stored bool
+		mem    []v1.Layer
 	}{
-		{"x:1", true},
-		{"oci:" + store.Dir("x") + ":1", true},
-		{ref, true},
-		{"docker-archive:" + archive, false},
+		{"x:1", true, mem},
+		{"oci:" + store.Dir("x") + ":1", true, mem},
+		{ref, true, mem},
+		{"docker-archive:" + archive, true, mem},
+		{"docker-archive:" + saved, false, []v1.Layer{plain}},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			opened, err := Open(ctx, tc.ref, Options{Layouts: store})
@@ -123,7 +140,7 @@ func TestStoredLayers(t *testing.T) {
 				if got := ok && s.StoredCompressed(); got != tc.stored {
 					t.Errorf("layer %d (%T): stored = %v, want %v", i, l, got, tc.stored)
 				}
-				want := readAll(t, mem[i].Uncompressed)
+				want := readAll(t, tc.mem[i].Uncompressed)
 				got, err := readTar(t, NewLayerReader(Limits{}), l)
 				if err != nil {
 					t.Fatal(err)
@@ -315,4 +332,26 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestArchiveLayerChecked: a docker archive's compressed layer is checked against its digest as it
+// is read: content that does not hash to it fails at the end with publish.ErrIntegrity.
+func TestArchiveLayerChecked(t *testing.T) {
+	data := []byte("not what the digest names")
+	c := &checked{rc: io.NopCloser(bytes.NewReader(data)), want: must(v1.NewHash("sha256:" + strings.Repeat("0", 64))), h: sha256.New()}
+	if _, err := io.ReadAll(c); !errors.Is(err, publish.ErrIntegrity) {
+		t.Fatalf("reading content that does not match: %v", err)
+	}
+	sum := sha256.Sum256(data)
+	c = &checked{rc: io.NopCloser(bytes.NewReader(data)), want: must(v1.NewHash("sha256:" + hex.EncodeToString(sum[:]))), h: sha256.New()}
+	if got, err := io.ReadAll(c); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("reading content that matches: %q, %v", got, err)
+	}
 }

@@ -186,10 +186,11 @@ func checkBlobs(dir string, img *Image) error {
 
 // openDockerArchive opens a docker save archive after checking that it is one, whole.
 func openDockerArchive(p, ref string) (*Set, error) {
-	if err := checkArchive(p, ref); err != nil {
+	compressed, err := checkArchive(p, ref)
+	if err != nil {
 		return nil, err
 	}
-	s, err := openArchive(p, ref)
+	s, err := openArchive(p, ref, compressed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
@@ -209,29 +210,30 @@ var archiveMagics = []struct {
 
 // checkArchive checks that p is an uncompressed tar, whole (every entry's data is there: tar.Reader
 // seeks over them and notices a short file), holding a manifest.json that names files the archive
-// holds. It reads the headers and manifest.json only.
-func checkArchive(p, ref string) error {
+// holds, and says whether its layers are stored compressed. It reads the headers, manifest.json and
+// the first bytes of the first layer only.
+func checkArchive(p, ref string) (compressed bool, err error) {
 	fi, err := statInput(p, ref)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%w: %s is a directory, not a docker archive (an OCI layout is named oci:DIR)", ErrArchive, p)
+		return false, fmt.Errorf("%w: %s is a directory, not a docker archive (an OCI layout is named oci:DIR)", ErrArchive, p)
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
 	defer f.Close()
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
 	for _, c := range archiveMagics {
 		if bytes.HasPrefix(head[:n], c.magic) {
-			return fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
+			return false, fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
 	var manifest []byte
 	oci := false
@@ -255,22 +257,22 @@ func checkArchive(p, ref string) error {
 	})
 	switch {
 	case err != nil && entries == 0:
-		return fmt.Errorf("%w: %s is not a tar archive (a docker archive is what docker save writes): %w", ErrArchive, p, err)
+		return false, fmt.Errorf("%w: %s is not a tar archive (a docker archive is what docker save writes): %w", ErrArchive, p, err)
 	case err != nil:
-		return fmt.Errorf("%w: %s is truncated or damaged after %d entries: %w", ErrArchive, p, entries, err)
+		return false, fmt.Errorf("%w: %s is truncated or damaged after %d entries: %w", ErrArchive, p, entries, err)
 	case entries == 0:
-		return fmt.Errorf("%w: %s is an empty tar archive", ErrArchive, p)
+		return false, fmt.Errorf("%w: %s is an empty tar archive", ErrArchive, p)
 	case manifest == nil && oci:
-		return fmt.Errorf("%w: %s is an OCI layout in a tar, not a docker archive: extract it and name the directory (oci:DIR)", ErrArchive, p)
+		return false, fmt.Errorf("%w: %s is an OCI layout in a tar, not a docker archive: extract it and name the directory (oci:DIR)", ErrArchive, p)
 	case manifest == nil:
-		return fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
+		return false, fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
 	}
 	var m []struct {
 		Config string
 		Layers []string
 	}
 	if err := json.Unmarshal(manifest, &m); err != nil {
-		return fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
+		return false, fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
 	}
 	want := map[string]bool{}
 	for _, d := range m {
@@ -279,19 +281,30 @@ func checkArchive(p, ref string) error {
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
-	if err := walkTar(f, func(h *tar.Header, _ io.Reader) error {
-		delete(want, path.Clean(h.Name))
+	first := ""
+	if len(m) > 0 && len(m[0].Layers) > 0 {
+		first = path.Clean(m[0].Layers[0])
+	}
+	if err := walkTar(f, func(h *tar.Header, r io.Reader) error {
+		n := path.Clean(h.Name)
+		delete(want, n)
+		if n == first {
+			// go-containerregistry reads every layer as compressed or none, as the first is.
+			head := make([]byte, 4)
+			k, _ := io.ReadFull(r, head)
+			compressed = bytes.HasPrefix(head[:k], []byte{0x1f, 0x8b}) || bytes.HasPrefix(head[:k], []byte{0x28, 0xb5, 0x2f, 0xfd})
+		}
 		return nil
 	}); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrArchive, p, err)
+		return false, fmt.Errorf("%w: %s: %w", ErrArchive, p, err)
 	}
 	if len(want) > 0 {
 		missing := slices.Sorted(maps.Keys(want))
-		return fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
+		return false, fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
 	}
-	return nil
+	return compressed, nil
 }
 
 // walkTar calls fn for each entry of the tar in f. Entries fn does not read are skipped by seeking,

@@ -9,13 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Errors of reading an image's layers.
@@ -71,119 +70,41 @@ func newTree(root *os.Root) *tree {
 	return &tree{top: &node{mode: fs.ModeDir | 0o755, layer: -1, children: map[string]*node{}}, root: root}
 }
 
-// readLayers applies every layer of img to a new tree (and to root, when set).
+// readLayers applies every layer of img to a new tree (and to root, when set), through the layer
+// walker.
 func readLayers(ctx context.Context, lr *imageref.LayerReader, img v1.Image, root *os.Root) (*tree, error) {
-	layers, err := img.Layers()
+	li, err := layers.Open(img)
 	if err != nil {
 		return nil, fmt.Errorf("reading layers: %w", err)
 	}
-	t := newTree(root)
-	if root != nil {
-		for i, l := range layers {
-			if err := t.applyLayer(ctx, lr, i, l); err != nil {
-				return nil, err
-			}
-		}
-		return t, nil
+	v := &treeVisitor{t: newTree(root)}
+	if err := layers.Walk(ctx, li, layers.Options{Reader: lr, Sequential: root != nil}, v); err != nil {
+		return nil, err
 	}
-	return t, t.applyHeaders(ctx, lr, layers)
+	return v.t, nil
 }
 
-// applyLayer applies layer i with its contents, which root needs.
-func (t *tree) applyLayer(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer) error {
-	t.written = map[*node]bool{}
-	err := lr.Read(ctx, l, func(tr *tar.Reader) error { return t.applyTar(ctx, i, tr) })
-	if err != nil {
-		return fmt.Errorf("layer %d: %w", i, err)
+// treeVisitor applies every entry of the walk to a tree, streaming contents to its root if it has one.
+type treeVisitor struct {
+	t     *tree
+	layer int
+}
+
+func (v *treeVisitor) Want(*layers.Entry) layers.Interest {
+	return layers.Interest{Visit: true, Stream: v.t.root != nil}
+}
+
+func (v *treeVisitor) Visit(_ context.Context, e *layers.Entry) error {
+	if e.Index == 0 || v.t.written == nil || e.Layer != v.layer {
+		v.t.written, v.layer = map[*node]bool{}, e.Layer
+	}
+	if err := v.t.apply(e.Layer, e.Index, e.Header, e.Reader); err != nil {
+		return fmt.Errorf("layer %d: %s: %w", e.Layer, e.Header.Name, err)
 	}
 	return nil
 }
 
-// applyTar applies the entries of layer i's tar stream.
-func (t *tree) applyTar(ctx context.Context, i int, tr *tar.Reader) error {
-	for entry := 0; ; entry++ {
-		if entry%1024 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := t.apply(i, entry, hdr, tr); err != nil {
-			return fmt.Errorf("%s: %w", hdr.Name, err)
-		}
-	}
-}
-
-// headerAhead is how many headers a layer may read ahead of the one being applied.
-const headerAhead = 4096
-
-// applyHeaders applies the layers' headers only (no rootfs to write): every layer is decompressed at
-// once, each a bounded distance ahead, and applied in order.
-func (t *tree) applyHeaders(ctx context.Context, lr *imageref.LayerReader, layers []v1.Layer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
-	chans := make([]chan *tar.Header, len(layers))
-	for i := range chans {
-		chans[i] = make(chan *tar.Header, headerAhead)
-	}
-	g.Go(func() error {
-		for i, l := range layers {
-			g.Go(func() error {
-				defer close(chans[i])
-				return layerHeaders(gctx, lr, i, l, chans[i])
-			})
-		}
-		return nil
-	})
-	var applyErr error
-	for i, ch := range chans {
-		t.written = map[*node]bool{}
-		entry := 0
-		for hdr := range ch {
-			if applyErr == nil {
-				if applyErr = t.apply(i, entry, hdr, nil); applyErr != nil {
-					applyErr = fmt.Errorf("layer %d: %s: %w", i, hdr.Name, applyErr)
-					cancel()
-				}
-			}
-			entry++
-		}
-	}
-	if err := g.Wait(); err != nil && applyErr == nil {
-		return err
-	}
-	return applyErr
-}
-
-// layerHeaders sends layer i's tar headers to out.
-func layerHeaders(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, out chan<- *tar.Header) error {
-	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
-		for {
-			hdr, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			select {
-			case out <- hdr:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("reading layer %d: %w", i, err)
-	}
-	return nil
-}
+func (v *treeVisitor) Done(context.Context, *layers.FS) error { return nil }
 
 // split cleans an image path into its elements, refusing "..": a layer entry never needs it.
 func split(name string) ([]string, error) {
@@ -440,3 +361,6 @@ func (t *tree) stat(p string, followLast bool) (string, *node, error) {
 	elems := strings.Split(p, "/")
 	return t.walk(elems, followLast, nil)
 }
+
+// headerAhead is how many entries of a layer the walk reads ahead of the one being applied.
+const headerAhead = layers.Ahead

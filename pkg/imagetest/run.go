@@ -1,10 +1,13 @@
 package imagetest
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 
@@ -13,6 +16,7 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Options say how command tests run.
@@ -33,58 +37,133 @@ func Native() v1.Platform { return v1.Platform{OS: "linux", Architecture: runtim
 
 // Run evaluates the suite against the image and returns one finding per test, in the order of the
 // file: command tests, file existence, file content, metadata. Metadata and file tests read the config
-// and the flattened layers (each layer read once; file contents read only for content tests). Command
-// tests run each command under runc in the unpacked image; when that cannot happen here (no runc, not
-// root, an image for another platform) they are reported skipped, with the reason. A test failing is a
-// finding, not an error; errors are for images that cannot be read.
+// and the flattened layers (each layer read once, through the layer walker, with the contents the
+// content tests may need). Command tests run each command under runc in the unpacked image; when
+// that cannot happen here (no runc, not root, an image for another platform) they are reported
+// skipped, with the reason. A test failing is a finding, not an error; errors are for images that
+// cannot be read. Visitor runs the same tests as one visitor of a walk shared with other stages.
 func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.Finding, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	cfgFile, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading the image config: %w", err)
-	}
-	var runc, skip string
-	if len(s.CommandTests) > 0 {
-		runc, skip = opt.runtime(cfgFile)
-	}
-	var root *os.Root
-	var work, rootfs string
-	if len(s.CommandTests) > 0 && skip == "" {
-		if work, err = os.MkdirTemp(opt.WorkDir, "ingot-test-"); err != nil {
-			return nil, fmt.Errorf("making a work directory: %w", err)
-		}
-		defer os.RemoveAll(work) //nolint:errcheck // a temporary directory; nothing to do if it cannot go
-		rootfs = filepath.Join(work, "rootfs")
-		if err := os.Mkdir(rootfs, 0o755); err != nil {
-			return nil, fmt.Errorf("making a work directory: %w", err)
-		}
-		if root, err = os.OpenRoot(rootfs); err != nil {
-			return nil, fmt.Errorf("making a work directory: %w", err)
-		}
-		defer root.Close() //nolint:errcheck // a directory handle
-	}
-	lr := imageref.NewLayerReader(opt.Limits)
-	t, err := readLayers(ctx, lr, img, root)
+	li, err := layers.Open(img)
 	if err != nil {
 		return nil, err
 	}
-	layers, err := img.Layers()
+	v, err := NewVisitor(li, s, opt)
 	if err != nil {
-		return nil, fmt.Errorf("reading layers: %w", err)
+		return nil, err
 	}
+	defer v.Close()
+	if err := layers.Walk(ctx, li, layers.Options{Reader: v.lr, Sequential: v.Sequential()}, v); err != nil {
+		return nil, err
+	}
+	return v.Findings(ctx)
+}
+
+// Visitor is a Run as a visitor of a layer walk (see pkg/layers): after the walk, Findings returns
+// what Run would have. Close removes the work directory.
+type Visitor struct {
+	suite   *Suite
+	opt     Options
+	cfgFile *v1.ConfigFile
+	li      *layers.Image
+	lr      *imageref.LayerReader
+
+	runc, skip, work, rootfs string
+	root                     *os.Root
+
+	tv *treeVisitor
+	// names are the base names of the files whose contents the tests may read; data holds what the
+	// walk read of them, by layer and entry.
+	names map[string]bool
+	data  map[[2]int][]byte
+}
+
+// NewVisitor prepares the tests of suite against the image li names; with command tests that can
+// run here, it makes the work directory the image is unpacked to (Sequential then reports true).
+func NewVisitor(li *layers.Image, s *Suite, opt Options) (*Visitor, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	v := &Visitor{suite: s, opt: opt, cfgFile: li.Config, li: li, lr: imageref.NewLayerReader(opt.Limits), data: map[[2]int][]byte{}}
+	if len(s.CommandTests) > 0 {
+		v.runc, v.skip = opt.runtime(v.cfgFile)
+	}
+	if len(s.CommandTests) > 0 && v.skip == "" {
+		var err error
+		if v.work, err = os.MkdirTemp(opt.WorkDir, "ingot-test-"); err != nil {
+			return nil, fmt.Errorf("making a work directory: %w", err)
+		}
+		v.rootfs = filepath.Join(v.work, "rootfs")
+		if err := os.Mkdir(v.rootfs, 0o755); err != nil {
+			v.Close()
+			return nil, fmt.Errorf("making a work directory: %w", err)
+		}
+		if v.root, err = os.OpenRoot(v.rootfs); err != nil {
+			v.Close()
+			return nil, fmt.Errorf("making a work directory: %w", err)
+		}
+	}
+	v.tv = &treeVisitor{t: newTree(v.root)}
+	v.names = map[string]bool{"passwd": true, "group": true}
+	for _, ft := range s.FileContentTests {
+		v.names[path.Base(ft.Path)] = true
+	}
+	return v, nil
+}
+
+// Sequential reports whether the walk must be sequential: the image is unpacked as it is read.
+func (v *Visitor) Sequential() bool { return v.root != nil }
+
+// Close removes the work directory, if any.
+func (v *Visitor) Close() {
+	if v.root != nil {
+		_ = v.root.Close()
+		v.root = nil
+	}
+	if v.work != "" {
+		_ = os.RemoveAll(v.work)
+		v.work = ""
+	}
+}
+
+// Want takes every entry (the structure tests see the file system as a runtime makes it, symlinks
+// in the way followed), with the contents a content test or the user lookup may read, and, when
+// unpacking, every file's content as a stream.
+func (v *Visitor) Want(e *layers.Entry) layers.Interest {
+	w := v.tv.Want(e)
+	if e.Header.Typeflag == tar.TypeReg && v.names[path.Base(e.Path)] {
+		w.Read, w.Max = true, maxContent
+	}
+	return w
+}
+
+// Visit applies the entry and keeps the content read.
+func (v *Visitor) Visit(ctx context.Context, e *layers.Entry) error {
+	if e.Data != nil {
+		v.data[[2]int{e.Layer, e.Index}] = e.Data
+	}
+	return v.tv.Visit(ctx, e)
+}
+
+// Done does nothing: the tests need the tree as this package builds it.
+func (v *Visitor) Done(context.Context, *layers.FS) error { return nil }
+
+// Findings runs the tests once the walk is done.
+func (v *Visitor) Findings(ctx context.Context) ([]evidence.Finding, error) {
+	s, t := v.suite, v.tv.t
 	var out []evidence.Finding
 	switch {
 	case len(s.CommandTests) == 0:
-	case skip != "":
+	case v.skip != "":
 		for _, ct := range s.CommandTests {
 			f := newFinding(ct.Name, TypeCommand, ct.Command)
-			f.Status, f.Reason = evidence.StatusSkipped, skip
+			f.Status, f.Reason = evidence.StatusSkipped, v.skip
 			out = append(out, f)
 		}
 	default:
-		fs, err := runCommands(ctx, t, root, runc, work, rootfs, cfgFile.Config, s.CommandTests, opt.Parallel)
+		fs, err := runCommands(ctx, t, v.root, v.runc, v.work, v.rootfs, v.cfgFile.Config, s.CommandTests, v.opt.Parallel)
 		if err != nil {
 			return nil, err
 		}
@@ -93,8 +172,9 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 	for _, ft := range s.FileExistenceTests {
 		out = append(out, fileExistence(t, ft))
 	}
-	// File contents are read in one pass over the layers: those the content tests name, and the
-	// account files when the metadata test's user can only be compared through them.
+	// File contents: those the content tests name, and the account files when the metadata test's
+	// user can only be compared through them. The walk read them unless a symlink led to a file of
+	// another name; those are read from the layers that hold them.
 	targets := make([]contentTarget, len(s.FileContentTests))
 	var files []*node
 	for i, ft := range s.FileContentTests {
@@ -104,7 +184,7 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 		}
 	}
 	var passwd, group contentTarget
-	if m := s.MetadataTest; m != nil && m.User != "" && m.User != cfgFile.Config.User {
+	if m := s.MetadataTest; m != nil && m.User != "" && m.User != v.cfgFile.Config.User {
 		passwd, group = resolveContent(t, "/etc/passwd"), resolveContent(t, "/etc/group")
 		for _, c := range []contentTarget{passwd, group} {
 			if c.err == nil {
@@ -112,17 +192,27 @@ func Run(ctx context.Context, img v1.Image, s *Suite, opt Options) ([]evidence.F
 			}
 		}
 	}
-	var data map[*node][]byte
-	if len(files) > 0 {
-		if data, err = readContents(ctx, lr, layers, files); err != nil {
+	data := map[*node][]byte{}
+	var missing []*node
+	for _, n := range files {
+		if b, ok := v.data[[2]int{n.layer, n.entry}]; ok {
+			data[n] = b
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := readContents(ctx, v.lr, v.li.Layers, missing)
+		if err != nil {
 			return nil, err
 		}
+		maps.Copy(data, more)
 	}
 	for i, ft := range s.FileContentTests {
 		out = append(out, fileContent(ft, targets[i], data[targets[i].n]))
 	}
 	if s.MetadataTest != nil {
-		out = append(out, metadata(s.MetadataTest, cfgFile.Config, data[passwd.n], data[group.n]))
+		out = append(out, metadata(s.MetadataTest, v.cfgFile.Config, data[passwd.n], data[group.n]))
 	}
 	return out, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/openvex/go-vex/pkg/vex"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -20,6 +19,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/secrets"
 	"github.com/ingot-build/ingot/pkg/spec"
+	"github.com/ingot-build/ingot/pkg/stages"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -84,52 +84,34 @@ func collect(ctx context.Context, ref string, s *spec.Spec, l *lock.Lock, img v1
 		waivers = append(waivers, harden.Waiver{Rule: harden.RuleSecrets, Reason: FailOnNoneReason})
 	}
 
+	var suite *imagetest.Suite
+	if s != nil && cfg.Tests != "" && runTests {
+		if suite, err = loadTests(s, opt); err != nil {
+			return nil, err
+		}
+	}
+
 	e := &evidence.Set{}
 	c := &collected{set: e}
-	var secretFindings, lintFindings []evidence.Finding
-	secretsDone := make(chan struct{})
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		inv, err := opt.Store().Inventories().Inventory(gctx, img, sbom.Options{Ref: image.Ref, Limits: opt.Limits})
-		if err != nil {
-			return fmt.Errorf("sbom: %w", err)
-		}
-		sbom.WithLock(inv, l)
-		e.Inventory = inv
-		return nil
+	// One walk of the layers for every stage that reads the image's files: each layer is read and
+	// inflated once for the whole gate.
+	cache := opt.Store().Inventories()
+	res, err := stages.Run(ctx, img, stages.Options{
+		SBOM:    &sbom.Options{Ref: image.Ref, Limits: opt.Limits},
+		Cache:   &cache,
+		Secrets: &secrets.Options{Allow: allow, Limits: opt.Limits},
+		// Lint takes the secrets this walk finds for its secrets rule instead of scanning again.
+		Lint:        &harden.Options{Profile: profile, Waivers: waivers, Limits: opt.Limits},
+		Tests:       suite,
+		TestOptions: imagetest.Options{Limits: opt.Limits},
+		Limits:      opt.Limits,
 	})
-	g.Go(func() error {
-		defer close(secretsDone)
-		fs, err := secrets.Scan(gctx, img, secrets.Options{Allow: allow, Limits: opt.Limits})
-		if err != nil {
-			return fmt.Errorf("secrets: %w", err)
-		}
-		secretFindings = fs
-		return nil
-	})
-	g.Go(func() error {
-		// Lint reads the image alongside the others, and takes the secrets already found for its
-		// secrets rule instead of scanning again.
-		fs, err := harden.Lint(gctx, img, harden.Options{
-			Profile: profile, Waivers: waivers, Limits: opt.Limits,
-			Secrets: func(ctx context.Context, _ v1.Image) ([]evidence.Finding, error) {
-				select {
-				case <-secretsDone:
-					return secretFindings, nil
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				}
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("lint: %w", err)
-		}
-		lintFindings = fs
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	e.Inventory = res.Inventory
+	sbom.WithLock(e.Inventory, l)
+	secretFindings, lintFindings := res.Secrets, res.Lint
 	e.Secrets = evidence.Report{Image: image, Tool: "ingot secrets", Findings: secretFindings}
 	e.Lint = evidence.Report{Image: image, Tool: "ingot lint", Findings: lintFindings}
 
@@ -166,16 +148,8 @@ func collect(ctx context.Context, ref string, s *spec.Spec, l *lock.Lock, img v1
 		e.Vulns, e.Scan, c.vulnData = &r, &rec, st.Sources
 	}
 
-	if s != nil && cfg.Tests != "" && runTests {
-		suite, err := loadTests(s, opt)
-		if err != nil {
-			return nil, err
-		}
-		fs, err := imagetest.Run(ctx, img, suite, imagetest.Options{Limits: opt.Limits})
-		if err != nil {
-			return nil, fmt.Errorf("structure tests: %w", err)
-		}
-		e.Tests = &evidence.Report{Image: image, Tool: "ingot test", Findings: fs}
+	if suite != nil {
+		e.Tests = &evidence.Report{Image: image, Tool: "ingot test", Findings: res.Tests}
 	}
 	canonical(e)
 	return c, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Cache keeps inventories by image digest, so an image is read once per ingot binary: an image
@@ -27,6 +28,9 @@ import (
 // names, so its images are trusted as they are.
 type Cache struct {
 	Dir string
+	// Layers, when set, keeps what was found in each layer, by diff ID, for images not in Dir
+	// that share layers with images read before (Options.Layers).
+	Layers layers.Cache
 	// BeforeWrite, when set, is called before an inventory is written to Dir. The CLI sweeps the
 	// data directory then, so that a cache hit, which writes nothing, does not pay for it.
 	BeforeWrite func()
@@ -41,25 +45,49 @@ type verifier interface {
 // Inventory returns the cached inventory of img, or reads it and records the result. On a hit,
 // opt.Skipped is not called again for files skipped the first time.
 func (c Cache) Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
-	path, err := c.path(img)
-	if err != nil {
-		return Inventory(ctx, img, opt)
+	if inv, ok, err := c.Cached(ctx, img, opt); err != nil || ok {
+		return inv, err
 	}
-	if data, err := os.ReadFile(path); err == nil {
-		var inv evidence.Inventory
-		if json.Unmarshal(data, &inv) == nil {
-			if v, ok := img.(verifier); ok {
-				if err := v.Verify(ctx); err != nil {
-					return nil, err
-				}
-			}
-			inv.Image.Ref = opt.Ref
-			return &inv, nil
-		}
+	if opt.Layers == nil && c.Layers != nil {
+		opt.Layers = c.Layers
 	}
 	inv, err := Inventory(ctx, img, opt)
 	if err != nil {
 		return nil, err
+	}
+	c.Put(img, inv)
+	return inv, nil
+}
+
+// Cached returns the cached inventory of img, if there is one, with opt.Ref as its reference. An
+// image whose blobs no longer match their digests is an error.
+func (c Cache) Cached(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, bool, error) {
+	path, err := c.path(img)
+	if err != nil {
+		return nil, false, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, nil
+	}
+	var inv evidence.Inventory
+	if json.Unmarshal(data, &inv) != nil {
+		return nil, false, nil
+	}
+	if v, ok := img.(verifier); ok {
+		if err := v.Verify(ctx); err != nil {
+			return nil, false, err
+		}
+	}
+	inv.Image.Ref = opt.Ref
+	return &inv, true, nil
+}
+
+// Put records the inventory of img.
+func (c Cache) Put(img v1.Image, inv *evidence.Inventory) {
+	path, err := c.path(img)
+	if err != nil {
+		return
 	}
 	if c.BeforeWrite != nil {
 		c.BeforeWrite()
@@ -67,7 +95,6 @@ func (c Cache) Inventory(ctx context.Context, img v1.Image, opt Options) (*evide
 	if data, err := json.Marshal(inv); err == nil && os.MkdirAll(c.Dir, 0o755) == nil {
 		_ = safefile.Write(path, data, 0o644) // a cache that cannot be written only costs time
 	}
-	return inv, nil
 }
 
 // ErrStaleEntry means an inventory cache entry is not under the name this ingot binary would look

@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Sentinel errors.
@@ -43,6 +42,9 @@ type Options struct {
 	Skipped func(path string, err error)
 	// Limits bound how much the image's layers may decompress to.
 	Limits imageref.Limits
+	// Layers, when set, keeps what the inventory found in each layer by its diff ID, and gives it
+	// back for a layer already read (in this image or another), which is then not read again.
+	Layers layers.Cache
 }
 
 // maxEvidence caps the size of a package database file read into memory. A dpkg status file of a
@@ -62,55 +64,148 @@ func readers() []reader {
 	return []reader{debianReader{}, alpineReader{}, npmReader{}, pythonReader{}}
 }
 
-// Inventory reads the inventory of an image: walks every layer once, in order, applying whiteouts, and
-// runs the readers on the files that survive. Each package records the layer (diff ID) that last
-// wrote its evidence file; packages whose evidence was deleted in a later layer are not reported.
+// Inventory reads the inventory of an image: walks every layer once, in order, through the layer
+// walker (whiteouts, opaque directories and hard links applied as a runtime would), and runs the
+// readers on the files that survive. Each package records the layer (diff ID) that last wrote its
+// evidence file; packages whose evidence was deleted in a later layer are not reported.
 //
-// Layers are read concurrently, each as one stream; only files whose names say they record packages
-// are read, plus ELF files (for Go build info), and everything else is skipped in the stream.
+// Only files whose names say they record packages are read, plus ELF files (for Go build info), and
+// everything else is skipped in the stream. Visitor runs the same reading as one visitor of a walk
+// shared with other stages.
 func Inventory(ctx context.Context, img v1.Image, opt Options) (*evidence.Inventory, error) {
+	li, err := layers.Open(img)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewVisitor(img, li, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := layers.Walk(ctx, li, layers.Options{Limits: opt.Limits, Cache: opt.Layers}, v); err != nil {
+		return nil, err
+	}
+	return v.Inventory()
+}
+
+// Visitor is the inventory's reading of an image as a visitor of a layer walk (see pkg/layers):
+// after the walk, Inventory returns what Inventory(ctx, img, opt) would have.
+type Visitor struct {
+	inv   *evidence.Inventory
+	opt   Options
+	rs    []reader
+	scans []*layerScan
+	done  bool
+}
+
+// NewVisitor prepares the inventory of img, whose layers li names, for a walk.
+func NewVisitor(img v1.Image, li *layers.Image, opt Options) (*Visitor, error) {
 	inv := &evidence.Inventory{Image: evidence.Image{Ref: opt.Ref}, Packages: []evidence.Package{}}
 	d, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("reading image digest: %w", err)
 	}
 	inv.Image.Digest = d.String()
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
+	inv.Image.OS, inv.Image.Arch = li.Config.OS, li.Config.Architecture
+	v := &Visitor{inv: inv, opt: opt, rs: readers(), scans: make([]*layerScan, len(li.Layers))}
+	for i, d := range li.DiffIDs {
+		v.scans[i] = &layerScan{diffID: d.String()}
 	}
-	inv.Image.OS, inv.Image.Arch = cf.OS, cf.Architecture
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("listing layers: %w", err)
+	return v, nil
+}
+
+// Inventory is the inventory, once the walk is done.
+func (v *Visitor) Inventory() (*evidence.Inventory, error) {
+	if !v.done {
+		return nil, errors.New("sbom: the walk did not finish")
 	}
-	diffIDs, err := imageref.DiffIDs(cf, layers)
-	if err != nil {
-		return nil, err
+	return v.inv, nil
+}
+
+// Want asks for the files that record packages, os-release, the md5sums and copyright files of
+// Debian packages, and ELF files (for Go build info).
+func (v *Visitor) Want(e *layers.Entry) layers.Interest {
+	if e.Whiteout || e.Opaque || e.Path == "" {
+		return layers.Interest{}
 	}
-	lr := imageref.NewLayerReader(opt.Limits)
-	scans := make([]*layerScan, len(layers))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, l := range layers {
-		g.Go(func() error {
-			s, err := scanLayer(gctx, lr, l, diffIDs[i], readers())
-			if err != nil {
-				return fmt.Errorf("reading layer %d: %w", i, err)
+	p, h := e.Path, e.Header
+	if h.Typeflag == tar.TypeSymlink && (p == etcOSRelease || p == libOSRelease) {
+		return layers.Interest{Visit: true}
+	}
+	if h.Typeflag != tar.TypeReg {
+		return layers.Interest{}
+	}
+	switch {
+	case p == etcOSRelease || p == libOSRelease:
+		return layers.Interest{Visit: true, Read: true, Max: 64 << 10, Truncate: true}
+	case isMD5Sums(p):
+		return layers.Interest{Visit: true}
+	case isCopyright(p):
+		return layers.Interest{Visit: true, Read: true, Max: maxCopyright, Truncate: true}
+	case wanted(p, v.rs) != nil:
+		return layers.Interest{Visit: true, Read: true, Max: maxEvidence}
+	case h.Size >= 64 && h.Size <= maxGoBinary:
+		return layers.Interest{Visit: true, Read: true, Max: maxGoBinary, Sniff: isELF, Needle: buildInfoNeedle}
+	}
+	return layers.Interest{}
+}
+
+// buildInfoNeedle is what a Go binary holds: only ELF files holding it are copied out of the walk.
+var buildInfoNeedle = []byte(buildInfoMagic)
+
+func isMD5Sums(p string) bool   { _, _, ok := md5sumsOwner(p); return ok }
+func isCopyright(p string) bool { _, ok := copyrightOwner(p); return ok }
+
+// Visit records one file of interest.
+func (v *Visitor) Visit(_ context.Context, e *layers.Entry) error {
+	s := v.scans[e.Layer]
+	p, h := e.Path, e.Header
+	rec := record{index: e.Index, path: p}
+	switch {
+	case h.Typeflag == tar.TypeSymlink:
+		rec.kind, rec.link = recOSRelease, h.Linkname
+	case p == etcOSRelease || p == libOSRelease:
+		rec.kind, rec.data = recOSRelease, e.Data
+	case isMD5Sums(p):
+		rec.kind = recMD5Sums
+		rec.owner, rec.ownerArch, _ = md5sumsOwner(p)
+	case isCopyright(p):
+		rec.kind = recCopyright
+		rec.owner, _ = copyrightOwner(p)
+		rec.licenses = debianLicenseNames(e.Data)
+	default:
+		rec.kind = recPackages
+		if c := wanted(p, v.rs); c != nil {
+			if e.Data == nil {
+				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
+			} else {
+				rec.pkgs, rec.err = c.parse(p, bytes.NewReader(e.Data))
 			}
-			scans[i] = s
+		} else if e.Data != nil {
+			if rec.pkgs = parseGoBinary(e.Data); len(rec.pkgs) == 0 {
+				return nil
+			}
+		} else {
 			return nil
-		})
+		}
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	s.records = append(s.records, rec)
+	return nil
+}
+
+// Done settles which records survive and builds the inventory.
+func (v *Visitor) Done(_ context.Context, fs *layers.FS) error {
+	for i, s := range v.scans {
+		for j := range s.records {
+			s.records[j].hidden = fs.Fate(i, s.records[j].index).Removed
+		}
 	}
 	lics, err := loadLicenseList()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	assemble(inv, scans, lics, opt)
-	return inv, nil
+	assemble(v.inv, v.scans, lics, v.opt)
+	v.done = true
+	return nil
 }
 
 // Kinds of record a layer scan keeps.
@@ -123,10 +218,13 @@ const (
 
 // record is one file of interest in one layer.
 type record struct {
-	kind int
-	path string
-	pkgs []evidence.Package
-	err  error // why the file could not be parsed; reported only if the file survives
+	kind  int
+	index int // the entry's position in its layer
+	path  string
+	pkgs  []evidence.Package
+	err   error // why the file could not be parsed; reported only if the file survives
+	// hidden is set when a later layer deleted or replaced the file.
+	hidden bool
 	// os-release: its content, or its symlink target.
 	data []byte
 	link string
@@ -136,15 +234,10 @@ type record struct {
 	licenses []string
 }
 
-// layerScan is what Inventory keeps of one layer: the files of interest, and enough of the rest to
-// know which files of lower layers it hides.
+// layerScan is what Inventory keeps of one layer: the files of interest.
 type layerScan struct {
-	diffID string
-	// entries holds every path the layer writes, true for directories.
-	entries   map[string]bool
-	whiteouts map[string]struct{}
-	opaque    map[string]struct{} // directories whose lower content is hidden; "" is the root
-	records   []record
+	diffID  string
+	records []record
 }
 
 // cleanPath makes a tar entry name relative and clean; names that leave the root are not ours.
@@ -156,106 +249,24 @@ func cleanPath(name string) (string, bool) {
 	return p[1:], true
 }
 
+// scanLayer reads one layer on its own, as the only layer of an image.
 func scanLayer(ctx context.Context, lr *imageref.LayerReader, l v1.Layer, diffID v1.Hash, rs []reader) (*layerScan, error) {
-	s := &layerScan{
-		diffID:    diffID.String(),
-		entries:   make(map[string]bool, 1024),
-		whiteouts: map[string]struct{}{},
-		opaque:    map[string]struct{}{},
+	v := &Visitor{rs: rs, scans: []*layerScan{{diffID: diffID.String()}}}
+	li := &layers.Image{Config: &v1.ConfigFile{}, Layers: []v1.Layer{l}, DiffIDs: []v1.Hash{diffID}}
+	if err := layers.Walk(ctx, li, layers.Options{Reader: lr}, scanOnly{v}); err != nil {
+		return nil, err
 	}
-	if err := lr.Read(ctx, l, func(tr *tar.Reader) error { return s.read(ctx, tr, diffID, rs) }); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", diffID, err)
-	}
-	return s, nil
+	return v.scans[0], nil
 }
 
-// read records the files of interest of one layer's tar stream.
-func (s *layerScan) read(ctx context.Context, tr *tar.Reader, diffID v1.Hash, rs []reader) error {
-	var (
-		head [4]byte
-		buf  []byte // file contents, reused from one file to the next
-	)
-	for n := 0; ; n++ {
-		if n%512 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p, ok := cleanPath(h.Name)
-		if !ok {
-			continue
-		}
-		dir, base := path.Split(p)
-		if wh, ok := strings.CutPrefix(base, ".wh."); ok {
-			if wh == ".wh..opq" {
-				s.opaque[strings.TrimSuffix(dir, "/")] = struct{}{}
-			} else if wh != "" {
-				s.whiteouts[dir+wh] = struct{}{}
-			}
-			continue
-		}
-		s.entries[p] = h.Typeflag == tar.TypeDir
-		if h.Typeflag == tar.TypeSymlink && (p == etcOSRelease || p == libOSRelease) {
-			s.records = append(s.records, record{kind: recOSRelease, path: p, link: h.Linkname})
-			continue
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if p == etcOSRelease || p == libOSRelease {
-			if buf, err = readFile(tr, min(h.Size, 64<<10), buf[:0]); err != nil {
-				return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-			}
-			s.records = append(s.records, record{kind: recOSRelease, path: p, data: bytes.Clone(buf)})
-			continue
-		}
-		if name, arch, ok := md5sumsOwner(p); ok {
-			s.records = append(s.records, record{kind: recMD5Sums, path: p, owner: name, ownerArch: arch})
-			continue
-		}
-		if owner, ok := copyrightOwner(p); ok {
-			if buf, err = readFile(tr, min(h.Size, maxCopyright), buf[:0]); err != nil {
-				return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-			}
-			s.records = append(s.records, record{kind: recCopyright, path: p, owner: owner, licenses: debianLicenseNames(buf)})
-			continue
-		}
-		if c := wanted(p, rs); c != nil {
-			rec := record{kind: recPackages, path: p}
-			if h.Size > maxEvidence {
-				rec.err = fmt.Errorf("%w: %d bytes is more than the %d read", ErrEvidence, h.Size, maxEvidence)
-			} else {
-				if buf, err = readFile(tr, h.Size, buf[:0]); err != nil {
-					return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-				}
-				// Parsers copy what they keep, so buf can be reused.
-				rec.pkgs, rec.err = c.parse(p, bytes.NewReader(buf))
-			}
-			s.records = append(s.records, rec)
-			continue
-		}
-		if h.Size < 64 || h.Size > maxGoBinary {
-			continue
-		}
-		if _, err := io.ReadFull(tr, head[:]); err != nil {
-			return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-		}
-		if !isELF(head[:]) {
-			continue
-		}
-		buf = append(buf[:0], head[:]...)
-		if buf, err = readFile(tr, h.Size-int64(len(head)), buf); err != nil {
-			return fmt.Errorf("reading %s in %s: %w", p, diffID, err)
-		}
-		if pkgs := parseGoBinary(buf); len(pkgs) > 0 {
-			s.records = append(s.records, record{kind: recPackages, path: p, pkgs: pkgs})
-		}
+// scanOnly is a Visitor that records and settles, without assembling.
+type scanOnly struct{ *Visitor }
+
+func (s scanOnly) Done(_ context.Context, fs *layers.FS) error {
+	for j := range s.scans[0].records {
+		s.scans[0].records[j].hidden = fs.Fate(0, s.scans[0].records[j].index).Removed
 	}
+	return nil
 }
 
 // wanted is the first reader that reads the file at p, or nil.
@@ -268,66 +279,10 @@ func wanted(p string, rs []reader) reader {
 	return nil
 }
 
-// readFile appends the next size bytes of r to buf. The size comes from a tar header anyone can
-// write, so memory grows with the data that actually arrives, in steps, rather than all up front.
-func readFile(r io.Reader, size int64, buf []byte) ([]byte, error) {
-	const step = 8 << 20
-	want := len(buf) + int(size)
-	for len(buf) < want {
-		n := min(want-len(buf), step)
-		buf = slices.Grow(buf, n)
-		m, err := io.ReadFull(r, buf[len(buf):len(buf)+n])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
-}
-
-// hides reports whether this layer hides a file that a lower layer wrote at p: by writing p itself,
-// by deleting p or a directory above it, by making a directory above it opaque, or by putting a
-// non-directory where a directory above it was.
-func (s *layerScan) hides(p string) bool {
-	if _, ok := s.entries[p]; ok {
-		return true
-	}
-	if _, ok := s.whiteouts[p]; ok {
-		return true
-	}
-	if _, ok := s.opaque[""]; ok {
-		return true
-	}
-	for i := len(p) - 1; i > 0; i-- {
-		if p[i] != '/' {
-			continue
-		}
-		a := p[:i]
-		if isDir, ok := s.entries[a]; ok && !isDir {
-			return true
-		}
-		if _, ok := s.whiteouts[a]; ok {
-			return true
-		}
-		if _, ok := s.opaque[a]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // assemble keeps the records that survive every later layer, finds the distro and builds the package
 // list, deduplicated and sorted.
 func assemble(inv *evidence.Inventory, scans []*layerScan, lics licenseList, opt Options) {
-	visible := func(layer int, p string) bool {
-		for _, s := range scans[layer+1:] {
-			if s.hides(p) {
-				return false
-			}
-		}
-		return true
-	}
-	inv.Distro = distro(scans, visible)
+	inv.Distro = distro(scans)
 
 	type merged struct {
 		pkg   evidence.Package
@@ -338,7 +293,7 @@ func assemble(inv *evidence.Inventory, scans []*layerScan, lics licenseList, opt
 	copyrights := map[string]record{}
 	for i, s := range scans {
 		for _, r := range s.records {
-			if r.kind == recOSRelease || !visible(i, r.path) {
+			if r.kind == recOSRelease || r.hidden {
 				continue
 			}
 			if r.kind == recMD5Sums {
@@ -416,12 +371,12 @@ func sortPackages(pkgs []evidence.Package) {
 
 // distro reads the topmost surviving os-release, following /etc/os-release when it is a symlink (as
 // Debian ships it) to /usr/lib/os-release.
-func distro(scans []*layerScan, visible func(int, string) bool) *evidence.Distro {
+func distro(scans []*layerScan) *evidence.Distro {
 	top := map[string]*record{}
 	for i := len(scans) - 1; i >= 0; i-- {
 		for j := range scans[i].records {
 			r := &scans[i].records[j]
-			if r.kind != recOSRelease || top[r.path] != nil || !visible(i, r.path) {
+			if r.kind != recOSRelease || top[r.path] != nil || r.hidden {
 				continue
 			}
 			top[r.path] = r

@@ -1,11 +1,8 @@
 package secrets
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"path"
 	"runtime"
 	"sort"
@@ -17,7 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/layers"
 )
 
 // Scan looks for secrets in the files of every layer (a file deleted or replaced by a later layer is
@@ -25,12 +22,38 @@ import (
 // command, and in the build history (created_by, which holds ARG and --build-arg values). Each finding
 // is one secret at one place: Kind secret, ID the rule ID, Location {Layer diff ID, Path, Line} (Path
 // "ENV:NAME", "LABEL:NAME", "CMD", "ENTRYPOINT" or "history[N]" for the config, with no layer), and
-// Detail["match"] a redacted excerpt. Layers are read once each, in parallel, and files are scanned
-// by a pool of workers as they come out of the tar streams.
+// Detail["match"] a redacted excerpt. Layers are read once each through the layer walker, and files
+// are scanned by a pool of workers as they come out of the tar streams. Visitor runs the same scan
+// as one visitor of a walk shared with other stages.
 func Scan(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
+	li, err := layers.Open(img)
+	if err != nil {
+		return nil, err
+	}
+	v := NewVisitor(li, opt)
+	defer v.Close()
+	if err := layers.Walk(ctx, li, layers.Options{Limits: opt.Limits}, v); err != nil {
+		return nil, err
+	}
+	return v.Findings()
+}
+
+// Visitor is a scan as a visitor of a layer walk (see pkg/layers): after the walk, Findings returns
+// what Scan would have.
+type Visitor struct {
+	s       *imageScan
+	files   chan file
+	workers *errgroup.Group
+	started bool
+	result  []evidence.Finding
+	done    bool
+}
+
+// NewVisitor prepares a scan of the image li names; opt must be valid (Options.Validate).
+func NewVisitor(li *layers.Image, opt Options) *Visitor {
 	if opt.Rules == nil {
 		opt.Rules = DefaultRules()
 	}
@@ -40,35 +63,91 @@ func Scan(ctx context.Context, img v1.Image, opt Options) ([]evidence.Finding, e
 	if opt.MaxFileSize == 0 {
 		opt.MaxFileSize = DefaultMaxFileSize
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("listing image layers: %w", err)
-	}
 	s := &imageScan{
 		scanner: newScanner(opt.Rules),
 		opt:     opt,
-		layers:  make([]layerIndex, len(layers)),
-		lr:      imageref.NewLayerReader(opt.Limits),
+		diffIDs: make([]string, len(li.Layers)),
 	}
 	for _, p := range opt.SkipPaths {
 		s.skip = append(s.skip, compileGlob(p))
 	}
-	diffIDs, err := imageref.DiffIDs(cfg, layers)
-	if err != nil {
-		return nil, err
+	for i, d := range li.DiffIDs {
+		s.diffIDs[i] = d.String()
 	}
-	for i, d := range diffIDs {
-		s.layers[i].diffID = d.String()
+	s.scanConfig(li.Config)
+	return &Visitor{s: s}
+}
+
+// Findings are the scan's findings, once the walk is done.
+func (v *Visitor) Findings() ([]evidence.Finding, error) {
+	if !v.done {
+		return nil, errors.New("secrets: the walk did not finish")
 	}
-	s.scanConfig(cfg)
-	if err := s.scanLayers(ctx, layers); err != nil {
-		return nil, err
+	return v.result, nil
+}
+
+// Want asks for every regular text file that is not skipped and not too large.
+func (v *Visitor) Want(e *layers.Entry) layers.Interest {
+	h := e.Header
+	if e.Whiteout || e.Opaque || e.Path == "" || !h.FileInfo().Mode().IsRegular() || h.Size == 0 || h.Size > v.s.opt.MaxFileSize || v.s.skipped(e.Path) {
+		return layers.Interest{}
 	}
-	return s.findings(), nil
+	return layers.Interest{Visit: true, Read: true, Max: v.s.opt.MaxFileSize, Sniff: func(head []byte) bool {
+		return !isBinary(head[:min(len(head), binarySniff)])
+	}}
+}
+
+// Visit hands a text file to the workers.
+func (v *Visitor) Visit(ctx context.Context, e *layers.Entry) error {
+	if e.Data == nil {
+		return nil
+	}
+	if !v.started {
+		v.start()
+	}
+	select {
+	case v.files <- file{layer: e.Layer, index: e.Index, path: e.Path, data: e.Data}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// start starts the workers that scan files as the walk reads them.
+func (v *Visitor) start() {
+	v.started = true
+	workers := runtime.GOMAXPROCS(0)
+	v.files = make(chan file, 2*workers)
+	v.workers = &errgroup.Group{}
+	for range workers {
+		v.workers.Go(func() error {
+			var lower []byte
+			for f := range v.files {
+				v.s.add(f.layer, f.index, v.s.scanner.scan("/"+f.path, f.data, &lower))
+			}
+			return nil
+		})
+	}
+}
+
+// Close stops the workers of a walk that failed before Done; it does nothing after Done.
+func (v *Visitor) Close() { v.stop() }
+
+// stop waits for the workers.
+func (v *Visitor) stop() {
+	if v.started {
+		close(v.files)
+		_ = v.workers.Wait()
+		v.started = false
+	}
+}
+
+// Done waits for the workers and settles which files were deleted or replaced above.
+func (v *Visitor) Done(_ context.Context, fs *layers.FS) error {
+	v.stop()
+	v.result = v.s.findings(fs)
+	v.done = true
+	return nil
 }
 
 // imageScan is the state of one Scan.
@@ -76,36 +155,26 @@ type imageScan struct {
 	scanner *scanner
 	opt     Options
 	skip    []glob
-	layers  []layerIndex
-	lr      *imageref.LayerReader
-	bufs    sync.Pool // *[]byte, file contents
+	diffIDs []string
 
 	mu    sync.Mutex
 	found []found
 }
 
-// layerIndex is what a layer did to the file system, for telling whether a secret found in it is
-// still visible at the top.
-type layerIndex struct {
-	diffID    string
-	paths     map[string]bool // every entry, by clean path without a leading slash
-	whiteouts []string        // paths deleted, with what is below them
-	opaque    []string        // directories whose lower contents are hidden
-}
-
 type found struct {
 	layer int // -1 for the config
+	index int // the file's entry in its layer
 	m     Match
 }
 
-func (s *imageScan) add(layer int, ms []Match) {
+func (s *imageScan) add(layer, index int, ms []Match) {
 	if len(ms) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
-		s.found = append(s.found, found{layer, m})
+		s.found = append(s.found, found{layer, index, m})
 	}
 }
 
@@ -119,7 +188,7 @@ func (s *imageScan) scanConfig(cfg *v1.ConfigFile) {
 		for i := range ms {
 			ms[i].Line = 0 // one value, not a file
 		}
-		s.add(-1, ms)
+		s.add(-1, -1, ms)
 	}
 	for _, e := range cfg.Config.Env {
 		name, _, _ := strings.Cut(e, "=")
@@ -138,111 +207,9 @@ func (s *imageScan) scanConfig(cfg *v1.ConfigFile) {
 
 // file is one text file read out of a layer, waiting for a worker.
 type file struct {
-	layer int
-	path  string
-	buf   *[]byte
-}
-
-func (s *imageScan) scanLayers(ctx context.Context, layers []v1.Layer) error {
-	workers := runtime.GOMAXPROCS(0)
-	files := make(chan file, 2*workers)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(files)
-		readers, ctx := errgroup.WithContext(ctx)
-		readers.SetLimit(workers)
-		for i, l := range layers {
-			readers.Go(func() error {
-				if err := s.readLayer(ctx, i, l, files); err != nil {
-					return fmt.Errorf("reading layer %d (%s): %w", i, s.layers[i].diffID, err)
-				}
-				return nil
-			})
-		}
-		return readers.Wait()
-	})
-	for range workers {
-		g.Go(func() error {
-			var lower []byte
-			for f := range files {
-				s.add(f.layer, s.scanner.scan("/"+f.path, *f.buf, &lower))
-				s.bufs.Put(f.buf)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// readLayer walks one layer's tar stream, indexing every entry and sending each regular text file
-// that is not skipped to the workers.
-func (s *imageScan) readLayer(ctx context.Context, i int, l v1.Layer, files chan<- file) error {
-	return s.lr.Read(ctx, l, func(tr *tar.Reader) error { return s.readTar(ctx, i, tr, files) })
-}
-
-func (s *imageScan) readTar(ctx context.Context, i int, tr *tar.Reader, files chan<- file) error {
-	idx := &s.layers[i]
-	idx.paths = map[string]bool{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := cleanPath(hdr.Name)
-		if name == "" {
-			continue
-		}
-		dir, base := path.Split(name)
-		if strings.HasPrefix(base, ".wh.") {
-			if base == ".wh..wh..opq" {
-				idx.opaque = append(idx.opaque, strings.TrimSuffix(dir, "/"))
-			} else {
-				idx.whiteouts = append(idx.whiteouts, dir+strings.TrimPrefix(base, ".wh."))
-			}
-			continue
-		}
-		idx.paths[name] = true
-		if !hdr.FileInfo().Mode().IsRegular() || hdr.Size == 0 || hdr.Size > s.opt.MaxFileSize || s.skipped(name) {
-			continue
-		}
-		buf := s.buffer(hdr.Size)
-		head := min(hdr.Size, binarySniff)
-		if _, err := io.ReadFull(tr, (*buf)[:head]); err != nil {
-			s.bufs.Put(buf)
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if isBinary((*buf)[:head]) {
-			s.bufs.Put(buf)
-			continue
-		}
-		if _, err := io.ReadFull(tr, (*buf)[head:]); err != nil {
-			s.bufs.Put(buf)
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		select {
-		case files <- file{layer: i, path: name, buf: buf}:
-		case <-ctx.Done():
-			s.bufs.Put(buf)
-			return ctx.Err()
-		}
-	}
-}
-
-// buffer returns a pooled buffer of length n.
-func (s *imageScan) buffer(n int64) *[]byte {
-	b, _ := s.bufs.Get().(*[]byte)
-	if b == nil || int64(cap(*b)) < n {
-		nb := make([]byte, n, max(n, 64<<10))
-		return &nb
-	}
-	*b = (*b)[:n]
-	return b
+	layer, index int
+	path         string
+	data         []byte
 }
 
 // skipped reports whether a path is under one of the skipped globs, or has an extension that only
@@ -264,30 +231,21 @@ func cleanPath(name string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// removedBy says which later layer deletes or replaces name, if any.
-func (s *imageScan) removedBy(layer int, name string) string {
-	for j := layer + 1; j < len(s.layers); j++ {
-		idx := &s.layers[j]
-		if idx.paths[name] {
-			return "replaced by layer " + strconv.Itoa(j)
-		}
-		for _, w := range idx.whiteouts {
-			if name == w || strings.HasPrefix(name, w+"/") {
-				return "deleted by layer " + strconv.Itoa(j)
-			}
-		}
-		for _, d := range idx.opaque {
-			if strings.HasPrefix(name, d+"/") {
-				return "deleted by layer " + strconv.Itoa(j)
-			}
-		}
+// removedBy says which later layer deletes or replaces the file, if any.
+func removedBy(fs *layers.FS, layer, index int) string {
+	f := fs.Fate(layer, index)
+	switch {
+	case !f.Removed:
+		return ""
+	case f.Replaced:
+		return "replaced by layer " + strconv.Itoa(f.By)
 	}
-	return ""
+	return "deleted by layer " + strconv.Itoa(f.By)
 }
 
 // findings turns what was found into evidence, applying the allow-list, in a stable order: config
 // first, then by layer, path and line.
-func (s *imageScan) findings() []evidence.Finding {
+func (s *imageScan) findings(fs *layers.FS) []evidence.Finding {
 	sort.Slice(s.found, func(i, j int) bool {
 		a, b := s.found[i], s.found[j]
 		if a.layer != b.layer {
@@ -308,9 +266,9 @@ func (s *imageScan) findings() []evidence.Finding {
 		desc := "Set in the image config, which anyone who can pull the image can read."
 		if f.layer >= 0 {
 			desc = ""
-			loc.Layer = s.layers[f.layer].diffID
+			loc.Layer = s.diffIDs[f.layer]
 			detail["layerIndex"] = strconv.Itoa(f.layer)
-			if by := s.removedBy(f.layer, strings.TrimPrefix(f.m.Path, "/")); by != "" {
+			if by := removedBy(fs, f.layer, f.index); by != "" {
 				detail["removed"] = by
 				desc = "The file is " + by + ", but layer " + strconv.Itoa(f.layer) + " still holds it: anyone who pulls the image can read it."
 			}

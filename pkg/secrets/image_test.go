@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"strings"
 	"testing"
 
@@ -298,23 +299,35 @@ func TestScanConfig(t *testing.T) {
 	}
 }
 
+// TestRemovedBy reads the fate of each file through the layer walker: a directory whited out, a
+// directory made opaque, a file written again, a file left alone.
 func TestRemovedBy(t *testing.T) {
-	s := &imageScan{layers: []layerIndex{
-		{paths: map[string]bool{"app/a/key.pem": true, "app/b/key.pem": true, "app/c/key.pem": true, "app/d/key.pem": true}},
-		{whiteouts: []string{"app/a"}, opaque: []string{"app/b"}},
-		{paths: map[string]bool{"app/c/key.pem": true}},
-	}}
-	for name, want := range map[string]string{
-		"app/a/key.pem": "deleted by layer 1",
-		"app/b/key.pem": "deleted by layer 1",
-		"app/c/key.pem": "replaced by layer 2",
-		"app/d/key.pem": "",
-	} {
-		if got := s.removedBy(0, name); got != want {
-			t.Errorf("removedBy(0, %q) = %q, want %q", name, got, want)
-		}
+	key := "GITHUB_TOKEN=" + fakeGitHub + "\n"
+	img, err := mutate.AppendLayers(empty.Image,
+		layer(t, tarFile{name: "app/a/key.pem", body: key}, tarFile{name: "app/b/key.pem", body: key},
+			tarFile{name: "app/c/key.pem", body: key}, tarFile{name: "app/d/key.pem", body: key}),
+		layer(t, tarFile{name: "app/.wh.a"}, tarFile{name: "app/b/.wh..wh..opq"}),
+		layer(t, tarFile{name: "app/c/key.pem", body: key}),
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := s.removedBy(2, "app/c/key.pem"); got != "" {
-		t.Errorf("the top layer's file is removed by %q", got)
+	fs, err := Scan(context.Background(), img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range fs {
+		got[f.Detail["layerIndex"]+":"+f.Locations[0].Path] = f.Detail["removed"]
+	}
+	want := map[string]string{
+		"0:/app/a/key.pem": "deleted by layer 1",
+		"0:/app/b/key.pem": "deleted by layer 1",
+		"0:/app/c/key.pem": "replaced by layer 2",
+		"0:/app/d/key.pem": "",
+		"2:/app/c/key.pem": "", // the top layer's file is not removed
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("removed:\n got %v\nwant %v", got, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
 	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/layers"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
 )
@@ -94,13 +95,13 @@ type FsckOptions struct {
 // Fsck checks the whole data directory: every layout's index.json entries and the blobs they
 // reference (present, hashing to their names, manifests that parse); the content-addressed caches
 // (packages, indexes, signature material), hashed again; the inventory and build caches (entries
-// that parse and point somewhere); each evidence directory (documents that parse); the vulnerability
+// that parse and point somewhere), the layer analysis cache (entries that match their checksum); each evidence directory (documents that parse); the vulnerability
 // database's index files; and the temporary files killed runs left (see Sweep). The error is for a
 // walk that could not be done; what it finds is in the report (Err says whether any remains).
 func (s Store) Fsck(ctx context.Context, opt FsckOptions) (*FsckReport, error) {
 	f := &fsck{s: s, repair: opt.Repair, r: &FsckReport{Root: s.Root, Problems: []Problem{}}}
 	steps := []func(context.Context) error{
-		f.temporary, f.layouts, f.contentCaches, f.inventories, f.builds, f.evidence, f.vulnDB, f.catalog,
+		f.temporary, f.layouts, f.contentCaches, f.inventories, f.layerAnalyses, f.builds, f.evidence, f.vulnDB, f.catalog,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -329,6 +330,29 @@ func (f *fsck) inventories(context.Context) error {
 			f.remove(Problem{Path: p, Kind: KindStale, Detail: err.Error()}, "no ingot will read it")
 		default:
 			f.remove(Problem{Path: p, Kind: KindMalformed, Detail: err.Error()}, "the inventory is computed again when needed")
+		}
+	}
+	return nil
+}
+
+// layerAnalyses checks the layer analysis cache: each entry holds the checksum of its record.
+func (f *fsck) layerAnalyses(context.Context) error {
+	dir := f.s.LayerAnalyses().Dir
+	es, err := entries(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if !e.Type().IsRegular() || safefile.IsTemp(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		if err == nil {
+			err = layers.Check(data)
+		}
+		if err != nil {
+			f.remove(Problem{Path: p, Kind: KindMalformed, Detail: err.Error()}, "the layer is read again when needed")
 		}
 	}
 	return nil

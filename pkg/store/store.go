@@ -18,6 +18,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
 	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/layers"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
 	"github.com/ingot-build/ingot/pkg/vuln"
@@ -108,8 +109,16 @@ func (s Store) Indexes() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "in
 // BuildCache is the directory mapping a build's inputs to the digest they produced.
 func (s Store) BuildCache() string { return s.path("cache", "builds") }
 
-// Inventories is the cache of image inventories.
-func (s Store) Inventories() sbom.Cache { return sbom.Cache{Dir: s.path("cache", "inventories")} }
+// Inventories is the cache of image inventories, with the cache of layer analyses beside it.
+func (s Store) Inventories() sbom.Cache {
+	return sbom.Cache{Dir: s.path("cache", "inventories"), Layers: s.LayerAnalyses()}
+}
+
+// LayerAnalyses is the cache of what the evidence stages found in each layer, by diff ID (see
+// layers.DirCache).
+func (s Store) LayerAnalyses() layers.DirCache {
+	return layers.DirCache{Dir: s.path("cache", "layers")}
+}
 
 // Signatures is the cache of signature material named by digest.
 func (s Store) Signatures() string { return s.path("cache", "signatures") }
@@ -153,7 +162,7 @@ func (s Store) tempDirs() ([]string, error) {
 	dirs := []string{
 		s.Packages().Dir, filepath.Dir(s.Packages().Path("x")),
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
-		s.BuildCache(), s.Inventories().Dir,
+		s.BuildCache(), s.Inventories().Dir, s.LayerAnalyses().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
 		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(),
 	}
