@@ -97,6 +97,12 @@ func (s Store) Signatures() string { return s.path("cache", "signatures") }
 // VulnDB is the imported vulnerability data.
 func (s Store) VulnDB() *vuln.DB { return &vuln.DB{Dir: s.path("vulndb")} }
 
+// VMRoot holds the disks ingot host build made, by image name.
+func (s Store) VMRoot() string { return s.path("vm") }
+
+// VMDir is where ingot host build writes the disks of VM image name at tag: <data>/vm/<name>/<tag>/.
+func (s Store) VMDir(name, tag string) string { return filepath.Join(s.VMRoot(), name, tag) }
+
 // EvidenceRoot holds the evidence of every image, by name.
 func (s Store) EvidenceRoot() string { return s.path("evidence") }
 
@@ -135,7 +141,7 @@ func (s Store) tempDirs() ([]string, error) {
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
 		s.BuildCache(), s.Inventories().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
-		s.EvidenceRoot(), s.VulnDB().Dir,
+		s.EvidenceRoot(), s.VulnDB().Dir, s.VMRoot(),
 	}
 	for _, parent := range []string{s.Layouts().Root, s.EvidenceRoot()} {
 		entries, err := os.ReadDir(parent)
