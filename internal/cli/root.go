@@ -74,6 +74,7 @@ What ingot keeps (the catalog, image layouts, caches, evidence, vulnerability da
 		newCatalogCmd(g),
 		newServeCmd(g),
 		newTokenCmd(g),
+		newHostCmd(g),
 		newSchemaCmd(),
 		newVersionCmd(),
 	)

@@ -177,7 +177,7 @@ func setCtimes(ctx context.Context, d DiskLayout, img string, paths []string) er
 	var script strings.Builder
 	at := "@" + strconv.FormatInt(d.Epoch.Unix(), 10)
 	for _, p := range paths {
-		if strings.ContainsAny(p, "\"\n\\") {
+		if strings.ContainsAny(p, "\"\n") {
 			return fmt.Errorf("the root file system holds a path debugfs cannot be given: %q", p)
 		}
 		if p == "." {
