@@ -135,7 +135,8 @@ the InRelease and Packages index exactly as they were verified when the spec was
 ingot lock verify them against the repository's keyring again), and pool/ holds the locked .debs,
 fetched into the verified cache first when missing. This is the mirror ingot host build gives
 mmdebstrap; written once, it also lets a machine without network build the spec (CI does so).
-DIR must not exist. The lock must have been made on this machine, which keeps the InRelease.`,
+DIR must not exist. The InRelease comes from the cache, where ingot lock keeps it, or is fetched
+again and must still be the locked one.`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, specPath, err := loadSpec(args[:1])
@@ -164,11 +165,7 @@ DIR must not exist. The lock must have been made on this machine, which keeps th
 			if err != nil {
 				return err
 			}
-			keyrings := map[string]string{}
-			for _, src := range sources {
-				keyrings[src.Name] = src.Keyring
-			}
-			m, err := vmimage.WriteMirror(cmd.Context(), l, env.Store(), keyrings, args[1], apt.FetchOptions{Progress: popt.Progress})
+			m, err := vmimage.WriteMirror(cmd.Context(), l, env.Store(), sources, args[1], apt.FetchOptions{Progress: popt.Progress})
 			if err != nil {
 				return err
 			}

@@ -124,10 +124,6 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	keyrings := map[string]string{}
-	for _, src := range sources {
-		keyrings[src.Name] = src.Keyring
-	}
 	st := opt.Pipeline.Store()
 	d := DiskLayout{Size: s.VM.DiskBytes(), Seed: s.Name + "\x00" + s.Tag(), Epoch: epochOf(l, opt.Pipeline)}
 
@@ -141,7 +137,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 	defer func() { _ = os.RemoveAll(work) }()
 
 	opt.logf("writing the local mirror of %d locked packages", len(l.Archs["amd64"].Packages))
-	m, err := WriteMirror(ctx, l, st, keyrings, filepath.Join(work, "mirror"), apt.FetchOptions{HTTP: opt.Pipeline.HTTP, Progress: opt.Pipeline.Progress})
+	m, err := WriteMirror(ctx, l, st, sources, filepath.Join(work, "mirror"), apt.FetchOptions{HTTP: opt.Pipeline.HTTP, Progress: opt.Pipeline.Progress})
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/ingot-build/ingot/pkg/store"
 )
 
-// ErrNoInRelease means the verified InRelease a lock names is not in the cache, so no mirror keeping
-// Debian's signature can be written from it.
-var ErrNoInRelease = fault.New(fault.Invalid, "vmimage: the locked InRelease is not in the index cache (run ingot lock --update on this machine)")
+// ErrNoInRelease means the verified InRelease a lock names is neither in the cache nor served by the
+// repository any more, so no mirror keeping Debian's signature can be written from it.
+var ErrNoInRelease = fault.New(fault.Invalid, "vmimage: the locked InRelease is no longer served (run ingot lock --update)")
 
 // Mirror is a local, partial copy of the lock's repositories, each a Debian archive root: its signed
 // InRelease and Packages index exactly as they were locked, and the locked .debs at their pool
@@ -30,9 +30,15 @@ type Mirror struct {
 	Lines []string
 }
 
-// WriteMirror writes the mirror of l into dir (which must not exist), fetching into the store's
-// verified caches whatever they lack. keyrings maps a locked repository's name to its keyring file.
-func WriteMirror(ctx context.Context, l *lock.Lock, st store.Store, keyrings map[string]string, dir string, fetch apt.FetchOptions) (*Mirror, error) {
+// WriteMirror writes the mirror of l into dir, fetching into the store's verified caches whatever
+// they lack. sources are the spec's repositories (pipeline.Sources), matched to the lock's by name.
+// The InRelease is served from the index cache, where ingot lock keeps it; when it is not there (the
+// lock was made elsewhere) it is fetched and verified again, and must still be the one locked.
+func WriteMirror(ctx context.Context, l *lock.Lock, st store.Store, sources []apt.Source, dir string, fetch apt.FetchOptions) (*Mirror, error) {
+	bySource := map[string]apt.Source{}
+	for _, src := range sources {
+		bySource[src.Name] = src
+	}
 	var debs []apt.Download
 	for _, p := range l.Packages() {
 		debs = append(debs, apt.Download{Name: p.Name + "_" + p.Version + "_" + p.Architecture, URL: p.URL, Size: p.Size, SHA256: p.SHA256})
@@ -47,8 +53,18 @@ func WriteMirror(ctx context.Context, l *lock.Lock, st store.Store, keyrings map
 		roots[r.Name] = root
 		dists := filepath.Join(root, "dists", filepath.FromSlash(r.Suite))
 		relHex := strings.TrimPrefix(r.Release, "sha256:")
+		src, ok := bySource[r.Name]
+		if !ok {
+			return nil, fmt.Errorf("repository %s is in the lock but not the spec: %w", r.Name, lock.ErrStale)
+		}
 		if _, err := st.Indexes().ReadVerified(relHex); err != nil {
-			return nil, fmt.Errorf("repository %s: %w", r.Name, ErrNoInRelease)
+			client := &apt.Client{HTTP: fetch.HTTP, Cache: st.Indexes()}
+			if _, err := client.Release(ctx, src); err != nil {
+				return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			}
+			if _, err := st.Indexes().ReadVerified(relHex); err != nil {
+				return nil, fmt.Errorf("repository %s has a newer Release than the lock's %s: %w", r.Name, r.Release, ErrNoInRelease)
+			}
 		}
 		if err := place(st.Indexes().Path(relHex), filepath.Join(dists, "InRelease")); err != nil {
 			return nil, err
@@ -72,7 +88,7 @@ func WriteMirror(ctx context.Context, l *lock.Lock, st store.Store, keyrings map
 			}
 		}
 		opts := []string{"arch=amd64"}
-		if k := keyrings[r.Name]; k != "" {
+		if k := src.Keyring; k != "" {
 			opts = append(opts, "signed-by="+k)
 		}
 		// copy:// rather than file://: apt copies each .deb into its archive cache as a download would,
