@@ -147,7 +147,7 @@ func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Resul
 		return nil, err
 	}
 	opt.logf("applying the hardening and the first-boot cleanup")
-	if err := configure(s, d, root); err != nil {
+	if err := configure(s, l, d, root); err != nil {
 		return nil, err
 	}
 	esp, err := espFiles(s, d, root, work)

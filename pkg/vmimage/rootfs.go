@@ -46,12 +46,15 @@ func bootstrap(ctx context.Context, d DiskLayout, l *lock.Lock, m *Mirror, root 
 }
 
 // configure applies the spec's hardening and the first-boot cleanup to the installed tree.
-func configure(s *spec.Spec, d DiskLayout, root string) error {
+func configure(s *spec.Spec, l *lock.Lock, d DiskLayout, root string) error {
 	v := s.VM
 	files := map[string]string{
-		"etc/hostname": v.Hostname + "\n",
-		"etc/hosts":    "127.0.0.1\tlocalhost\n127.0.1.1\t" + v.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-		"etc/fstab":    "# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=" + strings.ToLower(d.RootUUID().String()) + "\t/\text4\terrors=remount-ro\t0\t1\n",
+		// mmdebstrap leaves the build's private mirror here; the machine gets the repositories it
+		// was locked from.
+		"etc/apt/sources.list": sourcesList(l),
+		"etc/hostname":         v.Hostname + "\n",
+		"etc/hosts":            "127.0.0.1\tlocalhost\n127.0.1.1\t" + v.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"etc/fstab":            "# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=" + strings.ToLower(d.RootUUID().String()) + "\t/\text4\terrors=remount-ro\t0\t1\n",
 		// Empty, not absent: systemd then treats the first boot as such (ConditionFirstBoot) and writes
 		// the machine's own ID.
 		"etc/machine-id": "",
@@ -93,6 +96,15 @@ func configure(s *spec.Spec, d DiskLayout, root string) error {
 		}
 	}
 	return cleanup(root)
+}
+
+func sourcesList(l *lock.Lock) string {
+	var b strings.Builder
+	b.WriteString("# The repositories ingot locked this image's packages from.\n")
+	for _, r := range l.Repositories {
+		fmt.Fprintf(&b, "deb %s %s %s\n", r.URL, r.Suite, strings.Join(r.Components, " "))
+	}
+	return b.String()
 }
 
 func keyValues(m map[string]string, sep string) string {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/spec"
 )
 
@@ -46,7 +47,8 @@ func TestConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := DiskLayout{Size: 2 << 30, Seed: "debian-vm\x00bookworm", Epoch: time.Unix(1700000000, 0)}
-	if err := configure(s, d, root); err != nil {
+	l := &lock.Lock{Repositories: []lock.Repository{{URL: "http://127.0.0.1:1/debian", Suite: "bookworm", Components: []string{"main"}}}}
+	if err := configure(s, l, d, root); err != nil {
 		t.Fatal(err)
 	}
 	read := func(name string) string {
@@ -64,6 +66,9 @@ func TestConfigure(t *testing.T) {
 	}
 	if got := read("etc/fstab"); !strings.Contains(got, "UUID="+strings.ToLower(d.RootUUID().String())+"\t/\text4") {
 		t.Errorf("fstab:\n%s", got)
+	}
+	if got := read("etc/apt/sources.list"); !strings.Contains(got, "\ndeb http://127.0.0.1:1/debian bookworm main\n") {
+		t.Errorf("sources.list:\n%s", got)
 	}
 	if got := read("etc/hostname"); got != "debian-vm\n" {
 		t.Errorf("hostname %q", got)
