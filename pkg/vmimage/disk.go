@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -256,6 +257,10 @@ func copySparse(disk *os.File, src string, off, size int64) (string, error) {
 func run(ctx context.Context, d DiskLayout, dir, tool string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = dir
+	// Cancelled, a tool gets SIGTERM and time to clean up: mmdebstrap unmounts what it mounted in
+	// its chroot, which a SIGKILL would leave behind.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	epoch := strconv.FormatInt(d.Epoch.Unix(), 10)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch, "E2FSPROGS_FAKE_TIME="+epoch, "MTOOLS_SKIP_CHECK=1", "LC_ALL=C")
 	var stderr bytes.Buffer

@@ -184,7 +184,7 @@ type memDisk []byte
 
 func (m memDisk) WriteAt(p []byte, off int64) (int, error) { return copy(m[off:], p), nil }
 
-func writeTable(t *testing.T, d DiskLayout) []byte {
+func writeTable(t testing.TB, d DiskLayout) []byte {
 	t.Helper()
 	disk := make(memDisk, d.Size)
 	table := GPT{DiskGUID: derivedGUID(d.Seed), Sectors: uint64(d.Size / sectorSize), Partitions: []Partition{
@@ -194,4 +194,22 @@ func writeTable(t *testing.T, d DiskLayout) []byte {
 		t.Fatal(err)
 	}
 	return disk
+}
+
+// FuzzReadGPT: any bytes give a table or an error, never a panic or a partition outside the disk.
+func FuzzReadGPT(f *testing.F) {
+	good := writeTable(f, DiskLayout{Size: 4 << 20, Seed: "x"})
+	f.Add([]byte(good[:64<<10]))
+	f.Add(make([]byte, 34*512))
+	f.Fuzz(func(t *testing.T, disk []byte) {
+		g, err := ReadGPT(bytesReaderAt(disk), int64(len(disk)))
+		if err != nil {
+			return
+		}
+		for _, p := range g.Partitions {
+			if p.FirstLBA > p.LastLBA || p.LastLBA >= g.Sectors {
+				t.Fatalf("partition %+v outside a disk of %d sectors", p, g.Sectors)
+			}
+		}
+	})
 }

@@ -224,7 +224,8 @@ func ReadGPT(r io.ReaderAt, size int64) (*GPT, error) {
 	}
 	n, esize := binary.LittleEndian.Uint32(h[80:]), binary.LittleEndian.Uint32(h[84:])
 	table := binary.LittleEndian.Uint64(h[72:])
-	if esize < gptEntrySize || esize > 4096 || n > 1024 || int64(table)*sectorSize+int64(n)*int64(esize) > size {
+	if esize < gptEntrySize || esize > 4096 || n > 1024 || table < 2 || table > uint64(size/sectorSize) ||
+		int64(table)*sectorSize+int64(n)*int64(esize) > size {
 		return nil, fmt.Errorf("%w: %d entries of %d bytes at sector %d", ErrPartitionTable, n, esize, table)
 	}
 	entries := make([]byte, int(n)*int(esize))
