@@ -97,6 +97,8 @@ qemu-img. A spec without a vm section is refused (exit 2).`,
 			if err != nil {
 				return err
 			}
+			// MERGE: set opt.Gate to a function running ingot host audit on in.Root (or in.Raw) with the
+			// spec's evidence profile and waivers; until then vm.json records that no audit ran.
 			opt := vmimage.Options{Pipeline: popt}
 			if !g.quiet {
 				opt.Log = cmd.ErrOrStderr()

@@ -58,7 +58,12 @@ func TestBuildBoots(t *testing.T) {
 	s.SetDefaults()
 	ctx := context.Background()
 	data, data2 := t.TempDir(), t.TempDir()
-	opt := Options{Pipeline: pipeline.Options{DataDir: data}}
+	// The gate sees the finished tree and disk, and its verdict is recorded.
+	var gated GateInput
+	opt := Options{Pipeline: pipeline.Options{DataDir: data}, Gate: func(_ context.Context, in GateInput) (*GateResult, error) {
+		gated = in
+		return &GateResult{Passed: true, Summary: "test gate"}, nil
+	}}
 	l, err := pipeline.Lock(ctx, s, opt.Pipeline)
 	if err != nil {
 		t.Fatal(err)
@@ -67,12 +72,18 @@ func TestBuildBoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if gated.Spec != s || gated.Root == "" || gated.Raw == "" {
+		t.Errorf("the gate was given %+v", gated)
+	}
+	if res.Gate == nil || !res.Gate.Passed || res.Gate.Summary != "test gate" {
+		t.Errorf("gate result %+v not recorded", res.Gate)
+	}
 	st := store.Store{Root: data}
 	if res.Dir != st.VMDir(s.Name, s.Tag()) {
 		t.Errorf("disks in %s, want %s", res.Dir, st.VMDir(s.Name, s.Tag()))
 	}
 	recorded := readVMResult(t, filepath.Join(res.Dir, ResultFile))
-	if recorded.Raw.Digest != res.Raw.Digest || recorded.Parts != res.Parts {
+	if recorded.Raw.Digest != res.Raw.Digest || recorded.Parts != res.Parts || recorded.Gate == nil || !recorded.Gate.Passed {
 		t.Errorf("vm.json records %+v, the build returned %+v", recorded.Result, *res)
 	}
 	raw, qcow := filepath.Join(res.Dir, RawFile), filepath.Join(res.Dir, QCOW2File)

@@ -25,8 +25,9 @@ import (
 var (
 	// ErrNotVM means the spec has no vm section: it describes a container image (ingot build).
 	ErrNotVM = fault.New(fault.Invalid, "vmimage: the spec has no vm section (build container images with ingot build)")
-	// ErrGate means the audit gate refused the image: nothing was written to the VM directory.
-	ErrGate = errors.New("vmimage: the audit gate refused the image")
+	// ErrGate means the audit gate refused the image: nothing was written to the VM directory. It
+	// wraps pipeline.ErrEvidence, as a container image's failed evidence gate does.
+	ErrGate = fmt.Errorf("vmimage: the audit gate refused the image: %w", pipeline.ErrEvidence)
 )
 
 // Files in the VM directory (<data>/vm/<name>/<tag>/) and its evidence directory.
