@@ -192,7 +192,8 @@ func setCtimes(ctx context.Context, d DiskLayout, img string, paths []string) er
 	}
 	defer os.Remove(scriptFile)
 	cmd := exec.CommandContext(ctx, "debugfs", "-w", "-f", scriptFile, img)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	// debugfs writes the superblock's last write time when it closes the file system.
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "E2FSPROGS_FAKE_TIME="+strconv.FormatInt(d.Epoch.Unix(), 10))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("debugfs: %w: %s", err, lastLines(string(out), 20))
