@@ -1,155 +1,84 @@
-// Command host benchmarks ingot host audit against oscap-chroot with the SCAP Security Guide on the
-// same Debian 11 trees (.ci/host-tree.sh makes them): wall time of each, the ratio, and whether the
-// verdicts agree on the rules both check. It measures; it does not assert the target.
-//
-//	go run ./bench/host -runs 3 -trees ~/.cache/ingot-ci/host
+// Command host benchmarks ingot's host layer: -mode audit times ingot host audit against
+// oscap-chroot on the Debian 11 trees (audit.go), -mode build times ingot host build against plain
+// mmdebstrap and a disk assembled by hand (build.go).
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"io"
 	"os"
-	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"regexp"
-	"sort"
-	"time"
-
-	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/host"
+	"syscall"
 )
 
-const (
-	ssgDebian11   = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml"
-	sharedProfile = "xccdf_build.ingot_profile_host-shared"
-	tailoring     = "pkg/host/testdata/ssg-shared-tailoring.xml"
-)
+type config struct {
+	work string // holds the mirror, the ingot binary and every output, kept between runs
+	spec string // the VM spec (default: examples/vm of this module)
+	runs int
+	mode string
+	// trees and oscapProfile are the audit half's: the directory of .ci/host-tree.sh's trees, and
+	// the oscap profile ("shared": the rules both check, through the testdata tailoring).
+	trees        string
+	oscapProfile string
+}
 
 func main() {
-	defaultTrees := os.Getenv("INGOT_HOST_TREES")
-	if defaultTrees == "" {
-		defaultTrees = filepath.Join(os.Getenv("HOME"), ".cache", "ingot-ci", "host")
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
 	}
-	trees := flag.String("trees", defaultTrees, "directory holding the weak/ and hardened/ trees of .ci/host-tree.sh")
-	runs := flag.Int("runs", 3, "timed runs of each tool per tree (the median is reported)")
-	profile := flag.String("oscap-profile", "shared", "oscap profile: shared (the rules both check, testdata tailoring) or an SSG profile ID such as xccdf_org.ssgproject.content_profile_standard")
-	flag.Parse()
-	log.SetFlags(0)
-
-	work, err := os.MkdirTemp("", "ingot-bench-host-")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "bench/host:", err)
+		os.Exit(2)
 	}
-	defer func() { _ = os.RemoveAll(work) }()
-	ingot := filepath.Join(work, "ingot")
-	if out, err := exec.Command("go", "build", "-o", ingot, "./cmd/ingot").CombinedOutput(); err != nil {
-		log.Fatalf("building ingot (run from the module root): %v\n%s", err, out)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	switch cfg.mode {
+	case "build":
+		err = runBuild(ctx, cfg, os.Stdout, os.Stderr)
+	case "audit":
+		runAudit(cfg)
+	default:
+		err = fmt.Errorf("unknown -mode %q", cfg.mode)
 	}
-	tail, err := filepath.Abs(tailoring)
+	stop()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "bench/host:", err)
+		os.Exit(1)
 	}
-
-	fmt.Printf("%-9s %12s %8s %14s %12s %s\n", "tree", "ingot rules", "ratio", "ingot+secrets", "oscap", "verdicts on shared rules")
-	for _, variant := range []string{"weak", "hardened"} {
-		tree := filepath.Join(*trees, variant)
-		if _, err := os.Stat(tree); err != nil {
-			log.Fatalf("%v: make the trees with .ci/host-tree.sh", err)
-		}
-		var report evidence.Report
-		audit := func(extra ...string) func() {
-			return func() {
-				out, err := exec.Command(ingot, append([]string{"host", "audit", tree, "-o", "json", "--fail-on", "none"}, extra...)...).Output()
-				if err != nil {
-					log.Fatalf("ingot host audit %s: %v", tree, err)
-				}
-				if err := json.Unmarshal(out, &report); err != nil {
-					log.Fatal(err)
-				}
-			}
-		}
-		// The rules alone are what oscap does; the secrets stage reads every file and is timed apart.
-		fullTime := median(*runs, audit())
-		ingotTime := median(*runs, audit("--no-secrets"))
-		results := filepath.Join(work, variant+".xml")
-		args := []string{tree, "xccdf", "eval", "--results", results}
-		if *profile == "shared" {
-			args = append(args, "--tailoring-file", tail, "--profile", sharedProfile)
-		} else {
-			args = append(args, "--profile", *profile)
-		}
-		args = append(args, ssgDebian11)
-		oscapTime := median(*runs, func() {
-			err := exec.Command("oscap-chroot", args...).Run()
-			if exit := (*exec.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 2) {
-				log.Fatalf("oscap-chroot %s: %v", tree, err)
-			}
-		})
-		agree, differ := compare(report, results)
-		fmt.Printf("%-9s %12s %7.1fx %14s %12s %d agree, %d differ %v\n", variant, ingotTime.Round(time.Millisecond),
-			float64(oscapTime)/float64(ingotTime), fullTime.Round(time.Millisecond), oscapTime.Round(time.Millisecond), len(agree), len(differ), differ)
-	}
-	fmt.Println("ratio = oscap / ingot rules (every ingot rule and leftover check; oscap: the profile's rules). Target: >= 10x.")
-	fmt.Println("ingot+secrets adds the secrets stage, which reads every file of the tree.")
 }
 
-// median runs fn n times and returns the median wall time.
-func median(n int, fn func()) time.Duration {
-	if n < 1 {
-		n = 1
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.mode, "mode", "build", "what to measure: build (ingot host build against mmdebstrap and a disk assembled by hand) or audit (ingot host audit against oscap-chroot)")
+	fs.StringVar(&cfg.trees, "trees", defaultTrees(), "audit: the directory holding the weak/ and hardened/ trees of .ci/host-tree.sh")
+	fs.StringVar(&cfg.oscapProfile, "oscap-profile", "shared", "audit: oscap profile: shared (the rules both check, testdata tailoring) or an SSG profile ID such as xccdf_org.ssgproject.content_profile_standard")
+	fs.StringVar(&cfg.work, "work", filepath.Join(os.TempDir(), "ingot-bench-host"), "working directory; kept between runs so the mirror is downloaded once")
+	fs.StringVar(&cfg.spec, "spec", "", "VM spec file or directory (default: examples/vm of this module)")
+	fs.IntVar(&cfg.runs, "runs", 0, "timed runs of each; the median is reported (default 1 for build, 3 for audit)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
 	}
-	ds := make([]time.Duration, n)
-	for i := range ds {
-		start := time.Now()
-		fn()
-		ds[i] = time.Since(start)
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[n/2]
-}
-
-var ruleResult = regexp.MustCompile(`<rule-result idref="xccdf_org\.ssgproject\.content_rule_([^"]+)"[^>]*>\s*<result>([a-z]+)</result>`)
-
-// compare lists the shared rules whose verdicts agree and those that differ (the accuracy test in
-// pkg/host gives the reason for each difference).
-func compare(r evidence.Report, resultsFile string) (agree, differ []string) {
-	data, err := os.ReadFile(resultsFile)
+	switch {
+	case cfg.runs < 0:
+		return cfg, errors.New("-runs must be at least 1")
+	case cfg.runs == 0 && cfg.mode == "audit":
+		cfg.runs = 3
+	case cfg.runs == 0:
+		cfg.runs = 1
+	}
+	work, err := filepath.Abs(cfg.work)
 	if err != nil {
-		log.Fatal(err)
+		return cfg, fmt.Errorf("-work: %w", err)
 	}
-	ssg := map[string]string{}
-	for _, m := range ruleResult.FindAllStringSubmatch(string(data), -1) {
-		ssg[m[1]] = m[2]
-	}
-	ours := map[string]string{}
-	for _, f := range r.Findings {
-		ours[f.ID] = f.Status
-	}
-	shared := host.SSGRules()
-	ids := make([]string, 0, len(shared))
-	for id := range shared {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		failed, seen := false, false
-		for _, r := range shared[id] {
-			if res, ok := ssg[r]; ok {
-				seen = true
-				failed = failed || res == "fail"
-			}
-		}
-		if !seen {
-			continue
-		}
-		if failed == (ours[id] == evidence.StatusFailed) {
-			agree = append(agree, id)
-		} else {
-			differ = append(differ, id)
-		}
-	}
-	return agree, differ
+	cfg.work = work
+	return cfg, nil
 }

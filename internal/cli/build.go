@@ -74,6 +74,9 @@ are refused (exit 2) before anything is locked, fetched, built or written.`,
 			if err != nil {
 				return err
 			}
+			if s.VM != nil {
+				return usageErrorf("%s has a vm section: it is a VM image, built by ingot host build", specPath)
+			}
 			env, err := g.writeEnv(cmd)
 			if err != nil {
 				return err

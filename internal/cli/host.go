@@ -23,10 +23,10 @@ import (
 func newHostCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host",
-		Short: "Virtual machine images: audit a root file system, tarball or disk image; the fleets that run them",
+		Short: "Virtual machine images: build them, audit a root file system, tarball or disk image, check the fleets that run them",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newHostAuditCmd(g), newHostSchemaCmd(), newHostFleetCmd(g))
+	cmd.AddCommand(newHostBuildCmd(g), newHostMirrorCmd(g), newHostAuditCmd(g), newHostSchemaCmd(), newHostFleetCmd(g))
 	return cmd
 }
 

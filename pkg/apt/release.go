@@ -94,6 +94,11 @@ func (c *Client) Release(ctx context.Context, src Source) (*Release, error) {
 	}
 	sum := sha256.Sum256(served)
 	rel.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	if c.Cache != nil {
+		// Kept by digest, as the lock names it, so that a build can later serve the exact signed
+		// file it was locked against (ingot host build's local mirror); losing it only costs a fetch.
+		_ = c.Cache.store(hex.EncodeToString(sum[:]), served)
+	}
 	rel.Signer = signer
 	if (rel.Suite != "" || rel.Codename != "") && src.Suite != rel.Suite && src.Suite != rel.Codename {
 		return nil, fmt.Errorf("%w: %s: asked for %q, the signed Release says Suite %q, Codename %q",

@@ -23,6 +23,7 @@ import (
 	"github.com/ingot-build/ingot/pkg/apt"
 	"github.com/ingot-build/ingot/pkg/build"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/spec"
@@ -56,6 +57,9 @@ type Result struct {
 // or written.
 func Build(ctx context.Context, s *spec.Spec, l *lock.Lock, opt Options) (*Result, error) {
 	started := time.Now()
+	if s.VM != nil {
+		return nil, fault.Errorf(fault.Invalid, "%s has a vm section: it is a VM image, built by ingot host build", s.Name)
+	}
 	local, err := check(s, opt)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type Spec struct {
 	// source packages into their own layers so that images share them.
 	Layers int `yaml:"layers,omitempty" json:"layers,omitempty" jsonschema:"minimum=1,maximum=127"`
 
+	// VM makes this a virtual machine image for ingot host build (a bootable disk, not an OCI image).
+	VM *VM `yaml:"vm,omitempty" json:"vm,omitempty"`
+
 	// Dir is the directory the spec was read from; relative file sources resolve against it, and local
 	// files must lie inside it (see Local). Empty for a spec not read from a file: then only the
 	// directories the builder allows hold its files, named by absolute paths.
@@ -249,16 +252,21 @@ func (s *Spec) SetDefaults() {
 	if s.Layers == 0 {
 		s.Layers = 1
 	}
-	if s.Accounts == nil {
+	if s.VM != nil {
+		// A VM's accounts come from its packages (base-passwd, adduser): no container default.
+		s.VM.setDefaults(s.Name)
+	} else if s.Accounts == nil {
 		s.Accounts = &Accounts{
 			Groups: []Group{{Name: NonrootName, GID: NonrootID}},
 			Users:  []User{{Name: NonrootName, UID: NonrootID, GID: NonrootID, Home: NonrootHome}},
 			RunAs:  NonrootName,
 		}
 	}
-	for i := range s.Accounts.Users {
-		if s.Accounts.Users[i].Home == "" {
-			s.Accounts.Users[i].Home = "/home/" + s.Accounts.Users[i].Name
+	if s.Accounts != nil {
+		for i := range s.Accounts.Users {
+			if s.Accounts.Users[i].Home == "" {
+				s.Accounts.Users[i].Home = "/home/" + s.Accounts.Users[i].Name
+			}
 		}
 	}
 	for i := range s.Repositories {

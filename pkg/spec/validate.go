@@ -237,6 +237,9 @@ func (s *Spec) Validate() error {
 	if s.Layers < 0 || s.Layers > 127 {
 		bad("layers", "%d is outside 1..127", s.Layers)
 	}
+	if s.VM != nil {
+		s.validateVM(bad)
+	}
 	if len(s.Packages) == 0 && len(s.Files) == 0 && s.Base == "" {
 		bad("packages", "an image needs packages, files or a base")
 	}

@@ -126,6 +126,12 @@ func (s Store) Signatures() string { return s.path("cache", "signatures") }
 // VulnDB is the imported vulnerability data.
 func (s Store) VulnDB() *vuln.DB { return &vuln.DB{Dir: s.path("vulndb")} }
 
+// VMRoot holds the disks ingot host build made, by image name.
+func (s Store) VMRoot() string { return s.path("vm") }
+
+// VMDir is where ingot host build writes the disks of VM image name at tag: <data>/vm/<name>/<tag>/.
+func (s Store) VMDir(name, tag string) string { return filepath.Join(s.VMRoot(), name, tag) }
+
 // EvidenceRoot holds the evidence of every image, by name.
 func (s Store) EvidenceRoot() string { return s.path("evidence") }
 
@@ -164,7 +170,7 @@ func (s Store) tempDirs() ([]string, error) {
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
 		s.BuildCache(), s.Inventories().Dir, s.LayerAnalyses().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
-		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(),
+		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(), s.VMRoot(),
 	}
 	for _, parent := range []string{s.Layouts().Root, s.EvidenceRoot()} {
 		entries, err := os.ReadDir(parent)
