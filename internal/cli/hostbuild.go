@@ -1,21 +1,33 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/catalog"
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/host"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/pipeline"
+	"github.com/ingot-build/ingot/pkg/report"
+	"github.com/ingot-build/ingot/pkg/spec"
 	"github.com/ingot-build/ingot/pkg/vmimage"
+	"github.com/ingot-build/ingot/pkg/vmrecord"
 )
 
 type hostBuildFlags struct {
 	lockfile  string
 	allowFrom []string
+	// The audit gate's settings, as ingot host audit takes them.
+	audit   hostAuditFlags
+	noAudit bool
+	grace   time.Duration
 }
 
 func newHostBuildCmd(g *globalFlags) *cobra.Command {
@@ -81,9 +93,14 @@ qemu-img. A spec without a vm section is refused (exit 2).`,
 			if err != nil {
 				return err
 			}
-			// MERGE: set opt.Gate to a function running ingot host audit on in.Root (or in.Raw) with the
-			// spec's evidence profile and waivers; until then vm.json records that no audit ran.
 			opt := vmimage.Options{Pipeline: popt}
+			var gate *host.BuildGate
+			if !f.noAudit {
+				if gate, err = f.gate(env); err != nil {
+					return err
+				}
+				opt.Gate = gate.Run
+			}
 			if !g.quiet {
 				opt.Log = cmd.ErrOrStderr()
 			}
@@ -100,13 +117,72 @@ qemu-img. A spec without a vm section is refused (exit 2).`,
 					fmt.Fprintln(w, "no audit gate ran")
 				}
 			}
+			if gate != nil {
+				// The catalog records the version with its disks and the audit's evidence; without an
+				// audit there is no evidence to record, and the disks stay only in the data directory.
+				v, err := recordVM(cmd.Context(), env, s, specPath, lockPath, res, gate.Evidence(), f.grace)
+				if err != nil {
+					return err
+				}
+				if !g.quiet {
+					fmt.Fprintf(w, "recorded %s (%s)\n", v.Ref(), v.Digest)
+				}
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), res.Raw.Digest)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&f.lockfile, "lockfile", "l", "", "lock file (default: ingot.lock beside the spec)")
 	addAllowFilesFlag(cmd, &f.allowFrom)
+	cmd.Flags().StringVar(&f.audit.profile, "profile", string(host.ProfileMinimal), "audit gate: rule profile: "+oneOf(hostProfiles()))
+	cmd.Flags().StringArrayVar(&f.audit.waive, "waive", nil, "audit gate: accept a rule's failure: RULE=REASON (repeatable)")
+	cmd.Flags().StringVar(&f.audit.policy, "policy", "", "audit gate: audit policy file (required agents and versions, forbidden packages)")
+	cmd.Flags().StringVar(&f.audit.failOn, "fail-on", "high", "audit gate: refuse the image when a failed rule or an affecting vulnerability is at or above this level: "+oneOf(failOnLevels()))
+	cmd.Flags().BoolVar(&f.noAudit, "no-audit", false, "skip the audit gate (the image is then not recorded in the catalog)")
+	cmd.Flags().DurationVar(&f.grace, "grace", 24*time.Hour, "how long the previous active version of the release line stays active")
 	return cmd
+}
+
+// gate is the audit gate the flags describe; the tree is scanned for vulnerabilities when the data
+// directory has vulnerability data, as a container build's gate is.
+func (f *hostBuildFlags) gate(env Env) (*host.BuildGate, error) {
+	f.audit.output = report.FormatTable
+	opt, threshold, err := f.audit.options()
+	if err != nil {
+		return nil, err
+	}
+	db := env.Store().VulnDB()
+	if st, err := db.Status(); err == nil && len(st.Sources) > 0 {
+		opt.VulnDB = db
+	}
+	return &host.BuildGate{Options: opt, Threshold: threshold}, nil
+}
+
+// recordVM records the built disks as a vm version of the catalog, with the audit's evidence and
+// the spec and lock bytes it was built from.
+func recordVM(ctx context.Context, env Env, s *spec.Spec, specPath, lockPath string, res *vmimage.Result, ev *evidence.Set, grace time.Duration) (*catalog.Version, error) {
+	specBytes, err := os.ReadFile(specPath)
+	if err != nil {
+		return nil, err
+	}
+	lockBytes, err := os.ReadFile(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	c, err := env.Store().Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = c.Close() }()
+	return vmrecord.Record(ctx, c, vmrecord.Input{
+		Image: s.Name, Line: s.Tag(), Arch: s.Archs[0],
+		Disks: []vmrecord.DiskFile{
+			{Path: res.Raw.Path, Format: catalog.DiskRaw, Digest: res.Raw.Digest},
+			{Path: res.QCOW2.Path, Format: catalog.DiskQCOW2, Digest: res.QCOW2.Digest},
+		},
+		Evidence: ev, Spec: specBytes, Lock: lockBytes,
+		Reason: "ingot host build", Built: time.Now().UTC(), Grace: grace,
+	})
 }
 
 func newHostMirrorCmd(g *globalFlags) *cobra.Command {
