@@ -47,18 +47,6 @@ func (c *Cache) ReadVerified(sha256hex string) ([]byte, error) {
 	return data, nil
 }
 
-// store adds data, which must hash to sha256hex, to the cache.
-func (c *Cache) store(sha256hex string, data []byte) error {
-	sum := sha256.Sum256(data)
-	if !validHex(sha256hex) || hex.EncodeToString(sum[:]) != sha256hex {
-		return fmt.Errorf("%w: refusing to cache data under %.80q", ErrHashMismatch, sha256hex)
-	}
-	if err := os.MkdirAll(filepath.Dir(c.Path(sha256hex)), 0o755); err != nil {
-		return fmt.Errorf("creating cache: %w", err)
-	}
-	return safefile.Write(c.Path(sha256hex), data, 0o644)
-}
-
 // validHex accepts exactly the lowercase form used for file names, so one hash has one path.
 func validHex(s string) bool {
 	if len(s) != 64 {
