@@ -92,7 +92,20 @@ func (c *ParsedCache) Check(path string) error {
 }
 
 func encodeParsed(indexSHA256 string, pkgs []*Package) []byte {
-	e := parsedEncoder{buf: make([]byte, parsedHeader, parsedHeader+len(pkgs)*320)}
+	// Sized up front (the strings, 3 bytes for each string's length and 10 for each number), so that
+	// the buffer, some 20 MB for Debian's main index, is not copied to grow.
+	size := parsedHeader + binary.MaxVarintLen64
+	for _, p := range pkgs {
+		size += len(p.Name) + len(p.Version.Upstream) + len(p.Version.Revision) + len(p.Architecture) + len(p.Source) +
+			len(p.SourceVersion.Upstream) + len(p.SourceVersion.Revision) + len(p.Priority) + len(p.Section) +
+			len(p.MultiArch) + len(p.Filename) + len(p.SHA256) + 17*3 + 5*binary.MaxVarintLen64
+		if p.rel != nil {
+			for _, r := range p.rel.raw {
+				size += len(r)
+			}
+		}
+	}
+	e := parsedEncoder{buf: make([]byte, parsedHeader, size)}
 	e.uint(uint64(len(pkgs)))
 	for _, p := range pkgs {
 		e.str(p.Name)
