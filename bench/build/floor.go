@@ -66,7 +66,7 @@ func cpuNow() time.Duration {
 	return total
 }
 
-// Where the time of decoding goes: each decoder alone, one core, over the same input.
+// Where the time of decoding goes: each decoder alone, one core, over the same input, in CPU time.
 type decoders struct {
 	goXZ, xzProgram   time.Duration // every xz member of the .debs
 	debXZBytes        int64
@@ -373,16 +373,18 @@ func (b *bench) measureDecoders(ctx context.Context, runs int) (decoders, error)
 			}
 		}
 	}
+	// timeIt gives the median CPU time of f (this process's and that of the programs it ran): one
+	// decoder on one core, so CPU time is its cost, and steadier than wall time on a busy machine.
 	timeIt := func(f func() (int64, error)) (time.Duration, int64, error) {
 		var ds []time.Duration
 		var n int64
 		for range runs {
-			start := time.Now()
+			start := cpuNow()
 			var err error
 			if n, err = f(); err != nil {
 				return 0, 0, err
 			}
-			ds = append(ds, time.Since(start))
+			ds = append(ds, cpuNow()-start)
 		}
 		return median(ds), n, nil
 	}
