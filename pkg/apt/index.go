@@ -85,11 +85,15 @@ func (c *Client) indexPackages(ctx context.Context, src Source, rel *Release, id
 // index parses idx from the cache when it holds it, else as it downloads, writing it to the cache
 // once it proves to be the index signed.
 func (c *Client) index(ctx context.Context, src Source, rel *Release, idx IndexFile) ([]*Package, error) {
+	if !validHex(idx.SHA256) {
+		// It names cache files: nothing but the lowercase hex of a sha256 may.
+		return nil, fmt.Errorf("%w: %s: %.80q is not a lowercase sha256", ErrHashMismatch, idx.Path, idx.SHA256)
+	}
 	limit := c.MaxIndexSize
 	if limit <= 0 {
 		limit = maxIndexSize
 	}
-	if c.Cache != nil && validHex(idx.SHA256) {
+	if c.Cache != nil {
 		p := c.Cache.Path(idx.SHA256)
 		if f, err := os.Open(p); err == nil {
 			pkgs, err := parseVerified(ctx, idx, f, nil, limit)
