@@ -120,6 +120,16 @@ func TestPackages(t *testing.T) {
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
+			// It would name a cache file outside the cache.
+			name: "sha256 that is not hex",
+			setup: func(_ *testing.T, _ *testrepo.Repo, rel *apt.Release) {
+				f := rel.Files["main/binary-amd64/Packages.gz"]
+				f.SHA256 = "../../../../" + strings.Repeat("a", 52)
+				rel.Files[f.Path] = f
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
 			name: "by-hash index replaced",
 			opt:  testrepo.Options{ByHash: true},
 			setup: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
