@@ -248,7 +248,7 @@ func decompress(ctx context.Context, name string, body []byte, xzProgram bool) (
 
 // runDecoder pipes in through a decompressing program and counts what comes out.
 func runDecoder(ctx context.Context, in io.Reader, prog string, args ...string) (int64, error) {
-	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd := exec.CommandContext(ctx, prog, args...) //nolint:gosec // xz, gzip or pigz with fixed arguments
 	cmd.Stdin = in
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -97,7 +97,7 @@ func output(ctx context.Context, dir string, env []string, name string, args ...
 // (mmdebstrap's apt and dpkg, ingot's xz), to *cpu. On a machine shared with other work, CPU time
 // says more about the work done than wall time.
 func outputCPU(ctx context.Context, dir string, env []string, cpu *time.Duration, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // the tools being measured, with the bench's arguments
 	if cpu != nil {
 		defer func() {
 			if ps := cmd.ProcessState; ps != nil {

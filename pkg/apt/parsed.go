@@ -265,12 +265,13 @@ func (d *parsedDecoder) str() string {
 	if d.err != nil {
 		return ""
 	}
-	if n > uint64(len(d.s)-d.off) {
+	rest := d.s[d.off:]
+	if n > uint64(len(rest)) {
 		d.err = errors.New("truncated string")
 		return ""
 	}
-	s := d.s[d.off : d.off+int(n)]
-	d.off += int(n)
+	s := rest[:n]
+	d.off += len(s)
 	return s
 }
 
