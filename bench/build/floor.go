@@ -68,7 +68,7 @@ func cpuNow() time.Duration {
 
 // Where the time of decoding goes: each decoder alone, one core, over the same input, in CPU time.
 type decoders struct {
-	goXZ, xzProgram   time.Duration // every xz member of the .debs
+	goXZ, xzProgram   time.Duration // the .debs' xz members of xzProgramMin or more
 	debXZBytes        int64
 	indexGz           map[string]time.Duration // Packages.gz: klauspost, gzip -d, pigz -d
 	indexXz           map[string]time.Duration // Packages.xz: Go, xz -d
@@ -366,8 +366,10 @@ func (b *bench) measureDecoders(ctx context.Context, runs int) (decoders, error)
 		if err != nil {
 			return d, err
 		}
+		// The members where the choice matters: below xzProgramMin both ingot and the floor use
+		// Go's decoder, and starting a process would cost more than it saves.
 		for name, body := range ms {
-			if strings.HasSuffix(name, ".xz") {
+			if strings.HasSuffix(name, ".xz") && len(body) >= xzProgramMin {
 				members = append(members, body)
 				d.debXZBytes += int64(len(body))
 			}

@@ -146,7 +146,7 @@ func (r *results) printFloor(w io.Writer, coldBuild, coldTotal sample) {
 	fmt.Fprintf(w, "ingot cold build: %.2fx the floor (wall), %.2fx (CPU); cold lock+build: %.2fx (wall), %.2fx (CPU)\n",
 		ratio(coldBuild.wall, f.total().wall), ratio(coldBuild.cpu, f.total().cpu), ratio(coldTotal.wall, f.total().wall), ratio(coldTotal.cpu, f.total().cpu))
 	fmt.Fprintf(w, "\ndecoders alone, one core, median of %d (CPU time):\n", len(r.warm))
-	fmt.Fprintf(w, "  xz members of the .debs (%.2f MiB): Go (ulikunitz/xz) %.1f ms, xz program %.1f ms: %.1fx\n",
+	fmt.Fprintf(w, "  xz members of the .debs of 256 KiB or more (%.2f MiB): Go (ulikunitz/xz) %.1f ms, xz program %.1f ms: %.1fx\n",
 		mib(d.debXZBytes), ms(d.goXZ), ms(d.xzProgram), ratio(d.goXZ, d.xzProgram))
 	fmt.Fprintf(w, "  Packages index, %.1f MiB uncompressed:\n", mib(d.indexUncompressed))
 	for _, set := range []struct {
