@@ -11,9 +11,11 @@ import (
 type imageInfo struct {
 	layers int
 	size   int64 // compressed layer bytes
+	seen   map[v1.Hash]bool
 }
 
-// imageSize reads every image in the OCI layout at dir, following nested indexes.
+// imageSize reads every image in the OCI layout at dir, following nested indexes. An image under
+// several tags (ingot tags each build <line>-r<n>, <line> and latest) counts once.
 func imageSize(dir string) (imageInfo, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -23,7 +25,7 @@ func imageSize(dir string) (imageInfo, error) {
 	if err != nil {
 		return imageInfo{}, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
-	var info imageInfo
+	info := imageInfo{seen: map[v1.Hash]bool{}}
 	if err := addIndex(&info, idx); err != nil {
 		return imageInfo{}, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
@@ -39,6 +41,10 @@ func addIndex(info *imageInfo, idx v1.ImageIndex) error {
 		return err
 	}
 	for _, d := range im.Manifests {
+		if info.seen[d.Digest] {
+			continue
+		}
+		info.seen[d.Digest] = true
 		switch {
 		case d.MediaType.IsImage():
 			img, err := idx.Image(d.Digest)

@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		// Alternate which tool goes first so that neither always runs on the other's leftovers.
 		steps := []func() error{
 			func() error { s, err := b.ingotCold(ctx); r.ingot = append(r.ingot, s); return err },
-			func() error { d, err := b.mmdebstrap(ctx); r.mmdebstrap = append(r.mmdebstrap, d); return err },
+			func() error { s, err := b.mmdebstrap(ctx); r.mmdebstrap = append(r.mmdebstrap, s); return err },
 		}
 		if i%2 == 1 {
 			steps[0], steps[1] = steps[1], steps[0]
@@ -88,17 +88,57 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "timing %d no-op rebuilds\n", cfg.noopRuns)
 	for range cfg.noopRuns {
-		d, digest, err := b.ingotBuild(ctx)
+		s, err := b.ingotBuild(ctx)
 		if err != nil {
 			return err
 		}
-		r.noop = append(r.noop, d)
-		r.noopDigests = append(r.noopDigests, digest)
+		r.noop = append(r.noop, s.wall)
+		r.noopDigests = append(r.noopDigests, s.digest)
+	}
+	fmt.Fprintf(stderr, "timing %d warm builds (packages cached, nothing else)\n", cfg.warmRuns)
+	for range cfg.warmRuns {
+		s, err := b.ingotWarm(ctx)
+		if err != nil {
+			return err
+		}
+		r.warm = append(r.warm, s)
+		r.noopDigests = append(r.noopDigests, s.digest)
 	}
 	if err := b.collect(r); err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "timing the physical floor and each decoder, %d runs each\n", cfg.warmRuns)
+	if r.floor, err = b.measureFloor(ctx, cfg.warmRuns); err != nil {
+		return fmt.Errorf("measuring the floor: %w", err)
+	}
+	if r.decoders, err = b.measureDecoders(ctx, cfg.warmRuns); err != nil {
+		return fmt.Errorf("timing the decoders: %w", err)
+	}
 	return r.print(stdout, b)
+}
+
+// ingotWarm runs ingot build with the lock and the package cache of the last build and nothing else
+// (no build cache, image layouts, catalog, evidence or index caches): the whole work of a build
+// without the downloads, which is what the floor measures.
+func (b *bench) ingotWarm(ctx context.Context) (sample, error) {
+	debs := store.Store{Root: b.dataDir()}.Packages().Dir
+	keep := filepath.Join(b.cfg.work, "debs-kept")
+	if err := os.RemoveAll(keep); err != nil {
+		return sample{}, err
+	}
+	if err := os.Rename(debs, keep); err != nil {
+		return sample{}, fmt.Errorf("keeping the package cache: %w", err)
+	}
+	if err := os.RemoveAll(b.dataDir()); err != nil {
+		return sample{}, fmt.Errorf("clearing ingot's data directory: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(debs), 0o755); err != nil {
+		return sample{}, err
+	}
+	if err := os.Rename(keep, debs); err != nil {
+		return sample{}, fmt.Errorf("restoring the package cache: %w", err)
+	}
+	return b.ingotBuild(ctx)
 }
 
 // bench holds the paths and inputs shared by the timed runs.
@@ -143,13 +183,21 @@ func (b *bench) writeSpec(orig *spec.Spec) error {
 	return nil
 }
 
-// ingotSample is one cold ingot run: lock, then build, from an empty data directory.
-type ingotSample struct {
-	lock, build time.Duration
-	digest      string
+// sample is one timed run: wall time, the CPU time of the processes, and for a build the digest it
+// printed.
+type sample struct {
+	wall, cpu time.Duration
+	digest    string
 }
 
-func (s ingotSample) total() time.Duration { return s.lock + s.build }
+// ingotSample is one cold ingot run: lock, then build, from an empty data directory.
+type ingotSample struct {
+	lock, build sample
+}
+
+func (s ingotSample) total() sample {
+	return sample{wall: s.lock.wall + s.build.wall, cpu: s.lock.cpu + s.build.cpu, digest: s.build.digest}
+}
 
 // ingotCold runs ingot lock and ingot build with no lock and an empty data directory, as a first build
 // on a new machine would.
@@ -162,54 +210,58 @@ func (b *bench) ingotCold(ctx context.Context) (ingotSample, error) {
 		return s, fmt.Errorf("removing the previous lock: %w", err)
 	}
 	start := time.Now()
-	if _, err := output(ctx, "", nil, b.ingotBin, "--quiet", "--data-dir", b.dataDir(), "lock", b.specDir); err != nil {
+	if _, err := outputCPU(ctx, "", nil, &s.lock.cpu, b.ingotBin, "--quiet", "--data-dir", b.dataDir(), "lock", b.specDir); err != nil {
 		return s, fmt.Errorf("ingot lock: %w", err)
 	}
-	s.lock = time.Since(start)
+	s.lock.wall = time.Since(start)
 	var err error
-	s.build, s.digest, err = b.ingotBuild(ctx)
+	s.build, err = b.ingotBuild(ctx)
 	return s, err
 }
 
-// ingotBuild runs ingot build once and returns its time and the digest it printed.
-func (b *bench) ingotBuild(ctx context.Context) (time.Duration, string, error) {
+// ingotBuild runs ingot build once and returns its times and the digest it printed.
+func (b *bench) ingotBuild(ctx context.Context) (sample, error) {
+	var s sample
 	start := time.Now()
-	out, err := output(ctx, "", nil, b.ingotBin, "--quiet", "--data-dir", b.dataDir(), "build", b.specDir)
-	d := time.Since(start)
+	out, err := outputCPU(ctx, "", nil, &s.cpu, b.ingotBin, "--quiet", "--data-dir", b.dataDir(), "build", b.specDir)
+	s.wall = time.Since(start)
 	if err != nil {
-		return d, "", fmt.Errorf("ingot build: %w", err)
+		return s, fmt.Errorf("ingot build: %w", err)
 	}
-	return d, strings.TrimSpace(out), nil
+	s.digest = strings.TrimSpace(out)
+	return s, nil
 }
 
 // mmdebstrap extracts the package list with mmdebstrap into a tarball and makes it an OCI image with
 // umoci, timing the whole.
-func (b *bench) mmdebstrap(ctx context.Context) (time.Duration, error) {
+func (b *bench) mmdebstrap(ctx context.Context) (sample, error) {
+	var s sample
 	for _, p := range []string{b.tarball(), b.umociDir(), b.extracted()} {
 		if err := os.RemoveAll(p); err != nil {
-			return 0, fmt.Errorf("clearing the previous run: %w", err)
+			return s, fmt.Errorf("clearing the previous run: %w", err)
 		}
 	}
 	image := b.umociDir() + ":" + b.name
 	start := time.Now()
-	if _, err := output(ctx, "", nil, "mmdebstrap",
+	if _, err := outputCPU(ctx, "", nil, &s.cpu, "mmdebstrap",
 		"--variant=extract", "--include="+strings.Join(b.packages, ","),
 		"--components=main", "--architectures="+b.cfg.arch,
 		// MMDEBSTRAP_ESSENTIAL lists the .debs extracted, which is what the image holds.
 		`--extract-hook=printf '%s\n' $MMDEBSTRAP_ESSENTIAL > `+shellQuote(b.extracted()),
 		b.cfg.suite, b.tarball(), b.mirror.aptLine()); err != nil {
-		return 0, fmt.Errorf("mmdebstrap: %w", err)
+		return s, fmt.Errorf("mmdebstrap: %w", err)
 	}
 	for _, args := range [][]string{
 		{"init", "--layout", b.umociDir()},
 		{"new", "--image", image},
 		{"raw", "add-layer", "--image", image, b.tarball()},
 	} {
-		if _, err := output(ctx, "", nil, "umoci", args...); err != nil {
-			return 0, fmt.Errorf("umoci: %w", err)
+		if _, err := outputCPU(ctx, "", nil, &s.cpu, "umoci", args...); err != nil {
+			return s, fmt.Errorf("umoci: %w", err)
 		}
 	}
-	return time.Since(start), nil
+	s.wall = time.Since(start)
+	return s, nil
 }
 
 // collect reads what the last runs left: package counts and image sizes.

@@ -91,10 +91,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		{"cosign2", b.cosignSign(b.cosign.v2, "--tlog-upload=false"), nil},
 		{"cosign3", b.cosignSign(b.cosign.v3, "--signing-config", b.signCfg), nil},
 	}
-	signTimes := map[string]time.Duration{}
+	signTimes := map[string]measure{}
 	signed := map[string]string{} // the last image each signer signed and attested
 	for _, s := range signers {
-		var ds []time.Duration
+		var ds []measure
 		for i := 0; i <= cfg.runs; i++ { // run 0 is the warm-up
 			ref, err := b.fresh.next(ctx)
 			if err != nil {
@@ -114,7 +114,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			}
 			signed[s.tool] = ref.String()
 		}
-		signTimes[s.tool] = median(ds)
+		signTimes[s.tool] = medians(ds)
 	}
 
 	// Verify: the image ingot signed and attested in both formats (what ingot build --sign makes) for
@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		ingot      []string
 		peer       string
 		peerArgv   []string
-		ingotT, pT time.Duration
+		ingotT, pT measure
 	}
 	v2flags := []string{"--key", b.pub, "--insecure-ignore-tlog", "--allow-http-registry"}
 	v3flags := append(append([]string(nil), v2flags...), "--trusted-root", b.trusted)
@@ -154,16 +154,18 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	n := len(b.preds)
 	fmt.Fprintf(out, "image: %s built from %s, %d evidence documents; registry: docker-registry on %s\n", b.base, cfg.spec, n, b.host)
-	fmt.Fprintf(out, "cosign v2: %s, cosign v3: %s; offline (proxies refuse, fresh HOME); median of %d runs after a warm-up\n\n", b.cosign.v2, b.cosign.v3, cfg.runs)
+	fmt.Fprintf(out, "cosign v2: %s, cosign v3: %s; offline (proxies refuse, fresh HOME); median of %d runs after a warm-up\n", b.cosign.v2, b.cosign.v3, cfg.runs)
+	fmt.Fprintf(out, "CPU: user+system time of the process(es); on a machine shared with other work it is steadier than wall time\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\tingot ms\tpeer\tpeer ms\tpeer/ingot\t")
-	row := func(step string, in time.Duration, peer string, p time.Duration) {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.1f\t%.1fx\t\n", step, ms(in), peer, ms(p), ratio(p, in))
+	fmt.Fprintln(tw, "step\tingot ms\tCPU ms\tpeer\tpeer ms\tCPU ms\tpeer/ingot\tCPU\t")
+	row := func(step string, in measure, peer string, p measure) {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.1f\t%.1f\t%.1fx\t%.1fx\t\n", step, ms(in.wall), ms(in.cpu), peer, ms(p.wall), ms(p.cpu), ratio(p.wall, in.wall), ratio(p.cpu, in.cpu))
 	}
+	both2 := measure{wall: signTimes["cosign2"].wall + signTimes["cosign3"].wall, cpu: signTimes["cosign2"].cpu + signTimes["cosign3"].cpu}
 	row(fmt.Sprintf("sign + %d attestations, legacy", n), signTimes["ingot legacy"], "cosign v2", signTimes["cosign2"])
 	row(fmt.Sprintf("sign + %d attestations, bundle", n), signTimes["ingot bundle"], "cosign v3", signTimes["cosign3"])
-	row(fmt.Sprintf("sign + %d attestations, both", n), signTimes["ingot"], "v2 + v3", signTimes["cosign2"]+signTimes["cosign3"])
-	row(fmt.Sprintf("sign + attest evidence (%d), both", n), signTimes["ingot evidence"], "v2 + v3", signTimes["cosign2"]+signTimes["cosign3"])
+	row(fmt.Sprintf("sign + %d attestations, both", n), signTimes["ingot"], "v2 + v3", both2)
+	row(fmt.Sprintf("sign + attest evidence (%d), both", n), signTimes["ingot evidence"], "v2 + v3", both2)
 	for _, p := range pairs {
 		peer := "cosign v2"
 		if p.peer == "cosign3" {
@@ -217,38 +219,39 @@ func (b *bench) cosignSign(bin string, extra ...string) func(string) [][]string 
 	}
 }
 
-// timeRuns runs argv once untimed, then cfg.runs times, and returns the median wall time.
-func (b *bench) timeRuns(ctx context.Context, tool string, argv []string) (time.Duration, error) {
-	var ds []time.Duration
+// timeRuns runs argv once untimed, then cfg.runs times, and returns the median wall and CPU times.
+func (b *bench) timeRuns(ctx context.Context, tool string, argv []string) (measure, error) {
+	var ds []measure
 	for i := 0; i <= b.cfg.runs; i++ {
 		d, err := b.timeAll(ctx, tool, [][]string{argv})
 		if err != nil {
-			return 0, err
+			return measure{}, err
 		}
 		if i > 0 {
 			ds = append(ds, d)
 		}
 	}
-	return median(ds), nil
+	return medians(ds), nil
 }
 
 // timeAll runs the commands one after the other in tool's offline environment and returns their
-// total wall time. A command that fails stops the bench: a failed signature or verification is not a
-// measurement.
-func (b *bench) timeAll(ctx context.Context, tool string, cmds [][]string) (time.Duration, error) {
-	var total time.Duration
+// total wall time and CPU time. A command that fails stops the bench: a failed signature or
+// verification is not a measurement.
+func (b *bench) timeAll(ctx context.Context, tool string, cmds [][]string) (measure, error) {
+	var total measure
 	for _, argv := range cmds {
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // the tools being measured, with the bench's arguments
 		cmd.Env = b.env[tool]
 		cmd.Dir = envHome(cmd.Env)
 		var stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		start := time.Now()
 		err := cmd.Run()
-		total += time.Since(start)
+		total.wall += time.Since(start)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, stderr.String())
+			return measure{}, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, stderr.String())
 		}
+		total.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	return total, nil
 }

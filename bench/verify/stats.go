@@ -7,6 +7,18 @@ import (
 	"time"
 )
 
+// measure is what one timed step took: wall time, and the user+system CPU time of its processes.
+type measure struct{ wall, cpu time.Duration }
+
+// medians takes the median wall time and the median CPU time of ms, each on its own.
+func medians(ms []measure) measure {
+	var wall, cpu []time.Duration
+	for _, m := range ms {
+		wall, cpu = append(wall, m.wall), append(cpu, m.cpu)
+	}
+	return measure{wall: median(wall), cpu: median(cpu)}
+}
+
 // median is the middle of ds (the upper middle for an even count), or 0 for none.
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {

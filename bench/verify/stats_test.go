@@ -49,3 +49,12 @@ func TestGitVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestMedians takes each median on its own: the run with the median wall time need not be the one
+// with the median CPU time.
+func TestMedians(t *testing.T) {
+	got := medians([]measure{{wall: 30, cpu: 1}, {wall: 10, cpu: 3}, {wall: 20, cpu: 2}})
+	if want := (measure{wall: 20, cpu: 2}); got != want {
+		t.Errorf("medians = %+v, want %+v", got, want)
+	}
+}

@@ -30,6 +30,9 @@ SPEC is an ingot.yaml file or a directory holding one (default: the current dire
 The lock pins every package by sha256, with the repository Release and index digests and the base image
 digest. An existing lock that still matches the spec is kept; --update resolves again.
 
+Each Packages index is parsed as it downloads and kept parsed in the data directory by its sha256, so
+another lock against the same repository state (another spec, or --update) reads no index at all.
+
 ` + localFilesHelp + `
 
 A spec that fails validation, or names a local file outside those directories, is refused (exit 2)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +49,7 @@ By default findings are reported without failing; --fail-on SEVERITY makes the e
 finding that is not waived has that severity or higher.
 
 Rules:
-` + secretsRuleTable(),
+`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, threshold, err := f.options()
@@ -84,6 +85,13 @@ Rules:
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "none", failOnHelp())
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", secrets.DefaultMaxFileSize, "skip files larger than this many bytes")
 	cmd.Flags().BoolVar(&f.scanAll, "all-paths", false, "also read documentation, certificates and dependency test trees")
+	// The rule table is added when the help is shown: listing the rules compiles every rule's
+	// regular expression, which every other command would pay for at start-up.
+	var table sync.Once
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		table.Do(func() { c.Long += secretsRuleTable() })
+		c.Root().HelpFunc()(c, args)
+	})
 	return cmd
 }
 

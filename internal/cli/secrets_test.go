@@ -17,6 +17,7 @@ import (
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/publish"
+	"github.com/ingot-build/ingot/pkg/secrets"
 	"github.com/ingot-build/ingot/pkg/store"
 )
 
@@ -201,5 +202,21 @@ func TestSecretsUsage(t *testing.T) {
 	// that cannot be reached is a failure (exit 1), not bad input.
 	if _, err := runSecrets(t, dir, "nosuch:1"); ExitCode(err) != ExitFailure {
 		t.Errorf("missing image: %v", err)
+	}
+}
+
+// TestSecretsHelpListsRules: the rule table, added only when the help is shown (so that building the
+// command tree compiles no rule), lists every rule, once, however the help is asked for.
+func TestSecretsHelpListsRules(t *testing.T) {
+	for _, args := range [][]string{{"secrets", "--help"}, {"help", "secrets"}} {
+		out, _, err := run(t, args...)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		for _, r := range secrets.DefaultRules() {
+			if n := strings.Count(out, "  "+r.ID+" "); n != 1 {
+				t.Errorf("%q: rule %s listed %d times", args, r.ID, n)
+			}
+		}
 	}
 }

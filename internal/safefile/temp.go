@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,10 +18,12 @@ import (
 // ".<prefix>.tmp-<pid>-<random>": hidden from readers, and owned by the process that made it, so a
 // later run can tell a killed run's leftover from a temporary file that a live process is still
 // filling.
-var tempName = regexp.MustCompile(`^\..*\.tmp-([0-9]+)-[^/]*$`)
+var tempName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..*\.tmp-([0-9]+)-[^/]*$`) })
 
 // legacyTemp matches the temporary names of ingot versions before the owner pid was recorded.
-var legacyTemp = regexp.MustCompile(`^\.(tmp-|fetch-|evidence-|import-.*\.tmp$|update-|.*\.tmp-)`)
+var legacyTemp = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\.(tmp-|fetch-|evidence-|import-.*\.tmp$|update-|.*\.tmp-)`)
+})
 
 // MaxTempAge bounds how long a temporary file may live even when its pid names a live process (pids
 // are reused, and a data directory may be shared by machines whose pids mean nothing here).
@@ -44,20 +47,20 @@ func MkdirTemp(dir, prefix string) (string, error) {
 }
 
 // IsTemp reports whether a directory entry's name is one of ingot's temporary names.
-func IsTemp(name string) bool { return tempName.MatchString(name) || legacyTemp.MatchString(name) }
+func IsTemp(name string) bool { return tempName().MatchString(name) || legacyTemp().MatchString(name) }
 
 // Stale reports whether a temporary entry was left by a run that is gone: its owner pid is not a
 // live process, or it is older than MaxTempAge; an entry of an older ingot (no pid) when it is older
 // than an hour. Entries that are not temporary names are never stale.
 func Stale(name string, modTime, now time.Time) bool {
-	if m := tempName.FindStringSubmatch(name); m != nil {
+	if m := tempName().FindStringSubmatch(name); m != nil {
 		pid, err := strconv.Atoi(m[1])
 		if err != nil || pid <= 0 || !alive(pid) {
 			return true
 		}
 		return now.Sub(modTime) > MaxTempAge
 	}
-	if legacyTemp.MatchString(name) {
+	if legacyTemp().MatchString(name) {
 		return now.Sub(modTime) > legacyAge
 	}
 	return false

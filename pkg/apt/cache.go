@@ -47,7 +47,7 @@ func (c *Cache) ReadVerified(sha256hex string) ([]byte, error) {
 	return data, nil
 }
 
-// store adds data, which must hash to sha256hex, to the cache.
+// store writes data as the entry for sha256hex, after checking that it is that content.
 func (c *Cache) store(sha256hex string, data []byte) error {
 	sum := sha256.Sum256(data)
 	if !validHex(sha256hex) || hex.EncodeToString(sum[:]) != sha256hex {

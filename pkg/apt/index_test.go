@@ -3,7 +3,10 @@ package apt_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,20 +14,12 @@ import (
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
 	"github.com/ingot-build/ingot/pkg/apt"
+	"github.com/ingot-build/ingot/pkg/deb"
 )
 
 func TestPackages(t *testing.T) {
 	const dir = "dists/stable/main/binary-amd64/"
-	tests := []struct {
-		name     string
-		opt      testrepo.Options
-		arch     string                                                 // default amd64
-		setup    func(t *testing.T, r *testrepo.Repo, rel *apt.Release) // after the Release was fetched
-		wantPath string
-		wantPkgs []string // name_arch, sorted
-		wantErr  error
-		check    func(t *testing.T, r *testrepo.Repo)
-	}{
+	tests := []packagesCase{
 		{
 			name:     "gz preferred",
 			wantPath: "main/binary-amd64/Packages.gz",
@@ -125,6 +120,16 @@ func TestPackages(t *testing.T) {
 			wantErr: apt.ErrHashMismatch,
 		},
 		{
+			// It would name a cache file outside the cache.
+			name: "sha256 that is not hex",
+			setup: func(_ *testing.T, _ *testrepo.Repo, rel *apt.Release) {
+				f := rel.Files["main/binary-amd64/Packages.gz"]
+				f.SHA256 = "../../../../" + strings.Repeat("a", 52)
+				rel.Files[f.Path] = f
+			},
+			wantErr: apt.ErrHashMismatch,
+		},
+		{
 			name: "by-hash index replaced",
 			opt:  testrepo.Options{ByHash: true},
 			setup: func(t *testing.T, r *testrepo.Repo, rel *apt.Release) {
@@ -166,67 +171,149 @@ func TestPackages(t *testing.T) {
 			wantErr: apt.ErrNotFound,
 		},
 	}
+	// Each case runs without caches, and with both caches, where the index is parsed as it is written
+	// to the cache: a failure must leave no entry in either.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.opt.Packages == nil {
-				tt.opt.Packages = samplePackages()
-			}
-			if tt.arch == "" {
-				tt.arch = "amd64"
-			}
-			r := testrepo.New(t, tt.opt)
-			c := &apt.Client{}
-			ctx := context.Background()
-			rel, err := c.Release(ctx, r.Source)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.setup != nil {
-				tt.setup(t, r, rel)
-			}
-			idx, pkgs, err := c.Packages(ctx, r.Source, rel, "main", tt.arch)
-			var want *apt.StatusError
-			if errors.As(tt.wantErr, &want) {
-				var se *apt.StatusError
-				if !errors.As(err, &se) || se.StatusCode != want.StatusCode || errors.Is(err, apt.ErrNotFound) {
-					t.Fatalf("err = %v, want a %d StatusError that is not ErrNotFound", err, want.StatusCode)
-				}
-				return
-			}
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.wantPath != "" && (idx.Path != tt.wantPath || idx != rel.Files[tt.wantPath]) {
-				t.Errorf("index = %+v, want the Release's %s: %+v", idx, tt.wantPath, rel.Files[tt.wantPath])
-			}
-			var got []string
-			for _, p := range pkgs {
-				got = append(got, p.Name+"_"+p.Architecture)
-				if p.Repository != r.Source.Name {
-					t.Errorf("%s: Repository = %q, want %q", p.Name, p.Repository, r.Source.Name)
-				}
-				deb, ok := r.Debs[p.Filename]
-				if !ok {
-					t.Errorf("%s: Filename %s is not in the pool", p.Name, p.Filename)
-				} else if p.Size != int64(len(deb)) || p.SHA256 != sha256hex(deb) {
-					t.Errorf("%s: Size/SHA256 do not describe the .deb served", p.Name)
-				}
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tt.wantPkgs) {
-				t.Errorf("packages = %q, want %q", got, tt.wantPkgs)
-			}
-			if tt.check != nil {
-				tt.check(t, r)
-			}
-		})
+		for _, cached := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/cached=%v", tt.name, cached), func(t *testing.T) {
+				tt.run(t, cached)
+			})
+		}
 	}
+}
+
+type packagesCase struct {
+	name     string
+	opt      testrepo.Options
+	arch     string                                                 // default amd64
+	setup    func(t *testing.T, r *testrepo.Repo, rel *apt.Release) // after the Release was fetched
+	wantPath string
+	wantPkgs []string // name_arch, sorted
+	wantErr  error
+	check    func(t *testing.T, r *testrepo.Repo)
+}
+
+func (tt packagesCase) run(t *testing.T, cached bool) {
+	if tt.opt.Packages == nil {
+		tt.opt.Packages = samplePackages()
+	}
+	if tt.arch == "" {
+		tt.arch = "amd64"
+	}
+	r := testrepo.New(t, tt.opt)
+	c := &apt.Client{}
+	cacheDir := t.TempDir()
+	if cached {
+		c.Cache = &apt.Cache{Dir: filepath.Join(cacheDir, "indexes")}
+		c.Parsed = &apt.ParsedCache{Dir: filepath.Join(cacheDir, "parsed")}
+	}
+	ctx := context.Background()
+	rel, err := c.Release(ctx, r.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt.setup != nil {
+		tt.setup(t, r, rel)
+	}
+	idx, pkgs, err := c.Packages(ctx, r.Source, rel, "main", tt.arch)
+	var want *apt.StatusError
+	if errors.As(tt.wantErr, &want) {
+		var se *apt.StatusError
+		if !errors.As(err, &se) || se.StatusCode != want.StatusCode || errors.Is(err, apt.ErrNotFound) {
+			t.Fatalf("err = %v, want a %d StatusError that is not ErrNotFound", err, want.StatusCode)
+		}
+		return
+	}
+	if tt.wantErr != nil {
+		if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("err = %v, want %v", err, tt.wantErr)
+		}
+		if left := files(t, cacheDir); len(left) > 0 {
+			t.Errorf("a failed Packages left %q in the caches", left)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached {
+		if left := files(t, cacheDir); len(left) != 2 {
+			t.Errorf("caches hold %q, want the index and its parsed form", left)
+		}
+		again, err := c.Parsed.Load(idx.SHA256)
+		if err != nil {
+			t.Fatalf("parsed index not cached: %v", err)
+		}
+		for _, p := range again {
+			p.Repository = r.Source.Name // set by Packages, not kept in the cache
+		}
+		if got, want := describeAll(again), describeAll(pkgs); !slices.Equal(got, want) {
+			t.Errorf("parsed cache gives\n%q\nparsing gave\n%q", got, want)
+		}
+	}
+	if tt.wantPath != "" && (idx.Path != tt.wantPath || idx != rel.Files[tt.wantPath]) {
+		t.Errorf("index = %+v, want the Release's %s: %+v", idx, tt.wantPath, rel.Files[tt.wantPath])
+	}
+	var got []string
+	for _, p := range pkgs {
+		got = append(got, p.Name+"_"+p.Architecture)
+		if p.Repository != r.Source.Name {
+			t.Errorf("%s: Repository = %q, want %q", p.Name, p.Repository, r.Source.Name)
+		}
+		deb, ok := r.Debs[p.Filename]
+		if !ok {
+			t.Errorf("%s: Filename %s is not in the pool", p.Name, p.Filename)
+		} else if p.Size != int64(len(deb)) || p.SHA256 != sha256hex(deb) {
+			t.Errorf("%s: Size/SHA256 do not describe the .deb served", p.Name)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, tt.wantPkgs) {
+		t.Errorf("packages = %q, want %q", got, tt.wantPkgs)
+	}
+	if tt.check != nil {
+		tt.check(t, r)
+	}
+}
+
+// files lists the regular files under dir, relative to it.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// describe spells out every field of a Package a lock or a resolution reads, relations included.
+func describe(p *apt.Package) string {
+	var rels []string
+	for _, f := range []func() ([]deb.Alternatives, error){p.PreDepends, p.Depends, p.Provides, p.Conflicts, p.Breaks} {
+		groups, err := f()
+		rels = append(rels, fmt.Sprint(groups, err))
+	}
+	return fmt.Sprintf("%s %s %s src=%s %s prio=%s sec=%s ma=%s ess=%v %s %d %d %s repo=%s rel=%q",
+		p.Name, p.Version, p.Architecture, p.Source, p.SourceVersion, p.Priority, p.Section, p.MultiArch,
+		p.Essential, p.Filename, p.Size, p.InstalledSize, p.SHA256, p.Repository, rels)
+}
+
+func describeAll(pkgs []*apt.Package) []string {
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		out[i] = describe(p)
+	}
+	return out
 }
 
 // TestPackagesIndexCache shows that a second run with the same cache fetches only the InRelease, and

@@ -66,11 +66,13 @@ func (f relationField) String() string {
 	return fmt.Sprintf("relationField(%d)", int(f))
 }
 
-// relations is the lazily parsed relation fields of one Package. The Once makes the cache safe when the
-// same Package (an "all" package, say) is shared by universes resolved concurrently.
+// relations is the lazily parsed relation fields of one Package. Each field has its own Once: indexing a
+// universe asks every package for its Provides, and parsing its Depends too would double the cost of a
+// cold lock for nothing. The Onces make the cache safe when the same Package (an "all" package, say) is
+// shared by universes resolved concurrently.
 type relations struct {
 	raw    [numRelationFields]string
-	once   sync.Once
+	once   [numRelationFields]sync.Once
 	parsed [numRelationFields][]deb.Alternatives
 	err    [numRelationFields]error
 }
@@ -200,21 +202,16 @@ func (p *Package) relation(f relationField) ([]deb.Alternatives, error) {
 		return nil, nil
 	}
 	r := p.rel
-	r.once.Do(func() {
-		for f, raw := range r.raw {
-			if raw == "" {
-				continue
-			}
-			groups, err := deb.ParseRelations(raw)
-			if err == nil && relationField(f) == fieldProvides {
-				err = checkProvides(groups)
-			}
-			if err != nil {
-				r.err[f] = fmt.Errorf("%w: package %s=%s: %s: %w", ErrInvalidPackage, p.Name, p.Version, relationField(f), err)
-				continue
-			}
-			r.parsed[f] = groups
+	r.once[f].Do(func() {
+		groups, err := deb.ParseRelations(r.raw[f])
+		if err == nil && f == fieldProvides {
+			err = checkProvides(groups)
 		}
+		if err != nil {
+			r.err[f] = fmt.Errorf("%w: package %s=%s: %s: %w", ErrInvalidPackage, p.Name, p.Version, f, err)
+			return
+		}
+		r.parsed[f] = groups
 	})
 	return r.parsed[f], r.err[f]
 }

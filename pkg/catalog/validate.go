@@ -9,14 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // digestRE is a sha256 manifest digest, the only kind ingot writes.
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+var digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 
 // lineRE is what a release line may be: it becomes the first part of an OCI tag ("<line>-r<serial>"),
 // so it follows the tag grammar, leaving room for the serial.
-var lineRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,100}$`)
+var lineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,100}$`) })
 
 // ValidName checks an image or spec name: what ParseRef reads before the "@".
 func ValidName(name string) error {
@@ -28,7 +29,7 @@ func ValidName(name string) error {
 
 // ValidDigest checks a manifest digest ("sha256:" and 64 lowercase hex digits).
 func ValidDigest(d string) error {
-	if !digestRE.MatchString(d) {
+	if !digestRE().MatchString(d) {
 		return fmt.Errorf("%w: digest %q (want sha256:<64 hex digits>)", ErrInvalid, d)
 	}
 	return nil
@@ -40,7 +41,7 @@ func (v *Version) Validate() error {
 	if err := ValidName(v.Image); err != nil {
 		return err
 	}
-	if !lineRE.MatchString(v.Line) {
+	if !lineRE().MatchString(v.Line) {
 		return fmt.Errorf("%w: release line %q (want letters, digits, '.', '_' or '-', as in an OCI tag)", ErrInvalid, v.Line)
 	}
 	if v.Kind != "" && v.Kind != KindContainer && v.Kind != KindVM {

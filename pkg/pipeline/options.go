@@ -48,5 +48,6 @@ type Options struct {
 func (o Options) Store() store.Store { return store.Store{Root: o.DataDir} }
 
 func (o Options) client() *apt.Client {
-	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: o.Store().Indexes()}
+	st := o.Store()
+	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: st.Indexes(), Parsed: st.ParsedIndexes()}
 }

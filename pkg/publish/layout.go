@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,7 +28,7 @@ const RefNameAnnotation = "org.opencontainers.image.ref.name"
 // ErrNotFound means the layout has no image with that tag.
 var ErrNotFound = errors.New("image not found in layout")
 
-var validName = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`) })
 
 // Layouts is a directory of OCI image layouts, one per image name: <Root>/<name>/{oci-layout,index.json,blobs}.
 // Within a layout each tag is an index.json entry carrying the ref.name annotation.
@@ -39,7 +40,7 @@ func (s Layouts) Dir(name string) string { return filepath.Join(s.Root, name) }
 // Write stores the artifact under name:tag. Blobs already present are kept; index.json is replaced
 // atomically after every blob is in place, and an existing entry for the same tag is replaced.
 func (s Layouts) Write(ctx context.Context, name, tag string, a Artifact) (v1.Descriptor, error) {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return v1.Descriptor{}, fmt.Errorf("layout name %q: lowercase letters and digits separated by . _ -", name)
 	}
 	dir := s.Dir(name)

@@ -278,7 +278,7 @@ func (s *Spec) SetDefaults() {
 }
 
 // BaseTag reports whether the base is named by a tag (IMAGE:TAG) rather than pinned by digest.
-func (s *Spec) BaseTag() bool { return s.Base != "" && !digestRef.MatchString(s.Base) }
+func (s *Spec) BaseTag() bool { return s.Base != "" && !digestRef().MatchString(s.Base) }
 
 // Tag is the image's tag in the layout and registries: its version, or "latest".
 func (s *Spec) Tag() string {

@@ -238,11 +238,11 @@ func TestSchemaMatchesValidate(t *testing.T) {
 	if err := json.Unmarshal(Schema(), &schema); err != nil {
 		t.Fatal(err)
 	}
-	if got := schema.Properties["name"]; got.Pattern != imageName.String() || got.MaxLength != MaxNameLength {
-		t.Errorf("schema name = %+v, want pattern %s and maxLength %d", got, imageName, MaxNameLength)
+	if got := schema.Properties["name"]; got.Pattern != imageName().String() || got.MaxLength != MaxNameLength {
+		t.Errorf("schema name = %+v, want pattern %s and maxLength %d", got, imageName(), MaxNameLength)
 	}
-	if got := schema.Properties["version"]; got.Pattern != tagName.String() {
-		t.Errorf("schema version pattern = %q, want %s", got.Pattern, tagName)
+	if got := schema.Properties["version"]; got.Pattern != tagName().String() {
+		t.Errorf("schema version pattern = %q, want %s", got.Pattern, tagName())
 	}
 }
 

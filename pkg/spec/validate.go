@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -52,13 +53,13 @@ const (
 
 var (
 	// Debian policy §5.6.1: lowercase letters, digits, + - . ; at least two characters.
-	packageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	imageName   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
+	packageName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) })
+	imageName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`) })
 	// The OCI distribution spec's tag grammar.
-	tagName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	accountName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
-	envName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	digestRef   = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+	tagName     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`) })
+	accountName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`) })
+	envName     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+	digestRef   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`@sha256:[0-9a-f]{64}$`) })
 )
 
 // Validate checks every field and reports all problems at once, each naming its field.
@@ -71,10 +72,10 @@ func (s *Spec) Validate() error {
 		bad("name", "is required")
 	} else if len(s.Name) > MaxNameLength {
 		bad("name", "%q is %d characters long, more than %d", abbrev(s.Name), len(s.Name), MaxNameLength)
-	} else if !imageName.MatchString(s.Name) {
+	} else if !imageName().MatchString(s.Name) {
 		bad("name", "%q must be lowercase letters and digits separated by '.', '_' or '-'", abbrev(s.Name))
 	}
-	if s.Version != "" && !tagName.MatchString(s.Version) {
+	if s.Version != "" && !tagName().MatchString(s.Version) {
 		bad("version", "%q is not a valid image tag (letters, digits, '_', '.', '-', not starting with '.' or '-', at most 128)", abbrev(s.Version))
 	}
 	if len(s.Packages) > 0 && len(s.Repositories) == 0 {
@@ -88,7 +89,7 @@ func (s *Spec) Validate() error {
 		pkg, version, pinned := strings.Cut(p, "=")
 		f := fmt.Sprintf("packages[%d]", i)
 		switch {
-		case !packageName.MatchString(pkg):
+		case !packageName().MatchString(pkg):
 			bad(f, "%q is not a Debian package name", abbrev(pkg))
 		case pinned && version == "":
 			bad(f, "%q has an empty version after '='", p)
@@ -102,7 +103,7 @@ func (s *Spec) Validate() error {
 		seen[pkg] = true
 	}
 	for i, e := range s.Exclude {
-		if !packageName.MatchString(e) {
+		if !packageName().MatchString(e) {
 			bad(fmt.Sprintf("exclude[%d]", i), "%q is not a Debian package name", e)
 		}
 	}
@@ -151,7 +152,7 @@ func (s *Spec) Validate() error {
 		validIDs(field, p.UID, p.GID, bad)
 	}
 	for k, v := range s.Env {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			bad("env."+k, "is not a valid environment variable name")
 		}
 		if strings.ContainsRune(v, 0) {
@@ -191,7 +192,7 @@ func (s *Spec) Validate() error {
 	}
 	switch {
 	case s.Base == "":
-	case digestRef.MatchString(s.Base):
+	case digestRef().MatchString(s.Base):
 		if _, err := name.NewDigest(s.Base); err != nil {
 			bad("base", "%q is not an image reference: %s", abbrev(s.Base), abbrev(err.Error()))
 		}
@@ -298,12 +299,12 @@ func (a *Accounts) validate(bad func(string, string, ...any)) {
 	for i, g := range a.Groups {
 		f := fmt.Sprintf("accounts.groups[%d]", i)
 		for j, m := range g.Members {
-			if !accountName.MatchString(m) {
+			if !accountName().MatchString(m) {
 				bad(fmt.Sprintf("%s.members[%d]", f, j), "%q is not a valid user name", abbrev(m))
 			}
 		}
 		switch {
-		case !accountName.MatchString(g.Name):
+		case !accountName().MatchString(g.Name):
 			bad(f+".name", "%q is not a valid group name", g.Name)
 		case groups[g.Name] || g.Name == "root" || g.Name == "nogroup":
 			bad(f+".name", "%q is defined twice (root and nogroup are built in)", g.Name)
@@ -317,7 +318,7 @@ func (a *Accounts) validate(bad func(string, string, ...any)) {
 	for i, u := range a.Users {
 		f := fmt.Sprintf("accounts.users[%d]", i)
 		switch {
-		case !accountName.MatchString(u.Name):
+		case !accountName().MatchString(u.Name):
 			bad(f+".name", "%q is not a valid user name", u.Name)
 		case users[u.Name] || u.Name == "root" || u.Name == "nobody":
 			bad(f+".name", "%q is defined twice (root and nobody are built in)", u.Name)

@@ -110,7 +110,7 @@ func (s *Spec) validateVM(bad func(string, string, ...any)) {
 	listed := func(pkg string) bool {
 		return slices.ContainsFunc(s.Packages, func(p string) bool { n, _, _ := strings.Cut(p, "="); return n == pkg })
 	}
-	if !packageName.MatchString(v.Kernel) {
+	if !packageName().MatchString(v.Kernel) {
 		bad("vm.kernel", "%q is not a Debian package name", abbrev(v.Kernel))
 	} else if !listed(v.Kernel) {
 		bad("vm.kernel", "%q must also be listed in packages", v.Kernel)

@@ -101,7 +101,7 @@ type FsckOptions struct {
 func (s Store) Fsck(ctx context.Context, opt FsckOptions) (*FsckReport, error) {
 	f := &fsck{s: s, repair: opt.Repair, r: &FsckReport{Root: s.Root, Problems: []Problem{}}}
 	steps := []func(context.Context) error{
-		f.temporary, f.layouts, f.contentCaches, f.inventories, f.layerAnalyses, f.builds, f.evidence, f.vulnDB, f.catalog,
+		f.temporary, f.layouts, f.contentCaches, f.parsedIndexes, f.inventories, f.layerAnalyses, f.builds, f.evidence, f.vulnDB, f.catalog,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -306,6 +306,41 @@ func (f *fsck) contentCaches(ctx context.Context) error {
 			case got != e.Name():
 				f.remove(Problem{Path: p, Kind: KindDamaged, Detail: "content hashes to sha256:" + got}, c.what)
 			}
+		}
+	}
+	return nil
+}
+
+// parsedIndexes checks the parsed-index cache: every entry of this format verifies, and the
+// directories of other formats, which no ingot of this version reads, are stale.
+func (f *fsck) parsedIndexes(ctx context.Context) error {
+	c := f.s.ParsedIndexes()
+	current := filepath.Dir(c.Path("x"))
+	dirs, err := entries(c.Dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		p := filepath.Join(c.Dir, d.Name())
+		if safefile.IsTemp(d.Name()) || p == current {
+			continue
+		}
+		f.remove(Problem{Path: p, Kind: KindStale, Detail: "parsed indexes of another format"}, "no ingot of this version reads them")
+	}
+	es, err := entries(current)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !e.Type().IsRegular() || safefile.IsTemp(e.Name()) {
+			continue
+		}
+		p := filepath.Join(current, e.Name())
+		if err := c.Check(p); err != nil {
+			f.remove(Problem{Path: p, Kind: KindDamaged, Detail: err.Error()}, "the index is parsed again when a lock needs it")
 		}
 	}
 	return nil

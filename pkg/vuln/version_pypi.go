@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ErrPEP440 is wrapped by every error reading a Python package version.
@@ -15,13 +16,15 @@ var ErrPEP440 = errors.New("vuln: invalid PEP 440 version")
 // fit on a page and the Go ports pull in their own version packages. The pattern and the sort key
 // follow the specification's appendix and the reference implementation (pypa/packaging): epoch,
 // release without trailing zeros, then pre-, post- and dev-releases, then the local label.
-var pep440Pattern = regexp.MustCompile(`^v?` +
-	`(?:(?P<epoch>[0-9]+)!)?` +
-	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?:(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
-	`(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?$`)
+var pep440Pattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^v?` +
+		`(?:(?P<epoch>[0-9]+)!)?` +
+		`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
+		`(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
+		`(?:(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
+		`(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
+		`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?$`)
+})
 
 // pep440Version is a parsed version; numbers are kept as digit strings without leading zeros so any
 // length compares correctly.
@@ -40,11 +43,11 @@ type pep440Version struct {
 }
 
 func parsePEP440(s string) (version, error) {
-	m := pep440Pattern.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	m := pep440Pattern().FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return nil, fmt.Errorf("%w %q", ErrPEP440, s)
 	}
-	g := func(name string) string { return m[pep440Pattern.SubexpIndex(name)] }
+	g := func(name string) string { return m[pep440Pattern().SubexpIndex(name)] }
 	v := pep440Version{epoch: trimZeros(g("epoch"))}
 	for _, r := range strings.Split(g("release"), ".") {
 		v.release = append(v.release, trimZeros(r))
