@@ -212,6 +212,9 @@ func (tt packagesCase) run(t *testing.T, cached bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Release keeps the verified InRelease by digest (what a VM build's mirror serves): what
+	// Packages adds or leaves is counted apart from it.
+	released := files(t, cacheDir)
 	if tt.setup != nil {
 		tt.setup(t, r, rel)
 	}
@@ -228,8 +231,8 @@ func (tt packagesCase) run(t *testing.T, cached bool) {
 		if !errors.Is(err, tt.wantErr) {
 			t.Fatalf("err = %v, want %v", err, tt.wantErr)
 		}
-		if left := files(t, cacheDir); len(left) > 0 {
-			t.Errorf("a failed Packages left %q in the caches", left)
+		if left := files(t, cacheDir); len(left) > len(released) {
+			t.Errorf("a failed Packages left %q in the caches (Release left %q)", left, released)
 		}
 		return
 	}
@@ -237,7 +240,7 @@ func (tt packagesCase) run(t *testing.T, cached bool) {
 		t.Fatal(err)
 	}
 	if cached {
-		if left := files(t, cacheDir); len(left) != 2 {
+		if left := files(t, cacheDir); len(left) != len(released)+2 {
 			t.Errorf("caches hold %q, want the index and its parsed form", left)
 		}
 		again, err := c.Parsed.Load(idx.SHA256)
