@@ -115,6 +115,8 @@ qemu-img. A spec without a vm section is refused (exit 2).`,
 				fmt.Fprintf(w, "evidence in %s\n", res.Evidence)
 				if res.Gate == nil {
 					fmt.Fprintln(w, "no audit gate ran")
+				} else {
+					fmt.Fprintf(w, "audit gate passed: %s\n", res.Gate.Summary)
 				}
 			}
 			if gate != nil {
