@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/disk"
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/secrets"
 )
 
 // Sentinel errors of reading a target, wrapped with the path they are about.
@@ -90,6 +93,15 @@ type walker func(ctx context.Context, fn func(h *tar.Header, r io.Reader) error)
 type OpenOptions struct {
 	// Disk opens disk images (qemu-img, temporary directory).
 	Disk disk.Options
+	// Digest hashes the tree as the one-layer image of Image (its tar stream) during the walk that
+	// indexes it, so that the image's digest costs no second read of the target.
+	Digest bool
+	// Secrets, when set, is handed every file it wants during that same walk; the caller asks it
+	// for the findings once Open returns.
+	Secrets *secrets.FileScan
+	// Limits bound the tree's tar stream when Digest or Secrets read it, as they bound an image's
+	// layers for the evidence stages (imageref.ErrTooLarge).
+	Limits imageref.Limits
 }
 
 // Open reads a target, a root file system directory, a tarball (plain, gzip or zstd) or a raw or
@@ -129,29 +141,118 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 	}
 	t.walk = walk
 	t.layer = func(ctx context.Context, w io.Writer) error { return writeTar(ctx, walk, w) }
-	// The index walk reads only the content of kept files; the layer's digest is computed when an
-	// evidence stage first asks for the image.
+	// The index walk reads only the content of kept files, unless the digest or the secrets scan
+	// asks for more: then it is also the only read of every other file.
+	var ix *indexer
+	if opt.Digest {
+		ix = &indexer{hash: sha256.New()}
+		ix.count.max = opt.Limits.MaxImageBytes
+		if ix.count.max <= 0 {
+			ix.count.max = imageref.DefaultMaxImageBytes
+		}
+		ix.tw = tar.NewWriter(&ix.count)
+		ix.count.w = ix.hash
+	}
 	err = walk(ctx, func(h *tar.Header, r io.Reader) error {
 		h = normalise(h)
 		if h == nil {
 			return nil
 		}
-		var data []byte
-		if h.Typeflag == tar.TypeReg && r != nil && keep(h.Name, h.Size) {
-			b, err := io.ReadAll(io.LimitReader(r, h.Size))
-			if err != nil {
-				return fmt.Errorf("reading /%s: %w", h.Name, err)
-			}
-			data = b
+		data, err := ix.entry(h, r, opt.Secrets)
+		if err != nil {
+			return err
 		}
 		return t.add(h, data)
 	})
+	if err == nil && ix != nil {
+		err = ix.tw.Close()
+		d := &t.digest
+		d.once.Do(func() { d.diffID, d.size = fmt.Sprintf("sha256:%x", ix.hash.Sum(nil)), ix.count.n })
+	}
 	if err != nil {
 		_ = t.close()
 		return nil, err
 	}
 	t.link()
 	return t, nil
+}
+
+// indexer reads the content of each entry of the index walk that someone needs: the rules (keep),
+// the layer digest (every byte, as writeTar streams it) and the secrets scan. A nil indexer serves
+// the rules alone.
+type indexer struct {
+	hash  hash.Hash
+	count countWriter
+	tw    *tar.Writer
+	buf   []byte
+}
+
+// entry returns the content the rules keep, after hashing the entry and handing it to the scan.
+func (ix *indexer) entry(h *tar.Header, r io.Reader, scan *secrets.FileScan) ([]byte, error) {
+	digest := ix != nil
+	if digest {
+		if err := ix.tw.WriteHeader(h); err != nil {
+			return nil, fmt.Errorf("writing /%s: %w", h.Name, err)
+		}
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, nil
+	}
+	if h.Size == 0 {
+		if r != nil && keep(h.Name, 0) {
+			return []byte{}, nil // kept, and empty
+		}
+		return nil, nil
+	}
+	if r == nil {
+		if digest {
+			return nil, fmt.Errorf("reading /%s: no content", h.Name)
+		}
+		return nil, nil
+	}
+	kept := keep(h.Name, h.Size)
+	scanned := scan != nil && scan.Want(h.Name, h.Size)
+	if !kept && !scanned {
+		if !digest {
+			return nil, nil
+		}
+		// Read once, straight into the hash: the rules and the scan want none of it.
+		if ix.buf == nil {
+			ix.buf = make([]byte, 256<<10)
+		}
+		n, err := io.CopyBuffer(ix.tw, io.LimitReader(r, h.Size), ix.buf)
+		if err != nil {
+			return nil, fmt.Errorf("reading /%s: %w", h.Name, err)
+		}
+		if n != h.Size {
+			return nil, fmt.Errorf("reading /%s: %d of %d bytes (the file changed while being read)", h.Name, n, h.Size)
+		}
+		return nil, nil
+	}
+	data := make([]byte, h.Size)
+	n, err := io.ReadFull(r, data)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) && !digest:
+		data = data[:n] // the rules read what there is, as before
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("reading /%s: %d of %d bytes (the file changed while being read)", h.Name, n, h.Size)
+	case err != nil:
+		return nil, fmt.Errorf("reading /%s: %w", h.Name, err)
+	}
+	if digest {
+		if _, err := ix.tw.Write(data); err != nil {
+			return nil, fmt.Errorf("writing /%s: %w", h.Name, err)
+		}
+	}
+	if scanned {
+		if err := scan.Add(h.Name, data); err != nil {
+			return nil, err
+		}
+	}
+	if kept {
+		return data, nil
+	}
+	return nil, nil
 }
 
 // layerDigest hashes the tree's tar stream: the one-layer image's diff ID (and digest) and size.
@@ -170,14 +271,19 @@ func (t *Tree) layerDigest() (string, int64, error) {
 // Close releases the target (a disk image and its temporary raw copy).
 func (t *Tree) Close() error { return t.close() }
 
+// countWriter counts what it passes on, failing beyond max when max is set.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	max int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, fmt.Errorf("%w of %d bytes", imageref.ErrTooLarge, c.max)
+	}
 	return n, err
 }
 
