@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -145,13 +144,8 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 	// asks for more: then it is also the only read of every other file.
 	var ix *indexer
 	if opt.Digest {
-		ix = &indexer{hash: sha256.New()}
-		ix.count.max = opt.Limits.MaxImageBytes
-		if ix.count.max <= 0 {
-			ix.count.max = imageref.DefaultMaxImageBytes
-		}
-		ix.tw = tar.NewWriter(&ix.count)
-		ix.count.w = ix.hash
+		ix = newIndexer(opt.Limits)
+		defer ix.stop()
 	}
 	err = walk(ctx, func(h *tar.Header, r io.Reader) error {
 		h = normalise(h)
@@ -165,9 +159,12 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 		return t.add(h, data)
 	})
 	if err == nil && ix != nil {
-		err = ix.tw.Close()
-		d := &t.digest
-		d.once.Do(func() { d.diffID, d.size = fmt.Sprintf("sha256:%x", ix.hash.Sum(nil)), ix.count.n })
+		var diffID string
+		var size int64
+		if diffID, size, err = ix.finish(); err == nil {
+			d := &t.digest
+			d.once.Do(func() { d.diffID, d.size = diffID, size })
+		}
 	}
 	if err != nil {
 		_ = t.close()
@@ -175,84 +172,6 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 	}
 	t.link()
 	return t, nil
-}
-
-// indexer reads the content of each entry of the index walk that someone needs: the rules (keep),
-// the layer digest (every byte, as writeTar streams it) and the secrets scan. A nil indexer serves
-// the rules alone.
-type indexer struct {
-	hash  hash.Hash
-	count countWriter
-	tw    *tar.Writer
-	buf   []byte
-}
-
-// entry returns the content the rules keep, after hashing the entry and handing it to the scan.
-func (ix *indexer) entry(h *tar.Header, r io.Reader, scan *secrets.FileScan) ([]byte, error) {
-	digest := ix != nil
-	if digest {
-		if err := ix.tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("writing /%s: %w", h.Name, err)
-		}
-	}
-	if h.Typeflag != tar.TypeReg {
-		return nil, nil
-	}
-	if h.Size == 0 {
-		if r != nil && keep(h.Name, 0) {
-			return []byte{}, nil // kept, and empty
-		}
-		return nil, nil
-	}
-	if r == nil {
-		if digest {
-			return nil, fmt.Errorf("reading /%s: no content", h.Name)
-		}
-		return nil, nil
-	}
-	kept := keep(h.Name, h.Size)
-	scanned := scan != nil && scan.Want(h.Name, h.Size)
-	if !kept && !scanned {
-		if !digest {
-			return nil, nil
-		}
-		// Read once, straight into the hash: the rules and the scan want none of it.
-		if ix.buf == nil {
-			ix.buf = make([]byte, 256<<10)
-		}
-		n, err := io.CopyBuffer(ix.tw, io.LimitReader(r, h.Size), ix.buf)
-		if err != nil {
-			return nil, fmt.Errorf("reading /%s: %w", h.Name, err)
-		}
-		if n != h.Size {
-			return nil, fmt.Errorf("reading /%s: %d of %d bytes (the file changed while being read)", h.Name, n, h.Size)
-		}
-		return nil, nil
-	}
-	data := make([]byte, h.Size)
-	n, err := io.ReadFull(r, data)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) && !digest:
-		data = data[:n] // the rules read what there is, as before
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, fmt.Errorf("reading /%s: %d of %d bytes (the file changed while being read)", h.Name, n, h.Size)
-	case err != nil:
-		return nil, fmt.Errorf("reading /%s: %w", h.Name, err)
-	}
-	if digest {
-		if _, err := ix.tw.Write(data); err != nil {
-			return nil, fmt.Errorf("writing /%s: %w", h.Name, err)
-		}
-	}
-	if scanned {
-		if err := scan.Add(h.Name, data); err != nil {
-			return nil, err
-		}
-	}
-	if kept {
-		return data, nil
-	}
-	return nil, nil
 }
 
 // layerDigest hashes the tree's tar stream: the one-layer image's diff ID (and digest) and size.
@@ -534,6 +453,40 @@ func dirWalker(dir string) walker {
 			return fmt.Errorf("%w: %w", ErrTarget, err)
 		}
 		defer func() { _ = root.Close() }()
+		// Files are opened through a root of their own directory, kept while the walk is in it: a
+		// path opened through the top root is resolved one component at a time, which cost more
+		// than reading most files.
+		var in struct {
+			dir  string
+			root *os.Root
+		}
+		defer func() {
+			if in.root != nil {
+				_ = in.root.Close()
+			}
+		}()
+		openIn := func(name string) (*os.File, error) {
+			d, base := path.Split(name)
+			if d = strings.TrimSuffix(d, "/"); in.root == nil || in.dir != d {
+				if in.root != nil {
+					_ = in.root.Close()
+					in.root = nil
+				}
+				r := root
+				if d != "" {
+					var err error
+					if r, err = root.OpenRoot(d); err != nil {
+						return nil, err
+					}
+				}
+				in.dir, in.root = d, r
+				if d == "" {
+					in.root = nil // the top root is closed by the walk itself
+					return root.Open(base)
+				}
+			}
+			return in.root.Open(base)
+		}
 		return filepath.WalkDir(dir, func(p string, d iofs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -573,7 +526,7 @@ func dirWalker(dir string) walker {
 				return fn(h, nil)
 			}
 			// Opened on the first read: the index walk reads only the files it keeps.
-			lr := &lazyFile{root: root, name: filepath.ToSlash(rel)}
+			lr := &lazyFile{open: openIn, name: filepath.ToSlash(rel)}
 			defer func() { _ = lr.Close() }()
 			return fn(h, lr)
 		})
@@ -631,9 +584,9 @@ func tarWalker(name string) walker {
 	}
 }
 
-// lazyFile opens a file of an os.Root when first read.
+// lazyFile opens a file of the walked directory when first read.
 type lazyFile struct {
-	root *os.Root
+	open func(name string) (*os.File, error)
 	name string
 	f    *os.File
 	err  error
@@ -641,7 +594,7 @@ type lazyFile struct {
 
 func (l *lazyFile) Read(p []byte) (int, error) {
 	if l.f == nil && l.err == nil {
-		l.f, l.err = l.root.Open(l.name)
+		l.f, l.err = l.open(l.name)
 	}
 	if l.err != nil {
 		return 0, l.err

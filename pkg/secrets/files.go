@@ -41,11 +41,20 @@ func (f *FileScan) Want(name string, size int64) bool {
 	return name != "" && size > 0 && size <= f.v.s.opt.MaxFileSize && !f.v.s.skipped(name)
 }
 
+// SniffBytes is how much of a file's head Sniff needs to tell text from binary.
+const SniffBytes = binarySniff
+
+// Sniff reports whether a file whose first bytes are head (SniffBytes of them, or the whole of a
+// shorter file) is text that Add would scan, so that a caller need not read a binary to the end.
+func (f *FileScan) Sniff(head []byte) bool {
+	return len(head) > 0 && !isBinary(head[:min(len(head), binarySniff)])
+}
+
 // Add hands one wanted file's whole content to the workers, unless its first bytes say it is a
 // binary. The scan keeps data until it is scanned: the caller must not modify it.
 func (f *FileScan) Add(name string, data []byte) error {
 	name = cleanPath(name)
-	if len(data) == 0 || isBinary(data[:min(len(data), binarySniff)]) {
+	if !f.Sniff(data) {
 		return nil
 	}
 	if !f.v.started {
