@@ -43,8 +43,8 @@ type Result struct {
 // Run opens a target, audits it and runs the asked-for evidence stages on the same tree. One walk
 // of the target reads each file at most once: it indexes the tree, keeps the configuration the rules
 // read, hashes the tree as a one-layer image (the report's digest) and hands the secrets scan the
-// files it wants. An inventory comes from dpkg's status file already read; only an SBOM document
-// (Inventory) streams the tree again, as that image, for the sbom stage's other ecosystems.
+// files it wants. The inventory (Inventory, VulnDB) streams the tree again as that image: the sbom
+// stage reads Go binaries, Python and npm packages besides dpkg's database.
 func Run(ctx context.Context, target string, opt RunOptions) (*Result, error) {
 	if err := opt.Audit.Validate(); err != nil {
 		return nil, err
