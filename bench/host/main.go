@@ -53,7 +53,7 @@ func main() {
 		log.Fatal(err)
 	}
 
-	fmt.Printf("%-9s %12s %8s %14s %12s %s\n", "tree", "ingot rules", "ratio", "ingot+secrets", "oscap", "verdicts on shared rules")
+	fmt.Printf("%-9s %12s %8s %14s %8s %12s %s\n", "tree", "ingot rules", "ratio", "ingot+secrets", "ratio", "oscap", "verdicts on shared rules")
 	for _, variant := range []string{"weak", "hardened"} {
 		tree := filepath.Join(*trees, variant)
 		if _, err := os.Stat(tree); err != nil {
@@ -71,7 +71,8 @@ func main() {
 				}
 			}
 		}
-		// The rules alone are what oscap does; the secrets stage reads every file and is timed apart.
+		// The rules alone are what oscap does; the default audit adds the secrets stage and the
+		// report's digest, which read every file, and is timed apart.
 		fullTime := median(*runs, audit())
 		ingotTime := median(*runs, audit("--no-secrets"))
 		results := filepath.Join(work, variant+".xml")
@@ -89,11 +90,12 @@ func main() {
 			}
 		})
 		agree, differ := compare(report, results)
-		fmt.Printf("%-9s %12s %7.1fx %14s %12s %d agree, %d differ %v\n", variant, ingotTime.Round(time.Millisecond),
-			float64(oscapTime)/float64(ingotTime), fullTime.Round(time.Millisecond), oscapTime.Round(time.Millisecond), len(agree), len(differ), differ)
+		fmt.Printf("%-9s %12s %7.1fx %14s %7.1fx %12s %d agree, %d differ %v\n", variant, ingotTime.Round(time.Millisecond),
+			float64(oscapTime)/float64(ingotTime), fullTime.Round(time.Millisecond), float64(oscapTime)/float64(fullTime),
+			oscapTime.Round(time.Millisecond), len(agree), len(differ), differ)
 	}
-	fmt.Println("ratio = oscap / ingot rules (every ingot rule and leftover check; oscap: the profile's rules). Target: >= 10x.")
-	fmt.Println("ingot+secrets adds the secrets stage, which reads every file of the tree.")
+	fmt.Println("ratio = oscap / ingot (rules: every ingot rule and leftover check; oscap: the profile's rules). Target: >= 10x.")
+	fmt.Println("ingot+secrets is the default audit: the secrets stage and the report's digest read every file of the tree once.")
 }
 
 // median runs fn n times and returns the median wall time.
