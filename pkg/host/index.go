@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/secrets"
@@ -169,7 +170,8 @@ func changed(h *tar.Header, n int64) error {
 
 // hashSink is a writer whose bytes are hashed by a goroutine of its own, in the order written. A
 // write is copied unless the writer says the slice is never modified again (owned) or is one of the
-// sink's buffers, handed over (pooled).
+// sink's buffers, handed over (pooled). At most maxInflight bytes wait to be hashed, however far
+// the walk gets ahead (a file handed over whole may be up to the scan's size cap).
 type hashSink struct {
 	owned, pooled bool
 
@@ -178,7 +180,14 @@ type hashSink struct {
 	done   chan struct{}
 	h      hash.Hash
 	ended  bool
+
+	mu       sync.Mutex
+	drained  *sync.Cond
+	inflight int
 }
+
+// maxInflight bounds the bytes written to a hashSink and not hashed yet.
+const maxInflight = 32 << 20
 
 type chunk struct {
 	b      []byte
@@ -190,6 +199,7 @@ const sinkBuffers = 8
 
 func newHashSink() *hashSink {
 	s := &hashSink{chunks: make(chan chunk, 256), free: make(chan []byte, sinkBuffers), done: make(chan struct{}), h: sha256.New()}
+	s.drained = sync.NewCond(&s.mu)
 	for range sinkBuffers {
 		s.free <- make([]byte, chunkSize)
 	}
@@ -197,6 +207,10 @@ func newHashSink() *hashSink {
 		defer close(s.done)
 		for c := range s.chunks {
 			s.h.Write(c.b)
+			s.mu.Lock()
+			s.inflight -= len(c.b)
+			s.drained.Signal()
+			s.mu.Unlock()
 			if c.pooled {
 				s.free <- c.b[:cap(c.b)]
 			}
@@ -210,6 +224,12 @@ func (s *hashSink) buffer() []byte   { return <-s.free }
 func (s *hashSink) release(b []byte) { s.free <- b[:cap(b)] }
 
 func (s *hashSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	for s.inflight > 0 && s.inflight+len(p) > maxInflight {
+		s.drained.Wait()
+	}
+	s.inflight += len(p)
+	s.mu.Unlock()
 	switch {
 	case s.pooled:
 		s.chunks <- chunk{b: p, pooled: true}
