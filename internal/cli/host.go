@@ -76,8 +76,9 @@ cis-l2 (Level 1 and 2). The agents rules run in every profile when --policy is g
 be installed at a version in their range (dpkg ordering, ">=1.2, <2"), and forbidden packages.
 
 --waive RULE=REASON accepts one rule's failure; the reason is kept in the report. The secrets stage runs
-on the tree (rule INGOT-V069) unless --no-secrets; --scan adds the vulnerability findings of the local
-database (ingot db update) and --sbom FILE writes the tree's inventory as a document.
+on the tree (rule INGOT-V069) unless --no-secrets, in the same single read of the tree that hashes it
+for the report's digest; --scan adds the vulnerability findings of the local database (ingot db
+update) and --sbom FILE writes the tree's inventory as a document (both read the tree once more).
 
 By default (--fail-on low) any failed rule of severity low or above makes the exit code 3.
 

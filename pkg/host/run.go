@@ -40,22 +40,45 @@ type Result struct {
 	Kind string
 }
 
-// Run opens a target, audits it and runs the asked-for evidence stages on the same tree. The tree
-// is read once for the rules; the stages stream it again as a one-layer image.
+// Run opens a target, audits it and runs the asked-for evidence stages on the same tree. One walk
+// of the target reads each file at most once: it indexes the tree, keeps the configuration the rules
+// read, hashes the tree as a one-layer image (the report's digest) and hands the secrets scan the
+// files it wants. The inventory (Inventory, VulnDB) streams the tree again as that image: the sbom
+// stage reads Go binaries, Python and npm packages besides dpkg's database.
 func Run(ctx context.Context, target string, opt RunOptions) (*Result, error) {
 	if err := opt.Audit.Validate(); err != nil {
 		return nil, err
 	}
-	t, err := Open(ctx, target, opt.Open)
+	aopt := opt.Audit
+	oopt := opt.Open
+	var scan *secrets.FileScan
+	if aopt.Secrets == nil && !opt.NoSecrets {
+		// The secrets rules run over the files as the one walk of Open reads them, not over the
+		// tree streamed again as an image.
+		s, err := secrets.NewFileScan(ctx, secrets.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		scan, oopt.Secrets = s, s
+	}
+	// The report names the tree by its image's digest whenever a stage reads its contents; the
+	// digest is taken in the same walk. A rules-only audit reads configuration files only.
+	oopt.Digest = aopt.Secrets != nil || scan != nil || opt.Inventory || opt.VulnDB != nil
+	if oopt.Limits == (imageref.Limits{}) {
+		oopt.Limits = opt.Limits
+	}
+	t, err := Open(ctx, target, oopt)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = t.Close() }()
-	aopt := opt.Audit
-	if aopt.Secrets == nil && !opt.NoSecrets {
-		aopt.Secrets = func(ctx context.Context, img v1.Image) ([]evidence.Finding, error) {
-			return secrets.Scan(ctx, img, secrets.Options{Limits: opt.Limits})
+	if scan != nil {
+		found, err := scan.Findings()
+		if err != nil {
+			return nil, fmt.Errorf("secrets stage: %w", err)
 		}
+		aopt.Secrets = func(context.Context, v1.Image) ([]evidence.Finding, error) { return found, nil }
 	}
 	findings, err := Audit(ctx, t, aopt)
 	if err != nil {
@@ -63,9 +86,7 @@ func Run(ctx context.Context, target string, opt RunOptions) (*Result, error) {
 	}
 	img := t.Image()
 	subject := evidence.Image{Ref: target}
-	if aopt.Secrets != nil || opt.Inventory || opt.VulnDB != nil {
-		// The stages read the tree as an image, so its digest is known; a rules-only audit does not
-		// read the files' contents at all and has none.
+	if oopt.Digest {
 		if d, err := img.Digest(); err == nil {
 			subject.Digest = d.String()
 		}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/disk"
 	"github.com/ingot-build/ingot/pkg/fault"
+	"github.com/ingot-build/ingot/pkg/imageref"
+	"github.com/ingot-build/ingot/pkg/secrets"
 )
 
 // Sentinel errors of reading a target, wrapped with the path they are about.
@@ -90,6 +92,15 @@ type walker func(ctx context.Context, fn func(h *tar.Header, r io.Reader) error)
 type OpenOptions struct {
 	// Disk opens disk images (qemu-img, temporary directory).
 	Disk disk.Options
+	// Digest hashes the tree as the one-layer image of Image (its tar stream) during the walk that
+	// indexes it, so that the image's digest costs no second read of the target.
+	Digest bool
+	// Secrets, when set, is handed every file it wants during that same walk; the caller asks it
+	// for the findings once Open returns.
+	Secrets *secrets.FileScan
+	// Limits bound the tree's tar stream when Digest or Secrets read it, as they bound an image's
+	// layers for the evidence stages (imageref.ErrTooLarge).
+	Limits imageref.Limits
 }
 
 // Open reads a target, a root file system directory, a tarball (plain, gzip or zstd) or a raw or
@@ -129,23 +140,32 @@ func Open(ctx context.Context, target string, opt OpenOptions) (*Tree, error) {
 	}
 	t.walk = walk
 	t.layer = func(ctx context.Context, w io.Writer) error { return writeTar(ctx, walk, w) }
-	// The index walk reads only the content of kept files; the layer's digest is computed when an
-	// evidence stage first asks for the image.
+	// The index walk reads only the content of kept files, unless the digest or the secrets scan
+	// asks for more: then it is also the only read of every other file.
+	var ix *indexer
+	if opt.Digest {
+		ix = newIndexer(opt.Limits)
+		defer ix.stop()
+	}
 	err = walk(ctx, func(h *tar.Header, r io.Reader) error {
 		h = normalise(h)
 		if h == nil {
 			return nil
 		}
-		var data []byte
-		if h.Typeflag == tar.TypeReg && r != nil && keep(h.Name, h.Size) {
-			b, err := io.ReadAll(io.LimitReader(r, h.Size))
-			if err != nil {
-				return fmt.Errorf("reading /%s: %w", h.Name, err)
-			}
-			data = b
+		data, err := ix.entry(h, r, opt.Secrets)
+		if err != nil {
+			return err
 		}
 		return t.add(h, data)
 	})
+	if err == nil && ix != nil {
+		var diffID string
+		var size int64
+		if diffID, size, err = ix.finish(); err == nil {
+			d := &t.digest
+			d.once.Do(func() { d.diffID, d.size = diffID, size })
+		}
+	}
 	if err != nil {
 		_ = t.close()
 		return nil, err
@@ -170,14 +190,19 @@ func (t *Tree) layerDigest() (string, int64, error) {
 // Close releases the target (a disk image and its temporary raw copy).
 func (t *Tree) Close() error { return t.close() }
 
+// countWriter counts what it passes on, failing beyond max when max is set.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	max int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, fmt.Errorf("%w of %d bytes", imageref.ErrTooLarge, c.max)
+	}
 	return n, err
 }
 
@@ -428,6 +453,40 @@ func dirWalker(dir string) walker {
 			return fmt.Errorf("%w: %w", ErrTarget, err)
 		}
 		defer func() { _ = root.Close() }()
+		// Files are opened through a root of their own directory, kept while the walk is in it: a
+		// path opened through the top root is resolved one component at a time, which cost more
+		// than reading most files.
+		var in struct {
+			dir  string
+			root *os.Root
+		}
+		defer func() {
+			if in.root != nil {
+				_ = in.root.Close()
+			}
+		}()
+		openIn := func(name string) (*os.File, error) {
+			d, base := path.Split(name)
+			if d = strings.TrimSuffix(d, "/"); in.root == nil || in.dir != d {
+				if in.root != nil {
+					_ = in.root.Close()
+					in.root = nil
+				}
+				r := root
+				if d != "" {
+					var err error
+					if r, err = root.OpenRoot(d); err != nil {
+						return nil, err
+					}
+				}
+				in.dir, in.root = d, r
+				if d == "" {
+					in.root = nil // the top root is closed by the walk itself
+					return root.Open(base)
+				}
+			}
+			return in.root.Open(base)
+		}
 		return filepath.WalkDir(dir, func(p string, d iofs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -467,7 +526,7 @@ func dirWalker(dir string) walker {
 				return fn(h, nil)
 			}
 			// Opened on the first read: the index walk reads only the files it keeps.
-			lr := &lazyFile{root: root, name: filepath.ToSlash(rel)}
+			lr := &lazyFile{open: openIn, name: filepath.ToSlash(rel)}
 			defer func() { _ = lr.Close() }()
 			return fn(h, lr)
 		})
@@ -525,9 +584,9 @@ func tarWalker(name string) walker {
 	}
 }
 
-// lazyFile opens a file of an os.Root when first read.
+// lazyFile opens a file of the walked directory when first read.
 type lazyFile struct {
-	root *os.Root
+	open func(name string) (*os.File, error)
 	name string
 	f    *os.File
 	err  error
@@ -535,7 +594,7 @@ type lazyFile struct {
 
 func (l *lazyFile) Read(p []byte) (int, error) {
 	if l.f == nil && l.err == nil {
-		l.f, l.err = l.root.Open(l.name)
+		l.f, l.err = l.open(l.name)
 	}
 	if l.err != nil {
 		return 0, l.err

@@ -54,6 +54,17 @@ type Visitor struct {
 
 // NewVisitor prepares a scan of the image li names; opt must be valid (Options.Validate).
 func NewVisitor(li *layers.Image, opt Options) *Visitor {
+	s := newImageScan(opt)
+	s.diffIDs = make([]string, len(li.Layers))
+	for i, d := range li.DiffIDs {
+		s.diffIDs[i] = d.String()
+	}
+	s.scanConfig(li.Config)
+	return &Visitor{s: s}
+}
+
+// newImageScan fills in the defaults of the options and compiles the skipped paths.
+func newImageScan(opt Options) *imageScan {
 	if opt.Rules == nil {
 		opt.Rules = DefaultRules()
 	}
@@ -63,19 +74,11 @@ func NewVisitor(li *layers.Image, opt Options) *Visitor {
 	if opt.MaxFileSize == 0 {
 		opt.MaxFileSize = DefaultMaxFileSize
 	}
-	s := &imageScan{
-		scanner: newScanner(opt.Rules),
-		opt:     opt,
-		diffIDs: make([]string, len(li.Layers)),
-	}
+	s := &imageScan{scanner: newScanner(opt.Rules), opt: opt}
 	for _, p := range opt.SkipPaths {
 		s.skip = append(s.skip, compileGlob(p))
 	}
-	for i, d := range li.DiffIDs {
-		s.diffIDs[i] = d.String()
-	}
-	s.scanConfig(li.Config)
-	return &Visitor{s: s}
+	return s
 }
 
 // Findings are the scan's findings, once the walk is done.
@@ -264,7 +267,10 @@ func (s *imageScan) findings(fs *layers.FS) []evidence.Finding {
 		loc := evidence.Location{Path: f.m.Path, Line: f.m.Line}
 		detail := map[string]string{"match": f.m.Redacted()}
 		desc := "Set in the image config, which anyone who can pull the image can read."
-		if f.layer >= 0 {
+		switch {
+		case f.layer >= 0 && fs == nil:
+			desc = "" // a FileScan: a tree's file, no layer
+		case f.layer >= 0:
 			desc = ""
 			loc.Layer = s.diffIDs[f.layer]
 			detail["layerIndex"] = strconv.Itoa(f.layer)
