@@ -67,6 +67,15 @@ type Versions interface {
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 
+// Batch is implemented by backends that record many versions in one transaction (both of ingot's
+// do): for loading a catalog in bulk, as the benchmark does, where one Begin per version pays a
+// transaction per version.
+type Batch interface {
+	// BeginBatch is Begin of each version, in order, in one transaction: all are recorded or none.
+	// existed[i] says whether got[i] was recorded before (by an earlier version of the batch too).
+	BeginBatch(ctx context.Context, vs []*Version) (got []*Version, existed []bool, err error)
+}
+
 // Publication is what publishing a version records.
 type Publication struct {
 	Locations []Location

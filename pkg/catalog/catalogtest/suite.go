@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"Upstream", testUpstream},
 		{"Tokens", testTokens},
 		{"Atomic", testAtomic},
+		{"QueryCache", testQueryCache},
+		{"BeginBatch", testBeginBatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)
