@@ -38,7 +38,7 @@ $INGOT_CATALOG names a PostgreSQL database (postgres://user@host/db).`,
 	for _, v := range statusVerbs() {
 		cmd.AddCommand(newCatalogStatusCmd(g, v))
 	}
-	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g))
+	cmd.AddCommand(newCatalogAddCmd(g), newCatalogRmCmd(g), newCatalogSpecsCmd(g), newCatalogCycleCmd(g))
 	return cmd
 }
 
@@ -414,7 +414,7 @@ version's newest scan. The two may be versions of different images.`,
 			return g.withCatalog(ctx, func(c catalog.Catalog) error {
 				var vs [2]*catalog.Version
 				for i, r := range refs {
-					v, err := currentFindings(ctx, c, r)
+					v, err := catalog.GetCurrent(ctx, c, r)
 					if err != nil {
 						return err
 					}
@@ -430,36 +430,6 @@ version's newest scan. The two may be versions of different images.`,
 	}
 	addOutputFlag(cmd, &output)
 	return cmd
-}
-
-// currentFindings is the version r names with each platform's vulnerability findings as of its
-// newest scan (the evidence keeps those of the build).
-func currentFindings(ctx context.Context, c catalog.Catalog, r catalog.Ref) (*catalog.Version, error) {
-	v, err := c.Get(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	tracked, err := c.FindingHistory(ctx, catalog.Ref{Image: v.Image, Version: v.Tag()})
-	if err != nil {
-		return nil, err
-	}
-	open := map[string][]evidence.Finding{}
-	for _, f := range tracked {
-		if f.Open {
-			open[f.Platform] = append(open[f.Platform], f.Finding)
-		}
-	}
-	for i, p := range v.Platforms {
-		if p.Evidence == nil || p.Evidence.Vulns == nil {
-			continue
-		}
-		set := *p.Evidence
-		vulns := *set.Vulns
-		vulns.Findings = open[p.Name()]
-		set.Vulns = &vulns
-		v.Platforms[i].Evidence = &set
-	}
-	return v, nil
 }
 
 func writeDiff(w io.Writer, d catalog.VersionDiff) error {

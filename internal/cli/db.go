@@ -7,12 +7,13 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ingot-build/ingot/pkg/catalog"
+	"github.com/ingot-build/ingot/pkg/rebuild"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
@@ -23,7 +24,10 @@ func newDBCmd(g *globalFlags) *cobra.Command {
 		Long: `Manage the local vulnerability database that ingot scan reads.
 
 The data is OSV JSON, kept as an index under <data-dir>/vulndb, one file per source. Imports and
-updates replace a source atomically: when one fails, the previous data stays. A scan never fetches.`,
+updates replace a source atomically: when one fails, the previous data stays. A scan never fetches.
+
+After an import or an update, every active version of the catalog is re-scanned from its recorded
+inventory (--no-rescan skips it). ` + policyHelp,
 	}
 	cmd.AddCommand(newDBImportCmd(g), newDBStatusCmd(g), newDBUpdateCmd(g))
 	return cmd
@@ -31,6 +35,7 @@ updates replace a source atomically: when one fails, the previous data stays. A 
 
 func newDBImportCmd(g *globalFlags) *cobra.Command {
 	var name string
+	var rs rescanFlags
 	maxSize := byteSize(vuln.DefaultMaxSize)
 	cmd := &cobra.Command{
 		Use:   "import SRC",
@@ -54,16 +59,21 @@ bad input (exit code 2).`,
 			if err != nil {
 				return err
 			}
+			policy, err := rs.check(env)
+			if err != nil {
+				return err
+			}
 			stats, err := env.Store().VulnDB().Import(cmd.Context(), args[0], vuln.ImportOptions{Name: name, MaxSize: int64(maxSize)})
 			if err != nil {
 				return sizeHint(err)
 			}
 			printDBImport(cmd.OutOrStdout(), "imported", stats)
-			return nil
+			return rs.rescan(cmd, g, env, policy, "vulnerability data imported: "+stats.Source)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "source name (default: derived from SRC)")
 	cmd.Flags().Var(&maxSize, "max-size", "refuse data that inflates to more than this (e.g. 500MiB, 8GiB)")
+	rs.add(cmd)
 	return cmd
 }
 
@@ -163,19 +173,28 @@ func dbAge(now, t time.Time) string {
 func newDBUpdateCmd(g *globalFlags) *cobra.Command {
 	var url string
 	var ecosystems []string
+	var rs rescanFlags
 	maxSize := byteSize(vuln.DefaultMaxSize)
 	cmd := &cobra.Command{
-		Use:   "update --url URL [--ecosystem Go,Debian:12 ...]",
-		Short: "Download OSV data per ecosystem from a mirror of osv.dev's bucket and import it",
+		Use:   "update [--url URL] [--ecosystem Go,Debian:12 ...]",
+		Short: "Download OSV's per-ecosystem data (the ecosystems the catalog holds) and import it",
 		Long: `Download <URL>/<Ecosystem>/all.zip for each ecosystem and import them together as the source "osv".
 
-URL comes from --url or $INGOT_VULNDB_URL; there is no default, so ingot fetches nothing unless told
-where. Without --ecosystem the ecosystems of the previous update are fetched again. The update is
-atomic: if a download or a record fails, the previous data stays. The downloads together, and the
-records they inflate to, may not exceed --max-size.`,
+URL comes from --url, else $INGOT_VULNDB_URL, else OSV's public bucket (` + vuln.DefaultUpdateURL + `),
+which publishes every ecosystem's records in that layout (a mirror of it, or a directory served over
+HTTP, works the same). The ecosystems are those --ecosystem names, else those the catalog's versions
+hold (their inventories' ecosystems: Debian:12, Go...) together with those of the previous update.
+The update is atomic: if a download or a record fails, the previous data stays. The downloads
+together, and the records they inflate to, may not exceed --max-size.
+
+Offline, import the same zips instead: ingot db import DIR, where DIR holds <Ecosystem>/all.zip.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			env, err := g.writeEnv(cmd)
+			if err != nil {
+				return err
+			}
+			policy, err := rs.check(env)
 			if err != nil {
 				return err
 			}
@@ -183,26 +202,97 @@ records they inflate to, may not exceed --max-size.`,
 				url = env.VulnDBURL
 			}
 			if url == "" {
-				return usageErrorf("no URL to update from: give --url or set INGOT_VULNDB_URL")
+				url = vuln.DefaultUpdateURL
 			}
-			var ecos []string
-			for _, e := range ecosystems {
-				for _, part := range strings.Split(e, ",") {
-					if part = strings.TrimSpace(part); part != "" {
-						ecos = append(ecos, part)
-					}
+			ecos := splitList(ecosystems)
+			if len(ecos) == 0 {
+				if ecos, err = updateEcosystems(cmd, g, env); err != nil {
+					return err
 				}
 			}
-			stats, err := env.Store().VulnDB().Update(cmd.Context(), url, ecos, vuln.UpdateOptions{Client: &http.Client{}, MaxSize: int64(maxSize)})
+			// The test hook's transport, when set, holds the download to loopback.
+			stats, err := env.Store().VulnDB().Update(cmd.Context(), url, ecos, vuln.UpdateOptions{Client: &http.Client{Transport: g.transport}, MaxSize: int64(maxSize)})
 			if err != nil {
 				return sizeHint(err)
 			}
 			printDBImport(cmd.OutOrStdout(), "updated", stats)
-			return nil
+			return rs.rescan(cmd, g, env, policy, "vulnerability data updated")
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "", "base URL of the OSV data (default $INGOT_VULNDB_URL)")
-	cmd.Flags().StringArrayVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to fetch, e.g. Go, npm, PyPI, Debian:12, Alpine:v3.19 (repeatable, or comma-separated)")
+	cmd.Flags().StringVar(&url, "url", "", "base URL of the OSV data (default $INGOT_VULNDB_URL, else OSV's public bucket)")
+	cmd.Flags().StringArrayVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to fetch, e.g. Go, npm, PyPI, Debian:12, Alpine:v3.19 (repeatable, or comma-separated; default: the catalog's)")
 	cmd.Flags().Var(&maxSize, "max-size", "refuse downloads and data that inflate to more than this (e.g. 500MiB, 8GiB)")
+	rs.add(cmd)
 	return cmd
+}
+
+// updateEcosystems are the ecosystems an update fetches when none is named: those of the catalog's
+// packages, with those of the previous update.
+func updateEcosystems(cmd *cobra.Command, g *globalFlags, env Env) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(e string) {
+		if e != "" && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	err := g.withCatalog(cmd.Context(), func(c catalog.Catalog) error {
+		pkgs, err := c.Packages(cmd.Context())
+		for _, p := range pkgs {
+			add(p.Ecosystem)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	st, err := env.Store().VulnDB().Status()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range st.Sources {
+		if s.Name == vuln.UpdateSource {
+			for _, e := range s.Requested {
+				add(e)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageErrorf("no ecosystems to update: the catalog holds no versions yet and nothing was updated before; name them with --ecosystem (Debian:12, Go, ...)")
+	}
+	return out, nil
+}
+
+// rescanFlags are the re-scan after an import or update.
+type rescanFlags struct {
+	skip   bool
+	policy policyFlags
+}
+
+func (f *rescanFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.skip, "no-rescan", false, "do not re-scan the catalog's active versions afterwards")
+	f.policy.add(cmd)
+}
+
+// check reads the policy before anything is imported, so a bad flag changes nothing.
+func (f *rescanFlags) check(env Env) (rebuild.Policy, error) {
+	return f.policy.policy(env)
+}
+
+// rescan re-scans the catalog's active versions against the new data and prints what changed.
+func (f *rescanFlags) rescan(cmd *cobra.Command, g *globalFlags, env Env, policy rebuild.Policy, reason string) error {
+	if f.skip {
+		return nil
+	}
+	st := env.Store()
+	return g.withCatalog(cmd.Context(), func(c catalog.Catalog) error {
+		res, err := rebuild.Rescan(cmd.Context(), c, st.VulnDB(), rebuild.RescanOptions{Policy: policy, Store: &st, Reason: reason})
+		if err != nil {
+			return fmt.Errorf("re-scanning the catalog: %w", err)
+		}
+		writeRescan(cmd.OutOrStdout(), res)
+		return nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/store"
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
@@ -19,8 +20,9 @@ import (
 // runDB runs ingot db with args against dataDir and returns stdout and the exit code.
 func runDB(t *testing.T, dataDir string, args ...string) (string, int) {
 	t.Helper()
-	// Through the root command, so flag errors are usage errors as in the binary.
-	cmd := newRoot(&globalFlags{})
+	// Through the root command, so flag errors are usage errors as in the binary; held to loopback
+	// (an update without a URL goes to OSV's bucket, which the offline transport refuses).
+	cmd := newRoot(&globalFlags{transport: regtest.OfflineTransport(nil)})
 	var out, errOut bytes.Buffer
 	cmd.SetArgs(append([]string{"--data-dir", dataDir, "db"}, args...))
 	cmd.SetOut(&out)
@@ -110,9 +112,10 @@ func TestDBBadInput(t *testing.T) {
 		{[]string{"import", dbFixtures, "--name", "../x"}, ExitUsage, "invalid source name"},
 		{[]string{"import"}, ExitUsage, "accepts 1 arg"},
 		{[]string{"status", "-o", "xml"}, ExitUsage, `-o "xml": want table or json`},
-		{[]string{"update", "--ecosystem", "Go"}, ExitUsage, "INGOT_VULNDB_URL"},
+		{[]string{"update", "--ecosystem", "Go"}, ExitFailure, "GET " + vuln.DefaultUpdateURL + "/Go/all.zip: regtest: refused"},
+		{[]string{"update", "--url", "http://127.0.0.1:1", "--ecosystem", "Go", "--revoke-at", "severe"}, ExitUsage, `"severe" is not a level`},
 		{[]string{"update", "--url", "file:///srv/osv", "--ecosystem", "Go"}, ExitUsage, "http or https"},
-		{[]string{"update", "--url", "http://127.0.0.1:1"}, ExitUsage, "no ecosystems"},
+		{[]string{"update", "--url", "http://127.0.0.1:1"}, ExitUsage, "no ecosystems to update"},
 	} {
 		out, code := runDB(t, dir, c.args...)
 		if code != c.code || !strings.Contains(out, c.mention) {

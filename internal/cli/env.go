@@ -18,11 +18,14 @@ type Env struct {
 	// AptSources overrides the host apt source files (colon-separated) for host repositories.
 	AptSources []string
 	// VulnDBURL is where ingot db update downloads OSV data (<url>/<Ecosystem>/all.zip) when --url
-	// is not given; there is no built-in default, so nothing is fetched unless configured.
+	// is not given; OSV's public bucket when empty (vuln.DefaultUpdateURL).
 	VulnDBURL string
 	// Catalog is the catalog's database (INGOT_CATALOG): empty for SQLite in the data directory,
 	// postgres://… for PostgreSQL.
 	Catalog string
+	// RevokeAt and RevokeAction are the re-scan policy (INGOT_REVOKE_AT: a severity or none;
+	// INGOT_REVOKE_ACTION: revoke, flag or none); the flags of the verbs that re-scan override them.
+	RevokeAt, RevokeAction string
 	// KeyPassword is the private key's password from COSIGN_PASSWORD: nil when unset, empty when set
 	// empty (no password).
 	KeyPassword []byte
@@ -36,7 +39,7 @@ const passwordEnv = "COSIGN_PASSWORD"
 func (e Env) Store() store.Store { return store.Store{Root: e.DataDir, CatalogDSN: e.Catalog} }
 
 // ReadEnv reads INGOT_DATA_DIR, XDG_DATA_HOME, HOME, SOURCE_DATE_EPOCH, INGOT_APT_SOURCES,
-// INGOT_VULNDB_URL, INGOT_CATALOG and COSIGN_PASSWORD.
+// INGOT_VULNDB_URL, INGOT_CATALOG, INGOT_REVOKE_AT, INGOT_REVOKE_ACTION and COSIGN_PASSWORD.
 func ReadEnv() (Env, error) {
 	var e Env
 	switch {
@@ -64,6 +67,7 @@ func ReadEnv() (Env, error) {
 	}
 	e.VulnDBURL = os.Getenv("INGOT_VULNDB_URL")
 	e.Catalog = os.Getenv("INGOT_CATALOG")
+	e.RevokeAt, e.RevokeAction = os.Getenv("INGOT_REVOKE_AT"), os.Getenv("INGOT_REVOKE_ACTION")
 	if pw, ok := os.LookupEnv(passwordEnv); ok {
 		e.KeyPassword = []byte(pw)
 	}

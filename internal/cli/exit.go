@@ -17,7 +17,8 @@ const (
 	ExitFailure = 1 // the work failed: network, verification, build
 	ExitUsage   = 2 // the input is wrong: flags, spec, lock
 	// ExitFindings means the command ran and found what --fail-on asked to fail on, or (scan
-	// --require-data) could not check packages it was asked to.
+	// --require-data) could not check packages it was asked to, or (policy test, admission review)
+	// an image would be denied.
 	ExitFindings = 3
 )
 
@@ -79,10 +80,11 @@ func usageErrorf(format string, args ...any) error {
 func ExitCode(err error) int {
 	var fe *FindingsError
 	var ue *UncheckedError
+	var de *deniedError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &fe), errors.As(err, &ue):
+	case errors.As(err, &fe), errors.As(err, &ue), errors.As(err, &de):
 		return ExitFindings
 	case fault.Of(err) == fault.Invalid:
 		return ExitUsage

@@ -78,6 +78,43 @@ func NewKey(t testing.TB) *openpgp.Entity {
 // New builds the repository described by opt under a temporary directory and serves it.
 func New(t testing.TB, opt Options) *Repo {
 	t.Helper()
+	tmp := t.TempDir()
+	r := &Repo{
+		Dir:     filepath.Join(tmp, "archive"),
+		Keyring: filepath.Join(tmp, "keyring.gpg"),
+		Key:     NewKey(t),
+		Debs:    map[string][]byte{},
+		fail:    map[string]int{},
+	}
+	var kr bytes.Buffer
+	if err := r.Key.Serialize(&kr); err != nil {
+		t.Fatalf("testrepo: serializing key: %v", err)
+	}
+	r.write(t, r.Keyring, kr.Bytes())
+	opt = r.publish(t, opt)
+
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	r.Source = apt.Source{URL: srv.URL, Suite: opt.Suite, Components: slices.Clone(opt.Components), Keyring: r.Keyring}.WithDefaults()
+	return r
+}
+
+// Publish publishes the suite again as opt describes it, signed with the same key and served at the
+// same URL, as an archive does when packages are updated: new packages go to the pool (earlier
+// ones stay there), and the indexes and the signed Release list exactly opt's packages. Give the
+// same Suite and Components as before for the same Source to see the change. opt.Date defaults to
+// now, so the Release differs from the last one.
+func (r *Repo) Publish(t testing.TB, opt Options) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.publish(t, opt)
+}
+
+// publish writes the pool, the indexes and the signed Release of opt (with its defaults, returned).
+func (r *Repo) publish(t testing.TB, opt Options) Options {
+	t.Helper()
 	if opt.Suite == "" {
 		opt.Suite = "stable"
 	}
@@ -97,22 +134,9 @@ func New(t testing.TB, opt Options) *Repo {
 		opt.Date = time.Now()
 	}
 
-	tmp := t.TempDir()
-	r := &Repo{
-		Dir:     filepath.Join(tmp, "archive"),
-		Keyring: filepath.Join(tmp, "keyring.gpg"),
-		Key:     NewKey(t),
-		Debs:    map[string][]byte{},
-		fail:    map[string]int{},
-	}
-	var kr bytes.Buffer
-	if err := r.Key.Serialize(&kr); err != nil {
-		t.Fatalf("testrepo: serializing key: %v", err)
-	}
-	r.write(t, r.Keyring, kr.Bytes())
-
 	// pool/ and the Packages stanzas, per arch.
 	stanzas := map[string][]deb.Paragraph{}
+	published := map[string]bool{}
 	for _, p := range opt.Packages {
 		data, err := debtest.Build(p)
 		if err != nil {
@@ -123,9 +147,10 @@ func New(t testing.TB, opt Options) *Repo {
 			arch = "amd64"
 		}
 		filename := poolPath(opt.Components[0], p, arch)
-		if _, dup := r.Debs[filename]; dup {
+		if published[filename] {
 			t.Fatalf("testrepo: two packages publish %s", filename)
 		}
+		published[filename] = true
 		r.Debs[filename] = data
 		r.write(t, filepath.Join(r.Dir, filepath.FromSlash(filename)), data)
 
@@ -211,12 +236,7 @@ func New(t testing.TB, opt Options) *Repo {
 		}
 		r.write(t, filepath.Join(dist, "InRelease"), in.Bytes())
 	}
-
-	srv := httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL
-	r.Source = apt.Source{URL: srv.URL, Suite: opt.Suite, Components: slices.Clone(opt.Components), Keyring: r.Keyring}.WithDefaults()
-	return r
+	return opt
 }
 
 type listedFile struct {

@@ -57,6 +57,10 @@ type Versions interface {
 	// SetStatus changes a published version's status (see Transition) and appends a "status" event.
 	// Setting the status it already has changes nothing and returns ErrTransition.
 	SetStatus(ctx context.Context, r Ref, c StatusChange) (Event, error)
+	// Flag appends a "flagged" event to a published version's history and leaves its status as it
+	// is: what a policy that reports instead of revoking records (the note's reason and detail name
+	// what was found).
+	Flag(ctx context.Context, r Ref, n Note) (Event, error)
 	// DeprecateDue deprecates every active version whose DeprecateAt has passed at now, each with a
 	// "status" event, and returns the events.
 	DeprecateDue(ctx context.Context, now time.Time) ([]Event, error)
@@ -100,9 +104,9 @@ type Findings interface {
 	// so a re-scan matches each package once, not once per version.
 	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
 	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
-	// a new scan, keeping each finding's FirstSeen, and returns what changed. A scan that changes
-	// nothing appends no event; one that does appends a "rescanned" event naming what was
-	// introduced and fixed.
+	// a new scan, keeping each finding's FirstSeen, records the scan's time as the platform image's
+	// Scanned, and returns what changed. A scan that changes nothing appends no event; one that does
+	// appends a "rescanned" event naming what was introduced and fixed.
 	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
 	// FindingHistory returns every finding a version has had, with when it was first and last seen
 	// (a finding that a later scan no longer has keeps its LastSeen): what patch SLAs are measured on.
@@ -150,7 +154,16 @@ const (
 	EventPublished = "published"
 	EventStatus    = "status"
 	EventRescanned = "rescanned"
+	EventFlagged   = "flagged"
 )
+
+// Note is what Flag records: why, who, when, and kind-specific detail for the event.
+type Note struct {
+	Reason string
+	Actor  string
+	At     time.Time
+	Detail json.RawMessage
+}
 
 // Event is one entry of the append-only history. Seq increases monotonically across the catalog, so
 // a follower asks for the events after the last one it saw.
@@ -176,6 +189,9 @@ type Event struct {
 type ListOptions struct {
 	// Image restricts to one image; Line to one release line of it.
 	Image, Line string
+	// Digest restricts to the versions with this digest, their own or one of their platform images'
+	// (what admission asks, for every image it sees: without the evidence Get reads).
+	Digest string
 	// Statuses restricts to versions in these statuses (all when empty).
 	Statuses []Status
 	// Pending includes pending versions (left out otherwise).

@@ -148,6 +148,26 @@ func TestTransition(t *testing.T) {
 	}
 }
 
+// A status change names a status exactly as stored: "Revoked" would be stored as written, and match
+// no status filter.
+func TestStatusChangeValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c  catalog.StatusChange
+		ok bool
+	}{
+		{catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "CVE"}, true},
+		{catalog.StatusChange{Status: "REVOKED", Reason: "CVE"}, false},
+		{catalog.StatusChange{Status: " revoked", Reason: "CVE"}, false},
+		{catalog.StatusChange{Status: "gone", Reason: "CVE"}, false},
+		{catalog.StatusChange{Status: catalog.StatusEOL, Reason: " "}, false},
+	} {
+		err := tc.c.Validate()
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, catalog.ErrInvalid)) {
+			t.Errorf("Validate(%+v) = %v, want ok %v", tc.c, err, tc.ok)
+		}
+	}
+}
+
 func pkg(typ, name, version string) evidence.Package {
 	return evidence.Package{Type: typ, Name: name, Version: version, Ecosystem: map[string]string{"deb": "Debian:12", "golang": "Go"}[typ]}
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -85,11 +86,23 @@ func (p Publication) Validate() error {
 // Validate checks a requested status change: a known status and a reason (every change says why).
 func (c StatusChange) Validate() error {
 	if !slices.Contains(AllStatuses(), c.Status) {
-		_, err := ParseStatus(string(c.Status))
-		return err
+		// Exactly a status's name: ParseStatus, for people, also takes "Revoked", which would be
+		// stored as written.
+		return fmt.Errorf("%w: status %q (want %s)", ErrInvalid, c.Status, strings.Join(statusNames(), ", "))
 	}
 	if strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("%w: a status change needs a reason", ErrInvalid)
+	}
+	return nil
+}
+
+// Validate checks a note: every flag says why.
+func (n Note) Validate() error {
+	if strings.TrimSpace(n.Reason) == "" {
+		return fmt.Errorf("%w: a flag needs a reason", ErrInvalid)
+	}
+	if len(n.Detail) > 0 && !json.Valid(n.Detail) {
+		return fmt.Errorf("%w: a flag's detail must be JSON", ErrInvalid)
 	}
 	return nil
 }

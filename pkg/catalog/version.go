@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -93,6 +94,10 @@ type Platform struct {
 	Variant string `json:"variant,omitempty"`
 	// Digest is the platform image's manifest digest (the version's own for a single image).
 	Digest string `json:"digest"`
+	// Scanned is when its vulnerabilities were last scanned: the build's scan (Evidence.Scan), then
+	// every re-scan (RecordScan), whether or not it changed anything; zero when never. Admission
+	// checks scan freshness against it, since re-scans are not re-attested.
+	Scanned time.Time `json:"scanned,omitzero"`
 	// Evidence is everything the evidence stages found; nil in summaries.
 	Evidence *evidence.Set `json:"evidence,omitempty"`
 }
@@ -147,4 +152,7 @@ type StatusChange struct {
 	Reason string    `json:"reason,omitempty"`
 	Actor  string    `json:"actor,omitempty"`
 	At     time.Time `json:"at"`
+	// Detail goes to the change's event (Event.Detail): the finding that revoked a version, for one.
+	// The version keeps only the status, reason, actor and time.
+	Detail json.RawMessage `json:"-"`
 }

@@ -3,6 +3,7 @@ package evidence
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Severity orders findings; the zero value is Unknown.
@@ -161,10 +162,14 @@ type Finding struct {
 	// the aliased record that rated it, and how ("GHSA-xxxx-xxxx-xxxx (CVSS:3.1/AV:N/...)").
 	SeveritySource string `json:"severitySource,omitempty"`
 	// FixedVersion is the lowest version that fixes a vulnerability, when one exists.
-	FixedVersion string     `json:"fixedVersion,omitempty"`
-	CVSS         []CVSS     `json:"cvss,omitempty"`
-	Locations    []Location `json:"locations,omitempty"`
-	References   []string   `json:"references,omitempty"`
+	FixedVersion string `json:"fixedVersion,omitempty"`
+	// Published is when the earliest of a vulnerability's advisories was published (its modified time
+	// when it says nothing else), when known: what patch SLAs count from when ingot never saw the
+	// fixed version in a repository.
+	Published  time.Time  `json:"published,omitzero"`
+	CVSS       []CVSS     `json:"cvss,omitempty"`
+	Locations  []Location `json:"locations,omitempty"`
+	References []string   `json:"references,omitempty"`
 	// CIS maps a rule to the CIS Docker Benchmark recommendation, e.g. "4.1".
 	CIS string `json:"cis,omitempty"`
 	// Detail carries kind-specific data (a redacted secret, a test's output).

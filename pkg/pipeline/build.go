@@ -269,7 +269,8 @@ func baseImage(ctx context.Context, l *lock.Lock, arch string, opt Options) (v1.
 	if p := l.Base.Platforms[arch]; p != "" {
 		d = p
 	}
-	ref, err := name.NewDigest(l.Base.Ref)
+	// The lock's reference is the spec's: a digest, or a tag that the lock pinned at d.
+	ref, err := name.ParseReference(l.Base.Ref)
 	if err != nil {
 		return nil, fmt.Errorf("base: %w", err)
 	}

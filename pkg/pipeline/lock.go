@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,6 +59,159 @@ func resolvePath(dir, p string) string {
 // resolves the packages for every arch, and pins the base image digest. A spec that Check refuses is
 // refused before anything is fetched.
 func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
+	l, err := LockPackages(ctx, s, opt)
+	if err != nil {
+		return nil, err
+	}
+	if s.Base != "" {
+		if l.Base, err = LockBase(ctx, s, opt); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Indexes are repositories' verified Releases and Packages indexes, fetched once and shared by the
+// locks made with them (Options.Indexes): a rebuild cycle resolves every registered spec against
+// one fetch of each repository. Safe for concurrent use; the zero value is ready.
+type Indexes struct {
+	mu    sync.Mutex
+	repos map[string]*fetchedRepo
+}
+
+// fetchedRepo is one repository's Release and the Packages of the components and archs asked for.
+type fetchedRepo struct {
+	fetchOnce
+	rel *apt.Release
+	mu  sync.Mutex
+	idx map[string]*fetchedIndex // by component/arch
+}
+
+type fetchedIndex struct {
+	fetchOnce
+	file apt.IndexFile
+	pkgs []*apt.Package
+}
+
+// fetchOnce runs a fetch once and keeps its result, unless it was cut short by its caller's context
+// (another lock of the cycle failing): then the next caller fetches again.
+type fetchOnce struct {
+	mu   sync.Mutex
+	done bool
+	err  error
+}
+
+func (f *fetchOnce) do(ctx context.Context, fetch func() error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return f.err
+	}
+	err := fetch()
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	f.done, f.err = true, err
+	return err
+}
+
+// Repository is one repository as an Indexes fetched it: its verified Release and the Packages
+// indexes read from it, for recording what was seen upstream.
+type Repository struct {
+	Source  apt.Source
+	Release *apt.Release
+	// Packages are every package of the indexes fetched, by index path.
+	Packages map[string][]*apt.Package
+}
+
+// Repositories lists what was fetched, in a stable order: what the locks made with ix saw.
+func (ix *Indexes) Repositories() []Repository {
+	ix.mu.Lock()
+	keys := make([]string, 0, len(ix.repos))
+	for k := range ix.repos {
+		keys = append(keys, k)
+	}
+	ix.mu.Unlock()
+	slices.Sort(keys)
+	var out []Repository
+	for _, k := range keys {
+		ix.mu.Lock()
+		r := ix.repos[k]
+		ix.mu.Unlock()
+		r.fetchOnce.mu.Lock()
+		rel := r.rel
+		r.fetchOnce.mu.Unlock()
+		if rel == nil {
+			continue
+		}
+		repo := Repository{Source: sourceOfKey(k), Release: rel, Packages: map[string][]*apt.Package{}}
+		r.mu.Lock()
+		idx := maps.Clone(r.idx)
+		r.mu.Unlock()
+		for _, f := range idx {
+			f.fetchOnce.mu.Lock()
+			if f.done && f.err == nil {
+				repo.Packages[f.file.Path] = f.pkgs
+			}
+			f.fetchOnce.mu.Unlock()
+		}
+		out = append(out, repo)
+	}
+	return out
+}
+
+// repoKey identifies a source: where, which suite, which keyrings (two specs naming the same
+// repository with different keyrings verify it separately).
+func repoKey(src apt.Source) string {
+	kr := append([]string{src.Keyring}, src.Keyrings...)
+	return strings.Join([]string{src.URL, src.Suite, src.Name, strings.Join(kr, "\x1f")}, "\x00")
+}
+
+func sourceOfKey(k string) apt.Source {
+	parts := strings.SplitN(k, "\x00", 4)
+	kr := strings.Split(parts[3], "\x1f")
+	return apt.Source{URL: parts[0], Suite: parts[1], Name: parts[2], Keyring: kr[0], Keyrings: kr[1:]}
+}
+
+// release returns the source's verified Release, fetching it once.
+func (ix *Indexes) release(ctx context.Context, c *apt.Client, src apt.Source) (*fetchedRepo, error) {
+	ix.mu.Lock()
+	if ix.repos == nil {
+		ix.repos = map[string]*fetchedRepo{}
+	}
+	r := ix.repos[repoKey(src)]
+	if r == nil {
+		r = &fetchedRepo{idx: map[string]*fetchedIndex{}}
+		ix.repos[repoKey(src)] = r
+	}
+	ix.mu.Unlock()
+	err := r.do(ctx, func() (err error) {
+		r.rel, err = c.Release(ctx, src)
+		return err
+	})
+	return r, err
+}
+
+// packages returns one Packages index of the source, fetching it once.
+func (r *fetchedRepo) packages(ctx context.Context, c *apt.Client, src apt.Source, comp, arch string) (apt.IndexFile, []*apt.Package, error) {
+	r.mu.Lock()
+	f := r.idx[comp+"/"+arch]
+	if f == nil {
+		f = &fetchedIndex{}
+		r.idx[comp+"/"+arch] = f
+	}
+	r.mu.Unlock()
+	err := f.do(ctx, func() (err error) {
+		f.file, f.pkgs, err = c.Packages(ctx, src, r.rel, comp, arch)
+		return err
+	})
+	return f.file, f.pkgs, err
+}
+
+// LockPackages is Lock without the base image: it resolves the packages of every arch against the
+// repositories' verified indexes (those of opt.Indexes when set, fetched once for all the locks that
+// share it). The lock's Base is nil.
+func LockPackages(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
 	if err := Check(s, opt); err != nil {
 		return nil, err
 	}
@@ -66,6 +220,10 @@ func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
 		return nil, err
 	}
 	client := opt.client()
+	ix := opt.Indexes
+	if ix == nil {
+		ix = &Indexes{}
+	}
 
 	type fetched struct {
 		src   apt.Source
@@ -78,10 +236,11 @@ func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
 	g.SetLimit(4)
 	for i, src := range sources {
 		g.Go(func() error {
-			rel, err := client.Release(gctx, src)
+			r, err := ix.release(gctx, client, src)
 			if err != nil {
 				return fmt.Errorf("repository %s: %w", src.Name, err)
 			}
+			rel := r.rel
 			f := &fetched{src: src, byArc: map[string][]*apt.Package{}, repo: lock.Repository{
 				Name: src.Name, URL: src.URL, Suite: src.Suite, Components: src.Components,
 				Codename: rel.Codename, Version: rel.Version, Release: rel.Digest, Signer: rel.Signer,
@@ -91,7 +250,7 @@ func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
 			}
 			for _, arch := range s.Archs {
 				for _, comp := range src.Components {
-					idx, pkgs, err := client.Packages(gctx, src, rel, comp, arch)
+					idx, pkgs, err := r.packages(gctx, client, src, comp, arch)
 					if err != nil {
 						return fmt.Errorf("repository %s: %w", src.Name, err)
 					}
@@ -138,17 +297,13 @@ func Lock(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, error) {
 		}
 		l.Archs[arch] = c
 	}
-	if s.Base != "" {
-		if l.Base, err = lockBase(ctx, s, opt); err != nil {
-			return nil, err
-		}
-	}
 	return l, nil
 }
 
-// lockBase pins the base image: its digest, and for an index the digest of each arch's image.
-func lockBase(ctx context.Context, s *spec.Spec, opt Options) (*lock.Base, error) {
-	ref, err := name.NewDigest(s.Base)
+// LockBase pins the spec's base image: its digest (what its tag names now, for a base given by tag),
+// and for an index the digest of each arch's image.
+func LockBase(ctx context.Context, s *spec.Spec, opt Options) (*lock.Base, error) {
+	ref, err := name.ParseReference(s.Base)
 	if err != nil {
 		return nil, fmt.Errorf("base: %w", err)
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// (files[].source, evidence.tests, evidence.vex) may lie in. A server building specs that others
 	// wrote leaves it empty unless it means to share a directory with all of them.
 	AllowFilesFrom []string
+	// Indexes, when set, are the repositories' indexes shared by several locks (a rebuild cycle's):
+	// each Release and Packages index is fetched once for all of them. Nil fetches afresh.
+	Indexes *Indexes
 }
 
 // Store is the data directory.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ingot-build/ingot/internal/debtest"
 	"github.com/ingot-build/ingot/internal/testrepo"
+	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/spec"
 )
 
@@ -121,6 +123,122 @@ base: `+u.Host+`/library/base@`+bd.String()+"\n")
 	s.Base = u.Host + "/library/base@sha256:" + strings.Repeat("0", 64)
 	if _, err := Lock(ctx, s, opt); err == nil || !strings.Contains(err.Error(), "base") {
 		t.Errorf("Lock with a missing base = %v", err)
+	}
+}
+
+// TestBaseTag locks a base given by tag at the digest the tag names, builds on it from the lock
+// alone (the tag moving after the lock changes nothing), and pins the new digest when locked again.
+func TestBaseTag(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	push := func(seed int64) v1.Hash {
+		img, err := random.Image(128+seed, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		if err := remote.Write(mustTag(t, u.Host+"/library/base:12"), img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		return d
+	}
+	first := push(1)
+	repo := fixtureRepo(t)
+	s := parseSpec(t, t.TempDir(), `name: ontag
+repositories: [{url: `+repo.URL+`, suite: stable, keyring: `+repo.Keyring+`}]
+packages: [hello-data]
+base: `+u.Host+`/library/base:12`+"\n")
+	if !s.BaseTag() {
+		t.Fatal("a base by tag is not BaseTag")
+	}
+	opt := Options{DataDir: t.TempDir()}
+	ctx := context.Background()
+	l, err := Lock(ctx, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Base == nil || l.Base.Digest != first.String() || l.Base.Ref != s.Base {
+		t.Fatalf("lock base = %+v, want %s at %s", l.Base, s.Base, first)
+	}
+	second := push(2)
+	res, err := Build(ctx, s, l, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := res.Artifact.Image.Manifest()
+	if got := m.Annotations["org.opencontainers.image.base.digest"]; got != first.String() {
+		t.Errorf("built on %s, want the locked %s (the tag has moved to %s since)", got, first, second)
+	}
+	again, err := LockBase(ctx, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != second.String() {
+		t.Errorf("locked again at %s, want %s", again.Digest, second)
+	}
+}
+
+// TestSharedIndexes locks two specs naming the same repository with one Indexes: the Release and
+// the Packages index are fetched once, and the locks are those made separately.
+func TestSharedIndexes(t *testing.T) {
+	repo := fixtureRepo(t)
+	body := func(name, pkg string) string {
+		return "name: " + name + "\nrepositories: [{url: " + repo.URL + ", suite: stable, keyring: " + repo.Keyring + "}]\npackages: [" + pkg + "]\n"
+	}
+	a := parseSpec(t, t.TempDir(), body("a", "hello-data"))
+	b := parseSpec(t, t.TempDir(), body("b", "base-files"))
+	ctx := context.Background()
+	opt := Options{DataDir: t.TempDir(), Indexes: &Indexes{}}
+	before := len(repo.Requests())
+	la, err := LockPackages(ctx, a, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := LockPackages(ctx, b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, r := range repo.Requests()[before:] {
+		counts[r]++
+	}
+	for r, n := range counts {
+		if n > 1 {
+			t.Errorf("%s fetched %d times", r, n)
+		}
+	}
+	if counts["dists/stable/InRelease"] != 1 {
+		t.Errorf("requests = %v, want one InRelease", counts)
+	}
+	for _, tc := range []struct {
+		s      *spec.Spec
+		shared *lock.Lock
+	}{{a, la}, {b, lb}} {
+		alone, err := LockPackages(ctx, tc.s, Options{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := tc.shared.Marshal()
+		y, _ := alone.Marshal()
+		if string(x) != string(y) {
+			t.Errorf("%s: the shared lock differs from one made alone:\n%s\n%s", tc.s.Name, x, y)
+		}
+	}
+	repos := opt.Indexes.Repositories()
+	if len(repos) != 1 || repos[0].Release == nil || len(repos[0].Packages) != 1 {
+		t.Fatalf("Repositories() = %+v, want the one repository with its amd64 index", repos)
+	}
+	var names []string
+	for _, ps := range repos[0].Packages {
+		for _, p := range ps {
+			names = append(names, p.Name+"="+p.Version.String())
+		}
+	}
+	slices.Sort(names)
+	if want := []string{"base-files=12.4", "hello-data=1.0"}; !slices.Equal(names, want) {
+		t.Errorf("packages seen = %v, want %v", names, want)
 	}
 }
 

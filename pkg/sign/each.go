@@ -88,7 +88,7 @@ func resolvedOf(t *Target) Resolved {
 // verified for each subject, the index first; when any subject fails the error names each one that
 // did, and errors.Is finds the most telling of their errors (those of Verify).
 func VerifyEach(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]Signed, error) {
-	c, hint, r, err := eachSetup(ctx, ref, v, o)
+	c, keys, r, err := eachSetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func VerifyEach(ctx context.Context, ref name.Reference, v Verifier, o Options) 
 	out := make([]Signed, len(manifests))
 	errs := eachSubject(manifests, func(i int, s Manifest) error {
 		out[i].Manifest = s
-		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
+		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "sig", isSignature, keys)
 		if err != nil {
 			return err
 		}
@@ -114,24 +114,22 @@ func VerifyEach(ctx context.Context, ref name.Reference, v Verifier, o Options) 
 // --predicate on an index) are returned too when it has some, first. Errors are those of
 // VerifyEach, with ErrNoAttestations for a platform image that has none of that type.
 func VerifyEachAttestations(ctx context.Context, ref name.Reference, v Verifier, predicateType string, o Options) ([]Attested, error) {
-	c, hint, r, err := eachSetup(ctx, ref, v, o)
+	c, keys, r, err := eachSetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
 	manifests := append([]Manifest{r.Manifest}, r.Platforms...)
-	want := func(pt string) bool {
-		return pt != SignPredicateType && (predicateType == "" || pt == predicateType)
-	}
+	want := wantAttestation(predicateType)
 	out := make([]Attested, len(manifests))
 	errs := eachSubject(manifests, func(i int, s Manifest) error {
 		out[i].Manifest = s
-		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "att", want, v, hint)
+		cands, err := c.candidates(&Target{Ref: s.Digest, Descriptor: v1.Descriptor{Digest: digestOf(s)}}, o.formats(), "att", want, keys)
 		if err != nil {
 			return err
 		}
 		err = evaluate(cands, ErrNoAttestations, func(sig Signature, st *Statement) {
 			if want(st.PredicateType) {
-				out[i].Attestations = append(out[i].Attestations, Attestation{Format: sig.Format, Source: sig.Source, Statement: st})
+				out[i].Attestations = append(out[i].Attestations, Attestation{Format: sig.Format, Source: sig.Source, Statement: st, Key: sig.Key})
 			}
 		})
 		if err == nil && len(out[i].Attestations) == 0 {
@@ -153,20 +151,20 @@ func VerifyEachAttestations(ctx context.Context, ref name.Reference, v Verifier,
 	return kept, nil
 }
 
-func eachSetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (*client, string, Resolved, error) {
+func eachSetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (*client, keyset, Resolved, error) {
 	c, err := newClient(ctx, o.RemoteOptions)
 	if err != nil {
-		return nil, "", Resolved{}, err
+		return nil, keyset{}, Resolved{}, err
 	}
-	hint, err := KeyHint(v.PublicKey())
+	keys, err := newKeyset(v)
 	if err != nil {
-		return nil, "", Resolved{}, err
+		return nil, keyset{}, Resolved{}, err
 	}
 	t, err := c.resolve(ref)
 	if err != nil {
-		return nil, "", Resolved{}, err
+		return nil, keyset{}, Resolved{}, err
 	}
-	return c, hint, resolvedOf(t), nil
+	return c, keys, resolvedOf(t), nil
 }
 
 func digestOf(s Manifest) v1.Hash {

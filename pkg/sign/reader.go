@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,9 @@ func (r *reader) get(ctx context.Context, repo name.Repository, path, accept str
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
+		began := time.Now()
 		resp, err := client.Do(req)
+		took := time.Since(began)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: %w", ErrRegistry, what, err)
 		}
@@ -94,6 +97,15 @@ func (r *reader) get(ctx context.Context, repo name.Repository, path, accept str
 			continue
 		case (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && attempt < r.retry.Steps:
 			wait := delay + time.Duration(rand.Float64()*r.retry.Jitter*float64(delay)) //nolint:gosec // jitter for retries, not a secret
+			if ra := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > wait {
+				wait = ra
+			}
+			// The retry budget: a retry that could not finish before the caller's deadline is not
+			// started, so the caller gets this answer in time rather than a cancelled wait.
+			if left, ok := budget(ctx); ok && left < wait+took {
+				return resp, nil, fmt.Errorf("%w: %s: %s (not retried: %s to the deadline, the retry needs %s)", ErrRegistry, what, resp.Status,
+					left.Round(time.Millisecond), (wait + took).Round(time.Millisecond))
+			}
 			select {
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
@@ -104,6 +116,29 @@ func (r *reader) get(ctx context.Context, repo name.Repository, path, accept str
 		}
 		return resp, nil, fmt.Errorf("%w: %s: %s", ErrRegistry, what, resp.Status)
 	}
+}
+
+// budget is the time left before ctx's deadline, when it has one.
+func budget(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0, false
+	}
+	return time.Until(d), true
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date; zero when absent or malformed.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 func (r *reader) client(repo name.Repository) (*http.Client, bool) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,6 +22,8 @@ type Signature struct {
 	Source string
 	// Payload is the signed payload (simple signing JSON, or the in-toto statement).
 	Payload []byte
+	// Key is the hint (KeyHint) of the key it verified with: with several keys, which one signed.
+	Key string
 }
 
 // Attestation is a verified attestation.
@@ -30,12 +31,17 @@ type Attestation struct {
 	Format    Format
 	Source    string
 	Statement *Statement
+	// Key is the hint of the key it verified with.
+	Key string
 }
 
 // candidate is one signature or attestation found for an image, before verification.
 type candidate struct {
 	format Format
 	source string
+	// claimed is the predicate type the candidate's (unsigned) annotation claims, when it has one:
+	// it only says which asked-for type a failed candidate was meant to be.
+	claimed string
 	// check verifies it; it returns the verified payload.
 	check func() (Signature, *Statement, error)
 }
@@ -44,11 +50,11 @@ type candidate struct {
 // and returns the signatures that verify. It fails closed; the error says why, for errors.Is:
 // ErrNoSignatures, ErrWrongKey, ErrBadSignature, ErrOtherImage, ErrDigestMismatch or ErrRegistry.
 func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]Signature, error) {
-	c, t, hint, wait, err := verifySetup(ctx, ref, v, o)
+	c, t, keys, wait, err := verifySetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
-	cands, err := c.candidates(t, o.formats(), "sig", func(pt string) bool { return pt == SignPredicateType }, v, hint)
+	cands, err := c.candidates(t, o.formats(), "sig", isSignature, keys)
 	if werr := wait(); werr != nil {
 		return nil, werr
 	}
@@ -67,14 +73,12 @@ func Verify(ctx context.Context, ref name.Reference, v Verifier, o Options) ([]S
 // and returns the statements that verify. Errors are those of Verify, with ErrNoAttestations when
 // there is none of that type.
 func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, predicateType string, o Options) ([]Attestation, error) {
-	c, t, hint, wait, err := verifySetup(ctx, ref, v, o)
+	c, t, keys, wait, err := verifySetup(ctx, ref, v, o)
 	if err != nil {
 		return nil, err
 	}
-	want := func(pt string) bool {
-		return pt != SignPredicateType && (predicateType == "" || pt == predicateType)
-	}
-	cands, err := c.candidates(t, o.formats(), "att", want, v, hint)
+	want := wantAttestation(predicateType)
+	cands, err := c.candidates(t, o.formats(), "att", want, keys)
 	if werr := wait(); werr != nil {
 		return nil, werr
 	}
@@ -84,7 +88,7 @@ func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, pre
 	var out []Attestation
 	err = evaluate(cands, ErrNoAttestations, func(s Signature, st *Statement) {
 		if want(st.PredicateType) {
-			out = append(out, Attestation{Format: s.Format, Source: s.Source, Statement: st})
+			out = append(out, Attestation{Format: s.Format, Source: s.Source, Statement: st, Key: s.Key})
 		}
 	})
 	if err == nil && len(out) == 0 {
@@ -98,46 +102,57 @@ func VerifyAttestations(ctx context.Context, ref name.Reference, v Verifier, pre
 
 // verifySetup opens a session and resolves ref. For a digest reference the image's manifest is
 // fetched (and checked against the digest) while the signatures are read: wait reports how that went.
-func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (c *client, t *Target, hint string, wait func() error, err error) {
+func verifySetup(ctx context.Context, ref name.Reference, v Verifier, o Options) (c *client, t *Target, keys keyset, wait func() error, err error) {
 	if c, err = newClient(ctx, o.RemoteOptions); err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, keyset{}, nil, err
 	}
-	if hint, err = KeyHint(v.PublicKey()); err != nil {
-		return nil, nil, "", nil, err
+	if keys, err = newKeyset(v); err != nil {
+		return nil, nil, keyset{}, nil, err
 	}
 	if d, ok := ref.(name.Digest); ok {
 		h, err := v1.NewHash(d.DigestStr())
 		if err != nil {
-			return nil, nil, "", nil, err
+			return nil, nil, keyset{}, nil, err
 		}
 		done := make(chan error, 1)
 		go func() {
 			_, err := c.resolve(ref)
 			done <- err
 		}()
-		return c, &Target{Ref: d, Descriptor: v1.Descriptor{Digest: h}}, hint, func() error { return <-done }, nil
+		return c, &Target{Ref: d, Descriptor: v1.Descriptor{Digest: h}}, keys, func() error { return <-done }, nil
 	}
 	if t, err = c.resolve(ref); err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, keyset{}, nil, err
 	}
-	return c, t, hint, func() error { return nil }, nil
+	return c, t, keys, func() error { return nil }, nil
+}
+
+// isSignature picks the signatures among statements: cosign v3 signs with a predicate that says
+// nothing but "this digest".
+func isSignature(predicateType string) bool { return predicateType == SignPredicateType }
+
+// wantAttestation picks the attestations of predicateType ("" for every type).
+func wantAttestation(predicateType string) func(string) bool {
+	return func(pt string) bool {
+		return pt != SignPredicateType && (predicateType == "" || pt == predicateType)
+	}
 }
 
 // candidates lists the signatures (suffix "sig") or attestations ("att") of t in the chosen formats.
 // The legacy tag and the referrers are read in parallel; a registry failure of either is an error,
 // since a missing answer must not read as "no signatures".
-func (c *client) candidates(t *Target, f Format, suffix string, want func(predicateType string) bool, v Verifier, hint string) ([]candidate, error) {
+func (c *client) candidates(t *Target, f Format, suffix string, want func(predicateType string) bool, keys keyset) ([]candidate, error) {
 	var legacy, bundles []candidate
 	var g errgroup.Group
 	if f&FormatLegacy != 0 {
 		g.Go(func() (err error) {
-			legacy, err = c.legacyCandidates(t, suffix, want, v, hint)
+			legacy, err = c.legacyCandidates(t, suffix, want, keys)
 			return err
 		})
 	}
 	if f&FormatBundle != 0 {
 		g.Go(func() (err error) {
-			bundles, err = c.bundleCandidates(t, want, v, hint)
+			bundles, err = c.bundleCandidates(t, want, keys)
 			return err
 		})
 	}
@@ -147,7 +162,7 @@ func (c *client) candidates(t *Target, f Format, suffix string, want func(predic
 	return append(legacy, bundles...), nil
 }
 
-func (c *client) legacyCandidates(t *Target, suffix string, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+func (c *client) legacyCandidates(t *Target, suffix string, want func(string) bool, keys keyset) ([]candidate, error) {
 	repo := t.Ref.Context()
 	tag := legacyTag(t.Descriptor.Digest, suffix)
 	d, err := c.manifest(repo.Tag(tag))
@@ -167,14 +182,14 @@ func (c *client) legacyCandidates(t *Target, suffix string, want func(string) bo
 		switch {
 		case suffix == "sig" && l.MediaType == SimpleSigningMediaType:
 			out = append(out, candidate{format: FormatLegacy, source: source, check: func() (Signature, *Statement, error) {
-				return c.checkSimpleSigning(repo, l, t.Descriptor.Digest, v, hint, source)
+				return c.checkSimpleSigning(repo, l, t.Descriptor.Digest, keys, source)
 			}})
 		case suffix == "att" && l.MediaType == DSSEMediaType:
 			// The annotation is unsigned: it only skips what cannot match; the statement decides.
 			if pt, ok := l.Annotations[PredicateTypeAnnotation]; ok && !want(pt) {
 				continue
 			}
-			out = append(out, candidate{format: FormatLegacy, source: source, check: func() (Signature, *Statement, error) {
+			out = append(out, candidate{format: FormatLegacy, source: source, claimed: l.Annotations[PredicateTypeAnnotation], check: func() (Signature, *Statement, error) {
 				data, err := c.blob(repo, l.Digest)
 				if err != nil {
 					return Signature{}, nil, err
@@ -183,14 +198,14 @@ func (c *client) legacyCandidates(t *Target, suffix string, want func(string) bo
 				if err != nil {
 					return Signature{}, nil, err
 				}
-				return checkEnvelope(env, l.Annotations[KeyHintAnnotation], t.Descriptor.Digest, v, hint, FormatLegacy, source)
+				return checkEnvelope(env, l.Annotations[KeyHintAnnotation], t.Descriptor.Digest, keys, FormatLegacy, source)
 			}})
 		}
 	}
 	return out, nil
 }
 
-func (c *client) checkSimpleSigning(repo name.Repository, l v1.Descriptor, d v1.Hash, v Verifier, hint, source string) (Signature, *Statement, error) {
+func (c *client) checkSimpleSigning(repo name.Repository, l v1.Descriptor, d v1.Hash, keys keyset, source string) (Signature, *Statement, error) {
 	sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
 	if err != nil || len(sig) == 0 {
 		return Signature{}, nil, fmt.Errorf("%w: %s: the signature annotation is not base64", ErrMalformed, source)
@@ -199,8 +214,9 @@ func (c *client) checkSimpleSigning(repo name.Repository, l v1.Descriptor, d v1.
 	if err != nil {
 		return Signature{}, nil, err
 	}
-	if err := v.Verify(payload, sig); err != nil {
-		return Signature{}, nil, keyError(l.Annotations[KeyHintAnnotation], hint, source)
+	key, err := keys.verify(l.Annotations[KeyHintAnnotation], source, func(v Verifier) error { return v.Verify(payload, sig) })
+	if err != nil {
+		return Signature{}, nil, err
 	}
 	p, err := parseSimpleSigning(payload)
 	if err != nil {
@@ -209,27 +225,16 @@ func (c *client) checkSimpleSigning(repo name.Repository, l v1.Descriptor, d v1.
 	if p.Critical.Image.DockerManifestDigest != d.String() {
 		return Signature{}, nil, fmt.Errorf("%w: %s signs %s, not %s", ErrOtherImage, source, p.Critical.Image.DockerManifestDigest, d)
 	}
-	return Signature{Format: FormatLegacy, Source: source, Payload: payload}, nil, nil
+	return Signature{Format: FormatLegacy, Source: source, Payload: payload, Key: key}, nil, nil
 }
 
-// keyError explains a signature that does not verify: another key when its (unsigned) hint names
-// one, else an altered signature or payload.
-func keyError(theirs, ours, source string) error {
-	if theirs != "" && theirs != ours {
-		return fmt.Errorf("%w: %s was made by the key %s, not %s", ErrWrongKey, source, theirs, ours)
-	}
-	if theirs == "" {
-		return fmt.Errorf("%w: %s does not verify with this key (signed by another key, or altered)", ErrBadSignature, source)
-	}
-	return fmt.Errorf("%w: %s names this key but does not verify: its payload or signature was altered", ErrBadSignature, source)
-}
-
-func checkEnvelope(env *Envelope, theirHint string, d v1.Hash, v Verifier, hint string, f Format, source string) (Signature, *Statement, error) {
+func checkEnvelope(env *Envelope, theirHint string, d v1.Hash, keys keyset, f Format, source string) (Signature, *Statement, error) {
 	if env.PayloadType != InTotoPayloadType {
 		return Signature{}, nil, fmt.Errorf("%w: %s: payload type %q", ErrMalformed, source, env.PayloadType)
 	}
-	if err := env.Verify(v); err != nil {
-		return Signature{}, nil, keyError(theirHint, hint, source)
+	key, err := keys.verify(theirHint, source, env.Verify)
+	if err != nil {
+		return Signature{}, nil, err
 	}
 	st, err := ParseStatement(env.Payload)
 	if err != nil {
@@ -238,10 +243,10 @@ func checkEnvelope(env *Envelope, theirHint string, d v1.Hash, v Verifier, hint 
 	if !st.Names(d) {
 		return Signature{}, nil, fmt.Errorf("%w: %s is about %v, not %s", ErrOtherImage, source, st.Subject, d)
 	}
-	return Signature{Format: f, Source: source, Payload: env.Payload}, st, nil
+	return Signature{Format: f, Source: source, Payload: env.Payload, Key: key}, st, nil
 }
 
-func (c *client) bundleCandidates(t *Target, want func(string) bool, v Verifier, hint string) ([]candidate, error) {
+func (c *client) bundleCandidates(t *Target, want func(string) bool, keys keyset) ([]candidate, error) {
 	refs, err := c.referrers(t.Ref)
 	if errors.Is(err, errNotFound) {
 		return nil, nil
@@ -259,7 +264,7 @@ func (c *client) bundleCandidates(t *Target, want func(string) bool, v Verifier,
 			continue
 		}
 		source := repo.Digest(r.Digest.String()).String()
-		out = append(out, candidate{format: FormatBundle, source: source, check: func() (Signature, *Statement, error) {
+		out = append(out, candidate{format: FormatBundle, source: source, claimed: r.Annotations[BundlePredicateTypeAnnotation], check: func() (Signature, *Statement, error) {
 			b, err := c.fetchBundle(repo, r.Digest)
 			if errors.Is(err, errNotBundle) {
 				return Signature{}, nil, errSkip
@@ -267,7 +272,7 @@ func (c *client) bundleCandidates(t *Target, want func(string) bool, v Verifier,
 			if err != nil {
 				return Signature{}, nil, err
 			}
-			s, st, err := checkEnvelope(b.Envelope, b.Hint, t.Descriptor.Digest, v, hint, FormatBundle, source)
+			s, st, err := checkEnvelope(b.Envelope, b.Hint, t.Descriptor.Digest, keys, FormatBundle, source)
 			if err == nil && !want(st.PredicateType) {
 				return Signature{}, nil, errSkip
 			}
@@ -286,28 +291,42 @@ var errSkip = errors.New("skip")
 // digest mismatch, a signature for another image, an altered signature, another key, and malformed
 // data; none is errNone.
 func evaluate(cands []candidate, errNone error, ok func(Signature, *Statement)) error {
-	type result struct {
-		sig Signature
-		st  *Statement
-		err error
-	}
-	results := make([]result, len(cands))
+	return pick(checkAll(cands), errNone, func(checked) bool { return true }, ok)
+}
+
+// checked is one candidate after its check.
+type checked struct {
+	claimed string
+	sig     Signature
+	st      *Statement
+	err     error
+}
+
+// checkAll checks every candidate, a few at a time, and returns the results in candidate order.
+func checkAll(cands []candidate) []checked {
+	results := make([]checked, len(cands))
 	var g errgroup.Group
 	g.SetLimit(fetchParallelism)
-	var mu sync.Mutex
 	for i, cd := range cands {
 		g.Go(func() error {
 			s, st, err := cd.check()
-			mu.Lock()
-			results[i] = result{s, st, err}
-			mu.Unlock()
+			results[i] = checked{claimed: cd.claimed, sig: s, st: st, err: err}
 			return nil
 		})
 	}
 	_ = g.Wait() // the checks return nil; their errors are in results
+	return results
+}
+
+// pick hands the valid results that keep accepts to ok; with none, it returns the most telling failure
+// among the results keep accepts (see evaluate), or errNone.
+func pick(results []checked, errNone error, keep func(checked) bool, ok func(Signature, *Statement)) error {
 	var errs []error
 	valid := 0
 	for _, r := range results {
+		if !keep(r) {
+			continue
+		}
 		switch {
 		case r.err == nil:
 			valid++

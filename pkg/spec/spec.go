@@ -46,7 +46,8 @@ type Spec struct {
 	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
 
-	// Base is an image given by digest on top of which packages and files are laid.
+	// Base is an image on top of which packages and files are laid: IMAGE@sha256:... (pinned), or
+	// IMAGE:TAG, which the lock pins by digest and continuous rebuild watches (a moved tag rebuilds).
 	Base string `yaml:"base,omitempty" json:"base,omitempty"`
 	// Evidence configures the checks every build runs: tests, waivers and the failure threshold.
 	Evidence *Evidence `yaml:"evidence,omitempty" json:"evidence,omitempty"`
@@ -267,6 +268,9 @@ func (s *Spec) SetDefaults() {
 		}
 	}
 }
+
+// BaseTag reports whether the base is named by a tag (IMAGE:TAG) rather than pinned by digest.
+func (s *Spec) BaseTag() bool { return s.Base != "" && !digestRef.MatchString(s.Base) }
 
 // Tag is the image's tag in the layout and registries: its version, or "latest".
 func (s *Spec) Tag() string {

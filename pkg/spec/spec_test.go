@@ -89,7 +89,8 @@ func TestParseErrors(t *testing.T) {
 		{"symlink without target", minimal + "paths: [{path: /a, type: symlink}]\n", "paths[0].target: a symlink needs a target"},
 		{"unknown path type", minimal + "paths: [{path: /a, type: fifo}]\n", "paths[0].type: \"fifo\" is not one of"},
 		{"permissions without mode", minimal + "paths: [{path: /a, type: permissions}]\n", "paths[0].mode: is required"},
-		{"base by tag", minimal + "base: example.com/img:latest\n", "base: \"example.com/img:latest\" must be pinned by digest"},
+		{"base without tag", minimal + "base: example.com/img\n", "base: \"example.com/img\" must name a tag or a digest"},
+		{"base bad tag", minimal + "base: example.com/img:bad~tag\n", "base: \"example.com/img:bad~tag\" is not an image reference"},
 		{"bad env", minimal + "env: {\"1X\": y}\n", "env.1X: is not a valid"},
 		{"relative workdir", minimal + "workdir: app\n", "workdir: \"app\" must be an absolute path"},
 		{"bad signal", minimal + "stop-signal: SIGFOO\n", "stop-signal: \"SIGFOO\""},
@@ -242,5 +243,27 @@ func TestSchemaMatchesValidate(t *testing.T) {
 	}
 	if got := schema.Properties["version"]; got.Pattern != tagName.String() {
 		t.Errorf("schema version pattern = %q, want %s", got.Pattern, tagName)
+	}
+}
+
+// TestBaseTagOrDigest: a base is a tag (which the lock pins and continuous rebuild watches) or a
+// digest; BaseTag tells them apart.
+func TestBaseTagOrDigest(t *testing.T) {
+	for _, tc := range []struct {
+		base string
+		tag  bool
+	}{
+		{"example.com/img:1", true},
+		{"localhost:5000/team/img:bookworm-slim", true},
+		{"example.com/img@sha256:" + strings.Repeat("a", 64), false},
+	} {
+		s, err := Parse([]byte(minimal + "base: " + tc.base + "\n"))
+		if err != nil {
+			t.Errorf("base %s: %v", tc.base, err)
+			continue
+		}
+		if s.BaseTag() != tc.tag {
+			t.Errorf("base %s: BaseTag() = %v, want %v", tc.base, s.BaseTag(), tc.tag)
+		}
 	}
 }

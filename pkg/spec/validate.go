@@ -189,10 +189,17 @@ func (s *Spec) Validate() error {
 	if s.StopSignal != "" && !validSignal(s.StopSignal) {
 		bad("stop-signal", "%q is not a signal name (SIGTERM) or number", s.StopSignal)
 	}
-	if s.Base != "" {
-		if !digestRef.MatchString(s.Base) {
-			bad("base", "%q must be pinned by digest (IMAGE@sha256:...)", abbrev(s.Base))
-		} else if _, err := name.NewDigest(s.Base); err != nil {
+	switch {
+	case s.Base == "":
+	case digestRef.MatchString(s.Base):
+		if _, err := name.NewDigest(s.Base); err != nil {
+			bad("base", "%q is not an image reference: %s", abbrev(s.Base), abbrev(err.Error()))
+		}
+	case !strings.Contains(s.Base[strings.LastIndex(s.Base, "/")+1:], ":"):
+		// No implicit latest: the tag a rebuild watches is the one the spec names.
+		bad("base", "%q must name a tag or a digest (IMAGE:TAG or IMAGE@sha256:...)", abbrev(s.Base))
+	default:
+		if _, err := name.NewTag(s.Base); err != nil {
 			bad("base", "%q is not an image reference: %s", abbrev(s.Base), abbrev(err.Error()))
 		}
 	}

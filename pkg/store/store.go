@@ -37,6 +37,8 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	evidence/<name>/<hex>/   the documents recorded for each built image
 //	vulndb/                  imported OSV data
 //	catalog.db               the catalog (SQLite), unless CatalogDSN names another database
+//	jobs.db                  the rebuild job queue (SQLite), unless the catalog is PostgreSQL
+//	work/                    registered specs unpacked by the rebuild jobs building them
 //	locks/                   a lock per catalog version being published on this machine
 type Store struct {
 	Root string
@@ -50,6 +52,24 @@ var ErrCatalogDSN = fault.New(fault.Invalid, "store: the catalog must be postgre
 
 // CatalogPath is the embedded catalog's SQLite file.
 func (s Store) CatalogPath() string { return s.path("catalog.db") }
+
+// JobsPath is the embedded job queue's SQLite file (River's tables): the rebuild jobs of a data
+// directory whose catalog is SQLite. With a PostgreSQL catalog the jobs live in that database
+// (JobsDSN).
+func (s Store) JobsPath() string { return s.path("jobs.db") }
+
+// JobsDSN is the PostgreSQL database that holds the job queue: the catalog's, when it is
+// PostgreSQL; empty for the embedded queue at JobsPath.
+func (s Store) JobsDSN() string {
+	if postgres.IsDSN(s.CatalogDSN) {
+		return s.CatalogDSN
+	}
+	return ""
+}
+
+// Work is where rebuild jobs unpack the registered specs they build, each in a temporary directory
+// of its own (safefile.MkdirTemp), removed when the job ends or, after a kill, by the next sweep.
+func (s Store) Work() string { return s.path("work") }
 
 // Catalog opens the catalog (see CatalogDSN), migrating its schema to this binary's. The caller
 // closes it.
@@ -135,7 +155,7 @@ func (s Store) tempDirs() ([]string, error) {
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
 		s.BuildCache(), s.Inventories().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
-		s.EvidenceRoot(), s.VulnDB().Dir,
+		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(),
 	}
 	for _, parent := range []string{s.Layouts().Root, s.EvidenceRoot()} {
 		entries, err := os.ReadDir(parent)

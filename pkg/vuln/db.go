@@ -348,7 +348,7 @@ func compact(from string, r *osvRecord) *record {
 		sev, cvss := severityOf(r, a)
 		adv := advisory{
 			ID: r.ID, Aliases: r.Aliases, Summary: r.Summary, Details: r.Details, Withdrawn: rec.withdrawn,
-			Severity: sev, CVSS: cvss, References: refs, Versions: a.Versions,
+			Severity: sev, CVSS: cvss, References: refs, Versions: a.Versions, Published: r.publishedTime(),
 		}
 		for _, rg := range a.Ranges {
 			vr := versionRange{Type: rg.Type}

@@ -508,3 +508,51 @@ func mustAbs(t *testing.T, p string) string {
 	}
 	return a
 }
+
+// TestIndexFormat2 reads an index an earlier ingot wrote (format 2, testdata/format2: the Debian
+// fixtures imported by the ingot of issue 9): it still matches, and its findings have no
+// publication date, which only format 3 records.
+func TestIndexFormat2(t *testing.T) {
+	data, err := os.ReadFile("testdata/format2/format2.vdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[len(indexMagic)] != 2 {
+		t.Fatalf("fixture is format %d, want 2", data[len(indexMagic)])
+	}
+	db := &DB{Dir: t.TempDir()}
+	if err := os.WriteFile(db.sourcePath("format2"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &DB{Dir: t.TempDir()}
+	if _, err := fresh.Import(context.Background(), "testdata/osv/debian", ImportOptions{Name: "format2"}); err != nil {
+		t.Fatal(err)
+	}
+	inv := &evidence.Inventory{
+		Distro:   &evidence.Distro{ID: "debian", VersionID: "12"},
+		Packages: []evidence.Package{{Name: "libssl3", Version: "3.0.11-1~deb12u2", Type: evidence.TypeDeb, Source: "openssl"}},
+	}
+	old, err := db.Match(context.Background(), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := fresh.Match(context.Background(), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old) == 0 || len(old) != len(now) {
+		t.Fatalf("format 2 gives %d findings, format 3 %d", len(old), len(now))
+	}
+	for i := range now {
+		if !old[i].Published.IsZero() {
+			t.Errorf("format 2 finding %s has a publication date %s", old[i].ID, old[i].Published)
+		}
+		if now[i].Published.IsZero() {
+			t.Errorf("format 3 finding %s has no publication date", now[i].ID)
+		}
+		now[i].Published = time.Time{}
+		if !reflect.DeepEqual(old[i], now[i]) {
+			t.Errorf("finding %d differs:\nformat 2 %+v\nformat 3 %+v", i, old[i], now[i])
+		}
+	}
+}

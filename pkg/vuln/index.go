@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
@@ -38,9 +39,14 @@ var ErrCorruptIndex = errors.New("vuln: corrupt index")
 // vulnerability ID: under each ID, every rated record that has that ID or names it among its aliases,
 // with its own rating and what decided it (see rated). A finding whose records carry no rating looks
 // up its IDs and aliases there, reading one blob per ID, whatever the size of the data.
+//
+// Format 3 adds each advisory's publication time at the end of its meta block; format 2 indexes are
+// still read, their advisories without it.
 const (
-	indexMagic   = "INGOTVDB"
-	indexFormat  = 2
+	indexMagic  = "INGOTVDB"
+	indexFormat = 3
+	// oldestFormat is the oldest format this ingot reads.
+	oldestFormat = 2
 	indexSuffix  = ".vdb"
 	maxHeaderLen = 16 << 20
 )
@@ -99,6 +105,9 @@ type advisory struct {
 	Severity   evidence.Severity
 	CVSS       []evidence.CVSS
 	References []string
+	// Published is when the record was published (its modified time when it says nothing else);
+	// zero when unknown.
+	Published time.Time
 }
 
 // versionRange is a range of an affected entry; ranges of types ingot cannot order keep their type
@@ -159,6 +168,11 @@ func (e *encoder) advisories(as []advisory, metas *encoder, seen map[string]int)
 			meta.uvarint(math.Float64bits(c.Score))
 		}
 		meta.strs(a.References)
+		var published uint64
+		if !a.Published.IsZero() && a.Published.Unix() > 0 {
+			published = uint64(a.Published.Unix()) //nolint:gosec // G115: positive, checked above
+		}
+		meta.uvarint(published)
 		off, ok := seen[string(meta.b)]
 		if !ok {
 			off = len(metas.b)
@@ -296,6 +310,11 @@ func (a *advisory) loadMeta(r *sectionReader) error {
 		}
 	}
 	a.References = d.strs()
+	if r.x.format >= 3 {
+		if sec := d.uvarint(); sec > 0 && sec < math.MaxInt64 {
+			a.Published = time.Unix(int64(sec), 0).UTC()
+		}
+	}
 	if d.err != nil || d.s != "" {
 		return fmt.Errorf("%w %s: section %s: advisory %s", ErrCorruptIndex, r.x.path, r.s.Name, a.ID)
 	}
@@ -432,6 +451,7 @@ type indexFile struct {
 	f      *os.File
 	header indexHeader
 	data   int64 // offset of the first section
+	format byte
 }
 
 // openIndex opens an index file and reads its header.
@@ -468,8 +488,8 @@ func readHeader(path string, f *os.File) (*indexFile, error) {
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		return nil, fmt.Errorf("%w %s: header: %w", ErrCorruptIndex, path, err)
 	}
-	x := &indexFile{path: path, f: f, data: int64(len(pre)) + int64(n)}
-	if v := pre[len(indexMagic)]; v != indexFormat {
+	x := &indexFile{path: path, f: f, data: int64(len(pre)) + int64(n), format: pre[len(indexMagic)]}
+	if v := x.format; v < oldestFormat || v > indexFormat {
 		// Every format so far starts with the same JSON header, so the message can say what to import.
 		var h indexHeader
 		_ = json.Unmarshal(hdr, &h) // best effort: without it the message is less precise

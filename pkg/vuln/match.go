@@ -507,6 +507,9 @@ func (g *packageGroup) finding(ids []string) evidence.Finding {
 		if f.Description == "" {
 			f.Description = m.adv.Details
 		}
+		if p := m.adv.Published; !p.IsZero() && (f.Published.IsZero() || p.Before(f.Published)) {
+			f.Published = p
+		}
 		if m.fixedV != nil && (fixedV == nil || less(fixedV, m.fixedV)) {
 			f.FixedVersion, fixedV = m.fixed, m.fixedV
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
@@ -221,6 +222,7 @@ func TestMatchFindingDetail(t *testing.T) {
 			PURL: "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12",
 		},
 		FixedVersion: "3.0.13-1~deb12u1",
+		Published:    time.Date(2024, 2, 1, 10, 0, 0, 0, time.UTC),
 		CVSS:         []evidence.CVSS{{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", Score: 5.9}},
 		Locations: []evidence.Location{
 			{Layer: "sha256:aaa", Path: "/var/lib/dpkg/status"},

@@ -21,6 +21,7 @@ var ErrInvalidRecord = fault.New(fault.Invalid, "vuln: invalid OSV record")
 type osvRecord struct {
 	ID               string          `json:"id"`
 	Modified         string          `json:"modified"`
+	Published        string          `json:"published"`
 	Withdrawn        string          `json:"withdrawn"`
 	Aliases          []string        `json:"aliases"`
 	Summary          string          `json:"summary"`
@@ -150,6 +151,17 @@ func (r *osvRecord) modifiedTime() time.Time {
 	t, err := time.Parse(time.RFC3339Nano, r.Modified)
 	if err != nil || t.Year() <= 1 {
 		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// publishedTime is when the record says it was published, else its modified time: the date patch
+// SLAs fall back on when ingot never saw the fixed version upstream. Zero when neither is readable
+// (or is year 1, as some exports write for "unknown").
+func (r *osvRecord) publishedTime() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, r.Published)
+	if err != nil || t.Year() <= 1 {
+		return r.modifiedTime()
 	}
 	return t.UTC()
 }

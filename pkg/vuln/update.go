@@ -18,6 +18,10 @@ import (
 // UpdateSource is the name of the source Update writes.
 const UpdateSource = "osv"
 
+// DefaultUpdateURL is OSV's public bucket of per-ecosystem exports (<url>/<Ecosystem>/all.zip), where
+// osv-scanner's offline mode downloads from too: vulnerability data, not a package mirror.
+const DefaultUpdateURL = "https://osv-vulnerabilities.storage.googleapis.com"
+
 // Errors in what an update is asked to do.
 var (
 	// ErrNoEcosystems means an update was asked for without ecosystems and none were fetched before.

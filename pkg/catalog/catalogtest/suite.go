@@ -29,12 +29,14 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"Get", testGet},
 		{"List", testList},
 		{"History", testHistory},
+		{"Flag", testFlag},
 		{"PendingAbandon", testPendingAbandon},
 		{"EventsConcurrent", func(t *testing.T, c catalog.Catalog) { testEventsConcurrent(t, c, c) }},
 		{"QueryPackage", testQueryPackage},
 		{"QueryFindings", testQueryFindings},
 		{"Packages", testPackages},
 		{"RecordScan", testRecordScan},
+		{"Scanned", testScanned},
 		{"Specs", testSpecs},
 		{"Upstream", testUpstream},
 		{"Tokens", testTokens},
@@ -640,6 +642,68 @@ func testHistory(t *testing.T, c catalog.Catalog) {
 	wantErr(t, "History of an unknown image", err, catalog.ErrNotFound)
 	_, err = c.History(ctx, catalog.Ref{Image: "app", Version: "1.0-r9"})
 	wantErr(t, "History of an unknown version", err, catalog.ErrNotFound)
+}
+
+// testFlag: a flag appends an event naming what was found and changes no status; a status change's
+// detail reaches its event; a flag needs a reason and JSON detail, and a published version.
+func testFlag(t *testing.T, c catalog.Catalog) {
+	ctx := t.Context()
+	pkgs := basePackages()
+	v1 := release(t, c, version("app", "1.0", "h1", pkgs), t0)
+	before := get(t, c, "app@"+v1.Tag()).Status
+	detail := json.RawMessage(`{"id":"CVE-2025-0001","severity":"critical"}`)
+	ev, err := c.Flag(ctx, catalog.Ref{Image: "app", Version: v1.Tag()}, catalog.Note{
+		Reason: "policy: CVE-2025-0001 (critical)", Actor: "ingot", At: t0.Add(time.Hour), Detail: detail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != catalog.EventFlagged || ev.Status != catalog.StatusActive || ev.From != "" || ev.Tag != v1.Tag() || ev.Seq == 0 {
+		t.Errorf("flag event = %+v", ev)
+	}
+	if got := get(t, c, "app@"+v1.Tag()).Status; got.Status != catalog.StatusActive || !got.At.Equal(before.At) || got.Reason != before.Reason {
+		t.Errorf("after a flag, status = %+v", got.Status)
+	}
+	ch := catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "automatic", Actor: "ingot", At: t0.Add(2 * time.Hour), Detail: detail}
+	if _, err := c.SetStatus(ctx, catalog.Ref{Image: "app", Version: v1.Tag()}, ch); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.History(ctx, catalog.Ref{Image: "app", Version: v1.Tag()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range h {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []string{catalog.EventPublished, catalog.EventFlagged, catalog.EventStatus}; !slices.Equal(kinds, want) {
+		t.Fatalf("history kinds = %q, want %q", kinds, want)
+	}
+	for _, e := range h[1:] {
+		var got, want any
+		if err := json.Unmarshal(e.Detail, &got); err != nil {
+			t.Fatalf("%s event detail %q: %v", e.Kind, e.Detail, err)
+		}
+		_ = json.Unmarshal(detail, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s event detail = %s, want %s", e.Kind, e.Detail, detail)
+		}
+	}
+	if h[1].Reason != "policy: CVE-2025-0001 (critical)" || h[1].Actor != "ingot" || !h[1].At.Equal(t0.Add(time.Hour)) {
+		t.Errorf("flag event as read back = %+v", h[1])
+	}
+	n := len(allEvents(t, c))
+	_, err = c.Flag(ctx, catalog.Ref{Image: "app", Version: v1.Tag()}, catalog.Note{Reason: " ", At: t0})
+	wantErr(t, "Flag without a reason", err, catalog.ErrInvalid)
+	_, err = c.Flag(ctx, catalog.Ref{Image: "app", Version: v1.Tag()}, catalog.Note{Reason: "x", Detail: json.RawMessage("{"), At: t0})
+	wantErr(t, "Flag with bad detail", err, catalog.ErrInvalid)
+	_, err = c.Flag(ctx, catalog.Ref{Image: "app", Version: "1.0-r9"}, catalog.Note{Reason: "x", At: t0})
+	wantErr(t, "Flag of an unknown version", err, catalog.ErrNotFound)
+	pending := begin(t, c, version("app", "1.0", "h2", pkgs))
+	_, err = c.Flag(ctx, catalog.Ref{Image: "app", Version: pending.Tag()}, catalog.Note{Reason: "x", At: t0})
+	wantErr(t, "Flag of a pending version", err, catalog.ErrNotFound)
+	if got := len(allEvents(t, c)); got != n {
+		t.Errorf("refused flags appended %d events", got-n)
+	}
 }
 
 func testPendingAbandon(t *testing.T, c catalog.Catalog) {

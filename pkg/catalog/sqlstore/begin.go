@@ -189,9 +189,13 @@ func (s *Store) insertVersion(ctx context.Context, q querier, v *catalog.Version
 	}
 	for i, p := range v.Platforms {
 		var pid int64
-		if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status)}, &pid); err != nil {
+		scanned := p.Scanned
+		if scanned.IsZero() && p.Evidence != nil && p.Evidence.Scan != nil {
+			scanned = p.Evidence.Scan.Finished
+		}
+		if err := q.scan(ctx, `INSERT INTO platforms (version_id, os, arch, variant, digest, image, tag, version_digest, state, status, scanned)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			[]any{v.ID, p.OS, p.Arch, p.Variant, p.Digest, v.Image, v.Tag(), v.Digest, string(v.State), string(v.Status.Status), nullMicros(scanned)}, &pid); err != nil {
 			return err
 		}
 		if p.Evidence == nil {

@@ -212,6 +212,12 @@ func (s *Store) RecordScan(ctx context.Context, sc catalog.Scan) (catalog.ScanCh
 		if change, err = s.writeFindings(ctx, q, pid, sc.Findings, at); err != nil {
 			return err
 		}
+		// The last scan moves forward only: a late report of an older scan does not make a version
+		// look staler than it is.
+		if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
+			micros(at), pid, micros(at)); err != nil {
+			return err
+		}
 		if !change.Changed() {
 			return nil
 		}

@@ -80,9 +80,9 @@ func (s *Store) loadParts(ctx context.Context, q querier, byID map[int64]*catalo
 	for id := range byID {
 		ids = append(ids, id)
 	}
-	platforms := "SELECT p.version_id, p.os, p.arch, p.variant, p.digest FROM platforms p"
+	platforms := "SELECT p.version_id, p.os, p.arch, p.variant, p.digest, p.scanned FROM platforms p"
 	if full {
-		platforms = "SELECT p.version_id, p.os, p.arch, p.variant, p.digest, e.evidence FROM platforms p LEFT JOIN platform_evidence e ON e.platform_id = p.id"
+		platforms = "SELECT p.version_id, p.os, p.arch, p.variant, p.digest, p.scanned, e.evidence FROM platforms p LEFT JOIN platform_evidence e ON e.platform_id = p.id"
 	}
 	return s.inChunks(ids, func(chunk []any) error {
 		list := "(" + inList(len(chunk)) + ")"
@@ -91,13 +91,15 @@ func (s *Store) loadParts(ctx context.Context, q querier, byID map[int64]*catalo
 			var id int64
 			var p catalog.Platform
 			var ev []byte
-			dest := []any{&id, &p.OS, &p.Arch, &p.Variant, &p.Digest}
+			var scanned sql.NullInt64
+			dest := []any{&id, &p.OS, &p.Arch, &p.Variant, &p.Digest, &scanned}
 			if full {
 				dest = append(dest, &ev)
 			}
 			if err := r.Scan(dest...); err != nil {
 				return err
 			}
+			p.Scanned = fromNullMicros(scanned)
 			if full && len(ev) > 0 {
 				set, err := s.decodeEvidence(ev)
 				if err != nil {

@@ -330,6 +330,14 @@ func oneLine(q string) string {
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
+// nullMicros is t in microseconds, or NULL for the zero time.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
 func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
 
 func fromNullMicros(n sql.NullInt64) time.Time {

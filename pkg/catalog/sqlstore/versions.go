@@ -272,6 +272,13 @@ func listFilter(o catalog.ListOptions) (string, []any, error) {
 		where += " AND v.line = ?"
 		args = append(args, o.Line)
 	}
+	if o.Digest != "" {
+		if err := catalog.ValidDigest(o.Digest); err != nil {
+			return "", nil, err
+		}
+		where += " AND (v.digest = ? OR v.id IN (SELECT version_id FROM platforms WHERE digest = ?))"
+		args = append(args, o.Digest, o.Digest)
+	}
 	if !o.Pending {
 		where += " AND v.state = ?"
 		args = append(args, string(catalog.StatePublished))
@@ -334,8 +341,30 @@ func (s *Store) changeStatus(ctx context.Context, q querier, v *catalog.Version,
 		return catalog.Event{}, err
 	}
 	ev := catalog.Event{Kind: catalog.EventStatus, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
-		Status: c.Status, From: v.Status.Status, Reason: c.Reason, Actor: c.Actor, At: c.At}
+		Status: c.Status, From: v.Status.Status, Reason: c.Reason, Actor: c.Actor, At: c.At, Detail: c.Detail}
 	return ev, s.appendEvent(ctx, q, &ev)
+}
+
+// Flag implements catalog.Versions.
+func (s *Store) Flag(ctx context.Context, r catalog.Ref, n catalog.Note) (catalog.Event, error) {
+	if err := n.Validate(); err != nil {
+		return catalog.Event{}, err
+	}
+	var ev catalog.Event
+	err := s.write(ctx, func(q querier) error {
+		id, err := s.resolve(ctx, q, r, false)
+		if err != nil {
+			return err
+		}
+		v, err := s.summary(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		ev = catalog.Event{Kind: catalog.EventFlagged, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
+			Status: v.Status.Status, Reason: n.Reason, Actor: n.Actor, At: norm(n.At), Detail: n.Detail}
+		return s.appendEvent(ctx, q, &ev)
+	})
+	return ev, err
 }
 
 // DeprecateDue implements catalog.Versions.

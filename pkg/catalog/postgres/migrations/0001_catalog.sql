@@ -60,6 +60,8 @@ CREATE TABLE platforms (
     version_digest TEXT      NOT NULL,
     state          TEXT      NOT NULL,
     status         TEXT      NOT NULL,
+    -- when its vulnerabilities were last scanned (the build's scan, then every re-scan), microseconds
+    scanned        BIGINT,
     UNIQUE (version_id, digest)
 );
 CREATE INDEX platforms_digest ON platforms (digest);

@@ -1,0 +1,409 @@
+package rebuild
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/ingot-build/ingot/pkg/catalog"
+	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/store"
+	"github.com/ingot-build/ingot/pkg/vuln"
+)
+
+// RescanOptions tune Rescan.
+type RescanOptions struct {
+	// Policy is what a new finding does to its version (the zero Policy does nothing).
+	Policy Policy
+	// Store is where registered specs are unpacked to read their VEX documents; without it, only
+	// the VEX statements already recorded on findings are kept.
+	Store *store.Store
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Reason says why the re-scan ran ("vulnerability data imported", "cycle"), for the result.
+	Reason string
+}
+
+// RescanResult is what a re-scan found and did.
+type RescanResult struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+	// Data names the vulnerability data matched against (its sources and when they were imported).
+	Data string `json:"data"`
+	// Versions counts the active versions, Packages their distinct packages (each matched once),
+	// Affected those with a finding.
+	Versions int `json:"versions"`
+	Packages int `json:"packages"`
+	Affected int `json:"affected"`
+	// Recorded counts the platform images whose findings were recorded (those with findings, now or
+	// before); Changes are those whose findings changed.
+	Recorded int              `json:"recorded"`
+	Changes  []PlatformChange `json:"changes,omitempty"`
+	// Actions are what the policy did: versions revoked or flagged, each with the findings why.
+	Actions []PolicyAction `json:"actions,omitempty"`
+}
+
+// PlatformChange is what a re-scan changed for one platform image of a version.
+type PlatformChange struct {
+	Version  string `json:"version"`
+	Platform string `json:"platform"`
+	catalog.ScanChange
+}
+
+// PolicyAction is a version the policy acted on.
+type PolicyAction struct {
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	Action  Action `json:"action"`
+	// Reason is the status change's (or flag's) reason; Findings the findings that made it.
+	Reason   string          `json:"reason"`
+	Findings []PolicyFinding `json:"findings"`
+	// Error says why the action could not be taken (the version changed status meanwhile).
+	Error string `json:"error,omitempty"`
+}
+
+// PolicyFinding names a finding a policy acted on.
+type PolicyFinding struct {
+	ID           string            `json:"id"`
+	Severity     evidence.Severity `json:"severity"`
+	Package      string            `json:"package"`
+	Version      string            `json:"version"`
+	FixedVersion string            `json:"fixedVersion"`
+	Platform     string            `json:"platform"`
+}
+
+func (f PolicyFinding) String() string {
+	return fmt.Sprintf("%s (%s) in %s %s, fixed in %s", f.ID, f.Severity, f.Package, f.Version, f.FixedVersion)
+}
+
+// Revoked lists the versions the re-scan revoked.
+func (r *RescanResult) Revoked() []string {
+	var out []string
+	for _, a := range r.Actions {
+		if a.Action == ActionRevoke && a.Error == "" {
+			out = append(out, a.Version)
+		}
+	}
+	return out
+}
+
+// pkgKey names a package of the catalog as matching sees it.
+type pkgKey struct{ eco, name, version, purl string }
+
+// platformRef names a platform image of a version.
+type platformRef struct {
+	version *catalog.Version
+	digest  string
+	name    string
+}
+
+// Rescan re-scans every active version of the catalog against the vulnerability data, from the
+// versions' recorded inventories: the distinct packages of active versions are matched once each
+// (catalog.Packages, then vuln.DB.Match per ecosystem), the findings fanned out to the versions that
+// ship each package (catalog.QueryPackage), and each platform image's findings recorded
+// (catalog.RecordScan), which appends a "rescanned" event when they changed. VEX statements apply as
+// at build time: the registered spec's VEX documents (opt.Store), and any statement already
+// recorded on a finding. Before a platform's findings are recorded, the policy acts on the version
+// for each finding the re-scan introduces that it covers (see Policy), so a crash between the two
+// finds the finding new again and acts again (a version already revoked is left so).
+func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOptions) (*RescanResult, error) {
+	now := time.Now().UTC()
+	if opt.Now != nil {
+		now = opt.Now().UTC()
+	}
+	st, err := db.Status()
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Sources) == 0 {
+		return nil, vuln.ErrNoData
+	}
+	res := &RescanResult{At: now, Reason: opt.Reason, Data: dataName(st)}
+	active := []catalog.Status{catalog.StatusActive}
+	versions, err := cat.List(ctx, catalog.ListOptions{Statuses: active})
+	if err != nil {
+		return nil, err
+	}
+	res.Versions = len(versions)
+	platforms := map[string]platformRef{} // by image, tag and platform name
+	pkey := func(image, tag, platform string) string { return image + "@" + tag + " " + platform }
+	for _, v := range versions {
+		for _, p := range v.Platforms {
+			platforms[pkey(v.Image, v.Tag(), p.Name())] = platformRef{version: v, digest: p.Digest, name: p.Name()}
+		}
+	}
+	pkgs, err := cat.Packages(ctx, active...)
+	if err != nil {
+		return nil, err
+	}
+	res.Packages = len(pkgs)
+	found, err := matchOnce(ctx, db, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	res.Affected = len(found)
+
+	// Fan out: the findings of each package go to every platform image that ships it.
+	byPlatform := map[string][]evidence.Finding{}
+	queried := map[[2]string][]catalog.Exposure{}
+	for k, fs := range found {
+		q := [2]string{k.eco, k.name}
+		exps, ok := queried[q]
+		if !ok {
+			if exps, err = cat.QueryPackage(ctx, catalog.PackageQuery{Name: k.name, Ecosystem: k.eco, Statuses: active}); err != nil {
+				return nil, err
+			}
+			queried[q] = exps
+		}
+		for _, e := range exps {
+			p := e.Package
+			if p.Name != k.name || p.Version != k.version || p.Ecosystem != k.eco || p.PURL != k.purl {
+				continue
+			}
+			key := pkey(e.Image, e.Tag, e.Platform)
+			if _, ok := platforms[key]; !ok {
+				continue
+			}
+			for _, f := range fs {
+				f.Locations = nil
+				if p.Layer != "" {
+					f.Locations = []evidence.Location{{Layer: p.Layer}}
+				}
+				byPlatform[key] = append(byPlatform[key], f)
+			}
+		}
+	}
+	// Platform images whose open findings may close.
+	open, err := cat.QueryFindings(ctx, catalog.FindingQuery{Statuses: active})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range open {
+		key := pkey(f.Image, f.Tag, f.Platform)
+		if _, ok := platforms[key]; ok {
+			if _, ok := byPlatform[key]; !ok {
+				byPlatform[key] = nil
+			}
+		}
+	}
+
+	keys := make([]string, 0, len(byPlatform))
+	for k := range byPlatform {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	vexDocs := vexCache{store: opt.Store, cat: cat, docs: map[string][]*vex.VEX{}}
+	history := map[int64]map[string]map[findingID]catalog.TrackedFinding{}
+	acted := map[int64]bool{}
+	for _, key := range keys {
+		p := platforms[key]
+		v := p.version
+		prev, ok := history[v.ID]
+		if !ok {
+			if prev, err = previous(ctx, cat, v); err != nil {
+				return nil, err
+			}
+			history[v.ID] = prev
+		}
+		docs, err := vexDocs.of(ctx, v.Image)
+		if err != nil {
+			return nil, err
+		}
+		fs := vuln.ApplyVEX(byPlatform[key], docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
+		fs = keepVEX(fs, prev[p.name])
+		if !acted[v.ID] {
+			if a := opt.Policy.act(ctx, cat, v, p.name, fs, prev[p.name], now); a != nil {
+				acted[v.ID] = true
+				res.Actions = append(res.Actions, *a)
+			}
+		}
+		change, err := cat.RecordScan(ctx, catalog.Scan{VersionID: v.ID, Platform: p.digest, Findings: fs, At: now, Data: res.Data})
+		if err != nil {
+			return nil, fmt.Errorf("recording the re-scan of %s (%s): %w", v.Ref(), p.name, err)
+		}
+		res.Recorded++
+		if change.Changed() {
+			res.Changes = append(res.Changes, PlatformChange{Version: v.Ref(), Platform: p.name, ScanChange: change})
+		}
+	}
+	return res, nil
+}
+
+// matchOnce matches the distinct packages against the data, once each, ecosystem by ecosystem (a
+// package's ecosystem decides which advisories apply), and returns the findings of each.
+func matchOnce(ctx context.Context, db *vuln.DB, pkgs []evidence.Package) (map[pkgKey][]evidence.Finding, error) {
+	byEco := map[string][]evidence.Package{}
+	for _, p := range pkgs {
+		if p.Ecosystem != "" {
+			byEco[p.Ecosystem] = append(byEco[p.Ecosystem], p)
+		}
+	}
+	out := map[pkgKey][]evidence.Finding{}
+	for eco, ps := range byEco {
+		fs, err := db.Match(ctx, &evidence.Inventory{Packages: ps})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if f.Package == nil {
+				continue
+			}
+			k := pkgKey{eco: eco, name: f.Package.Name, version: f.Package.Version, purl: f.Package.PURL}
+			out[k] = append(out[k], f)
+		}
+	}
+	return out, nil
+}
+
+// findingID names a finding within a platform image, as the catalog keys it.
+type findingID struct{ id, pkg, version string }
+
+func idOf(f evidence.Finding) findingID {
+	k := findingID{id: f.ID}
+	if f.Package != nil {
+		k.pkg, k.version = f.Package.Name, f.Package.Version
+	}
+	return k
+}
+
+// previous is what a version's platform images had open before, by platform name.
+func previous(ctx context.Context, cat catalog.Catalog, v *catalog.Version) (map[string]map[findingID]catalog.TrackedFinding, error) {
+	hist, err := cat.FindingHistory(ctx, catalog.Ref{Image: v.Image, Version: v.Tag()})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[findingID]catalog.TrackedFinding{}
+	for _, tf := range hist {
+		if !tf.Open {
+			continue
+		}
+		if out[tf.Platform] == nil {
+			out[tf.Platform] = map[findingID]catalog.TrackedFinding{}
+		}
+		out[tf.Platform][idOf(tf.Finding)] = tf
+	}
+	return out, nil
+}
+
+// keepVEX keeps the VEX statements recorded on findings (at build time, from the spec's documents):
+// a finding that still counts takes the status and reason the same finding had.
+func keepVEX(fs []evidence.Finding, prev map[findingID]catalog.TrackedFinding) []evidence.Finding {
+	for i, f := range fs {
+		if !f.Counts() {
+			continue
+		}
+		if old, ok := prev[idOf(f)]; ok && (old.Finding.Status == evidence.StatusNotAffected || old.Finding.Status == evidence.StatusFixed) {
+			fs[i].Status, fs[i].Reason = old.Finding.Status, old.Finding.Reason
+		}
+	}
+	return fs
+}
+
+// act applies the policy to a version for the findings a re-scan introduces into one of its
+// platform images: those that count and were not open and counting before, at or above the
+// policy's severity, with a fixed version.
+func (p Policy) act(ctx context.Context, cat catalog.Catalog, v *catalog.Version, platform string, fs []evidence.Finding, prev map[findingID]catalog.TrackedFinding, now time.Time) *PolicyAction {
+	if p.Action == "" || p.Action == ActionNone {
+		return nil
+	}
+	var hits []PolicyFinding
+	for _, f := range fs {
+		if f.Kind != evidence.KindVulnerability || !f.Counts() || f.Severity < p.MinSeverity || f.FixedVersion == "" || f.Package == nil {
+			continue
+		}
+		if old, ok := prev[idOf(f)]; ok && old.Finding.Counts() {
+			continue // not new: someone may have restored the version knowing it
+		}
+		hits = append(hits, PolicyFinding{ID: f.ID, Severity: f.Severity, Package: f.Package.Name, Version: f.Package.Version, FixedVersion: f.FixedVersion, Platform: platform})
+	}
+	if len(hits) == 0 {
+		return nil
+	}
+	slices.SortFunc(hits, func(a, b PolicyFinding) int {
+		if a.Severity != b.Severity {
+			return int(b.Severity - a.Severity)
+		}
+		return strings.Compare(a.ID+a.Package, b.ID+b.Package)
+	})
+	reason := "automatic: " + hits[0].String()
+	if len(hits) > 1 {
+		reason += fmt.Sprintf(" and %d more", len(hits)-1)
+	}
+	a := &PolicyAction{Version: v.Ref(), Digest: v.Digest, Action: p.Action, Reason: reason, Findings: hits}
+	detail, err := json.Marshal(map[string]any{"policy": p.String(), "findings": hits})
+	if err != nil {
+		a.Error = err.Error()
+		return a
+	}
+	ref := catalog.Ref{Image: v.Image, Version: v.Tag()}
+	switch p.Action {
+	case ActionRevoke:
+		_, err = cat.SetStatus(ctx, ref, catalog.StatusChange{Status: catalog.StatusRevoked, Reason: reason, Actor: Actor, At: now, Detail: detail})
+	case ActionFlag:
+		_, err = cat.Flag(ctx, ref, catalog.Note{Reason: reason, Actor: Actor, At: now, Detail: detail})
+	}
+	if errors.Is(err, catalog.ErrTransition) {
+		err = nil // revoked already (a re-scan that died before recording its findings)
+	}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	return a
+}
+
+// vexCache reads each image's registered VEX documents once.
+type vexCache struct {
+	store *store.Store
+	cat   catalog.Catalog
+	docs  map[string][]*vex.VEX
+}
+
+func (c *vexCache) of(ctx context.Context, image string) ([]*vex.VEX, error) {
+	if docs, ok := c.docs[image]; ok || c.store == nil {
+		return docs, nil
+	}
+	rs, err := c.cat.Spec(ctx, image)
+	if errors.Is(err, catalog.ErrNotFound) {
+		c.docs[image] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, cleanup, err := unpack(*c.store, rs)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	local, err := s.Local()
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range local.VEX {
+		paths = append(paths, filepath.Join(f.Root, f.Rel))
+	}
+	docs, err := vuln.LoadVEX(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("registered spec %s: %w", image, err)
+	}
+	c.docs[image] = docs
+	return docs, nil
+}
+
+// dataName names the vulnerability data for the catalog's events: each source and when it was
+// imported.
+func dataName(st vuln.Status) string {
+	var parts []string
+	for _, s := range st.Sources {
+		parts = append(parts, s.Name+" ("+s.Imported.UTC().Format(time.RFC3339)+")")
+	}
+	return strings.Join(parts, ", ")
+}
