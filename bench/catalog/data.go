@@ -41,8 +41,9 @@ type debPkg struct {
 
 // goMod is a Go module with versions named by its advisories, oldest first.
 type goMod struct {
-	name     string
-	versions []string // with "v", as inventories write them (the standard library's without: "1.22.1")
+	name       string
+	versions   []string // with "v", as inventories write them (the standard library's without: "1.22.1")
+	advisories int
 }
 
 // model is everything the versions are made from.
@@ -54,9 +55,13 @@ type model struct {
 	pool       []int   // packages images add of their own
 	gomods     []goMod
 	commonMods []int // modules most Go programs link (golang.org/x/..., google.golang.org/...)
+	libs       []int // the other modules a program may link: libraries, not applications
 	start      time.Time
 	span       time.Duration
 }
+
+// maxLibAdvisories is the most advisories a module the model links as a library has.
+const maxLibAdvisories = 6
 
 var debSuffix = regexp.MustCompile(`^(.*)\+deb12u([0-9]+)$`)
 
@@ -103,9 +108,8 @@ func loadDebian(path string) ([]debPkg, error) {
 
 // osvRecord is what the bench reads of an OSV record.
 type osvRecord struct {
-	ID        string    `json:"id"`
-	Published time.Time `json:"published"`
-	Withdrawn string    `json:"withdrawn"`
+	ID        string `json:"id"`
+	Withdrawn string `json:"withdrawn"`
 	Affected  []struct {
 		Package struct {
 			Name      string `json:"name"`
@@ -167,7 +171,7 @@ func loadGoModules(zipPath string) ([]goMod, error) {
 		if len(vs) < 2 {
 			continue
 		}
-		m := goMod{name: name}
+		m := goMod{name: name, advisories: advisories[name]}
 		for v := range vs {
 			if name == "stdlib" {
 				m.versions = append(m.versions, v)
@@ -247,8 +251,13 @@ func newModel(n, images int, debs []debPkg, mods []goMod) *model {
 	}
 	m.pool = others
 	for i, g := range mods {
-		if strings.HasPrefix(g.name, "golang.org/x/") || strings.HasPrefix(g.name, "google.golang.org/") {
+		switch {
+		case strings.HasPrefix(g.name, "golang.org/x/") || strings.HasPrefix(g.name, "google.golang.org/"):
 			m.commonMods = append(m.commonMods, i)
+		case g.name != "stdlib" && g.advisories <= maxLibAdvisories:
+			// The most advised modules are applications (servers, dashboards) that programs do
+			// not link; libraries have a few advisories each.
+			m.libs = append(m.libs, i)
 		}
 	}
 	return m
@@ -288,10 +297,8 @@ func (m *model) version(i int) *catalog.Version {
 	}
 	var mods []int
 	mods = append(mods, m.commonMods[:min(8, len(m.commonMods))]...)
-	for _, p := range r.Perm(min(600, len(m.gomods)))[:41] {
-		if !slices.Contains(mods, p) {
-			mods = append(mods, p)
-		}
+	for _, p := range r.Perm(len(m.libs))[:min(41, len(m.libs))] {
+		mods = append(mods, m.libs[p])
 	}
 	baseLayer := digest("base", j%len(m.flavours), int(tau*40))
 	ownLayer := digest("deps", j, k/5)
@@ -323,7 +330,10 @@ func (m *model) version(i int) *catalog.Version {
 	}
 	for _, x := range mods {
 		g := m.gomods[x]
-		v := g.versions[at(len(g.versions), tau, jitter)]
+		// The newest third of the versions the advisories name: the catalog's two years are the
+		// export's last, so a build links a recent release, not one of a decade ago.
+		recent := g.versions[len(g.versions)*2/3:]
+		v := recent[at(len(recent), tau, jitter)]
 		pkgs = append(pkgs, evidence.Package{Name: g.name, Version: v, Type: evidence.TypeGolang, Ecosystem: "Go",
 			Layer: appLayer, PURL: "pkg:golang/" + g.name + "@" + v, Locations: []string{"usr/local/bin/" + imageName(j)}})
 	}

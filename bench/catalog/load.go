@@ -19,7 +19,7 @@ type loadStats struct {
 	versions            int
 	total, begin, publs time.Duration
 	statuses            time.Duration
-	findings            int
+	findings, packages  int
 	byStatus            map[catalog.Status]int
 }
 
@@ -49,9 +49,9 @@ func evidenceFor(v *catalog.Version, match *matcher, docs bool) (int, error) {
 
 // load records the model's n versions in c: batches of versions made (on every core) while the
 // previous batch is written with BeginBatch, then each version published as a build would (its
-// registry location, signature and attestations; no grace, so the line's previous version is
-// deprecated), then ~2% revoked and the newest versions of a third of the retired release lines
-// marked end-of-life.
+// registry location, signature and attestations, a grace period that keeps the line's previous
+// versions active), then ~2% revoked, ~10% deprecated and the newest versions of a third of the
+// retired release lines marked end-of-life.
 func load(ctx context.Context, c catalog.Catalog, m *model, match *matcher, batch int, docs bool, progress func(done int, el time.Duration)) (loadStats, error) {
 	bc, ok := c.(catalog.Batch)
 	if !ok {
@@ -126,6 +126,13 @@ func load(ctx context.Context, c catalog.Catalog, m *model, match *matcher, batc
 		st.publs += time.Since(t)
 		st.versions += len(got)
 		st.findings += p.findings
+		for _, v := range got {
+			for _, pl := range v.Platforms {
+				if pl.Evidence != nil && pl.Evidence.Inventory != nil {
+					st.packages += len(pl.Evidence.Inventory.Packages)
+				}
+			}
+		}
 		if progress != nil {
 			progress(st.versions, time.Since(start))
 		}
@@ -156,7 +163,10 @@ func publication(v *catalog.Version) catalog.Publication {
 	p := catalog.Publication{
 		Locations: []catalog.Location{{Kind: catalog.LocationRegistry, Ref: repo + "@" + v.Digest}},
 		At:        v.Built.Add(10 * time.Minute),
-		Actor:     "bench",
+		// Older versions stay active through a grace period (which the bench never lets pass):
+		// the catalog a re-scan covers is the whole catalog, less what statuses() retires.
+		Grace: 365 * 24 * time.Hour,
+		Actor: "bench",
 	}
 	for _, format := range []string{"legacy", "bundle"} {
 		p.Artifacts = append(p.Artifacts, catalog.Artifact{Kind: catalog.ArtifactSignature, Format: format, Subject: v.Digest, KeyID: key,
@@ -169,8 +179,8 @@ func publication(v *catalog.Version) catalog.Publication {
 	return p
 }
 
-// statuses revokes ~2% of the versions and retires a third of the older release lines (their
-// newest version becomes end-of-life; the older ones are deprecated already).
+// statuses revokes ~2% of the versions, deprecates ~10%, and retires a third of the older release
+// lines (their newest version becomes end-of-life).
 func statuses(ctx context.Context, c catalog.Catalog, m *model) error {
 	r := rand.New(rand.NewPCG(3, 4)) //nolint:gosec // G404: a reproducible synthetic catalog
 	vs, err := c.List(ctx, catalog.ListOptions{})
@@ -198,9 +208,14 @@ func statuses(ctx context.Context, c catalog.Catalog, m *model) error {
 		return err
 	}
 	for _, v := range vs {
-		if r.IntN(50) == 0 {
+		switch r.IntN(50) {
+		case 0:
 			if err := change(v, catalog.StatusRevoked, "bench: revoked"); err != nil {
 				return fmt.Errorf("revoking %s: %w", v.Ref(), err)
+			}
+		case 1, 2, 3, 4, 5:
+			if err := change(v, catalog.StatusDeprecated, "bench: deprecated"); err != nil {
+				return fmt.Errorf("deprecating %s: %w", v.Ref(), err)
 			}
 		}
 	}

@@ -37,17 +37,17 @@ func (t timing) p(p float64) time.Duration {
 }
 
 // measure runs fn warm times untimed (the caches of a long-running process are warm), then runs
-// times timed.
-func measure(name string, warm, runs int, target time.Duration, fn func() (int, error)) (timing, error) {
+// times timed; fn is given the run's number (operations that rotate through inputs use it).
+func measure(name string, warm, runs int, target time.Duration, fn func(i int) (int, error)) (timing, error) {
 	t := timing{name: name, target: target}
-	for range warm {
-		if _, err := fn(); err != nil {
+	for i := range warm {
+		if _, err := fn(runs + i); err != nil {
 			return t, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	for range runs {
+	for i := range runs {
 		start := time.Now()
-		n, err := fn()
+		n, err := fn(i)
 		d := time.Since(start)
 		if err != nil {
 			return t, fmt.Errorf("%s: %w", name, err)
