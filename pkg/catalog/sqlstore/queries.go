@@ -107,9 +107,10 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 			}
 			rows = append(rows, exposureRow{p: p, id: id, pkg: pkgOf[i], layer: layers[i]})
 		}
-		s.cache.sortExposures(rows)
+		order := s.cache.sortExposures(rows)
 		out = make([]catalog.Exposure, len(rows))
-		for i, x := range rows {
+		for i, k := range order {
+			x := &rows[k.row]
 			e := &out[i]
 			e.Image, e.Tag, e.Digest, e.Status, e.Platform = x.p.v.image, x.p.v.tag, x.p.v.digest, x.p.v.status, x.p.name
 			e.Package = pkgs[x.pkg]
@@ -126,28 +127,39 @@ type exposureRow struct {
 	id    int64
 	pkg   int32
 	layer int64
-	key   uint64
 }
 
-// sortExposures orders rows by image, newest version first, then platform and package. The caller
-// holds c.mu for reading.
-func (c *queryCache) sortExposures(rows []exposureRow) {
+// exposureKey is what rows are sorted by, without pointers: sorting moves these, not the rows, so
+// that tens of thousands of swaps pay no write barriers while the collector runs.
+type exposureKey struct {
+	key uint64 // versionKey
+	id  int64  // platform image
+	pkg int32
+	row int32 // index in rows
+}
+
+// sortExposures returns the order of rows by image, newest version first, then platform and
+// package. The caller holds c.mu for reading.
+func (c *queryCache) sortExposures(rows []exposureRow) []exposureKey {
 	rank := c.imageRanks()
+	keys := make([]exposureKey, len(rows))
 	for i := range rows {
-		rows[i].key = versionKey(rank, rows[i].p.v)
+		keys[i] = exposureKey{key: versionKey(rank, rows[i].p.v), id: rows[i].id, pkg: rows[i].pkg, row: int32(i)} //nolint:gosec // G115: fewer rows than that
 	}
-	slices.SortFunc(rows, func(a, b exposureRow) int {
+	slices.SortFunc(keys, func(a, b exposureKey) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
 		}
-		if a.p != b.p {
-			if c := strings.Compare(a.p.name, b.p.name); c != 0 {
+		if a.id != b.id {
+			// Platform images of one version, by name (rare: most versions have one).
+			if c := strings.Compare(rows[a.row].p.name, rows[b.row].p.name); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.id, b.id)
 		}
 		return cmp.Compare(a.pkg, b.pkg)
 	})
+	return keys
 }
 
 // versionKey orders versions by image name, then newest (highest id) first.
