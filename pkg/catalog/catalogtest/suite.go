@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"Atomic", testAtomic},
 		{"QueryCache", testQueryCache},
 		{"BeginBatch", testBeginBatch},
+		{"RecordScans", testRecordScans},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)

@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,5 +260,70 @@ func testBeginBatch(t *testing.T, c catalog.Catalog) {
 	}
 	if got, existed, err := bc.BeginBatch(ctx, nil); err != nil || len(got) != 0 || len(existed) != 0 {
 		t.Errorf("an empty batch: %v %v %v", got, existed, err)
+	}
+}
+
+// testRecordScans: RecordScans records what RecordScan one by one records, in one transaction.
+func testRecordScans(t *testing.T, c catalog.Catalog) {
+	bc, ok := c.(catalog.Batch)
+	if !ok {
+		t.Skip("the backend records scans one at a time only")
+	}
+	ctx := t.Context()
+	pkgs := basePackages()
+	cveA := vulnFinding("CVE-2025-1000", evidence.SeverityHigh, pkgs[1], "3.0.13-1~deb12u1")
+	cveB := vulnFinding("CVE-2025-1001", evidence.SeverityMedium, pkgs[0], "")
+	cveC := vulnFinding("CVE-2025-1002", evidence.SeverityCritical, pkgs[1], "3.0.14-1~deb12u1")
+	v1 := release(t, c, version("web", "1.0", "rss-1", pkgs, cveA), t0)
+	v2 := release(t, c, version("api", "1.0", "rss-2", pkgs, cveB), t0)
+	at := t0.Add(time.Hour)
+	scan := func(v *catalog.Version, fs ...evidence.Finding) catalog.Scan {
+		return catalog.Scan{VersionID: v.ID, Platform: v.Platforms[0].Digest, Findings: fs, At: at, Data: "osv 2025-03-02"}
+	}
+	nEvents := len(allEvents(t, c))
+	changes, err := bc.RecordScans(ctx, []catalog.Scan{scan(v1, cveA, cveC), scan(v2, cveB)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 || !slices.Equal(changes[0].Introduced, []string{"CVE-2025-1002 libssl3 3.0.11-1~deb12u2"}) ||
+		len(changes[0].Fixed) != 0 || changes[1].Changed() {
+		t.Errorf("changes = %+v, want CVE-2025-1002 introduced in the first, nothing in the second", changes)
+	}
+	evs := allEvents(t, c)
+	if len(evs) != nEvents+1 || evs[len(evs)-1].Kind != catalog.EventRescanned || evs[len(evs)-1].VersionID != v1.ID {
+		t.Errorf("events after the batch: %d more, last %+v; want one rescanned event of %s", len(evs)-nEvents, evs[len(evs)-1], v1.Ref())
+	}
+	crit, err := c.QueryFindings(ctx, catalog.FindingQuery{MinSeverity: evidence.SeverityCritical})
+	if err != nil || !slices.Equal(findingIDs(crit), []string{"web@1.0-r1 CVE-2025-1002"}) {
+		t.Errorf("critical findings after the batch: %q %v", findingIDs(crit), err)
+	}
+	for _, v := range []*catalog.Version{v1, v2} {
+		if g := get(t, c, v.Ref()); !g.Platforms[0].Scanned.Equal(at) {
+			t.Errorf("%s scanned %v, want %v", v.Ref(), g.Platforms[0].Scanned, at)
+		}
+	}
+	// One scan that cannot be recorded refuses the whole batch: the other's finding stays closed.
+	nEvents = len(allEvents(t, c))
+	bad := scan(v2, cveB)
+	bad.Platform = "sha256:" + strings.Repeat("0", 64)
+	_, err = bc.RecordScans(ctx, []catalog.Scan{scan(v1, cveC), bad})
+	wantErr(t, "RecordScans with an unknown platform image", err, catalog.ErrNotFound)
+	if n := len(allEvents(t, c)); n != nEvents {
+		t.Errorf("a refused batch appended %d event(s)", n-nEvents)
+	}
+	h, err := c.FindingHistory(ctx, catalog.Ref{Image: "web", Version: v1.Tag()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range h {
+		if f.Finding.ID == cveA.ID && !f.Open {
+			t.Errorf("a refused batch closed %s", cveA.ID)
+		}
+	}
+	bad.Platform = "md5:x"
+	_, err = bc.RecordScans(ctx, []catalog.Scan{bad})
+	wantErr(t, "RecordScans with a malformed digest", err, catalog.ErrInvalid)
+	if changes, err := bc.RecordScans(ctx, nil); err != nil || len(changes) != 0 {
+		t.Errorf("an empty batch: %v %v", changes, err)
 	}
 }

@@ -194,47 +194,81 @@ func (s *Store) RecordScan(ctx context.Context, sc catalog.Scan) (catalog.ScanCh
 	if err := catalog.ValidDigest(sc.Platform); err != nil {
 		return catalog.ScanChange{}, err
 	}
-	at := norm(sc.At)
 	var change catalog.ScanChange
 	err := s.write(ctx, func(q querier) error {
-		v, err := s.summary(ctx, q, sc.VersionID)
-		if err != nil {
-			return err
-		}
-		var pid int64
-		err = q.scan(ctx, "SELECT id FROM platforms WHERE version_id = ? AND digest = ?", []any{v.ID, sc.Platform}, &pid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
-		}
-		if err != nil {
-			return err
-		}
-		if change, err = s.writeFindings(ctx, q, pid, sc.Findings, at); err != nil {
-			return err
-		}
-		// The last scan moves forward only: a late report of an older scan does not make a version
-		// look staler than it is.
-		if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
-			micros(at), pid, micros(at)); err != nil {
-			return err
-		}
-		if !change.Changed() {
-			return nil
-		}
-		detail, err := json.Marshal(struct {
-			Platform string `json:"platform"`
-			Data     string `json:"data,omitempty"`
-			catalog.ScanChange
-		}{sc.Platform, sc.Data, change})
-		if err != nil {
-			return err
-		}
-		ev := catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
-			Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(change.Introduced), len(change.Fixed)),
-			Actor: ActorIngot, At: at, Detail: detail}
-		return s.appendEvent(ctx, q, &ev)
+		var err error
+		change, err = s.recordScan(ctx, q, sc)
+		return err
 	})
 	return change, err
+}
+
+// RecordScans implements catalog.Batch.
+func (s *Store) RecordScans(ctx context.Context, scans []catalog.Scan) ([]catalog.ScanChange, error) {
+	for i, sc := range scans {
+		if err := catalog.ValidDigest(sc.Platform); err != nil {
+			return nil, fmt.Errorf("scan %d of the batch: %w", i+1, err)
+		}
+	}
+	changes := make([]catalog.ScanChange, len(scans))
+	if len(scans) == 0 {
+		return changes, nil
+	}
+	err := s.write(ctx, func(q querier) error {
+		for i, sc := range scans {
+			var err error
+			if changes[i], err = s.recordScan(ctx, q, sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// recordScan records one scan in q's write transaction.
+func (s *Store) recordScan(ctx context.Context, q querier, sc catalog.Scan) (catalog.ScanChange, error) {
+	at := norm(sc.At)
+	v, err := s.summary(ctx, q, sc.VersionID)
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	var pid int64
+	err = q.scan(ctx, "SELECT id FROM platforms WHERE version_id = ? AND digest = ?", []any{v.ID, sc.Platform}, &pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ScanChange{}, fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
+	}
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	change, err := s.writeFindings(ctx, q, pid, sc.Findings, at)
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	// The last scan moves forward only: a late report of an older scan does not make a version
+	// look staler than it is.
+	if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
+		micros(at), pid, micros(at)); err != nil {
+		return catalog.ScanChange{}, err
+	}
+	if !change.Changed() {
+		return change, nil
+	}
+	detail, err := json.Marshal(struct {
+		Platform string `json:"platform"`
+		Data     string `json:"data,omitempty"`
+		catalog.ScanChange
+	}{sc.Platform, sc.Data, change})
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	ev := catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
+		Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(change.Introduced), len(change.Fixed)),
+		Actor: ActorIngot, At: at, Detail: detail}
+	return change, s.appendEvent(ctx, q, &ev)
 }
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
