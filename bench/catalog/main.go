@@ -24,22 +24,23 @@ import (
 
 // config is the bench's flags.
 type config struct {
-	versions int    // versions of the catalogs on both backends
-	big      int    // versions of the PostgreSQL-only catalog; 0 skips it
-	perImage int    // versions per image (the images are versions / perImage)
-	backends string // comma-separated: sqlite, postgres
-	runs     int    // timed runs of each query
-	warm     int    // untimed runs before them
-	batch    int    // versions per BeginBatch
-	work     string // working directory (catalogs, vulnerability databases)
-	osv      string // the shared Go OSV export
-	debs     string // the Debian package list
-	withheld int    // one Go advisory in withheld is new to the re-scan
-	docs     bool   // SPDX and CycloneDX documents in every version's evidence
-	api      bool   // measure over the HTTP API too
-	rescan   bool
-	cpuprof  string // write a CPU profile of the whole run here
-	pgset    string // more PostgreSQL settings, comma-separated
+	versions  int    // versions of the catalogs on both backends
+	big       int    // versions of the PostgreSQL-only catalog; 0 skips it
+	perImage  int    // versions per image (the images are versions / perImage)
+	backends  string // comma-separated: sqlite, postgres
+	runs      int    // timed runs of each query
+	warm      int    // untimed runs before them
+	heavyRuns int    // timed runs of the queries that answer tens of thousands of rows
+	batch     int    // versions per BeginBatch
+	work      string // working directory (catalogs, vulnerability databases)
+	osv       string // the shared Go OSV export
+	debs      string // the Debian package list
+	withheld  int    // one Go advisory in withheld is new to the re-scan
+	docs      bool   // SPDX and CycloneDX documents in every version's evidence
+	api       bool   // measure over the HTTP API too
+	rescan    bool
+	cpuprof   string // write a CPU profile of the whole run here
+	pgset     string // more PostgreSQL settings, comma-separated
 }
 
 // Targets from the issue.
@@ -55,14 +56,15 @@ func main() {
 	flag.IntVar(&cfg.big, "big", 100000, "versions of the large catalog on PostgreSQL (0 skips it)")
 	flag.IntVar(&cfg.perImage, "per-image", 20, "versions per image")
 	flag.StringVar(&cfg.backends, "backends", "sqlite,postgres", "backends, comma-separated")
-	flag.IntVar(&cfg.runs, "runs", 200, "timed runs of each query")
+	flag.IntVar(&cfg.runs, "runs", 100, "timed runs of each query")
 	flag.IntVar(&cfg.warm, "warm", 3, "untimed runs of each query before the timed ones")
+	flag.IntVar(&cfg.heavyRuns, "heavy-runs", 20, "timed runs of the findings query (tens of thousands of rows)")
 	flag.IntVar(&cfg.batch, "batch", 250, "versions per BeginBatch when loading")
 	flag.StringVar(&cfg.work, "work", filepath.Join(os.TempDir(), "ingot-bench-catalog"), "working directory")
 	flag.StringVar(&cfg.osv, "osv", "../shared/data/vuln/Go/all.zip", "the Go OSV export (zip)")
 	flag.StringVar(&cfg.debs, "debs", "bench/catalog/testdata/debian-bookworm.tsv", "the Debian package list")
 	flag.IntVar(&cfg.withheld, "withheld", 10, "builds are scanned without one Go advisory in this many; the re-scan reads them all (0: none withheld)")
-	flag.BoolVar(&cfg.docs, "docs", true, "record SPDX and CycloneDX documents in every version's evidence (as builds do)")
+	flag.BoolVar(&cfg.docs, "docs", false, "record SPDX and CycloneDX documents in every version's evidence, as builds do (loading takes about three times as long)")
 	flag.BoolVar(&cfg.api, "api", true, "measure over ingot serve's HTTP API too")
 	flag.BoolVar(&cfg.rescan, "rescan", true, "measure a full re-scan")
 	flag.StringVar(&cfg.pgset, "pg-settings", "", "more PostgreSQL server settings, comma-separated (log_min_duration_statement=100)")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type timing struct {
 	rows   int
 	runs   []time.Duration
 	target time.Duration // zero when the issue sets none
+	// cpu is the process's CPU time (user and system, every thread) per timed run, on average: on a
+	// shared machine, what a run costs apart from waiting for a core.
+	cpu time.Duration
 }
 
 // percentile is the p-th percentile (nearest rank) of sorted durations.
@@ -45,6 +49,7 @@ func measure(name string, warm, runs int, target time.Duration, fn func(i int) (
 			return t, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	cpu0 := cpuTime()
 	for i := range runs {
 		start := time.Now()
 		n, err := fn(i)
@@ -55,7 +60,19 @@ func measure(name string, warm, runs int, target time.Duration, fn func(i int) (
 		t.runs = append(t.runs, d)
 		t.rows = n
 	}
+	if runs > 0 {
+		t.cpu = (cpuTime() - cpu0) / time.Duration(runs)
+	}
 	return t, nil
+}
+
+// cpuTime is the process's CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ms renders a duration in milliseconds, three significant digits.
@@ -72,7 +89,7 @@ func ms(d time.Duration) string {
 
 // printTimings writes a table of timings: rows, p50, p99, and the target with whether p99 met it.
 func printTimings(w io.Writer, ts []timing) {
-	fmt.Fprintf(w, "  %-58s %7s %10s %10s  %s\n", "", "rows", "p50", "p99", "target (p99)")
+	fmt.Fprintf(w, "  %-58s %7s %10s %10s %10s  %s\n", "", "rows", "p50", "p99", "CPU/run", "target (p99)")
 	for _, t := range ts {
 		target := ""
 		if t.target > 0 {
@@ -82,7 +99,7 @@ func printTimings(w io.Writer, ts []timing) {
 			}
 			target = fmt.Sprintf("< %s: %s", ms(t.target), verdict)
 		}
-		fmt.Fprintf(w, "  %-58s %7d %10s %10s  %s\n", t.name, t.rows, ms(t.p(50)), ms(t.p(99)), target)
+		fmt.Fprintf(w, "  %-58s %7d %10s %10s %10s  %s\n", t.name, t.rows, ms(t.p(50)), ms(t.p(99)), ms(t.cpu), target)
 	}
 }
 
