@@ -41,13 +41,17 @@ func (t timing) p(p float64) time.Duration {
 }
 
 // measure runs fn warm times untimed (the caches of a long-running process are warm), then runs
-// times timed; fn is given the run's number (operations that rotate through inputs use it).
+// times timed; fn is given the run's number (operations that rotate through inputs use it; the
+// warm-up runs are numbered from runs on) and returns the rows of its answer, or -1 when it did not
+// count them.
 func measure(name string, warm, runs int, target time.Duration, fn func(i int) (int, error)) (timing, error) {
 	t := timing{name: name, target: target}
 	for i := range warm {
-		if _, err := fn(runs + i); err != nil {
+		n, err := fn(runs + i)
+		if err != nil {
 			return t, fmt.Errorf("%s: %w", name, err)
 		}
+		t.rows = n
 	}
 	cpu0 := cpuTime()
 	for i := range runs {
@@ -58,7 +62,9 @@ func measure(name string, warm, runs int, target time.Duration, fn func(i int) (
 			return t, fmt.Errorf("%s: %w", name, err)
 		}
 		t.runs = append(t.runs, d)
-		t.rows = n
+		if n >= 0 { // -1: the run did not count its rows
+			t.rows = n
+		}
 	}
 	if runs > 0 {
 		t.cpu = (cpuTime() - cpu0) / time.Duration(runs)
