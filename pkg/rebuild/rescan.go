@@ -181,27 +181,16 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 			}
 		}
 	}
-	// Platform images whose open findings may close.
-	open, err := cat.QueryFindings(ctx, catalog.FindingQuery{Statuses: active})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range open {
-		key := pkey(f.Image, f.Tag, f.Platform)
-		if _, ok := platforms[key]; ok {
-			if _, ok := byPlatform[key]; !ok {
-				byPlatform[key] = nil
-			}
-		}
-	}
-
-	keys := make([]string, 0, len(byPlatform))
-	for k := range byPlatform {
+	// Every active platform image in turn, its version's open findings read once (and let go after
+	// it): those with findings now, or open findings that may close, are recorded.
+	keys := make([]string, 0, len(platforms))
+	for k := range platforms {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	slices.Sort(keys) // a version's platform images are adjacent
 	vexDocs := vexCache{store: opt.Store, cat: cat, docs: map[string][]*vex.VEX{}}
-	history := map[int64]map[string]map[findingID]catalog.TrackedFinding{}
+	var prevOf int64 = -1
+	var prev map[string]map[findingID]catalog.TrackedFinding
 	acted := map[int64]bool{}
 	rec := recorder{cat: cat, res: res}
 	if b, ok := cat.(catalog.Batch); ok {
@@ -210,18 +199,21 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 	for _, key := range keys {
 		p := platforms[key]
 		v := p.version
-		prev, ok := history[v.ID]
-		if !ok {
+		if v.ID != prevOf {
 			if prev, err = previous(ctx, cat, v); err != nil {
 				return nil, err
 			}
-			history[v.ID] = prev
+			prevOf = v.ID
+		}
+		found, ok := byPlatform[key]
+		if !ok && len(prev[p.name]) == 0 {
+			continue // no findings now, none open before
 		}
 		docs, err := vexDocs.of(ctx, v.Image)
 		if err != nil {
 			return nil, err
 		}
-		fs := vuln.ApplyVEX(byPlatform[key], docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
+		fs := vuln.ApplyVEX(found, docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
 		fs = keepVEX(fs, prev[p.name])
 		if !acted[v.ID] {
 			if a := opt.Policy.act(ctx, cat, v, p.name, fs, prev[p.name], now); a != nil {
