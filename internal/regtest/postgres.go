@@ -2,6 +2,7 @@ package regtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -27,10 +28,9 @@ type PostgresCluster struct {
 	n    int
 }
 
-// postgresBin finds the server binaries (initdb, pg_ctl): Debian keeps them off PATH, under
+// postgresDir finds the server binaries (initdb, pg_ctl): Debian keeps them off PATH, under
 // /usr/lib/postgresql/<major>/bin.
-func postgresBin(t testing.TB) string {
-	t.Helper()
+func postgresDir() string {
 	if matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl"); len(matches) > 0 {
 		return filepath.Dir(matches[len(matches)-1])
 	}
@@ -40,53 +40,77 @@ func postgresBin(t testing.TB) string {
 			return filepath.Dir(real)
 		}
 	}
-	missing(t, "PostgreSQL's server is not installed (apt-get install postgresql)")
 	return ""
 }
+
+// ErrNoPostgres means PostgreSQL's server, or the user to run it as, is missing.
+var ErrNoPostgres = errors.New("PostgreSQL's server is not installed (apt-get install postgresql)")
 
 // StartPostgres starts a private cluster for the test (or for a whole package, from TestMain through
 // a testing.TB of its own). It skips when PostgreSQL is missing, and fails under CI.
 func StartPostgres(t testing.TB) *PostgresCluster {
 	t.Helper()
-	c := &PostgresCluster{bin: postgresBin(t)}
-	if c.bin == "" {
+	c, err := LaunchPostgres()
+	if errors.Is(err, ErrNoPostgres) {
+		missing(t, "%v", err)
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "ingot-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.dir = dir
-	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // registered first, so it runs after the stop
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// LaunchPostgres starts a private cluster outside a test (a benchmark's main); the caller stops it
+// with Stop. settings are more server settings ("shared_buffers=1GB").
+func LaunchPostgres(settings ...string) (c *PostgresCluster, err error) {
+	c = &PostgresCluster{bin: postgresDir()}
+	if c.bin == "" {
+		return nil, ErrNoPostgres
+	}
+	if c.dir, err = os.MkdirTemp("", "ingot-pg-"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(c.dir)
+		}
+	}()
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			missing(t, "running as root needs the postgres user to run the server: %v", err)
-			return nil
+			return nil, fmt.Errorf("%w: running as root needs the postgres user to run the server: %w", ErrNoPostgres, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)} //nolint:gosec // G115: ids from /etc/passwd fit in 32 bits
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
+	data := filepath.Join(c.dir, "data")
 	if out, err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
+	if c.Port, err = freePort(); err != nil {
+		return nil, err
 	}
-	c.Port = port
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.Port, c.dir)
+	for _, s := range settings {
+		opts += " -c " + s
 	}
-	t.Cleanup(func() { _, _ = c.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop") })
-	return c
+	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return c, nil
+}
+
+// Stop stops the cluster and removes its files.
+func (c *PostgresCluster) Stop() {
+	_, _ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
+	_ = os.RemoveAll(c.dir)
 }
 
 // DSN is the connection string of database db (the cluster's "postgres" database when empty).
@@ -101,12 +125,21 @@ func (c *PostgresCluster) DSN(db string) string {
 // clean catalog from one cluster.
 func (c *PostgresCluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	dsn, err := c.CreateDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// CreateDatabase creates an empty database and returns its connection string.
+func (c *PostgresCluster) CreateDatabase() (string, error) {
 	c.n++
 	name := fmt.Sprintf("t%d_%d", c.n, time.Now().UnixNano()%1_000_000_000)
 	if out, err := c.run("psql", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database %s: %v\n%s", name, err, out)
+		return "", fmt.Errorf("creating database %s: %w\n%s", name, err, out)
 	}
-	return c.DSN(name)
+	return c.DSN(name), nil
 }
 
 // Psql runs one SQL statement against db and returns its unaligned output: a second opinion, from

@@ -72,6 +72,19 @@ type Versions interface {
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 
+// Batch is implemented by backends that record many versions or scans in one transaction (both of
+// ingot's do): for loading a catalog in bulk, as the benchmark does, and re-scanning it, where one
+// transaction per version costs more than the version's rows.
+type Batch interface {
+	// BeginBatch is Begin of each version, in order, in one transaction: all are recorded or none.
+	// existed[i] says whether got[i] was recorded before (by an earlier version of the batch too).
+	BeginBatch(ctx context.Context, vs []*Version) (got []*Version, existed []bool, err error)
+	// RecordScans is RecordScan of each scan, in order, in one transaction: all are recorded or
+	// none. A re-scan of the whole catalog records thousands of platform images; one transaction
+	// each costs more than their findings.
+	RecordScans(ctx context.Context, scans []Scan) ([]ScanChange, error)
+}
+
 // Publication is what publishing a version records.
 type Publication struct {
 	Locations []Location

@@ -112,7 +112,8 @@ type platformRef struct {
 // at build time: the registered spec's VEX documents (opt.Store), and any statement already
 // recorded on a finding. Before a platform's findings are recorded, the policy acts on the version
 // for each finding the re-scan introduces that it covers (see Policy), so a crash between the two
-// finds the finding new again and acts again (a version already revoked is left so).
+// finds the finding new again and acts again (a version already revoked is left so). A catalog that
+// records scans in batches (catalog.Batch) records them a few hundred platform images at a time.
 func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOptions) (*RescanResult, error) {
 	now := time.Now().UTC()
 	if opt.Now != nil {
@@ -180,43 +181,39 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 			}
 		}
 	}
-	// Platform images whose open findings may close.
-	open, err := cat.QueryFindings(ctx, catalog.FindingQuery{Statuses: active})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range open {
-		key := pkey(f.Image, f.Tag, f.Platform)
-		if _, ok := platforms[key]; ok {
-			if _, ok := byPlatform[key]; !ok {
-				byPlatform[key] = nil
-			}
-		}
-	}
-
-	keys := make([]string, 0, len(byPlatform))
-	for k := range byPlatform {
+	// Every active platform image in turn, its version's open findings read once (and let go after
+	// it): those with findings now, or open findings that may close, are recorded.
+	keys := make([]string, 0, len(platforms))
+	for k := range platforms {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	slices.Sort(keys) // a version's platform images are adjacent
 	vexDocs := vexCache{store: opt.Store, cat: cat, docs: map[string][]*vex.VEX{}}
-	history := map[int64]map[string]map[findingID]catalog.TrackedFinding{}
+	var prevOf int64 = -1
+	var prev map[string]map[findingID]catalog.TrackedFinding
 	acted := map[int64]bool{}
+	rec := recorder{cat: cat, res: res}
+	if b, ok := cat.(catalog.Batch); ok {
+		rec.batch = b
+	}
 	for _, key := range keys {
 		p := platforms[key]
 		v := p.version
-		prev, ok := history[v.ID]
-		if !ok {
+		if v.ID != prevOf {
 			if prev, err = previous(ctx, cat, v); err != nil {
 				return nil, err
 			}
-			history[v.ID] = prev
+			prevOf = v.ID
+		}
+		found, ok := byPlatform[key]
+		if !ok && len(prev[p.name]) == 0 {
+			continue // no findings now, none open before
 		}
 		docs, err := vexDocs.of(ctx, v.Image)
 		if err != nil {
 			return nil, err
 		}
-		fs := vuln.ApplyVEX(byPlatform[key], docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
+		fs := vuln.ApplyVEX(found, docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
 		fs = keepVEX(fs, prev[p.name])
 		if !acted[v.ID] {
 			if a := opt.Policy.act(ctx, cat, v, p.name, fs, prev[p.name], now); a != nil {
@@ -224,16 +221,68 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 				res.Actions = append(res.Actions, *a)
 			}
 		}
-		change, err := cat.RecordScan(ctx, catalog.Scan{VersionID: v.ID, Platform: p.digest, Findings: fs, At: now, Data: res.Data})
-		if err != nil {
-			return nil, fmt.Errorf("recording the re-scan of %s (%s): %w", v.Ref(), p.name, err)
-		}
-		res.Recorded++
-		if change.Changed() {
-			res.Changes = append(res.Changes, PlatformChange{Version: v.Ref(), Platform: p.name, ScanChange: change})
+		if err := rec.add(ctx, v, p.name, catalog.Scan{VersionID: v.ID, Platform: p.digest, Findings: fs, At: now, Data: res.Data}); err != nil {
+			return nil, err
 		}
 	}
+	if err := rec.flush(ctx); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// recordBatch is how many platform images' scans are recorded in one transaction when the
+// catalog can (catalog.Batch): a transaction each costs more than the findings of most.
+const recordBatch = 200
+
+// recorder records the scans of a re-scan, in batches when the catalog can. The policy acts on a
+// version before its scan is added, so before it is recorded, batch or not.
+type recorder struct {
+	cat     catalog.Catalog
+	batch   catalog.Batch
+	res     *RescanResult
+	pending []catalog.Scan
+	names   [][2]string // version and platform name of each pending scan
+}
+
+func (r *recorder) add(ctx context.Context, v *catalog.Version, platform string, sc catalog.Scan) error {
+	if r.batch == nil {
+		change, err := r.cat.RecordScan(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("recording the re-scan of %s (%s): %w", v.Ref(), platform, err)
+		}
+		r.done(v.Ref(), platform, change)
+		return nil
+	}
+	r.pending = append(r.pending, sc)
+	r.names = append(r.names, [2]string{v.Ref(), platform})
+	if len(r.pending) >= recordBatch {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+func (r *recorder) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	changes, err := r.batch.RecordScans(ctx, r.pending)
+	if err != nil {
+		return fmt.Errorf("recording the re-scan of %d platform images (%s (%s) to %s (%s)): %w", len(r.pending),
+			r.names[0][0], r.names[0][1], r.names[len(r.names)-1][0], r.names[len(r.names)-1][1], err)
+	}
+	for i, ch := range changes {
+		r.done(r.names[i][0], r.names[i][1], ch)
+	}
+	r.pending, r.names = r.pending[:0], r.names[:0]
+	return nil
+}
+
+func (r *recorder) done(version, platform string, change catalog.ScanChange) {
+	r.res.Recorded++
+	if change.Changed() {
+		r.res.Changes = append(r.res.Changes, PlatformChange{Version: version, Platform: platform, ScanChange: change})
+	}
 }
 
 // matchOnce matches the distinct packages against the data, once each, ecosystem by ecosystem (a

@@ -43,6 +43,9 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"Atomic", testAtomic},
 		{"VMDisks", testVMDisks},
 		{"CloudImages", testCloudImages},
+		{"QueryCache", testQueryCache},
+		{"BeginBatch", testBeginBatch},
+		{"RecordScans", testRecordScans},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)

@@ -38,6 +38,7 @@ func Dialect() sqlstore.Dialect {
 		ReadTx:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 		MaxParams:   65535,
 		ExistsFence: " OFFSET 0",
+		IDList:      "string_agg(%s::text, ',')",
 	}
 }
 

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -43,6 +44,10 @@ func TestPostgres(t *testing.T) {
 		dsn := pg.NewDatabase(t)
 		catalogtest.Concurrent(t, open(t, dsn), open(t, dsn))
 	})
+	t.Run("CacheTwoPools", func(t *testing.T) {
+		dsn := pg.NewDatabase(t)
+		catalogtest.CacheAcrossHandles(t, open(t, dsn), open(t, dsn))
+	})
 	t.Run("HalfWay", func(t *testing.T) {
 		c := open(t, pg.NewDatabase(t))
 		catalogtest.HalfWay(t, c, func(t *testing.T) {
@@ -62,7 +67,7 @@ func TestPostgres(t *testing.T) {
 			t.Fatalf("schema version %d %v, want 3", v, err)
 		}
 		// PostgreSQL's own client agrees on what was applied.
-		if got := pg.Psql(t, dsn, "SELECT string_agg(name, ',' ORDER BY version) FROM schema_migrations"); got != "0001_catalog.sql,0003_cloud_images.sql" {
+		if got := pg.Psql(t, dsn, "SELECT string_agg(name, ',' ORDER BY version) FROM schema_migrations"); got != "0001_catalog.sql,0002_interned.sql,0003_cloud_images.sql" {
 			t.Errorf("schema_migrations holds %q", got)
 		}
 		pg.Psql(t, dsn, "INSERT INTO schema_migrations (version, name, applied) VALUES (4, '0004_future.sql', 0)")
@@ -70,6 +75,22 @@ func TestPostgres(t *testing.T) {
 		_, err := postgres.Open(t.Context(), dsn)
 		if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 4") {
 			t.Fatalf("opening a newer database: %v, want ErrTooNew", err)
+		}
+	})
+	// A catalog written by schema version 1 is migrated with its rows.
+	t.Run("MigrateV1", func(t *testing.T) {
+		dsn := pg.NewDatabase(t)
+		v1, err := os.ReadFile("migrations/0001_catalog.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg.Psql(t, dsn, "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL);"+
+			string(v1)+"INSERT INTO schema_migrations VALUES (1, '0001_catalog.sql', 0);"+catalogtest.V1Rows("TRUE")+
+			"SELECT setval('versions_id_seq', 1); SELECT setval('platforms_id_seq', 2); SELECT setval('packages_id_seq', 2);")
+		c := open(t, dsn)
+		catalogtest.CheckV1(t, c)
+		if n := pg.Psql(t, dsn, "SELECT COUNT(*) FROM finding_details"); n != "1" {
+			t.Errorf("%s finding details, want the one both findings share", n)
 		}
 	})
 	t.Run("BadDSN", func(t *testing.T) {

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/catalog/sqlite"
+	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
 // childEnv names the database a child process writes to (see TestChildWriter).
@@ -100,5 +102,62 @@ func TestOddPath(t *testing.T) {
 	_ = c.Close()
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the catalog is not where asked: %v", err)
+	}
+}
+
+// revokeEnv names the database and version a child process revokes (see TestChildRevoker).
+const revokeEnv = "INGOT_TEST_CATALOG_REVOKE"
+
+// TestChildRevoker is the other process of TestCacheOtherProcess; alone it does nothing.
+func TestChildRevoker(t *testing.T) {
+	path, ref, ok := strings.Cut(os.Getenv(revokeEnv), "|")
+	if !ok {
+		t.Skip("run by TestCacheOtherProcess")
+	}
+	r, err := catalog.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, path).SetStatus(t.Context(), r, catalog.StatusChange{Status: catalog.StatusRevoked, Reason: "from another process"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version revoked by another process is revoked in the very next answer of this one, though
+// this one's queries had it active a moment before.
+func TestCacheOtherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	c := open(t, path)
+	ctx := t.Context()
+	pkgs := []evidence.Package{{Name: "libssl3", Version: "3.0.11-1", Type: evidence.TypeDeb, Ecosystem: "Debian:12", Source: "openssl"}}
+	sum := sha256.Sum256([]byte("other-process"))
+	d := "sha256:" + hex.EncodeToString(sum[:])
+	v, _, err := c.Begin(ctx, &catalog.Version{Image: "web", Line: "1.0", Digest: d, Platforms: []catalog.Platform{{OS: "linux", Arch: "amd64", Digest: d,
+		Evidence: &evidence.Set{Inventory: &evidence.Inventory{Packages: pkgs}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, v.ID, catalog.Publication{}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() catalog.Status {
+		es, err := c.QueryPackage(ctx, catalog.PackageQuery{Name: "libssl3"})
+		if err != nil || len(es) != 1 {
+			t.Fatalf("exposures %v %v", es, err)
+		}
+		return es[0].Status
+	}
+	for range 3 { // warm
+		if st := status(); st != catalog.StatusActive {
+			t.Fatalf("before: %s", st)
+		}
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestChildRevoker$", "-test.count=1")
+	cmd.Env = append(os.Environ(), revokeEnv+"="+path+"|"+v.Ref())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+	if st := status(); st != catalog.StatusRevoked {
+		t.Errorf("after another process revoked %s, the next query says %s", v.Ref(), st)
 	}
 }

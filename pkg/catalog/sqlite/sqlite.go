@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	"github.com/ingot-build/ingot/pkg/catalog/sqlstore"
 	"github.com/ingot-build/ingot/pkg/fault"
@@ -19,6 +22,26 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// ingot_sha256(text) is the sha256 hex of its argument's bytes: migration 0002 interns finding
+// details by it, as the store does in Go.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("ingot_sha256", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		var b []byte
+		switch v := args[0].(type) {
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		case nil:
+			return nil, nil
+		default:
+			return nil, fmt.Errorf("ingot_sha256 of a %T", v)
+		}
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
+	})
+}
 
 // BusyTimeoutMS is how long a writer waits for another process's write transaction before failing.
 const BusyTimeoutMS = 30_000
@@ -36,6 +59,7 @@ func Dialect() sqlstore.Dialect {
 		LocalWriter: true,
 		ReadTx:      &sql.TxOptions{ReadOnly: true},
 		MaxParams:   32766,
+		IDList:      "group_concat(%s)",
 	}
 }
 

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,6 +41,12 @@ func TestTwoPools(t *testing.T) {
 	catalogtest.Concurrent(t, open(t, path), open(t, path))
 }
 
+// What one pool changes is in the next answer of the other, however warm its caches.
+func TestCacheTwoPools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	catalogtest.CacheAcrossHandles(t, open(t, path), open(t, path))
+}
+
 // A write that fails half-way (a trigger refuses its findings) leaves nothing behind.
 func TestHalfWay(t *testing.T) {
 	c := open(t, filepath.Join(t.TempDir(), "catalog.db"))
@@ -65,5 +73,36 @@ func TestMigrations(t *testing.T) {
 	_, err := sqlite.Open(t.Context(), path)
 	if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "version 4") {
 		t.Fatalf("opening a newer database: %v, want ErrTooNew", err)
+	}
+}
+
+// A catalog written by schema version 1 is migrated with its rows: layers and finding details
+// interned, the answers unchanged.
+func TestMigrateV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := os.ReadFile("migrations/0001_catalog.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)",
+		string(v1),
+		"INSERT INTO schema_migrations VALUES (1, '0001_catalog.sql', 0)",
+		catalogtest.V1Rows("1"),
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = db.Close()
+	c := open(t, path)
+	catalogtest.CheckV1(t, c)
+	var n int
+	if err := c.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM finding_details").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d finding details (%v), want the one both findings share", n, err)
 	}
 }

@@ -30,6 +30,9 @@ type Dialect struct {
 	// match, where the planner would otherwise join everything first (PostgreSQL turns EXISTS into a
 	// hash semi-join over every row; " OFFSET 0" keeps it a subplan).
 	ExistsFence string
+	// IDList is the aggregate that joins a column of integers into one text of comma-separated
+	// decimals (a format with one %s, the column): SQLite's group_concat, PostgreSQL's string_agg.
+	IDList string
 }
 
 // rebind turns "?" placeholders into the dialect's.

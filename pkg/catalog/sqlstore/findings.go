@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/evidence"
-	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
 // findingKey names a finding within one platform image: the advisory and the package it affects.
@@ -31,6 +32,78 @@ func (k findingKey) String() string {
 	return strings.TrimSpace(strings.Join([]string{k.id, k.pkg, k.version}, " "))
 }
 
+// findingRow is a finding of a platform image to write, seen at at.
+type findingRow struct {
+	platformID int64
+	key        findingKey
+	f          evidence.Finding
+	at         time.Time
+	detail     string // the finding as JSON
+}
+
+// detailOf is the finding as stored (JSON) and the sha256 hex that interns it.
+func detailOf(f evidence.Finding) (string, string, error) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", "", err
+	}
+	sum := sha256.Sum256(b)
+	return string(b), hex.EncodeToString(sum[:]), nil
+}
+
+// detailIDs interns the details of rows (each distinct one found or added once in finding_details)
+// and returns the id of each row's detail, by digest.
+func (s *Store) detailIDs(ctx context.Context, q querier, rows []findingRow) ([]int64, error) {
+	digests := make([]string, len(rows))
+	byDigest := map[string]string{}
+	var keys []string
+	for i := range rows {
+		if rows[i].detail == "" {
+			d, sum, err := detailOf(rows[i].f)
+			if err != nil {
+				return nil, err
+			}
+			rows[i].detail = d
+			digests[i] = sum
+		} else {
+			sum := sha256.Sum256([]byte(rows[i].detail))
+			digests[i] = hex.EncodeToString(sum[:])
+		}
+		if _, ok := byDigest[digests[i]]; !ok {
+			byDigest[digests[i]] = rows[i].detail
+			keys = append(keys, digests[i])
+		}
+	}
+	ids, err := s.internIDs(ctx, q, "finding_details", keys, func(k string) any { return byDigest[k] })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(rows))
+	for i, d := range digests {
+		out[i] = ids[d]
+	}
+	return out, nil
+}
+
+// insertFindings writes findings (first seen at their time), replacing those of the same platform,
+// advisory and package.
+func (s *Store) insertFindings(ctx context.Context, q querier, fs []findingRow) error {
+	ids, err := s.detailIDs(ctx, q, fs)
+	if err != nil {
+		return err
+	}
+	rows := make([][]any, len(fs))
+	for i, r := range fs {
+		rows[i] = []any{r.platformID, r.key.id, r.key.pkg, r.key.version, int(r.f.Severity), r.f.Status, r.f.FixedVersion,
+			ids[i], micros(r.at), micros(r.at), true}
+	}
+	return q.insertRows(ctx, `INSERT INTO findings (platform_id, vuln_id, pkg_name, pkg_version, severity, status,
+		fixed_version, detail_id, first_seen, last_seen, open) VALUES `,
+		` ON CONFLICT (platform_id, vuln_id, pkg_name, pkg_version) DO UPDATE SET severity = excluded.severity,
+		status = excluded.status, fixed_version = excluded.fixed_version, detail_id = excluded.detail_id,
+		last_seen = excluded.last_seen, open = excluded.open`, rows, nil)
+}
+
 // writeFindings makes findings the open findings of a platform image as of at: new ones are added
 // (first seen at), those still there are seen again (their FirstSeen kept), those gone are closed (their
 // LastSeen kept). What counts against the image (evidence.Finding.Counts) and did not before is
@@ -39,15 +112,16 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 	type old struct {
 		id           int64
 		open, counts bool
-		detail       string
+		digest       string
 	}
 	existing := map[findingKey]old{}
-	err := q.each(ctx, "SELECT id, vuln_id, pkg_name, pkg_version, open, status, detail FROM findings WHERE platform_id = ?",
+	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.status, d.digest
+		FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id = ?`,
 		[]any{platformID}, func(r *sql.Rows) error {
 			var o old
 			var k findingKey
 			var status string
-			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &status, &o.detail); err != nil {
+			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &status, &o.digest); err != nil {
 				return err
 			}
 			o.counts = evidence.Finding{Status: status}.Counts()
@@ -58,7 +132,7 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 		return catalog.ScanChange{}, err
 	}
 	var change catalog.ScanChange
-	var upserts [][]any
+	var upserts []findingRow
 	var seenAgain, closed []int64
 	seen := map[findingKey]bool{}
 	for _, f := range fs {
@@ -67,7 +141,7 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			continue // the same advisory matched twice for one package
 		}
 		seen[k] = true
-		detail, err := json.Marshal(f)
+		detail, digest, err := detailOf(f)
 		if err != nil {
 			return catalog.ScanChange{}, err
 		}
@@ -79,12 +153,11 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
 		}
-		if had && o.open && o.detail == string(detail) {
+		if had && o.open && o.digest == digest {
 			seenAgain = append(seenAgain, o.id)
 			continue
 		}
-		upserts = append(upserts, []any{platformID, k.id, k.pkg, k.version, int(f.Severity), f.Status, f.FixedVersion,
-			string(detail), micros(at), micros(at), true})
+		upserts = append(upserts, findingRow{platformID: platformID, key: k, f: f, at: at, detail: detail})
 	}
 	for k, o := range existing {
 		if o.open && !seen[k] {
@@ -94,11 +167,7 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			}
 		}
 	}
-	if err := q.insertRows(ctx, `INSERT INTO findings (platform_id, vuln_id, pkg_name, pkg_version, severity, status,
-		fixed_version, detail, first_seen, last_seen, open) VALUES `,
-		` ON CONFLICT (platform_id, vuln_id, pkg_name, pkg_version) DO UPDATE SET severity = excluded.severity,
-		status = excluded.status, fixed_version = excluded.fixed_version, detail = excluded.detail,
-		last_seen = excluded.last_seen, open = excluded.open`, upserts, nil); err != nil {
+	if err := s.insertFindings(ctx, q, upserts); err != nil {
 		return catalog.ScanChange{}, err
 	}
 	if err := s.updateIDs(ctx, q, "UPDATE findings SET last_seen = ? WHERE id IN ", []any{micros(at)}, seenAgain); err != nil {
@@ -125,212 +194,81 @@ func (s *Store) RecordScan(ctx context.Context, sc catalog.Scan) (catalog.ScanCh
 	if err := catalog.ValidDigest(sc.Platform); err != nil {
 		return catalog.ScanChange{}, err
 	}
-	at := norm(sc.At)
 	var change catalog.ScanChange
 	err := s.write(ctx, func(q querier) error {
-		v, err := s.summary(ctx, q, sc.VersionID)
-		if err != nil {
-			return err
-		}
-		var pid int64
-		err = q.scan(ctx, "SELECT id FROM platforms WHERE version_id = ? AND digest = ?", []any{v.ID, sc.Platform}, &pid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
-		}
-		if err != nil {
-			return err
-		}
-		if change, err = s.writeFindings(ctx, q, pid, sc.Findings, at); err != nil {
-			return err
-		}
-		// The last scan moves forward only: a late report of an older scan does not make a version
-		// look staler than it is.
-		if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
-			micros(at), pid, micros(at)); err != nil {
-			return err
-		}
-		if !change.Changed() {
-			return nil
-		}
-		detail, err := json.Marshal(struct {
-			Platform string `json:"platform"`
-			Data     string `json:"data,omitempty"`
-			catalog.ScanChange
-		}{sc.Platform, sc.Data, change})
-		if err != nil {
-			return err
-		}
-		ev := catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
-			Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(change.Introduced), len(change.Fixed)),
-			Actor: ActorIngot, At: at, Detail: detail}
-		return s.appendEvent(ctx, q, &ev)
+		var err error
+		change, err = s.recordScan(ctx, q, sc)
+		return err
 	})
 	return change, err
 }
 
-// QueryPackage implements catalog.Findings. The name matches a package's name (as its ecosystem
-// compares names: PyPI's are normalised) or its source package (a Debian source, as advisories
-// name it); a range is compared with the version of what matched. The distinct packages are matched
-// first, once each, then the versions that ship the matching ones are read in one query.
-func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]catalog.Exposure, error) {
-	name := strings.TrimSpace(pq.Name)
-	if name == "" {
-		return nil, fmt.Errorf("%w: no package name to look for", catalog.ErrInvalid)
-	}
-	rng, err := catalog.ParseRange(pq.Range)
-	if err != nil {
-		return nil, err
-	}
-	sw, sargs, err := statusFilter("pl", pq.Statuses)
-	if err != nil {
-		return nil, err
-	}
-	q := querier{s: s}
-	pkgs := map[int64]evidence.Package{}
-	var ids []int64
-	var rangeErr error
-	compared := false
-	err = q.each(ctx, `SELECT id, name, version, ecosystem, type, arch, source, source_version, purl FROM packages
-		WHERE name_key IN (?, ?) OR source = ?`, []any{name, vuln.NormalizeName("PyPI", name), name}, func(r *sql.Rows) error {
-		var id int64
-		var p evidence.Package
-		if err := r.Scan(&id, &p.Name, &p.Version, &p.Ecosystem, &p.Type, &p.Arch, &p.Source, &p.SourceVersion, &p.PURL); err != nil {
-			return err
+// RecordScans implements catalog.Batch.
+func (s *Store) RecordScans(ctx context.Context, scans []catalog.Scan) ([]catalog.ScanChange, error) {
+	for i, sc := range scans {
+		if err := catalog.ValidDigest(sc.Platform); err != nil {
+			return nil, fmt.Errorf("scan %d of the batch: %w", i+1, err)
 		}
-		if !catalog.MatchEcosystem(pq.Ecosystem, p.Ecosystem) {
-			return nil
-		}
-		cmpName, cmpVersion := p.Name, p.Version
-		switch {
-		case p.Name == name || vuln.NormalizeName(p.Ecosystem, p.Name) == vuln.NormalizeName(p.Ecosystem, name):
-		case p.Source == name:
-			cmpName = p.Source
-			if p.SourceVersion != "" {
-				cmpVersion = p.SourceVersion
-			}
-		default:
-			return nil // another ecosystem's package whose name is this one normalised
-		}
-		if !rng.IsZero() {
-			ok, err := rng.Contains(p.Ecosystem, cmpName, cmpVersion)
-			if err != nil {
-				rangeErr = cmp(rangeErr, err)
-				return nil // a version this ecosystem cannot order is not in the range
-			}
-			compared = true
-			if !ok {
-				return nil
-			}
-		}
-		pkgs[id] = p
-		ids = append(ids, id)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	if !compared && rangeErr != nil {
-		return nil, fmt.Errorf("%w: version range %q: %w", catalog.ErrInvalid, pq.Range, rangeErr)
+	changes := make([]catalog.ScanChange, len(scans))
+	if len(scans) == 0 {
+		return changes, nil
 	}
-	out := []catalog.Exposure{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	// One row per platform image that ships a matching package, read from the links and the platform
-	// (which carries what the exposure needs of its version). The fewer columns, the faster (SQLite's
-	// driver pays per column), so the platform's name is made by the database.
-	// Rows are kept small until sorted; the exposures, large values, are made once, in order.
-	type row struct {
-		image, tag, digest, status, platform, layer string
-		id, pkg                                     int64
-	}
-	var rows []row
-	err = s.inChunks(ids, func(chunk []any) error {
-		query := `SELECT pp.package_id, pp.layer, pl.version_id, pl.image, pl.tag, pl.version_digest, pl.status,
-				pl.os || '/' || pl.arch || CASE WHEN pl.variant <> '' THEN '/' || pl.variant ELSE '' END
-			FROM platform_packages pp JOIN platforms pl ON pl.id = pp.platform_id
-			WHERE pp.package_id IN (` + inList(len(chunk)) + `) AND pl.state = ?` + sw
-		args := append(append(chunk, string(catalog.StatePublished)), sargs...)
-		return q.run(ctx, query, args, func(r *sql.Rows) error {
-			var x row
-			if err := r.Scan(&x.pkg, &x.layer, &x.id, &x.image, &x.tag, &x.digest, &x.status, &x.platform); err != nil {
+	err := s.write(ctx, func(q querier) error {
+		for i, sc := range scans {
+			var err error
+			if changes[i], err = s.recordScan(ctx, q, sc); err != nil {
 				return err
 			}
-			rows = append(rows, x)
-			return nil
-		}, len(chunk) <= 32) // short lists recur: keep their statements prepared
-	})
-	if err != nil {
-		return nil, err
-	}
-	// By image, newest version first, then platform and package.
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := &rows[i], &rows[j]
-		switch {
-		case a.image != b.image:
-			return a.image < b.image
-		case a.id != b.id:
-			return a.id > b.id
-		case a.platform != b.platform:
-			return a.platform < b.platform
 		}
-		return a.pkg < b.pkg
-	})
-	out = make([]catalog.Exposure, len(rows))
-	for i, x := range rows {
-		e := &out[i]
-		e.Image, e.Tag, e.Digest, e.Status, e.Platform = x.image, x.tag, x.digest, catalog.Status(x.status), x.platform
-		e.Package = pkgs[x.pkg]
-		e.Package.Layer = x.layer
-	}
-	return out, nil
-}
-
-// cmp keeps the first error.
-func cmp(first, next error) error {
-	if first != nil {
-		return first
-	}
-	return next
-}
-
-// QueryFindings implements catalog.Findings: open vulnerability findings that count, of published
-// versions, most severe first.
-func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]catalog.VersionFinding, error) {
-	sw, sargs, err := statusFilter("pl", fq.Statuses)
-	if err != nil {
-		return nil, err
-	}
-	query := `SELECT pl.image, pl.tag, pl.version_digest, pl.status, pl.os, pl.arch, pl.variant, f.detail, f.first_seen
-		FROM findings f JOIN platforms pl ON pl.id = f.platform_id
-		WHERE f.open = ? AND f.severity >= ? AND f.status IN (?, ?) AND pl.state = ?` + sw
-	args := append([]any{true, int(fq.MinSeverity), evidence.StatusAffected, evidence.StatusFailed, string(catalog.StatePublished)}, sargs...)
-	if fq.Image != "" {
-		query += " AND pl.image = ?"
-		args = append(args, fq.Image)
-	}
-	if fq.WithFix {
-		query += " AND f.fixed_version <> ''"
-	}
-	query += " ORDER BY f.severity DESC, pl.image, pl.version_id DESC, pl.id, f.vuln_id, f.pkg_name"
-	out := []catalog.VersionFinding{}
-	err = querier{s: s}.each(ctx, query, args, func(r *sql.Rows) error {
-		var vf catalog.VersionFinding
-		var status string
-		var p catalog.Platform
-		var detail []byte
-		var first int64
-		if err := r.Scan(&vf.Image, &vf.Tag, &vf.Digest, &status, &p.OS, &p.Arch, &p.Variant, &detail, &first); err != nil {
-			return err
-		}
-		if err := json.Unmarshal(detail, &vf.Finding); err != nil {
-			return fmt.Errorf("finding of %s: %w", vf.Digest, err)
-		}
-		vf.Status, vf.Platform, vf.FirstSeen = catalog.Status(status), p.Name(), fromMicros(first)
-		out = append(out, vf)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// recordScan records one scan in q's write transaction.
+func (s *Store) recordScan(ctx context.Context, q querier, sc catalog.Scan) (catalog.ScanChange, error) {
+	at := norm(sc.At)
+	v, err := s.summary(ctx, q, sc.VersionID)
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	var pid int64
+	err = q.scan(ctx, "SELECT id FROM platforms WHERE version_id = ? AND digest = ?", []any{v.ID, sc.Platform}, &pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ScanChange{}, fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
+	}
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	change, err := s.writeFindings(ctx, q, pid, sc.Findings, at)
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	// The last scan moves forward only: a late report of an older scan does not make a version
+	// look staler than it is.
+	if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
+		micros(at), pid, micros(at)); err != nil {
+		return catalog.ScanChange{}, err
+	}
+	if !change.Changed() {
+		return change, nil
+	}
+	detail, err := json.Marshal(struct {
+		Platform string `json:"platform"`
+		Data     string `json:"data,omitempty"`
+		catalog.ScanChange
+	}{sc.Platform, sc.Data, change})
+	if err != nil {
+		return catalog.ScanChange{}, err
+	}
+	ev := catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
+		Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(change.Introduced), len(change.Fixed)),
+		Actor: ActorIngot, At: at, Detail: detail}
+	return change, s.appendEvent(ctx, q, &ev)
 }
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
@@ -365,8 +303,8 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 		if err != nil {
 			return err
 		}
-		return q.each(ctx, `SELECT pl.os, pl.arch, pl.variant, f.detail, f.first_seen, f.last_seen, f.open
-			FROM findings f JOIN platforms pl ON pl.id = f.platform_id
+		return q.each(ctx, `SELECT pl.os, pl.arch, pl.variant, d.detail, f.first_seen, f.last_seen, f.open
+			FROM findings f JOIN platforms pl ON pl.id = f.platform_id JOIN finding_details d ON d.id = f.detail_id
 			WHERE pl.version_id = ? ORDER BY pl.id, f.first_seen, f.vuln_id, f.pkg_name, f.pkg_version`, []any{id}, func(r *sql.Rows) error {
 			var tf catalog.TrackedFinding
 			var p catalog.Platform

@@ -30,9 +30,15 @@ type Store struct {
 
 	enc *zstd.Encoder
 	dec *zstd.Decoder
+
+	// cache serves the queries across versions (see queryCache).
+	cache *queryCache
 }
 
-var _ catalog.Catalog = (*Store)(nil)
+var (
+	_ catalog.Catalog = (*Store)(nil)
+	_ catalog.Batch   = (*Store)(nil)
+)
 
 // Open migrates the database to the schema of this binary and returns the catalog in it. The Store
 // owns db from then on: Close closes it.
@@ -48,7 +54,10 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: d, stmts: map[string]*sql.Stmt{}, enc: enc, dec: dec}
+	if d.IDList == "" {
+		d.IDList = "group_concat(%s)"
+	}
+	s := &Store{db: db, d: d, stmts: map[string]*sql.Stmt{}, enc: enc, dec: dec, cache: newQueryCache()}
 	if d.LocalWriter {
 		s.writer = make(chan struct{}, 1)
 	}
