@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -297,7 +298,9 @@ func measureAPI(ctx context.Context, cfg config, c catalog.Catalog, ops []operat
 	go func() { served <- srv.Serve(sctx, ln) }()
 	defer func() {
 		cancel()
-		<-served
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "serving the API: %v\n", err)
+		}
 	}()
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, Timeout: 5 * time.Minute}

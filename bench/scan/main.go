@@ -201,7 +201,9 @@ func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []str
 	for _, n := range append([]string{"ingot scan", "ingot scan cached"}, peers...) {
 		fmt.Fprintf(tw, "%s\t%.1f\t%d Go advisories\t\n", n, ms(times[n]), len(found[n]))
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nratio syft / ingot sbom:        %.1fx cold, %.1fx cached\n", ratio(times["syft"], times["ingot sbom"]), ratio(times["syft"], times["ingot sbom cached"]))
 	for _, peer := range peers {
 		fmt.Fprintf(out, "ratio %s / ingot scan: %.1fx cold, %.1fx cached\n", peer, ratio(times[peer], times["ingot scan"]), ratio(times[peer], times["ingot scan cached"]))
@@ -242,7 +244,7 @@ func setup(ctx context.Context, cfg config) (*setupResult, error) {
 	build.Dir = filepath.Join(repo, "bench", "scan", "testdata", "vulnapp")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
 	if o, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building vulnapp: %v\n%s", err, o)
+		return nil, fmt.Errorf("building vulnapp: %w\n%s", err, o)
 	}
 	spec, err := os.ReadFile(cfg.spec)
 	if err != nil {
@@ -335,7 +337,7 @@ func unzipFlat(src, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer zr.Close()
+	defer func() { _ = zr.Close() }()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

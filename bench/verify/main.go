@@ -277,7 +277,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := run1(ctx, nil, "go", "build", "-o", b.ingot, "./cmd/ingot"); err != nil {
+	if err := run1(ctx, nil, "go", "build", "-o", b.ingot, "./cmd/ingot"); err != nil {
 		return nil, err
 	}
 	host, stop, err := startRegistry(ctx, filepath.Join(work, "registry"))
@@ -299,7 +299,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 		b.env[tool] = b.env["ingot"]
 	}
 
-	if _, err := run1(ctx, nil, b.ingot, "--data-dir", b.data, "-q", "db", "import", cfg.osvData, "--name", "go"); err != nil {
+	if err := run1(ctx, nil, b.ingot, "--data-dir", b.data, "-q", "db", "import", cfg.osvData, "--name", "go"); err != nil {
 		return b, err
 	}
 	prefix := filepath.Join(work, "bench")
@@ -309,7 +309,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 			return b, err
 		}
 	}
-	if _, err := run1(ctx, b.env["ingot"], b.ingot, "key", "generate", "--output-key-prefix", prefix); err != nil {
+	if err := run1(ctx, b.env["ingot"], b.ingot, "key", "generate", "--output-key-prefix", prefix); err != nil {
 		return b, err
 	}
 	for _, f := range []string{b.key, b.pub} {
@@ -320,7 +320,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 
 	// The build reads the host's apt sources, so it runs in the ordinary environment.
 	pushed := host + "/bench/static:1"
-	if _, err := run1(ctx, nil, b.ingot, "--data-dir", b.data, "-q", "build", cfg.spec, "--push", pushed); err != nil {
+	if err := run1(ctx, nil, b.ingot, "--data-dir", b.data, "-q", "build", cfg.spec, "--push", pushed); err != nil {
 		return b, err
 	}
 	ref, err := name.ParseReference(pushed)
@@ -348,26 +348,25 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 
 	b.trusted = filepath.Join(work, "trusted_root.json")
 	b.signCfg = filepath.Join(work, "signing_config.json")
-	if _, err := run1(ctx, b.env["cosign3"], cs.v3, "trusted-root", "create", "--out", b.trusted); err != nil {
+	if err := run1(ctx, b.env["cosign3"], cs.v3, "trusted-root", "create", "--out", b.trusted); err != nil {
 		return b, err
 	}
-	if _, err := run1(ctx, b.env["cosign3"], cs.v3, "signing-config", "create", "--out", b.signCfg); err != nil {
+	if err := run1(ctx, b.env["cosign3"], cs.v3, "signing-config", "create", "--out", b.signCfg); err != nil {
 		return b, err
 	}
 	return b, nil
 }
 
 // run1 runs a setup command; env nil means the bench's own environment.
-func run1(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
+func run1(ctx context.Context, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	if env != nil {
 		cmd.Env = env
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
-	return out, nil
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -134,7 +135,10 @@ func serveRegistry(ctx context.Context, bin, dir, addr string) (func(), error) {
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Kill() // it may have exited already
-		<-exited
+		var exit *exec.ExitError
+		if err := <-exited; err != nil && !errors.As(err, &exit) { // killed: its exit status says only that
+			log.Printf("docker-registry: %v", err)
+		}
 	}
 	client := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -142,7 +146,7 @@ func serveRegistry(ctx context.Context, bin, dir, addr string) (func(), error) {
 		case err := <-exited:
 			exited <- err
 			stop()
-			return nil, fmt.Errorf("docker-registry exited (%v): %s", err, out.String())
+			return nil, fmt.Errorf("docker-registry exited (%w): %s", err, out.String())
 		default:
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)

@@ -280,6 +280,6 @@ func (f *FS) apply(layer, index int, e *Entry) *Node {
 
 // cleanLink is a hard link's target as a clean relative path.
 func cleanLink(name string) string {
-	p, _ := cleanPath(name)
+	p := cleanPath(name)
 	return p
 }

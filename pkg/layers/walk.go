@@ -474,7 +474,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 // whiteout.
 func entryOf(layer, index int, h *tar.Header) Entry {
 	e := Entry{Layer: layer, Index: index, Header: h}
-	e.Path, _ = cleanPath(h.Name)
+	e.Path = cleanPath(h.Name)
 	dir, base := path.Split(e.Path)
 	if base == OpaqueMarker {
 		e.Opaque, e.Path = true, strings.TrimSuffix(dir, "/")
@@ -489,13 +489,9 @@ func isRegular(h *tar.Header) bool {
 }
 
 // cleanPath makes a tar entry name relative and clean; names that leave the root are brought back
-// under it, as every stage has always read them. The root is "" and not ok.
-func cleanPath(name string) (string, bool) {
-	p := path.Clean("/" + name)
-	if p == "/" {
-		return "", false
-	}
-	return p[1:], true
+// under it, as every stage has always read them. The root is "".
+func cleanPath(name string) string {
+	return path.Clean("/" + name)[1:]
 }
 
 // readFile appends the next size bytes of r to buf. The size comes from a tar header anyone can

@@ -261,7 +261,9 @@ func bootUntil(t *testing.T, disk, marker string, timeout time.Duration) string 
 	go func() { done <- cmd.Wait() }()
 	defer func() {
 		_ = cmd.Process.Kill()
-		<-done
+		if err := <-done; err != nil {
+			t.Logf("qemu, killed: %v", err)
+		}
 	}()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()

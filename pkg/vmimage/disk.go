@@ -47,7 +47,7 @@ func (d DiskLayout) espVolumeID() string {
 // Table is the partition table of the disk: the ESP at 1 MiB, then the root partition up to the
 // last 1 MiB (which holds the backup GPT).
 func (d DiskLayout) Table() GPT {
-	sectors := uint64(d.Size / sectorSize)
+	sectors := uint64(d.Size / sectorSize) //nolint:gosec // Size is validated positive (spec disk-size >= 512M)
 	align := uint64(partAlign / sectorSize)
 	espFirst := align
 	espLast := espFirst + espSize/sectorSize - 1
@@ -91,7 +91,7 @@ func Assemble(ctx context.Context, d DiskLayout, rootDir string, esp []ESPFile, 
 	if err := makeRoot(ctx, d, rootImg, rootPart.Size(), rootDir); err != nil {
 		return parts, err
 	}
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644) //nolint:gosec // a disk image is meant to be readable, as the OCI layouts are
 	if err != nil {
 		return parts, fmt.Errorf("creating the disk: %w", err)
 	}
@@ -127,7 +127,7 @@ func digest(b []byte) string {
 // makeESP makes the FAT32 ESP with a fixed volume ID and timestamps (mkfs.vfat --invariant, mcopy -m
 // from sources whose times are clamped to the epoch).
 func makeESP(ctx context.Context, d DiskLayout, img string, size int64, files []ESPFile) error {
-	if _, err := run(ctx, d, "", "mkfs.vfat", "-F", "32", "-n", "ESP", "-i", d.espVolumeID(), "--invariant", "-C", img, strconv.FormatInt(size/1024, 10)); err != nil {
+	if err := run(ctx, d, "mkfs.vfat", "-F", "32", "-n", "ESP", "-i", d.espVolumeID(), "--invariant", "-C", img, strconv.FormatInt(size/1024, 10)); err != nil {
 		return err
 	}
 	var dirs []string
@@ -141,7 +141,7 @@ func makeESP(ctx context.Context, d DiskLayout, img string, size int64, files []
 	// Parents first.
 	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
 	for _, dir := range dirs {
-		if _, err := run(ctx, d, "", "mmd", "-i", img, "::"+dir); err != nil {
+		if err := run(ctx, d, "mmd", "-i", img, "::"+dir); err != nil {
 			return err
 		}
 	}
@@ -149,7 +149,7 @@ func makeESP(ctx context.Context, d DiskLayout, img string, size int64, files []
 		if err := os.Chtimes(f.Source, d.Epoch, d.Epoch); err != nil {
 			return fmt.Errorf("ESP file %s: %w", f.Path, err)
 		}
-		if _, err := run(ctx, d, "", "mcopy", "-m", "-i", img, f.Source, "::"+f.Path); err != nil {
+		if err := run(ctx, d, "mcopy", "-m", "-i", img, f.Source, "::"+f.Path); err != nil {
 			return err
 		}
 	}
@@ -164,7 +164,7 @@ func makeRoot(ctx context.Context, d DiskLayout, img string, size int64, rootDir
 		return err
 	}
 	uuid := strings.ToLower(d.RootUUID().String())
-	if _, err := run(ctx, d, "", "mkfs.ext4", "-q", "-F", "-L", "root", "-U", uuid,
+	if err := run(ctx, d, "mkfs.ext4", "-q", "-F", "-L", "root", "-U", uuid,
 		"-E", "hash_seed="+uuid+",root_owner=0:0", "-b", "4096", "-d", rootDir, img, strconv.FormatInt(size/1024, 10)+"k"); err != nil {
 		return err
 	}
@@ -190,8 +190,8 @@ func setCtimes(ctx context.Context, d DiskLayout, img string, paths []string) er
 	if err := os.WriteFile(scriptFile, []byte(script.String()), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(scriptFile)
-	cmd := exec.CommandContext(ctx, "debugfs", "-w", "-f", scriptFile, img)
+	defer func() { _ = os.Remove(scriptFile) }()
+	cmd := exec.CommandContext(ctx, "debugfs", "-w", "-f", scriptFile, img) //nolint:gosec // a fixed tool on files this package made
 	// debugfs writes the superblock's last write time when it closes the file system.
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "E2FSPROGS_FAKE_TIME="+strconv.FormatInt(d.Epoch.Unix(), 10))
 	out, err := cmd.CombinedOutput()
@@ -254,10 +254,9 @@ func copySparse(disk *os.File, src string, off, size int64) (string, error) {
 }
 
 // run runs a tool with the build's epoch in the environment (SOURCE_DATE_EPOCH, and e2fsprogs' own
-// E2FSPROGS_FAKE_TIME) and returns its output; a failure carries the tool's stderr.
-func run(ctx context.Context, d DiskLayout, dir, tool string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, tool, args...)
-	cmd.Dir = dir
+// E2FSPROGS_FAKE_TIME); a failure carries the tool's stderr.
+func run(ctx context.Context, d DiskLayout, tool string, args ...string) error {
+	cmd := exec.CommandContext(ctx, tool, args...) //nolint:gosec // the tools are this package's own choice; args are paths it made
 	// Cancelled, a tool gets SIGTERM and time to clean up: mmdebstrap unmounts what it mounted in
 	// its chroot, which a SIGKILL would leave behind.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -266,11 +265,10 @@ func run(ctx context.Context, d DiskLayout, dir, tool string, args ...string) ([
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch, "E2FSPROGS_FAKE_TIME="+epoch, "MTOOLS_SKIP_CHECK=1", "LC_ALL=C")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("%s: %w: %s", tool, err, strings.TrimSpace(lastLines(stderr.String(), 20)))
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", tool, err, strings.TrimSpace(lastLines(stderr.String(), 20)))
 	}
-	return out, nil
+	return nil
 }
 
 func lastLines(s string, n int) string {
@@ -283,6 +281,6 @@ func lastLines(s string, n int) string {
 
 // toQCOW2 converts the raw disk with qemu-img.
 func toQCOW2(ctx context.Context, d DiskLayout, raw, out string) error {
-	_, err := run(ctx, d, "", "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, out)
+	err := run(ctx, d, "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, out)
 	return err
 }

@@ -107,10 +107,10 @@ type Partition struct {
 }
 
 // Size is the partition's size in bytes.
-func (p Partition) Size() int64 { return int64(p.LastLBA-p.FirstLBA+1) * sectorSize }
+func (p Partition) Size() int64 { return int64(p.LastLBA-p.FirstLBA+1) * sectorSize } //nolint:gosec // LBAs lie within the disk (ReadGPT and Bytes check)
 
 // Offset is where the partition starts on the disk, in bytes.
-func (p Partition) Offset() int64 { return int64(p.FirstLBA) * sectorSize }
+func (p Partition) Offset() int64 { return int64(p.FirstLBA) * sectorSize } //nolint:gosec // LBAs lie within the disk (ReadGPT and Bytes check)
 
 // GPT is a disk's partition table.
 type GPT struct {
@@ -187,7 +187,7 @@ func (t GPT) WriteTo(w io.WriterAt) error {
 	if err != nil {
 		return err
 	}
-	last := int64(t.Sectors-1) * sectorSize
+	last := int64(t.Sectors-1) * sectorSize //nolint:gosec // Sectors comes from a disk size held in an int64
 	for _, part := range []struct {
 		off  int64
 		data []byte
@@ -224,12 +224,13 @@ func ReadGPT(r io.ReaderAt, size int64) (*GPT, error) {
 	}
 	n, esize := binary.LittleEndian.Uint32(h[80:]), binary.LittleEndian.Uint32(h[84:])
 	table := binary.LittleEndian.Uint64(h[72:])
-	if esize < gptEntrySize || esize > 4096 || n > 1024 || table < 2 || table > uint64(size/sectorSize) ||
-		int64(table)*sectorSize+int64(n)*int64(esize) > size {
+	// table is bounded by the disk's sectors before it is converted (the || short-circuits).
+	if esize < gptEntrySize || esize > 4096 || n > 1024 || table < 2 || table > uint64(size/sectorSize) || //nolint:gosec // size is a file size, not negative
+		int64(table)*sectorSize+int64(n)*int64(esize) > size { //nolint:gosec // table <= size/sectorSize here
 		return nil, fmt.Errorf("%w: %d entries of %d bytes at sector %d", ErrPartitionTable, n, esize, table)
 	}
 	entries := make([]byte, int(n)*int(esize))
-	if _, err := r.ReadAt(entries, int64(table)*sectorSize); err != nil {
+	if _, err := r.ReadAt(entries, int64(table)*sectorSize); err != nil { //nolint:gosec // table <= size/sectorSize, checked above
 		return nil, fmt.Errorf("%w: reading the entries: %w", ErrPartitionTable, err)
 	}
 	if crc32.ChecksumIEEE(entries) != binary.LittleEndian.Uint32(h[88:]) {

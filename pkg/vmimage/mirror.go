@@ -123,12 +123,12 @@ func place(src, dst string) error {
 		return fmt.Errorf("writing the mirror: %w", err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) //nolint:gosec // a mirror is served to apt: world-readable
 	if err != nil {
 		return fmt.Errorf("writing the mirror: %w", err)
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+		_ = out.Close()
 		return fmt.Errorf("writing the mirror: %w", err)
 	}
 	return out.Close()

@@ -221,7 +221,7 @@ func (c *queryCache) resolve(ctx context.Context, q querier, seq int64, platform
 	}
 	type platformRow struct {
 		id, version                int64
-		os, arch, variant, state   string
+		os, arch, variant          string
 		image, tag, digest, status string
 	}
 	var rows []platformRow
