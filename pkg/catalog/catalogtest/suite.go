@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"QueryCache", testQueryCache},
 		{"BeginBatch", testBeginBatch},
 		{"RecordScans", testRecordScans},
+		{"OpenFindings", testOpenFindings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)

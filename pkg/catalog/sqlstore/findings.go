@@ -323,3 +323,44 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 	})
 	return out, err
 }
+
+// OpenFindings implements catalog.Batch: the columns of the open findings of the versions' platform
+// images, a few hundred versions per query. Only the findings whose status does not count carry
+// their detail, for its reason.
+func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog.OpenFinding, error) {
+	out := []catalog.OpenFinding{}
+	err := s.read(ctx, func(q querier) error {
+		return s.inChunks(versionIDs, func(chunk []any) error {
+			query := `SELECT pl.version_id, pl.digest, f.vuln_id, f.pkg_name, f.pkg_version, f.severity, f.status,
+				f.fixed_version, d.detail
+				FROM platforms pl JOIN findings f ON f.platform_id = pl.id
+				LEFT JOIN finding_details d ON d.id = f.detail_id AND f.status IN (?, ?)
+				WHERE f.open = ? AND pl.version_id IN (` + inList(len(chunk)) + `)
+				ORDER BY pl.version_id, pl.id, f.vuln_id, f.pkg_name, f.pkg_version`
+			na, fx := evidence.StatusNotAffected, evidence.StatusFixed
+			args := append([]any{na, fx, true}, chunk...)
+			return q.run(ctx, query, args, func(r *sql.Rows) error {
+				var f catalog.OpenFinding
+				var sev int
+				var detail []byte
+				if err := r.Scan(&f.VersionID, &f.Platform, &f.ID, &f.Package, &f.PackageVersion, &sev, &f.Status,
+					&f.FixedVersion, &detail); err != nil {
+					return err
+				}
+				f.Severity = evidence.Severity(sev)
+				if len(detail) > 0 {
+					var d struct {
+						Reason string `json:"reason"`
+					}
+					if err := json.Unmarshal(detail, &d); err != nil {
+						return err
+					}
+					f.Reason = d.Reason
+				}
+				out = append(out, f)
+				return nil
+			}, false)
+		})
+	})
+	return out, err
+}
