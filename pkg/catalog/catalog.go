@@ -135,7 +135,9 @@ type Findings interface {
 	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
 	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
 	// a new scan, keeping each finding's FirstSeen, records the scan's time as the platform image's
-	// Scanned, and returns what changed. A scan that changes nothing appends no event; one that does
+	// Scanned, and returns what changed. An open finding that still counts at the same severity and
+	// fixed version keeps its recorded detail (the build's, with its locations): a re-scan decides on
+	// these, and comparing every finding whole costs more than the re-scan. A scan that changes nothing appends no event; one that does
 	// appends a "rescanned" event naming what was introduced and fixed.
 	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
 	// FindingHistory returns every finding a version has had, with when it was first and last seen

@@ -112,19 +112,21 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 	type old struct {
 		id           int64
 		open, counts bool
+		severity     int
+		status       string
+		fixed        string
 		digest       string
 	}
 	existing := map[findingKey]old{}
-	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.status, d.digest
+	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.severity, f.status, f.fixed_version, d.digest
 		FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id = ?`,
 		[]any{platformID}, func(r *sql.Rows) error {
 			var o old
 			var k findingKey
-			var status string
-			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &status, &o.digest); err != nil {
+			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.digest); err != nil {
 				return err
 			}
-			o.counts = evidence.Finding{Status: status}.Counts()
+			o.counts = evidence.Finding{Status: o.status}.Counts()
 			existing[k] = o
 			return nil
 		})
@@ -141,10 +143,6 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			continue // the same advisory matched twice for one package
 		}
 		seen[k] = true
-		detail, digest, err := detailOf(f)
-		if err != nil {
-			return catalog.ScanChange{}, err
-		}
 		o, had := existing[k]
 		countedBefore := had && o.open && o.counts
 		if f.Counts() && !countedBefore {
@@ -152,6 +150,18 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 		}
 		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
+		}
+		// An open finding that counts as it did, at the same severity and fixed version, is seen
+		// again and keeps its recorded detail: encoding every finding of a re-scan of the whole
+		// catalog to compare it costs more than the re-scan's matching, and what a re-scan decides
+		// on is in these columns. A finding that does not count is compared whole (its VEX reason).
+		if had && o.open && f.Counts() && o.counts && o.status == f.Status && o.severity == int(f.Severity) && o.fixed == f.FixedVersion {
+			seenAgain = append(seenAgain, o.id)
+			continue
+		}
+		detail, digest, err := detailOf(f)
+		if err != nil {
+			return catalog.ScanChange{}, err
 		}
 		if had && o.open && o.digest == digest {
 			seenAgain = append(seenAgain, o.id)
