@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"BeginBatch", testBeginBatch},
 		{"RecordScans", testRecordScans},
 		{"OpenFindings", testOpenFindings},
+		{"RescanDetail", testRescanDetail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)
