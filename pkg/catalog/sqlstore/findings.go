@@ -341,21 +341,26 @@ func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog
 	out := []catalog.OpenFinding{}
 	err := s.read(ctx, func(q querier) error {
 		return s.inChunks(versionIDs, func(chunk []any) error {
+			// Closed findings are skipped here, not in the query: with "open = ?" in it, SQLite scans
+			// the open findings of the whole catalog (the index led by open) for every chunk.
 			query := `SELECT pl.version_id, pl.digest, f.vuln_id, f.pkg_name, f.pkg_version, f.severity, f.status,
-				f.fixed_version, d.detail
+				f.fixed_version, f.open, d.detail
 				FROM platforms pl JOIN findings f ON f.platform_id = pl.id
 				LEFT JOIN finding_details d ON d.id = f.detail_id AND f.status IN (?, ?)
-				WHERE f.open = ? AND pl.version_id IN (` + inList(len(chunk)) + `)
+				WHERE pl.version_id IN (` + inList(len(chunk)) + `)
 				ORDER BY pl.version_id, pl.id, f.vuln_id, f.pkg_name, f.pkg_version`
-			na, fx := evidence.StatusNotAffected, evidence.StatusFixed
-			args := append([]any{na, fx, true}, chunk...)
+			args := append([]any{evidence.StatusNotAffected, evidence.StatusFixed}, chunk...)
 			return q.run(ctx, query, args, func(r *sql.Rows) error {
 				var f catalog.OpenFinding
 				var sev int
+				var open bool
 				var detail []byte
 				if err := r.Scan(&f.VersionID, &f.Platform, &f.ID, &f.Package, &f.PackageVersion, &sev, &f.Status,
-					&f.FixedVersion, &detail); err != nil {
+					&f.FixedVersion, &open, &detail); err != nil {
 					return err
+				}
+				if !open {
+					return nil
 				}
 				f.Severity = evidence.Severity(sev)
 				if len(detail) > 0 {
