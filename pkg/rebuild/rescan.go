@@ -113,7 +113,9 @@ type platformRef struct {
 // recorded on a finding. Before a platform's findings are recorded, the policy acts on the version
 // for each finding the re-scan introduces that it covers (see Policy), so a crash between the two
 // finds the finding new again and acts again (a version already revoked is left so). A catalog that
-// records scans in batches (catalog.Batch) records them a few hundred platform images at a time.
+// records scans in batches (catalog.Batch) records them a few hundred platform images at a time, and
+// answers for those platform images' open findings at once, from its columns (OpenFindings); another
+// is read each version's FindingHistory.
 func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOptions) (*RescanResult, error) {
 	now := time.Now().UTC()
 	if opt.Now != nil {
