@@ -83,7 +83,32 @@ type Batch interface {
 	// none. A re-scan of the whole catalog records thousands of platform images; one transaction
 	// each costs more than their findings.
 	RecordScans(ctx context.Context, scans []Scan) ([]ScanChange, error)
+	// OpenFindings returns the open findings of every platform image of the given versions, from
+	// the catalog's columns, in version, platform and finding order. A re-scan compares each new
+	// scan with these: reading the full findings (FindingHistory) of the whole catalog costs far
+	// more than the re-scan's matching.
+	OpenFindings(ctx context.Context, versionIDs []int64) ([]OpenFinding, error)
 }
+
+// OpenFinding is an open finding of one platform image as the catalog keys and indexes it: what
+// deciding whether a new scan changed it needs, without the finding's full record.
+type OpenFinding struct {
+	VersionID int64
+	// Platform is the platform image's digest.
+	Platform string
+	// ID, Package and PackageVersion name the finding within the platform image (the package is
+	// empty for findings of none).
+	ID, Package, PackageVersion string
+	Severity                    evidence.Severity
+	Status                      string
+	// Reason is the finding's reason, read only for statuses that do not count (a VEX statement's
+	// justification, which a re-scan keeps); empty for the others.
+	Reason       string
+	FixedVersion string
+}
+
+// Counts reports whether the finding counts against the image (as evidence.Finding.Counts).
+func (f OpenFinding) Counts() bool { return evidence.Finding{Status: f.Status}.Counts() }
 
 // Publication is what publishing a version records.
 type Publication struct {
@@ -110,7 +135,9 @@ type Findings interface {
 	Packages(ctx context.Context, statuses ...Status) ([]evidence.Package, error)
 	// RecordScan replaces the vulnerability findings of one platform image of a version with those of
 	// a new scan, keeping each finding's FirstSeen, records the scan's time as the platform image's
-	// Scanned, and returns what changed. A scan that changes nothing appends no event; one that does
+	// Scanned, and returns what changed. An open finding that still counts at the same severity and
+	// fixed version keeps its recorded detail (the build's, with its locations): a re-scan decides on
+	// these, and comparing every finding whole costs more than the re-scan. A scan that changes nothing appends no event; one that does
 	// appends a "rescanned" event naming what was introduced and fixed.
 	RecordScan(ctx context.Context, s Scan) (ScanChange, error)
 	// FindingHistory returns every finding a version has had, with when it was first and last seen

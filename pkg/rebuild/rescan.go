@@ -113,7 +113,9 @@ type platformRef struct {
 // recorded on a finding. Before a platform's findings are recorded, the policy acts on the version
 // for each finding the re-scan introduces that it covers (see Policy), so a crash between the two
 // finds the finding new again and acts again (a version already revoked is left so). A catalog that
-// records scans in batches (catalog.Batch) records them a few hundred platform images at a time.
+// records scans in batches (catalog.Batch) records them a few hundred platform images at a time, and
+// answers for those platform images' open findings at once, from its columns (OpenFindings); another
+// is read each version's FindingHistory.
 func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOptions) (*RescanResult, error) {
 	now := time.Now().UTC()
 	if opt.Now != nil {
@@ -189,24 +191,21 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 	}
 	slices.Sort(keys) // a version's platform images are adjacent
 	vexDocs := vexCache{store: opt.Store, cat: cat, docs: map[string][]*vex.VEX{}}
-	var prevOf int64 = -1
-	var prev map[string]map[findingID]catalog.TrackedFinding
 	acted := map[int64]bool{}
 	rec := recorder{cat: cat, res: res}
+	opens := openReader{cat: cat}
 	if b, ok := cat.(catalog.Batch); ok {
-		rec.batch = b
+		rec.batch, opens.batch = b, b
 	}
-	for _, key := range keys {
+	for i, key := range keys {
 		p := platforms[key]
 		v := p.version
-		if v.ID != prevOf {
-			if prev, err = previous(ctx, cat, v); err != nil {
-				return nil, err
-			}
-			prevOf = v.ID
+		prev, err := opens.of(ctx, v, keys[i:], platforms)
+		if err != nil {
+			return nil, err
 		}
 		found, ok := byPlatform[key]
-		if !ok && len(prev[p.name]) == 0 {
+		if !ok && len(prev[p.digest]) == 0 {
 			continue // no findings now, none open before
 		}
 		docs, err := vexDocs.of(ctx, v.Image)
@@ -214,9 +213,9 @@ func Rescan(ctx context.Context, cat catalog.Catalog, db *vuln.DB, opt RescanOpt
 			return nil, err
 		}
 		fs := vuln.ApplyVEX(found, docs, evidence.Image{Ref: v.Image + ":" + v.Line, Digest: p.digest})
-		fs = keepVEX(fs, prev[p.name])
+		fs = keepVEX(fs, prev[p.digest])
 		if !acted[v.ID] {
-			if a := opt.Policy.act(ctx, cat, v, p.name, fs, prev[p.name], now); a != nil {
+			if a := opt.Policy.act(ctx, cat, v, p.name, fs, prev[p.digest], now); a != nil {
 				acted[v.ID] = true
 				res.Actions = append(res.Actions, *a)
 			}
@@ -322,34 +321,85 @@ func idOf(f evidence.Finding) findingID {
 	return k
 }
 
-// previous is what a version's platform images had open before, by platform name.
-func previous(ctx context.Context, cat catalog.Catalog, v *catalog.Version) (map[string]map[findingID]catalog.TrackedFinding, error) {
-	hist, err := cat.FindingHistory(ctx, catalog.Ref{Image: v.Image, Version: v.Tag()})
+// openFindings are a version's open findings, by platform image digest.
+type openFindings map[string]map[findingID]catalog.OpenFinding
+
+// openReader reads what the versions a re-scan records had open before: a catalog that can
+// (catalog.Batch) answers for the versions of the next few hundred platform images at once, from its
+// columns; another reads each version's FindingHistory.
+type openReader struct {
+	cat   catalog.Catalog
+	batch catalog.Batch
+	read  map[int64]openFindings // the versions of the current batch
+}
+
+// of returns v's open findings; next are the keys of the platform images still to re-scan, from v's
+// on, whose versions are read with v's.
+func (o *openReader) of(ctx context.Context, v *catalog.Version, next []string, platforms map[string]platformRef) (openFindings, error) {
+	if got, ok := o.read[v.ID]; ok {
+		return got, nil
+	}
+	o.read = map[int64]openFindings{v.ID: {}}
+	if o.batch == nil {
+		hist, err := o.cat.FindingHistory(ctx, catalog.Ref{Image: v.Image, Version: v.Tag()})
+		if err != nil {
+			return nil, err
+		}
+		digests := map[string]string{}
+		for _, p := range v.Platforms {
+			digests[p.Name()] = p.Digest
+		}
+		for _, tf := range hist {
+			if !tf.Open {
+				continue
+			}
+			f := catalog.OpenFinding{VersionID: v.ID, Platform: digests[tf.Platform], ID: tf.Finding.ID,
+				Severity: tf.Finding.Severity, Status: tf.Finding.Status, FixedVersion: tf.Finding.FixedVersion}
+			if !f.Counts() {
+				f.Reason = tf.Finding.Reason
+			}
+			if tf.Finding.Package != nil {
+				f.Package, f.PackageVersion = tf.Finding.Package.Name, tf.Finding.Package.Version
+			}
+			o.read[v.ID].add(f)
+		}
+		return o.read[v.ID], nil
+	}
+	ids := []int64{v.ID}
+	for _, k := range next[:min(len(next), recordBatch)] {
+		if id := platforms[k].version.ID; o.read[id] == nil {
+			o.read[id] = openFindings{}
+			ids = append(ids, id)
+		}
+	}
+	fs, err := o.batch.OpenFindings(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]map[findingID]catalog.TrackedFinding{}
-	for _, tf := range hist {
-		if !tf.Open {
-			continue
+	for _, f := range fs {
+		if got := o.read[f.VersionID]; got != nil {
+			got.add(f)
 		}
-		if out[tf.Platform] == nil {
-			out[tf.Platform] = map[findingID]catalog.TrackedFinding{}
-		}
-		out[tf.Platform][idOf(tf.Finding)] = tf
 	}
-	return out, nil
+	return o.read[v.ID], nil
+}
+
+func (o openFindings) add(f catalog.OpenFinding) {
+	if o[f.Platform] == nil {
+		o[f.Platform] = map[findingID]catalog.OpenFinding{}
+	}
+	o[f.Platform][findingID{id: f.ID, pkg: f.Package, version: f.PackageVersion}] = f
 }
 
 // keepVEX keeps the VEX statements recorded on findings (at build time, from the spec's documents):
 // a finding that still counts takes the status and reason the same finding had.
-func keepVEX(fs []evidence.Finding, prev map[findingID]catalog.TrackedFinding) []evidence.Finding {
+func keepVEX(fs []evidence.Finding, prev map[findingID]catalog.OpenFinding) []evidence.Finding {
 	for i, f := range fs {
 		if !f.Counts() {
 			continue
 		}
-		if old, ok := prev[idOf(f)]; ok && (old.Finding.Status == evidence.StatusNotAffected || old.Finding.Status == evidence.StatusFixed) {
-			fs[i].Status, fs[i].Reason = old.Finding.Status, old.Finding.Reason
+		if old, ok := prev[idOf(f)]; ok && (old.Status == evidence.StatusNotAffected || old.Status == evidence.StatusFixed) {
+			fs[i].Status, fs[i].Reason = old.Status, old.Reason
 		}
 	}
 	return fs
@@ -358,7 +408,7 @@ func keepVEX(fs []evidence.Finding, prev map[findingID]catalog.TrackedFinding) [
 // act applies the policy to a version for the findings a re-scan introduces into one of its
 // platform images: those that count and were not open and counting before, at or above the
 // policy's severity, with a fixed version.
-func (p Policy) act(ctx context.Context, cat catalog.Catalog, v *catalog.Version, platform string, fs []evidence.Finding, prev map[findingID]catalog.TrackedFinding, now time.Time) *PolicyAction {
+func (p Policy) act(ctx context.Context, cat catalog.Catalog, v *catalog.Version, platform string, fs []evidence.Finding, prev map[findingID]catalog.OpenFinding, now time.Time) *PolicyAction {
 	if p.Action == "" || p.Action == ActionNone {
 		return nil
 	}
@@ -367,7 +417,7 @@ func (p Policy) act(ctx context.Context, cat catalog.Catalog, v *catalog.Version
 		if f.Kind != evidence.KindVulnerability || !f.Counts() || f.Severity < p.MinSeverity || f.FixedVersion == "" || f.Package == nil {
 			continue
 		}
-		if old, ok := prev[idOf(f)]; ok && old.Finding.Counts() {
+		if old, ok := prev[idOf(f)]; ok && old.Counts() {
 			continue // not new: someone may have restored the version knowing it
 		}
 		hits = append(hits, PolicyFinding{ID: f.ID, Severity: f.Severity, Package: f.Package.Name, Version: f.Package.Version, FixedVersion: f.FixedVersion, Platform: platform})

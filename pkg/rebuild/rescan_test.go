@@ -285,3 +285,33 @@ func TestParsePolicyAndTargets(t *testing.T) {
 		t.Errorf("default targets %s", DefaultTargets())
 	}
 }
+
+// TestRescanOneAtATime: a catalog that cannot answer for many versions at once (no catalog.Batch)
+// is re-scanned from each version's finding history: the new finding is flagged once, and a second
+// re-scan with the same data neither acts again nor changes anything.
+func TestRescanOneAtATime(t *testing.T) {
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	f.register(f.specBody("app", "hello-data", ""), nil)
+	f.cycle(f.config())
+	importAdvisories(t, f.st, advisory{id: "CVE-2099-0001", pkg: "hello-data", fixed: "1.1", cvss: cvssCritical, published: f.clock.Now()})
+	cat := struct{ catalog.Catalog }{f.cat} // hides catalog.Batch
+	if _, ok := catalog.Catalog(cat).(catalog.Batch); ok {
+		t.Fatal("the wrapped catalog still records in batches")
+	}
+	policy := Policy{Action: ActionFlag, MinSeverity: evidence.SeverityCritical}
+	res, err := Rescan(ctx, cat, f.st.VulnDB(), RescanOptions{Policy: policy, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Actions) != 1 || res.Actions[0].Version != "app@1.0-r1" || len(res.Changes) != 1 || res.Recorded != 1 {
+		t.Fatalf("first re-scan: actions %+v, changes %+v, recorded %d; want app@1.0-r1 flagged and changed", res.Actions, res.Changes, res.Recorded)
+	}
+	again, err := Rescan(ctx, cat, f.st.VulnDB(), RescanOptions{Policy: policy, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Actions) != 0 || len(again.Changes) != 0 || again.Recorded != 1 {
+		t.Errorf("second re-scan: actions %+v, changes %+v, recorded %d; want nothing new, app@1.0-r1 recorded again", again.Actions, again.Changes, again.Recorded)
+	}
+}

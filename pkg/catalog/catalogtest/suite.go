@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"QueryCache", testQueryCache},
 		{"BeginBatch", testBeginBatch},
 		{"RecordScans", testRecordScans},
+		{"OpenFindings", testOpenFindings},
+		{"RescanDetail", testRescanDetail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)

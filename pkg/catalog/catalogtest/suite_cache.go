@@ -327,3 +327,51 @@ func testRecordScans(t *testing.T, c catalog.Catalog) {
 		t.Errorf("an empty batch: %v %v", changes, err)
 	}
 }
+
+// testOpenFindings: OpenFindings answers, for many versions at once, the open findings of each
+// platform image with what a re-scan compares (severity, status, fixed version, and the reason of a
+// finding that does not count), and nothing of other versions or closed findings.
+func testOpenFindings(t *testing.T, c catalog.Catalog) {
+	bc, ok := c.(catalog.Batch)
+	if !ok {
+		t.Skip("the backend records scans one at a time only")
+	}
+	ctx := t.Context()
+	pkgs := basePackages()
+	cveA := vulnFinding("CVE-2025-1000", evidence.SeverityHigh, pkgs[1], "3.0.13-1~deb12u1")
+	cveB := vulnFinding("CVE-2025-1001", evidence.SeverityMedium, pkgs[0], "")
+	cveC := vulnFinding("CVE-2025-1002", evidence.SeverityCritical, pkgs[1], "3.0.14-1~deb12u1")
+	v1 := release(t, c, version("web", "1.0", "of-1", pkgs, cveA, cveB), t0)
+	v2 := release(t, c, version("api", "1.0", "of-2", pkgs, cveC), t0)
+	release(t, c, version("db", "1.0", "of-3", pkgs, cveA), t0) // not asked for
+	// A re-scan of v1: cveB gone (closed), cveA not affected by a VEX statement.
+	vexA := cveA
+	vexA.Status, vexA.Reason = evidence.StatusNotAffected, "vulnerable_code_not_in_execute_path"
+	if _, err := bc.RecordScans(ctx, []catalog.Scan{{VersionID: v1.ID, Platform: v1.Platforms[0].Digest,
+		Findings: []evidence.Finding{vexA}, At: t0.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bc.OpenFindings(ctx, []int64{v2.ID, v1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := v1, v2
+	if v2.ID < v1.ID {
+		first, second = v2, v1
+	}
+	want := map[int64]catalog.OpenFinding{
+		v1.ID: {VersionID: v1.ID, Platform: v1.Platforms[0].Digest, ID: cveA.ID, Package: "libssl3", PackageVersion: pkgs[1].Version,
+			Severity: evidence.SeverityHigh, Status: evidence.StatusNotAffected, Reason: vexA.Reason, FixedVersion: cveA.FixedVersion},
+		v2.ID: {VersionID: v2.ID, Platform: v2.Platforms[0].Digest, ID: cveC.ID, Package: "libssl3", PackageVersion: pkgs[1].Version,
+			Severity: evidence.SeverityCritical, Status: evidence.StatusAffected, FixedVersion: cveC.FixedVersion},
+	}
+	if len(got) != 2 || got[0] != want[first.ID] || got[1] != want[second.ID] {
+		t.Errorf("OpenFindings = %+v\nwant %+v then %+v (v3's and the closed %s left out)", got, want[first.ID], want[second.ID], cveB.ID)
+	}
+	if !want[v2.ID].Counts() || want[v1.ID].Counts() {
+		t.Errorf("OpenFinding.Counts: want the affected finding counted and the not-affected one not")
+	}
+	if got, err := bc.OpenFindings(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("OpenFindings of no versions: %v %v", got, err)
+	}
+}

@@ -480,3 +480,52 @@ func testTokens(t *testing.T, c catalog.Catalog) {
 	}
 	wantErr(t, "RevokeToken of an unknown name", c.RevokeToken(ctx, "nope"), catalog.ErrNotFound)
 }
+
+// testRescanDetail: a scan that rates a finding anew (severity, fixed version, a VEX statement's
+// reason) records it; one that differs only in the rest of the record keeps the recorded finding.
+func testRescanDetail(t *testing.T, c catalog.Catalog) {
+	ctx := t.Context()
+	pkgs := basePackages()
+	cveA := vulnFinding("CVE-2025-1000", evidence.SeverityHigh, pkgs[1], "3.0.13-1~deb12u1")
+	cveB := vulnFinding("CVE-2025-1001", evidence.SeverityMedium, pkgs[0], "")
+	v := release(t, c, version("web", "1.0", "rd-1", pkgs, cveA, cveB), t0)
+	n := 0
+	scan := func(fs ...evidence.Finding) map[string]evidence.Finding {
+		t.Helper()
+		n++
+		if _, err := c.RecordScan(ctx, catalog.Scan{VersionID: v.ID, Platform: v.Platforms[0].Digest, Findings: fs, At: t0.Add(time.Duration(n) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := c.FindingHistory(ctx, catalog.Ref{Image: "web", Version: v.Tag()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]evidence.Finding{}
+		for _, f := range h {
+			if f.Open {
+				out[f.Finding.ID] = f.Finding
+			}
+		}
+		return out
+	}
+	retitled := cveA
+	retitled.Title = "a new title"
+	if got := scan(retitled, cveB)[cveA.ID]; got.Title != cveA.Title {
+		t.Errorf("a finding rated as before: title %q, want the recorded %q kept", got.Title, cveA.Title)
+	}
+	rerated := cveA
+	rerated.Severity, rerated.FixedVersion, rerated.Title = evidence.SeverityCritical, "3.0.14-1~deb12u1", "rerated"
+	if got := scan(rerated, cveB)[cveA.ID]; got.Severity != evidence.SeverityCritical || got.FixedVersion != rerated.FixedVersion || got.Title != "rerated" {
+		t.Errorf("a finding rated anew: %+v, want it recorded (critical, fixed in %s)", got, rerated.FixedVersion)
+	}
+	if crit, err := c.QueryFindings(ctx, catalog.FindingQuery{MinSeverity: evidence.SeverityCritical}); err != nil || !slices.Equal(findingIDs(crit), []string{"web@1.0-r1 CVE-2025-1000"}) {
+		t.Errorf("critical findings after the re-rating: %q %v", findingIDs(crit), err)
+	}
+	vexed := cveB
+	vexed.Status, vexed.Reason = evidence.StatusNotAffected, "component_not_present"
+	scan(rerated, vexed)
+	vexed.Reason = "vulnerable_code_not_in_execute_path"
+	if got := scan(rerated, vexed)[cveB.ID]; got.Reason != vexed.Reason {
+		t.Errorf("a VEX statement's new reason: %q, want %q", got.Reason, vexed.Reason)
+	}
+}

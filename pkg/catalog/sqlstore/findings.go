@@ -112,19 +112,21 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 	type old struct {
 		id           int64
 		open, counts bool
+		severity     int
+		status       string
+		fixed        string
 		digest       string
 	}
 	existing := map[findingKey]old{}
-	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.status, d.digest
+	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.severity, f.status, f.fixed_version, d.digest
 		FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id = ?`,
 		[]any{platformID}, func(r *sql.Rows) error {
 			var o old
 			var k findingKey
-			var status string
-			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &status, &o.digest); err != nil {
+			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.digest); err != nil {
 				return err
 			}
-			o.counts = evidence.Finding{Status: status}.Counts()
+			o.counts = evidence.Finding{Status: o.status}.Counts()
 			existing[k] = o
 			return nil
 		})
@@ -141,10 +143,6 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			continue // the same advisory matched twice for one package
 		}
 		seen[k] = true
-		detail, digest, err := detailOf(f)
-		if err != nil {
-			return catalog.ScanChange{}, err
-		}
 		o, had := existing[k]
 		countedBefore := had && o.open && o.counts
 		if f.Counts() && !countedBefore {
@@ -152,6 +150,18 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 		}
 		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
+		}
+		// An open finding that counts as it did, at the same severity and fixed version, is seen
+		// again and keeps its recorded detail: encoding every finding of a re-scan of the whole
+		// catalog to compare it costs more than the re-scan's matching, and what a re-scan decides
+		// on is in these columns. A finding that does not count is compared whole (its VEX reason).
+		if had && o.open && f.Counts() && o.counts && o.status == f.Status && o.severity == int(f.Severity) && o.fixed == f.FixedVersion {
+			seenAgain = append(seenAgain, o.id)
+			continue
+		}
+		detail, digest, err := detailOf(f)
+		if err != nil {
+			return catalog.ScanChange{}, err
 		}
 		if had && o.open && o.digest == digest {
 			seenAgain = append(seenAgain, o.id)
@@ -319,6 +329,52 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 			tf.Platform, tf.FirstSeen, tf.LastSeen = p.Name(), fromMicros(first), fromMicros(last)
 			out = append(out, tf)
 			return nil
+		})
+	})
+	return out, err
+}
+
+// OpenFindings implements catalog.Batch: the columns of the open findings of the versions' platform
+// images, a few hundred versions per query. Only the findings whose status does not count carry
+// their detail, for its reason.
+func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog.OpenFinding, error) {
+	out := []catalog.OpenFinding{}
+	err := s.read(ctx, func(q querier) error {
+		return s.inChunks(versionIDs, func(chunk []any) error {
+			// Closed findings are skipped here, not in the query: with "open = ?" in it, SQLite scans
+			// the open findings of the whole catalog (the index led by open) for every chunk.
+			query := `SELECT pl.version_id, pl.digest, f.vuln_id, f.pkg_name, f.pkg_version, f.severity, f.status,
+				f.fixed_version, f.open, d.detail
+				FROM platforms pl JOIN findings f ON f.platform_id = pl.id
+				LEFT JOIN finding_details d ON d.id = f.detail_id AND f.status IN (?, ?)
+				WHERE pl.version_id IN (` + inList(len(chunk)) + `)
+				ORDER BY pl.version_id, pl.id, f.vuln_id, f.pkg_name, f.pkg_version`
+			args := append([]any{evidence.StatusNotAffected, evidence.StatusFixed}, chunk...)
+			return q.run(ctx, query, args, func(r *sql.Rows) error {
+				var f catalog.OpenFinding
+				var sev int
+				var open bool
+				var detail []byte
+				if err := r.Scan(&f.VersionID, &f.Platform, &f.ID, &f.Package, &f.PackageVersion, &sev, &f.Status,
+					&f.FixedVersion, &open, &detail); err != nil {
+					return err
+				}
+				if !open {
+					return nil
+				}
+				f.Severity = evidence.Severity(sev)
+				if len(detail) > 0 {
+					var d struct {
+						Reason string `json:"reason"`
+					}
+					if err := json.Unmarshal(detail, &d); err != nil {
+						return err
+					}
+					f.Reason = d.Reason
+				}
+				out = append(out, f)
+				return nil
+			}, false)
 		})
 	})
 	return out, err
