@@ -80,9 +80,17 @@ func waivers(ws []Waiver) (map[string]string, error) {
 	for _, r := range Rules() {
 		known[r.ID] = true
 	}
+	return WaiverReasons(ws, func(id string) bool { return known[id] })
+}
+
+// WaiverReasons checks waivers against the rules a stage knows (known) and returns the reasons by
+// rule: ErrUnknownRule for a rule that does not exist (a typo would otherwise leave the failure in
+// place, silently), ErrInvalidWaiver for a waiver without a reason or a rule waived twice. ingot lint
+// and ingot host audit take waivers this one way.
+func WaiverReasons(ws []Waiver, known func(rule string) bool) (map[string]string, error) {
 	out := make(map[string]string, len(ws))
 	for i, w := range ws {
-		if !known[w.Rule] {
+		if !known(w.Rule) {
 			return nil, fmt.Errorf("waiver %d: %w %q", i+1, ErrUnknownRule, w.Rule)
 		}
 		if strings.TrimSpace(w.Reason) == "" {

@@ -19,9 +19,9 @@ var (
 	ErrUnknownProfile = fault.New(fault.Invalid, "host: unknown profile")
 	// ErrUnknownRule reports a waiver for a rule ID that does not exist: a typo would otherwise leave
 	// the rule enforced while its author believes it waived.
-	ErrUnknownRule = fault.New(fault.Invalid, "host: unknown rule")
+	ErrUnknownRule = harden.ErrUnknownRule
 	// ErrInvalidWaiver reports a waiver without a reason, or a rule waived twice.
-	ErrInvalidWaiver = fault.New(fault.Invalid, "host: invalid waiver")
+	ErrInvalidWaiver = harden.ErrInvalidWaiver
 )
 
 // SecretsFunc runs the secrets stage on the tree presented as an image.
@@ -70,20 +70,10 @@ func (o Options) Validate() error {
 }
 
 func waivers(ws []harden.Waiver) (map[string]string, error) {
-	out := make(map[string]string, len(ws))
-	for i, w := range ws {
-		if _, ok := ruleByID(w.Rule); !ok {
-			return nil, fmt.Errorf("waiver %d: %w %q", i+1, ErrUnknownRule, w.Rule)
-		}
-		if strings.TrimSpace(w.Reason) == "" {
-			return nil, fmt.Errorf("waiver %d (%s): %w: a reason is required", i+1, w.Rule, ErrInvalidWaiver)
-		}
-		if _, dup := out[w.Rule]; dup {
-			return nil, fmt.Errorf("waiver %d: %w: %s is waived twice", i+1, ErrInvalidWaiver, w.Rule)
-		}
-		out[w.Rule] = strings.TrimSpace(w.Reason)
-	}
-	return out, nil
+	return harden.WaiverReasons(ws, func(id string) bool {
+		_, ok := ruleByID(id)
+		return ok
+	})
 }
 
 // result is what one check found.

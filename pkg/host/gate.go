@@ -72,7 +72,7 @@ func (b *BuildGate) Evidence() *evidence.Set {
 	}
 	var vulns []evidence.Finding
 	for _, f := range r.Findings {
-		if isRule(f.ID) {
+		if _, rule := ruleByID(f.ID); rule {
 			set.Lint.Findings = append(set.Lint.Findings, f)
 		} else {
 			vulns = append(vulns, f)
@@ -82,14 +82,4 @@ func (b *BuildGate) Evidence() *evidence.Set {
 		set.Vulns = &evidence.Report{Image: r.Image, Tool: "ingot scan", Findings: vulns, UnknownAs: r.UnknownAs, Coverage: r.Coverage}
 	}
 	return set
-}
-
-// isRule says whether a finding is one of the audit's rules (not a vulnerability).
-func isRule(id string) bool {
-	for _, r := range Rules() {
-		if r.ID == id {
-			return true
-		}
-	}
-	return false
 }
