@@ -70,10 +70,7 @@ func (o Options) Validate() error {
 }
 
 func waivers(ws []harden.Waiver) (map[string]string, error) {
-	return harden.WaiverReasons(ws, func(id string) bool {
-		_, ok := ruleByID(id)
-		return ok
-	})
+	return harden.WaiverReasons(ws, isRule)
 }
 
 // result is what one check found.

@@ -72,7 +72,7 @@ func (b *BuildGate) Evidence() *evidence.Set {
 	}
 	var vulns []evidence.Finding
 	for _, f := range r.Findings {
-		if _, rule := ruleByID(f.ID); rule {
+		if isRule(f.ID) {
 			set.Lint.Findings = append(set.Lint.Findings, f)
 		} else {
 			vulns = append(vulns, f)
