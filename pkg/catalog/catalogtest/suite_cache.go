@@ -320,6 +320,26 @@ func testRecordScans(t *testing.T, c catalog.Catalog) {
 			t.Errorf("a refused batch closed %s", cveA.ID)
 		}
 	}
+	// One platform image twice in a batch: the second scan is compared with what the first recorded,
+	// as two RecordScan calls would be, and the events follow in order.
+	nEvents = len(allEvents(t, c))
+	later := scan(v2, cveB, cveC)
+	later.At = at.Add(time.Hour)
+	changes, err = bc.RecordScans(ctx, []catalog.Scan{scan(v2), later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 || !slices.Equal(changes[0].Fixed, []string{"CVE-2025-1001 libc6 2.36-9+deb12u4"}) ||
+		!slices.Equal(changes[1].Introduced, []string{"CVE-2025-1001 libc6 2.36-9+deb12u4", "CVE-2025-1002 libssl3 3.0.11-1~deb12u2"}) {
+		t.Errorf("changes of one platform image scanned twice = %+v, want CVE-2025-1001 fixed, then it and CVE-2025-1002 introduced", changes)
+	}
+	evs = allEvents(t, c)
+	if len(evs) != nEvents+2 || evs[len(evs)-2].Seq >= evs[len(evs)-1].Seq || evs[len(evs)-1].At.Before(evs[len(evs)-2].At) {
+		t.Errorf("events after scanning one platform image twice: %d more (%+v), want two in order", len(evs)-nEvents, evs[nEvents:])
+	}
+	if g := get(t, c, v2.Ref()); !g.Platforms[0].Scanned.Equal(later.At) {
+		t.Errorf("%s scanned %v, want the later scan's %v", v2.Ref(), g.Platforms[0].Scanned, later.At)
+	}
 	bad.Platform = "md5:x"
 	_, err = bc.RecordScans(ctx, []catalog.Scan{bad})
 	wantErr(t, "RecordScans with a malformed digest", err, catalog.ErrInvalid)

@@ -6,8 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -104,39 +104,36 @@ func (s *Store) insertFindings(ctx context.Context, q querier, fs []findingRow) 
 		last_seen = excluded.last_seen, open = excluded.open`, rows, nil)
 }
 
-// writeFindings makes findings the open findings of a platform image as of at: new ones are added
-// (first seen at), those still there are seen again (their FirstSeen kept), those gone are closed (their
-// LastSeen kept). What counts against the image (evidence.Finding.Counts) and did not before is
-// introduced; what counted and no longer does, fixed.
-func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, fs []evidence.Finding, at time.Time) (catalog.ScanChange, error) {
-	type old struct {
-		id           int64
-		open, counts bool
-		severity     int
-		status       string
-		fixed        string
-		digest       string
-	}
-	existing := map[findingKey]old{}
-	err := q.each(ctx, `SELECT f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.severity, f.status, f.fixed_version, d.digest
-		FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id = ?`,
-		[]any{platformID}, func(r *sql.Rows) error {
-			var o old
-			var k findingKey
-			if err := r.Scan(&o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.digest); err != nil {
-				return err
-			}
-			o.counts = evidence.Finding{Status: o.status}.Counts()
-			existing[k] = o
-			return nil
-		})
-	if err != nil {
-		return catalog.ScanChange{}, err
-	}
+// recordedFinding is what a platform image's recorded finding says, as a scan compares it.
+type recordedFinding struct {
+	id           int64
+	open, counts bool
+	severity     int
+	status       string
+	fixed        string
+	digest       string // of its detail
+}
+
+// findingWrites are the writes that record scans, gathered for a batch and made set-wise.
+//
+// A finding's last_seen is written when it is added and when it is closed, not each time a scan
+// sees it again: an open finding was seen by its platform image's newest scan (platforms.scanned),
+// which is what FindingHistory answers for it. A re-scan of the whole catalog that changes nothing
+// so writes one row per platform image, not one per finding. Closing a finding sets its last_seen
+// to the platform image's newest scan before this one, so it must run before platforms.scanned
+// moves on.
+type findingWrites struct {
+	upserts []findingRow
+	closed  []int64
+}
+
+// diff makes fs the open findings of platform image pid as of at, against what it recorded
+// (existing): new ones are added (first seen at), those still there are seen again (their FirstSeen
+// kept), those gone are closed (their LastSeen kept). What counts against the image
+// (evidence.Finding.Counts) and did not before is introduced; what counted and no longer does, fixed.
+func (w *findingWrites) diff(pid int64, existing map[findingKey]recordedFinding, fs []evidence.Finding, at time.Time) (catalog.ScanChange, error) {
 	var change catalog.ScanChange
-	var upserts []findingRow
-	var seenAgain, closed []int64
-	seen := map[findingKey]bool{}
+	seen := make(map[findingKey]bool, len(fs))
 	for _, f := range fs {
 		k := keyOfFinding(f)
 		if seen[k] {
@@ -156,7 +153,6 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 		// catalog to compare it costs more than the re-scan's matching, and what a re-scan decides
 		// on is in these columns. A finding that does not count is compared whole (its VEX reason).
 		if had && o.open && f.Counts() && o.counts && o.status == f.Status && o.severity == int(f.Severity) && o.fixed == f.FixedVersion {
-			seenAgain = append(seenAgain, o.id)
 			continue
 		}
 		detail, digest, err := detailOf(f)
@@ -164,31 +160,40 @@ func (s *Store) writeFindings(ctx context.Context, q querier, platformID int64, 
 			return catalog.ScanChange{}, err
 		}
 		if had && o.open && o.digest == digest {
-			seenAgain = append(seenAgain, o.id)
 			continue
 		}
-		upserts = append(upserts, findingRow{platformID: platformID, key: k, f: f, at: at, detail: detail})
+		w.upserts = append(w.upserts, findingRow{platformID: pid, key: k, f: f, at: at, detail: detail})
 	}
 	for k, o := range existing {
 		if o.open && !seen[k] {
-			closed = append(closed, o.id)
+			w.closed = append(w.closed, o.id)
 			if o.counts {
 				change.Fixed = append(change.Fixed, k.String())
 			}
 		}
 	}
-	if err := s.insertFindings(ctx, q, upserts); err != nil {
-		return catalog.ScanChange{}, err
-	}
-	if err := s.updateIDs(ctx, q, "UPDATE findings SET last_seen = ? WHERE id IN ", []any{micros(at)}, seenAgain); err != nil {
-		return catalog.ScanChange{}, err
-	}
-	if err := s.updateIDs(ctx, q, "UPDATE findings SET open = ? WHERE id IN ", []any{false}, closed); err != nil {
-		return catalog.ScanChange{}, err
-	}
 	sort.Strings(change.Introduced)
 	sort.Strings(change.Fixed)
 	return change, nil
+}
+
+// write makes the gathered writes.
+func (w *findingWrites) write(ctx context.Context, s *Store, q querier) error {
+	if err := s.insertFindings(ctx, q, w.upserts); err != nil {
+		return err
+	}
+	return s.updateIDs(ctx, q, `UPDATE findings SET open = ?, last_seen = COALESCE((SELECT pl.scanned FROM platforms pl
+		WHERE pl.id = findings.platform_id AND pl.scanned > findings.last_seen), last_seen) WHERE id IN `, []any{false}, w.closed)
+}
+
+// sortedKeys are m's keys, ascending.
+func sortedKeys[V any](m map[int64]V) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // updateIDs runs "UPDATE ... WHERE id IN " with args, then the ids, as many at a time as fit.
@@ -201,22 +206,20 @@ func (s *Store) updateIDs(ctx context.Context, q querier, head string, args []an
 
 // RecordScan implements catalog.Findings.
 func (s *Store) RecordScan(ctx context.Context, sc catalog.Scan) (catalog.ScanChange, error) {
-	if err := catalog.ValidDigest(sc.Platform); err != nil {
+	changes, err := s.RecordScans(ctx, []catalog.Scan{sc})
+	if err != nil {
 		return catalog.ScanChange{}, err
 	}
-	var change catalog.ScanChange
-	err := s.write(ctx, func(q querier) error {
-		var err error
-		change, err = s.recordScan(ctx, q, sc)
-		return err
-	})
-	return change, err
+	return changes[0], nil
 }
 
 // RecordScans implements catalog.Batch.
 func (s *Store) RecordScans(ctx context.Context, scans []catalog.Scan) ([]catalog.ScanChange, error) {
 	for i, sc := range scans {
 		if err := catalog.ValidDigest(sc.Platform); err != nil {
+			if len(scans) == 1 {
+				return nil, err
+			}
 			return nil, fmt.Errorf("scan %d of the batch: %w", i+1, err)
 		}
 	}
@@ -225,11 +228,22 @@ func (s *Store) RecordScans(ctx context.Context, scans []catalog.Scan) ([]catalo
 		return changes, nil
 	}
 	err := s.write(ctx, func(q querier) error {
-		for i, sc := range scans {
-			var err error
-			if changes[i], err = s.recordScan(ctx, q, sc); err != nil {
+		// A platform image scanned twice in one batch is recorded in order: its second scan is
+		// compared with what the first recorded, in a group of its own.
+		for start := 0; start < len(scans); {
+			end := start
+			in := map[[2]any]bool{}
+			for ; end < len(scans); end++ {
+				k := [2]any{scans[end].VersionID, scans[end].Platform}
+				if in[k] {
+					break
+				}
+				in[k] = true
+			}
+			if err := s.recordScans(ctx, q, scans[start:end], changes[start:end]); err != nil {
 				return err
 			}
+			start = end
 		}
 		return nil
 	})
@@ -239,46 +253,130 @@ func (s *Store) RecordScans(ctx context.Context, scans []catalog.Scan) ([]catalo
 	return changes, nil
 }
 
-// recordScan records one scan in q's write transaction.
-func (s *Store) recordScan(ctx context.Context, q querier, sc catalog.Scan) (catalog.ScanChange, error) {
-	at := norm(sc.At)
-	v, err := s.summary(ctx, q, sc.VersionID)
-	if err != nil {
-		return catalog.ScanChange{}, err
+// recordScans records scans of distinct platform images in q's write transaction, setting each one's
+// change: a few statements for the whole group, whatever its size (the versions, their platform
+// images and what those recorded are each read at once, and the writes made set-wise).
+func (s *Store) recordScans(ctx context.Context, q querier, scans []catalog.Scan, changes []catalog.ScanChange) error {
+	var vids []int64
+	for _, sc := range scans {
+		vids = append(vids, sc.VersionID)
 	}
-	var pid int64
-	err = q.scan(ctx, "SELECT id FROM platforms WHERE version_id = ? AND digest = ?", []any{v.ID, sc.Platform}, &pid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return catalog.ScanChange{}, fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
-	}
+	slices.Sort(vids)
+	vids = slices.Compact(vids)
+	versions, err := s.summaries(ctx, q, vids)
 	if err != nil {
-		return catalog.ScanChange{}, err
+		return err
 	}
-	change, err := s.writeFindings(ctx, q, pid, sc.Findings, at)
+	pids := map[[2]any]int64{} // by version id and digest
+	err = s.inChunks(vids, func(chunk []any) error {
+		return q.run(ctx, "SELECT id, version_id, digest FROM platforms WHERE version_id IN ("+inList(len(chunk))+")", chunk,
+			func(r *sql.Rows) error {
+				var id, vid int64
+				var digest string
+				if err := r.Scan(&id, &vid, &digest); err != nil {
+					return err
+				}
+				pids[[2]any{vid, digest}] = id
+				return nil
+			}, false)
+	})
 	if err != nil {
-		return catalog.ScanChange{}, err
+		return err
+	}
+	ids := make([]int64, len(scans))
+	for i, sc := range scans {
+		v, ok := versions[sc.VersionID]
+		if !ok {
+			return fmt.Errorf("%w: version %d", catalog.ErrNotFound, sc.VersionID)
+		}
+		if ids[i], ok = pids[[2]any{sc.VersionID, sc.Platform}]; !ok {
+			return fmt.Errorf("%w: %s has no platform image %s", catalog.ErrNotFound, v.Ref(), sc.Platform)
+		}
+	}
+	existing, err := s.recordedFindings(ctx, q, ids)
+	if err != nil {
+		return err
+	}
+	var w findingWrites
+	scanned := map[int64][]int64{} // platform ids by the time (micros) of their scan
+	var events []*catalog.Event
+	for i, sc := range scans {
+		at := norm(sc.At)
+		if changes[i], err = w.diff(ids[i], existing[ids[i]], sc.Findings, at); err != nil {
+			return err
+		}
+		scanned[micros(at)] = append(scanned[micros(at)], ids[i])
+		if !changes[i].Changed() {
+			continue
+		}
+		detail, err := json.Marshal(struct {
+			Platform string `json:"platform"`
+			Data     string `json:"data,omitempty"`
+			catalog.ScanChange
+		}{sc.Platform, sc.Data, changes[i]})
+		if err != nil {
+			return err
+		}
+		v := versions[sc.VersionID]
+		events = append(events, &catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
+			Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(changes[i].Introduced), len(changes[i].Fixed)),
+			Actor: ActorIngot, At: at, Detail: detail})
+	}
+	if err := w.write(ctx, s, q); err != nil {
+		return err
 	}
 	// The last scan moves forward only: a late report of an older scan does not make a version
 	// look staler than it is.
-	if _, err := q.exec(ctx, "UPDATE platforms SET scanned = ? WHERE id = ? AND (scanned IS NULL OR scanned < ?)",
-		micros(at), pid, micros(at)); err != nil {
-		return catalog.ScanChange{}, err
+	for _, at := range sortedKeys(scanned) {
+		if err := s.updateIDs(ctx, q, "UPDATE platforms SET scanned = ? WHERE (scanned IS NULL OR scanned < ?) AND id IN ",
+			[]any{at, at}, scanned[at]); err != nil {
+			return err
+		}
 	}
-	if !change.Changed() {
-		return change, nil
-	}
-	detail, err := json.Marshal(struct {
-		Platform string `json:"platform"`
-		Data     string `json:"data,omitempty"`
-		catalog.ScanChange
-	}{sc.Platform, sc.Data, change})
-	if err != nil {
-		return catalog.ScanChange{}, err
-	}
-	ev := catalog.Event{Kind: catalog.EventRescanned, VersionID: v.ID, Image: v.Image, Tag: v.Tag(), Digest: v.Digest,
-		Status: v.Status.Status, Reason: fmt.Sprintf("re-scan: %d introduced, %d fixed", len(change.Introduced), len(change.Fixed)),
-		Actor: ActorIngot, At: at, Detail: detail}
-	return change, s.appendEvent(ctx, q, &ev)
+	return s.appendEvents(ctx, q, events)
+}
+
+// summaries reads the summaries of the versions ids, by id.
+func (s *Store) summaries(ctx context.Context, q querier, ids []int64) (map[int64]*catalog.Version, error) {
+	out := make(map[int64]*catalog.Version, len(ids))
+	err := s.inChunks(ids, func(chunk []any) error {
+		return q.run(ctx, "SELECT "+versionCols+" FROM versions v WHERE v.id IN ("+inList(len(chunk))+")", chunk, func(r *sql.Rows) error {
+			v, err := scanVersion(r)
+			if err != nil {
+				return err
+			}
+			out[v.ID] = v
+			return nil
+		}, len(chunk) == 1)
+	})
+	return out, err
+}
+
+// recordedFindings reads every finding recorded for the platform images pids, open or closed.
+func (s *Store) recordedFindings(ctx context.Context, q querier, pids []int64) (map[int64]map[findingKey]recordedFinding, error) {
+	out := make(map[int64]map[findingKey]recordedFinding, len(pids))
+	err := s.inChunks(pids, func(chunk []any) error {
+		return q.run(ctx, `SELECT f.platform_id, f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.severity, f.status,
+			f.fixed_version, d.digest
+			FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id IN (`+inList(len(chunk))+`)`, chunk,
+			func(r *sql.Rows) error {
+				var pid int64
+				var o recordedFinding
+				var k findingKey
+				if err := r.Scan(&pid, &o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.digest); err != nil {
+					return err
+				}
+				o.counts = evidence.Finding{Status: o.status}.Counts()
+				m := out[pid]
+				if m == nil {
+					m = map[findingKey]recordedFinding{}
+					out[pid] = m
+				}
+				m[k] = o
+				return nil
+			}, len(chunk) == 1)
+	})
+	return out, err
 }
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
@@ -313,7 +411,9 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 		if err != nil {
 			return err
 		}
-		return q.each(ctx, `SELECT pl.os, pl.arch, pl.variant, d.detail, f.first_seen, f.last_seen, f.open
+		// An open finding was seen by the platform image's newest scan (see findingWrites).
+		return q.each(ctx, `SELECT pl.os, pl.arch, pl.variant, d.detail, f.first_seen,
+			CASE WHEN f.open AND pl.scanned > f.last_seen THEN pl.scanned ELSE f.last_seen END, f.open
 			FROM findings f JOIN platforms pl ON pl.id = f.platform_id JOIN finding_details d ON d.id = f.detail_id
 			WHERE pl.version_id = ? ORDER BY pl.id, f.first_seen, f.vuln_id, f.pkg_name, f.pkg_version`, []any{id}, func(r *sql.Rows) error {
 			var tf catalog.TrackedFinding

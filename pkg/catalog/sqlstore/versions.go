@@ -440,16 +440,28 @@ func (s *Store) events(ctx context.Context, q querier, clause string, args ...an
 // appendEvent adds e to the history and sets its Seq: the next number after the newest, given out
 // under the write lock, so that numbers follow commit order without gaps.
 func (s *Store) appendEvent(ctx context.Context, q querier, e *catalog.Event) error {
-	if err := q.scan(ctx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM events", nil, &e.Seq); err != nil {
+	return s.appendEvents(ctx, q, []*catalog.Event{e})
+}
+
+// appendEvents adds es to the history in order, as appendEvent does each.
+func (s *Store) appendEvents(ctx context.Context, q querier, es []*catalog.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	var next int64
+	if err := q.scan(ctx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM events", nil, &next); err != nil {
 		return err
 	}
-	var detail any
-	if len(e.Detail) > 0 {
-		detail = string(e.Detail)
+	rows := make([][]any, len(es))
+	for i, e := range es {
+		e.Seq = next + int64(i)
+		var detail any
+		if len(e.Detail) > 0 {
+			detail = string(e.Detail)
+		}
+		rows[i] = []any{e.Seq, e.Kind, e.VersionID, e.Image, e.Tag, e.Digest, string(e.Status), string(e.From), e.Reason, e.Actor, micros(e.At), detail}
 	}
-	_, err := q.exec(ctx, "INSERT INTO events ("+eventCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		e.Seq, e.Kind, e.VersionID, e.Image, e.Tag, e.Digest, string(e.Status), string(e.From), e.Reason, e.Actor, micros(e.At), detail)
-	return err
+	return q.insertRows(ctx, "INSERT INTO events ("+eventCols+") VALUES ", "", rows, nil)
 }
 
 // History implements catalog.Versions.
