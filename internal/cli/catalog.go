@@ -484,8 +484,9 @@ func describeFinding(f evidence.Finding) string {
 func newCatalogQueryCmd(g *globalFlags) *cobra.Command {
 	var output, name, ecosystem, rng string
 	var statuses []string
+	var page catalog.Page
 	cmd := &cobra.Command{
-		Use:   "query --package NAME [--ecosystem E] [--version-range R] [--status S]",
+		Use:   "query --package NAME [--ecosystem E] [--version-range R] [--status S] [--limit N --offset M]",
 		Short: "Which versions ship a package: the exposure query",
 		Long: `Find the versions that ship a package, with each version's status and the platform and version
 of the package. NAME is a package name or, for Debian packages, a source package (as advisories name
@@ -493,7 +494,8 @@ them: --package openssl finds libssl3). --ecosystem is an OSV ecosystem: "Debian
 "Debian" for every release, "Go", "npm", "PyPI". --version-range takes comparisons separated by
 commas ("<3.0.13-1~deb12u1", ">=1.0, <2.0", "!=4.2"), ordered as the ecosystem orders versions (dpkg's
 epochs and tildes, semantic versions for Go and npm, PEP 440 for PyPI). Versions never published are
-left out.`,
+left out. The answer is ordered by image, newest version first; --limit and --offset give a page of
+it, and the table then says how many there are in all.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, plainFormats()); err != nil {
@@ -507,18 +509,31 @@ left out.`,
 			if q.Statuses, err = parseStatuses(statuses); err != nil {
 				return err
 			}
+			if page.Limit < 0 || page.Offset < 0 {
+				return usageErrorf("--limit and --offset are zero or more")
+			}
 			return g.withCatalog(cmd.Context(), func(c catalog.Catalog) error {
-				es, err := c.QueryPackage(cmd.Context(), q)
+				p, err := c.QueryPackagePage(cmd.Context(), q, page)
 				if err != nil {
 					return err
 				}
 				if output == "json" {
-					return writeJSON(cmd.OutOrStdout(), es)
+					return writeJSON(cmd.OutOrStdout(), p.Exposures)
 				}
-				return writeExposures(cmd.OutOrStdout(), q, es)
+				if len(p.Exposures) == 0 && p.Total > 0 {
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "nothing from %d: the answer has %d\n", page.Offset+1, p.Total)
+					return err
+				}
+				if err := writeExposures(cmd.OutOrStdout(), q, p.Exposures); err != nil || len(p.Exposures) == p.Total {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d to %d of %d\n", page.Offset+1, page.Offset+len(p.Exposures), p.Total)
+				return err
 			})
 		},
 	}
+	cmd.Flags().IntVar(&page.Limit, "limit", 0, "answer at most this many (0: every one)")
+	cmd.Flags().IntVar(&page.Offset, "offset", 0, "skip this many of the answer first")
 	cmd.Flags().StringVar(&name, "package", "", "package (or Debian source package) name")
 	cmd.Flags().StringVar(&ecosystem, "ecosystem", "", `OSV ecosystem ("Debian" matches every Debian release)`)
 	cmd.Flags().StringVar(&rng, "version-range", "", `versions to match, e.g. "<1.2.3" or ">=1.0, <2.0"`)

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
@@ -127,6 +128,9 @@ type Findings interface {
 	// QueryPackage finds the versions that ship a package (optionally of one ecosystem, and in a
 	// version range compared by that ecosystem's own ordering), with each version's status.
 	QueryPackage(ctx context.Context, q PackageQuery) ([]Exposure, error)
+	// QueryPackagePage answers a page of QueryPackage's answer, in the same order, and how many
+	// exposures the whole answer has: what an API answers a package that thousands of versions ship.
+	QueryPackagePage(ctx context.Context, q PackageQuery, p Page) (ExposurePage, error)
 	// QueryFindings finds the counting findings at or above a severity in versions of the given
 	// statuses (all when empty): "active versions with a critical finding".
 	QueryFindings(ctx context.Context, q FindingQuery) ([]VersionFinding, error)
@@ -243,6 +247,26 @@ type PackageQuery struct {
 	Range string
 	// Statuses restricts to versions in these statuses (all when empty); pending versions never match.
 	Statuses []Status
+}
+
+// Page asks for part of an ordered answer: Limit items (every one when zero) after the first Offset.
+type Page struct {
+	Limit, Offset int
+}
+
+// Validate refuses a negative limit or offset.
+func (p Page) Validate() error {
+	if p.Limit < 0 || p.Offset < 0 {
+		return fmt.Errorf("%w: a page's limit and offset are zero or more (got limit %d, offset %d)", ErrInvalid, p.Limit, p.Offset)
+	}
+	return nil
+}
+
+// ExposurePage is a page of an exposure query's answer.
+type ExposurePage struct {
+	// Total is the number of exposures of the whole answer.
+	Total     int        `json:"total"`
+	Exposures []Exposure `json:"exposures"`
 }
 
 // Exposure is one version that ships a queried package.

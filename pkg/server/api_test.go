@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +296,40 @@ func testQueries(t *testing.T, e *env, fx fixture) {
 		if got := exposed(tc.query); !slices.Equal(got, tc.want) {
 			t.Errorf("exposure %s:\n got %q\nwant %q", tc.query, got, tc.want)
 		}
+	}
+	// A page at a time: the pages, followed by their Link headers, are the whole answer in its order.
+	var whole []catalog.Exposure
+	r := e.get("/v1/exposure?package=libssl3", &whole)
+	if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || r.header.Get("Link") != "" || len(whole) < 3 {
+		t.Fatalf("the whole answer: %d exposures, X-Total-Count %q, Link %q", len(whole), r.header.Get("X-Total-Count"), r.header.Get("Link"))
+	}
+	var paged []catalog.Exposure
+	path := "/v1/exposure?package=libssl3&limit=2"
+	for pages := 0; path != ""; pages++ {
+		if pages > len(whole) {
+			t.Fatalf("more pages than exposures: the Link headers loop (%s)", path)
+		}
+		var page []catalog.Exposure
+		r := e.get(path, &page)
+		if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || len(page) > 2 {
+			t.Fatalf("GET %s: %d exposures, X-Total-Count %q", path, len(page), r.header.Get("X-Total-Count"))
+		}
+		paged = append(paged, page...)
+		path = ""
+		if link := r.header.Get("Link"); link != "" {
+			next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+			if !ok {
+				t.Fatalf("Link %q", link)
+			}
+			path = next
+		}
+	}
+	if !reflect.DeepEqual(paged, whole) {
+		t.Errorf("the pages of libssl3's exposures are not the whole answer:\n pages %+v\n whole %+v", paged, whole)
+	}
+	var none []catalog.Exposure
+	if r := e.get("/v1/exposure?package=libssl3&offset=1000", &none); len(none) != 0 || r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) {
+		t.Errorf("a page past the end: %d exposures, X-Total-Count %q", len(none), r.header.Get("X-Total-Count"))
 	}
 
 	findings := func(q string) []string {

@@ -1,15 +1,28 @@
 package server
 
 import (
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// exposure answers "which of our versions ship this package".
+// Pages of the exposure query: a package every version ships is in tens of thousands of platform
+// images, and an answer of them all is megabytes of JSON.
+const (
+	exposurePageDefault = 1000
+	exposurePageMax     = 10000
+)
+
+// exposure answers "which of our versions ship this package", a page at a time: limit exposures
+// (default exposurePageDefault) from offset, in the catalog's order. The answer is the page's array;
+// X-Total-Count says how many the whole answer has, and a Link header (rel="next") names the next
+// page while there is one.
 func (s *Server) exposure(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryOf(r, "package", "ecosystem", "range", "status")
+	q, err := queryOf(r, "package", "ecosystem", "range", "status", "limit", "offset")
 	if err != nil {
 		return err
 	}
@@ -29,11 +42,26 @@ func (s *Server) exposure(w http.ResponseWriter, r *http.Request) error {
 	if pq.Statuses, err = q.statuses(); err != nil {
 		return err
 	}
-	es, err := s.cat.QueryPackage(r.Context(), pq)
+	limit, err := q.int("limit", exposurePageDefault, 1, exposurePageMax)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, nonNil(es))
+	offset, err := q.int("offset", 0, 0, math.MaxInt32)
+	if err != nil {
+		return err
+	}
+	page, err := s.cat.QueryPackagePage(r.Context(), pq, catalog.Page{Limit: int(limit), Offset: int(offset)})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
+	if next := int(offset) + len(page.Exposures); len(page.Exposures) > 0 && next < page.Total {
+		v := r.URL.Query()
+		v.Set("offset", strconv.Itoa(next))
+		v.Set("limit", strconv.FormatInt(limit, 10))
+		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, v.Encode()))
+	}
+	writeJSON(w, http.StatusOK, nonNil(page.Exposures))
 	return nil
 }
 

@@ -45,6 +45,11 @@ func (t timed) QueryPackage(ctx context.Context, q catalog.PackageQuery) (es []c
 	return t.Catalog.QueryPackage(ctx, q)
 }
 
+func (t timed) QueryPackagePage(ctx context.Context, q catalog.PackageQuery, p catalog.Page) (page catalog.ExposurePage, err error) {
+	defer func(start time.Time) { t.m.observeCatalog("query_package", start, err) }(time.Now())
+	return t.Catalog.QueryPackagePage(ctx, q, p)
+}
+
 func (t timed) QueryFindings(ctx context.Context, q catalog.FindingQuery) (fs []catalog.VersionFinding, err error) {
 	defer func(start time.Time) { t.m.observeCatalog("query_findings", start, err) }(time.Now())
 	return t.Catalog.QueryFindings(ctx, q)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -132,6 +133,47 @@ func testQueryPackage(t *testing.T, c catalog.Catalog) {
 	} {
 		_, err := c.QueryPackage(ctx, q)
 		wantErr(t, "QueryPackage with "+name, err, catalog.ErrInvalid)
+	}
+	testQueryPackagePage(t, c)
+}
+
+// testQueryPackagePage: pages of every size, one after the other, are the whole answer in its
+// order, each with the size of the whole; a page past the end is empty.
+func testQueryPackagePage(t *testing.T, c catalog.Catalog) {
+	ctx := t.Context()
+	for _, q := range []catalog.PackageQuery{{Name: "libssl3"}, {Name: "openssl", Ecosystem: "Debian"}, {Name: "tzdata"}} {
+		whole, err := c.QueryPackage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(whole) < 2 {
+			t.Fatalf("%s is in %d platform images: too few to page", q.Name, len(whole))
+		}
+		for limit := 1; limit <= len(whole)+1; limit++ {
+			var got []catalog.Exposure
+			for off := 0; off < len(whole); off += limit {
+				p, err := c.QueryPackagePage(ctx, q, catalog.Page{Limit: limit, Offset: off})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != len(whole) || len(p.Exposures) != min(limit, len(whole)-off) {
+					t.Fatalf("%s, limit %d offset %d: %d exposures of %d, want %d of %d",
+						q.Name, limit, off, len(p.Exposures), p.Total, min(limit, len(whole)-off), len(whole))
+				}
+				got = append(got, p.Exposures...)
+			}
+			if !reflect.DeepEqual(got, whole) {
+				t.Errorf("%s in pages of %d:\n got %q\nwant %q", q.Name, limit, exposures(got), exposures(whole))
+			}
+		}
+		p, err := c.QueryPackagePage(ctx, q, catalog.Page{Offset: len(whole)})
+		if err != nil || p.Total != len(whole) || p.Exposures == nil || len(p.Exposures) != 0 {
+			t.Errorf("%s past the end: %+v %v, want no exposures of %d", q.Name, p, err, len(whole))
+		}
+	}
+	for _, p := range []catalog.Page{{Limit: -1}, {Offset: -1}} {
+		_, err := c.QueryPackagePage(ctx, catalog.PackageQuery{Name: "libssl3"}, p)
+		wantErr(t, fmt.Sprintf("QueryPackagePage with %+v", p), err, catalog.ErrInvalid)
 	}
 }
 

@@ -29,26 +29,36 @@ func statusSet(statuses []catalog.Status) (map[catalog.Status]bool, error) {
 	return want, nil
 }
 
-// QueryPackage implements catalog.Findings. The name matches a package's name (as its ecosystem
-// compares names: PyPI's are normalised) or its source package (a Debian source, as advisories
-// name it); a range is compared with the version of what matched. The distinct packages are matched
-// first, once each; then the links of the matching ones are read as two lists of numbers per
-// package (the platform images and layers that ship it), and the versions, platforms and layers
-// they name are looked up in the store's cache (see queryCache), in the same snapshot.
+// QueryPackage implements catalog.Findings: the whole answer (see QueryPackagePage).
 func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]catalog.Exposure, error) {
+	page, err := s.QueryPackagePage(ctx, pq, catalog.Page{})
+	return page.Exposures, err
+}
+
+// QueryPackagePage implements catalog.Findings. The name matches a package's name (as its
+// ecosystem compares names: PyPI's are normalised) or its source package (a Debian source, as
+// advisories name it); a range is compared with the version of what matched. The distinct packages
+// are matched first, once each; then the links of the matching ones are read as two lists of
+// numbers per package (the platform images and layers that ship it), and the versions, platforms
+// and layers they name are looked up in the store's cache (see queryCache), in the same snapshot.
+// Only the page's exposures are ordered in full and built: the rest are counted.
+func (s *Store) QueryPackagePage(ctx context.Context, pq catalog.PackageQuery, page catalog.Page) (catalog.ExposurePage, error) {
+	if err := page.Validate(); err != nil {
+		return catalog.ExposurePage{}, err
+	}
 	name := strings.TrimSpace(pq.Name)
 	if name == "" {
-		return nil, fmt.Errorf("%w: no package name to look for", catalog.ErrInvalid)
+		return catalog.ExposurePage{}, fmt.Errorf("%w: no package name to look for", catalog.ErrInvalid)
 	}
 	rng, err := catalog.ParseRange(pq.Range)
 	if err != nil {
-		return nil, err
+		return catalog.ExposurePage{}, err
 	}
 	want, err := statusSet(pq.Statuses)
 	if err != nil {
-		return nil, err
+		return catalog.ExposurePage{}, err
 	}
-	out := []catalog.Exposure{}
+	out := catalog.ExposurePage{Exposures: []catalog.Exposure{}}
 	err = s.read(ctx, func(q querier) error {
 		pkgs, ids, err := s.matchPackages(ctx, q, name, pq, rng)
 		if err != nil || len(ids) == 0 {
@@ -107,11 +117,19 @@ func (s *Store) QueryPackage(ctx context.Context, pq catalog.PackageQuery) ([]ca
 			}
 			rows = append(rows, exposureRow{p: p, id: id, pkg: pkgOf[i], layer: layers[i]})
 		}
-		order := s.cache.sortExposures(rows)
-		out = make([]catalog.Exposure, len(rows))
+		out.Total = len(rows)
+		first, last := page.Offset, len(rows)
+		if page.Limit > 0 {
+			last = min(last, first+page.Limit)
+		}
+		if first >= last {
+			return nil
+		}
+		order := s.cache.sortExposures(rows, last)[first:last]
+		out.Exposures = make([]catalog.Exposure, len(order))
 		for i, k := range order {
 			x := &rows[k.row]
-			e := &out[i]
+			e := &out.Exposures[i]
 			e.Image, e.Tag, e.Digest, e.Status, e.Platform = x.p.v.image, x.p.v.tag, x.p.v.digest, x.p.v.status, x.p.name
 			e.Package = pkgs[x.pkg]
 			e.Package.Layer = w.layer(x.layer)
@@ -138,15 +156,16 @@ type exposureKey struct {
 	row int32 // index in rows
 }
 
-// sortExposures returns the order of rows by image, newest version first, then platform and
-// package. The caller holds c.mu for reading.
-func (c *queryCache) sortExposures(rows []exposureRow) []exposureKey {
+// sortExposures returns the order of the first n rows by image, newest version first, then
+// platform and package: the n first of every row's keys, selected first when they are fewer than
+// half, then sorted. The caller holds c.mu for reading.
+func (c *queryCache) sortExposures(rows []exposureRow, n int) []exposureKey {
 	rank := c.imageRanks()
 	keys := make([]exposureKey, len(rows))
 	for i := range rows {
 		keys[i] = exposureKey{key: versionKey(rank, rows[i].p.v), id: rows[i].id, pkg: rows[i].pkg, row: int32(i)} //nolint:gosec // G115: fewer rows than that
 	}
-	slices.SortFunc(keys, func(a, b exposureKey) int {
+	order := func(a, b exposureKey) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
 		}
@@ -158,8 +177,59 @@ func (c *queryCache) sortExposures(rows []exposureRow) []exposureKey {
 			return cmp.Compare(a.id, b.id)
 		}
 		return cmp.Compare(a.pkg, b.pkg)
-	})
+	}
+	if n < len(keys)/2 {
+		selectFirst(keys, n, order)
+		keys = keys[:n]
+	}
+	slices.SortFunc(keys, order)
 	return keys
+}
+
+// selectFirst moves the n smallest of keys by cmp (which orders them totally) to its front, in no
+// particular order: Hoare's selection, linear on average, with a median-of-three pivot.
+func selectFirst[T any](keys []T, n int, cmp func(a, b T) int) {
+	if n <= 0 || n >= len(keys) {
+		return
+	}
+	k := n - 1 // the index that must hold the n-th smallest
+	lo, hi := 0, len(keys)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if cmp(keys[mid], keys[lo]) < 0 {
+			keys[mid], keys[lo] = keys[lo], keys[mid]
+		}
+		if cmp(keys[hi], keys[lo]) < 0 {
+			keys[hi], keys[lo] = keys[lo], keys[hi]
+		}
+		if cmp(keys[hi], keys[mid]) < 0 {
+			keys[hi], keys[mid] = keys[mid], keys[hi]
+		}
+		pivot := keys[mid]
+		i, j := lo, hi
+		for i <= j {
+			for cmp(keys[i], pivot) < 0 {
+				i++
+			}
+			for cmp(keys[j], pivot) > 0 {
+				j--
+			}
+			if i <= j {
+				keys[i], keys[j] = keys[j], keys[i]
+				i++
+				j--
+			}
+		}
+		// keys[lo..j] are at most the pivot, keys[i..hi] at least it, and between them equal to it.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
 
 // versionKey orders versions by image name, then newest (highest id) first.
