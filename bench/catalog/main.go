@@ -39,6 +39,7 @@ type config struct {
 	docs      bool   // SPDX and CycloneDX documents in every version's evidence
 	api       bool   // measure over the HTTP API too
 	rescan    bool
+	clone     bool   // make the large catalog from copies of the small one
 	cpuprof   string // write a CPU profile of the whole run here
 	pgset     string // more PostgreSQL settings, comma-separated
 }
@@ -66,7 +67,8 @@ func main() {
 	flag.IntVar(&cfg.withheld, "withheld", 10, "builds are scanned without one Go advisory in this many; the re-scan reads them all (0: none withheld)")
 	flag.BoolVar(&cfg.docs, "docs", false, "record SPDX and CycloneDX documents in every version's evidence, as builds do (loading takes about three times as long)")
 	flag.BoolVar(&cfg.api, "api", true, "measure over ingot serve's HTTP API too")
-	flag.BoolVar(&cfg.rescan, "rescan", true, "measure a full re-scan")
+	flag.BoolVar(&cfg.rescan, "rescan", true, "measure a full re-scan (of the 10,000-version catalogs; not of the large one)")
+	flag.BoolVar(&cfg.clone, "clone", true, "make the large PostgreSQL catalog by loading -versions through the store and copying them inside the database (false: load it all through the store, which takes hours)")
 	flag.StringVar(&cfg.pgset, "pg-settings", "", "more PostgreSQL server settings, comma-separated (log_min_duration_statement=100)")
 	flag.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
@@ -95,6 +97,9 @@ func main() {
 type scenario struct {
 	backend  string
 	versions int
+	// loaded are the versions loaded through the store; the rest are copies of them made inside
+	// PostgreSQL (cloneCopies). Zero: all of them.
+	loaded int
 	// exposure and rescan are the targets at this size (zero: none).
 	exposure, rescan time.Duration
 }
@@ -133,7 +138,14 @@ func scenarios(cfg config) ([]scenario, error) {
 	}
 	if want["postgres"] && cfg.big > 0 {
 		e, _ := at(cfg.big, cfg.big == 100000)
-		out = append(out, scenario{backend: "postgres", versions: cfg.big, exposure: e})
+		sc := scenario{backend: "postgres", versions: cfg.big, exposure: e}
+		if cfg.versions > 0 && cfg.big > cfg.versions && cfg.clone {
+			if cfg.big%cfg.versions != 0 {
+				return nil, fmt.Errorf("-big %d is not a multiple of -versions %d (the large catalog is copies of the small one; -clone=false loads it whole)", cfg.big, cfg.versions)
+			}
+			sc.loaded = cfg.versions
+		}
+		out = append(out, sc)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("nothing to measure")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/catalog"
 )
 
@@ -111,17 +113,24 @@ func TestSmoke(t *testing.T) {
 	if got := byName["show: one version with its evidence"].rows; got < 250 {
 		t.Errorf("show read an inventory of %d packages", got)
 	}
-	// Over the API, every query answers what it answers in process.
-	if len(r.api) != len(r.inproc) {
+	// Over the API, every query answers what it answers in process; exposures a page at a time.
+	if len(r.api) != len(r.inproc)-len(exposureCases(newModel(cfg.versions, 4, d.debs, d.mods))) {
 		t.Fatalf("%d operations over the API, %d in process", len(r.api), len(r.inproc))
 	}
-	for i, tm := range r.api {
-		want := r.inproc[i].rows
+	for _, tm := range r.api {
+		in := byName[tm.name]
+		want := in.rows
 		if strings.HasPrefix(tm.name, "show") {
 			want = 1
 		}
-		if tm.rows != want {
-			t.Errorf("%s: %d rows over the API, %d in process", tm.name, tm.rows, r.inproc[i].rows)
+		if tm.rows != want || in.name == "" {
+			t.Errorf("%s: %d rows over the API, %d in process", tm.name, tm.rows, in.rows)
+		}
+		if strings.HasPrefix(tm.name, "exposure page: ") {
+			whole := byName["exposure: "+strings.TrimPrefix(tm.name, "exposure page: ")]
+			if tm.rows != min(whole.rows, apiPage) {
+				t.Errorf("%s: a page of %d rows of %d", tm.name, tm.rows, whole.rows)
+			}
 		}
 	}
 	// The re-scan covers the active versions; the withheld advisories are new to it, and a second
@@ -160,5 +169,99 @@ func TestScenarios(t *testing.T) {
 	}
 	if _, err := scenarios(config{versions: 10, backends: "mysql"}); err == nil {
 		t.Error("an unknown backend was accepted")
+	}
+}
+
+// TestCloneSmoke makes a small large catalog on PostgreSQL as the bench makes the 100,000: the
+// versions loaded through the store, copied inside the database. The copies answer the queries as
+// loaded versions do (every version ships libc6, each copy's image and digests are its own), and no
+// table of the schema is left out of the copies by accident.
+func TestCloneSmoke(t *testing.T) {
+	if _, err := os.Stat(sharedGo); err != nil {
+		t.Skipf("the shared Go OSV data is not here: %v", err)
+	}
+	pg := regtest.StartPostgres(t)
+	if pg == nil {
+		return
+	}
+	ctx := t.Context()
+	cfg := config{versions: 20, big: 60, perImage: 10, backends: "postgres", runs: 2, heavyRuns: 2, warm: 1, batch: 8,
+		work: t.TempDir(), osv: sharedGo, debs: "testdata/debian-bookworm.tsv", withheld: 10, rescan: true, clone: true}
+	scs, err := scenarios(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := scs[len(scs)-1]
+	if big.versions != 60 || big.loaded != 20 {
+		t.Fatalf("the large scenario = %+v, want 60 versions, 20 loaded", big)
+	}
+	d, err := prepare(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := openPostgres(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.close() })
+	db := h.c.(interface{ DB() *sql.DB }).DB()
+	known := map[string]bool{}
+	for _, n := range append(append([]string{}, clonedTables...), sharedTables...) {
+		known[n] = true
+	}
+	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if !known[n] {
+			t.Errorf("table %s is neither copied nor listed as shared (bench/catalog/clone.go)", n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := measureScenario(ctx, &out, io.Discard, cfg, d, big, h.c)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.rescan != nil {
+		t.Error("the large catalog was re-scanned: the bench re-scans the 10,000-version catalogs only")
+	}
+	vs, err := h.c.List(ctx, catalog.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]bool{}
+	images := map[string]bool{}
+	for _, v := range vs {
+		digests[v.Digest] = true
+		images[v.Image] = true
+		if len(v.Platforms) == 0 || v.Platforms[0].Digest == "" {
+			t.Errorf("%s has no platform image", v.Ref())
+		}
+	}
+	if len(vs) != 60 || len(digests) != 60 || len(images) != 6 {
+		t.Errorf("%d versions, %d digests, %d images; want 60 versions, each its own digest, of 6 images", len(vs), len(digests), len(images))
+	}
+	for _, tm := range r.inproc {
+		if tm.name == "exposure: libc6 (every version)" && tm.rows != 60 {
+			t.Errorf("libc6 is in %d versions, want every one (60)", tm.rows)
+		}
+	}
+	copied, err := h.c.Get(ctx, catalog.Ref{Image: vs[len(vs)-1].Image, Version: vs[len(vs)-1].Tag()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := copied.Platforms[0].Evidence; ev == nil || ev.Inventory == nil || len(ev.Inventory.Packages) < 250 {
+		t.Errorf("a copied version shows no inventory: %+v", copied.Platforms[0])
+	}
+	if !strings.Contains(out.String(), "copied to 60 versions inside PostgreSQL") {
+		t.Errorf("the report does not say the catalog was copied:\n%s", out.String())
 	}
 }
