@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -111,7 +112,16 @@ type recordedFinding struct {
 	severity     int
 	status       string
 	fixed        string
-	digest       string // of its detail
+	detailID     int64
+}
+
+// unchanged reports whether f, found again, is o as the columns say: open, counting as before, at
+// the same severity and fixed version. Such a finding is seen again and keeps its recorded detail:
+// encoding every finding of a re-scan of the whole catalog to compare it costs more than the
+// re-scan's matching, and what a re-scan decides on is in these columns. Another is compared whole,
+// by its detail's digest (a finding that does not count: its VEX reason).
+func (o recordedFinding) unchanged(f evidence.Finding) bool {
+	return o.open && f.Counts() && o.counts && o.status == f.Status && o.severity == int(f.Severity) && o.fixed == f.FixedVersion
 }
 
 // findingWrites are the writes that record scans, gathered for a batch and made set-wise.
@@ -131,7 +141,8 @@ type findingWrites struct {
 // (existing): new ones are added (first seen at), those still there are seen again (their FirstSeen
 // kept), those gone are closed (their LastSeen kept). What counts against the image
 // (evidence.Finding.Counts) and did not before is introduced; what counted and no longer does, fixed.
-func (w *findingWrites) diff(pid int64, existing map[findingKey]recordedFinding, fs []evidence.Finding, at time.Time) (catalog.ScanChange, error) {
+// digests are the digests of recorded details that are not unchanged, by detail id.
+func (w *findingWrites) diff(pid int64, existing map[findingKey]recordedFinding, digests map[int64]string, fs []evidence.Finding, at time.Time) (catalog.ScanChange, error) {
 	var change catalog.ScanChange
 	seen := make(map[findingKey]bool, len(fs))
 	for _, f := range fs {
@@ -148,18 +159,14 @@ func (w *findingWrites) diff(pid int64, existing map[findingKey]recordedFinding,
 		if !f.Counts() && countedBefore {
 			change.Fixed = append(change.Fixed, k.String())
 		}
-		// An open finding that counts as it did, at the same severity and fixed version, is seen
-		// again and keeps its recorded detail: encoding every finding of a re-scan of the whole
-		// catalog to compare it costs more than the re-scan's matching, and what a re-scan decides
-		// on is in these columns. A finding that does not count is compared whole (its VEX reason).
-		if had && o.open && f.Counts() && o.counts && o.status == f.Status && o.severity == int(f.Severity) && o.fixed == f.FixedVersion {
+		if had && o.unchanged(f) {
 			continue
 		}
 		detail, digest, err := detailOf(f)
 		if err != nil {
 			return catalog.ScanChange{}, err
 		}
-		if had && o.open && o.digest == digest {
+		if had && o.open && digests[o.detailID] == digest {
 			continue
 		}
 		w.upserts = append(w.upserts, findingRow{platformID: pid, key: k, f: f, at: at, detail: detail})
@@ -297,12 +304,26 @@ func (s *Store) recordScans(ctx context.Context, q querier, scans []catalog.Scan
 	if err != nil {
 		return err
 	}
+	// The recorded details that findings found again are compared with: the few that changed or
+	// do not count.
+	var compare []int64
+	for i, sc := range scans {
+		for _, f := range sc.Findings {
+			if o, ok := existing[ids[i]][keyOfFinding(f)]; ok && o.open && !o.unchanged(f) {
+				compare = append(compare, o.detailID)
+			}
+		}
+	}
+	digests, err := s.detailColumn(ctx, q, "digest", compare)
+	if err != nil {
+		return err
+	}
 	var w findingWrites
 	scanned := map[int64][]int64{} // platform ids by the time (micros) of their scan
 	var events []*catalog.Event
 	for i, sc := range scans {
 		at := norm(sc.At)
-		if changes[i], err = w.diff(ids[i], existing[ids[i]], sc.Findings, at); err != nil {
+		if changes[i], err = w.diff(ids[i], existing[ids[i]], digests, sc.Findings, at); err != nil {
 			return err
 		}
 		scanned[micros(at)] = append(scanned[micros(at)], ids[i])
@@ -356,14 +377,13 @@ func (s *Store) summaries(ctx context.Context, q querier, ids []int64) (map[int6
 func (s *Store) recordedFindings(ctx context.Context, q querier, pids []int64) (map[int64]map[findingKey]recordedFinding, error) {
 	out := make(map[int64]map[findingKey]recordedFinding, len(pids))
 	err := s.inChunks(pids, func(chunk []any) error {
-		return q.run(ctx, `SELECT f.platform_id, f.id, f.vuln_id, f.pkg_name, f.pkg_version, f.open, f.severity, f.status,
-			f.fixed_version, d.digest
-			FROM findings f JOIN finding_details d ON d.id = f.detail_id WHERE f.platform_id IN (`+inList(len(chunk))+`)`, chunk,
+		return q.run(ctx, `SELECT platform_id, id, vuln_id, pkg_name, pkg_version, open, severity, status, fixed_version, detail_id
+			FROM findings WHERE platform_id IN (`+inList(len(chunk))+`)`, chunk,
 			func(r *sql.Rows) error {
 				var pid int64
 				var o recordedFinding
 				var k findingKey
-				if err := r.Scan(&pid, &o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.digest); err != nil {
+				if err := r.Scan(&pid, &o.id, &k.id, &k.pkg, &k.version, &o.open, &o.severity, &o.status, &o.fixed, &o.detailID); err != nil {
 					return err
 				}
 				o.counts = evidence.Finding{Status: o.status}.Counts()
@@ -436,46 +456,109 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 
 // OpenFindings implements catalog.Batch: the columns of the open findings of the versions' platform
 // images, a few hundred versions per query. Only the findings whose status does not count carry
-// their detail, for its reason.
+// their detail, for its reason. The findings are read without a join (their platform images and the
+// few details are read apart, and the rows ordered here): a join costs SQLite a lookup per row.
 func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog.OpenFinding, error) {
 	out := []catalog.OpenFinding{}
 	err := s.read(ctx, func(q querier) error {
-		return s.inChunks(versionIDs, func(chunk []any) error {
-			// Closed findings are skipped here, not in the query: with "open = ?" in it, SQLite scans
-			// the open findings of the whole catalog (the index led by open) for every chunk.
-			query := `SELECT pl.version_id, pl.digest, f.vuln_id, f.pkg_name, f.pkg_version, f.severity, f.status,
-				f.fixed_version, f.open, d.detail
-				FROM platforms pl JOIN findings f ON f.platform_id = pl.id
-				LEFT JOIN finding_details d ON d.id = f.detail_id AND f.status IN (?, ?)
-				WHERE pl.version_id IN (` + inList(len(chunk)) + `)
-				ORDER BY pl.version_id, pl.id, f.vuln_id, f.pkg_name, f.pkg_version`
-			args := append([]any{evidence.StatusNotAffected, evidence.StatusFixed}, chunk...)
-			return q.run(ctx, query, args, func(r *sql.Rows) error {
-				var f catalog.OpenFinding
+		type platform struct {
+			version int64
+			digest  string
+		}
+		platforms := map[int64]platform{}
+		var pids []int64
+		err := s.inChunks(versionIDs, func(chunk []any) error {
+			return q.run(ctx, "SELECT id, version_id, digest FROM platforms WHERE version_id IN ("+inList(len(chunk))+")", chunk,
+				func(r *sql.Rows) error {
+					var id int64
+					var p platform
+					if err := r.Scan(&id, &p.version, &p.digest); err != nil {
+						return err
+					}
+					platforms[id] = p
+					pids = append(pids, id)
+					return nil
+				}, false)
+		})
+		if err != nil {
+			return err
+		}
+		type row struct {
+			f        catalog.OpenFinding
+			platform int64
+			detail   int64
+		}
+		var rows []row
+		var reasons []int64
+		// Closed findings are skipped here, not in the query: with "open = ?" in it, SQLite scans
+		// the open findings of the whole catalog (the index led by open) for every chunk.
+		err = s.inChunks(pids, func(chunk []any) error {
+			return q.run(ctx, `SELECT platform_id, vuln_id, pkg_name, pkg_version, severity, status, fixed_version, open, detail_id
+				FROM findings WHERE platform_id IN (`+inList(len(chunk))+`)`, chunk, func(r *sql.Rows) error {
+				var x row
 				var sev int
 				var open bool
-				var detail []byte
-				if err := r.Scan(&f.VersionID, &f.Platform, &f.ID, &f.Package, &f.PackageVersion, &sev, &f.Status,
-					&f.FixedVersion, &open, &detail); err != nil {
+				if err := r.Scan(&x.platform, &x.f.ID, &x.f.Package, &x.f.PackageVersion, &sev, &x.f.Status,
+					&x.f.FixedVersion, &open, &x.detail); err != nil {
 					return err
 				}
 				if !open {
 					return nil
 				}
-				f.Severity = evidence.Severity(sev)
-				if len(detail) > 0 {
-					var d struct {
-						Reason string `json:"reason"`
-					}
-					if err := json.Unmarshal(detail, &d); err != nil {
-						return err
-					}
-					f.Reason = d.Reason
+				x.f.Severity = evidence.Severity(sev)
+				p := platforms[x.platform]
+				x.f.VersionID, x.f.Platform = p.version, p.digest
+				if !x.f.Counts() {
+					reasons = append(reasons, x.detail)
 				}
-				out = append(out, f)
+				rows = append(rows, x)
 				return nil
 			}, false)
 		})
+		if err != nil {
+			return err
+		}
+		details, err := s.detailColumn(ctx, q, "detail", reasons)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(rows, func(a, b row) int {
+			return cmp.Or(cmp.Compare(a.f.VersionID, b.f.VersionID), cmp.Compare(a.platform, b.platform), strings.Compare(a.f.ID, b.f.ID),
+				strings.Compare(a.f.Package, b.f.Package), strings.Compare(a.f.PackageVersion, b.f.PackageVersion))
+		})
+		out = make([]catalog.OpenFinding, len(rows))
+		for i, x := range rows {
+			out[i] = x.f
+			if d, ok := details[x.detail]; ok && !x.f.Counts() {
+				var v struct {
+					Reason string `json:"reason"`
+				}
+				if err := json.Unmarshal([]byte(d), &v); err != nil {
+					return err
+				}
+				out[i].Reason = v.Reason
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// detailColumn reads one column (digest or detail) of the finding details ids, by id.
+func (s *Store) detailColumn(ctx context.Context, q querier, col string, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	err := s.inChunks(ids, func(chunk []any) error {
+		return q.run(ctx, "SELECT id, "+col+" FROM finding_details WHERE id IN ("+inList(len(chunk))+")", chunk, func(r *sql.Rows) error {
+			var id int64
+			var v string
+			if err := r.Scan(&id, &v); err != nil {
+				return err
+			}
+			out[id] = v
+			return nil
+		}, false)
 	})
 	return out, err
 }
