@@ -205,6 +205,7 @@ func run(ctx context.Context, w, logw io.Writer, cfg config) error {
 		return err
 	}
 	started := time.Now()
+	ticks, stolen := cpuTicks()
 	fmt.Fprintf(w, "bench/catalog: %s, %s, GOMAXPROCS %d, load average at start %s\n", runtime.Version(), runtime.GOARCH, runtime.GOMAXPROCS(0), loadAvg())
 	d, err := prepare(ctx, cfg)
 	if err != nil {
@@ -256,7 +257,8 @@ func run(ctx context.Context, w, logw io.Writer, cfg config) error {
 	}
 	fmt.Fprintf(w, "\n== Summary (p99; targets from the issue)\n")
 	printSummary(w, results)
-	fmt.Fprintf(w, "\ntotal %s, load average at the end %s\n", time.Since(started).Round(time.Second), loadAvg())
+	fmt.Fprintf(w, "\ntotal %s, load average at the end %s, CPU time stolen by the hypervisor %s\n",
+		time.Since(started).Round(time.Second), loadAvg(), stealSince(ticks, stolen))
 	return nil
 }
 

@@ -197,3 +197,40 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// cpuTicks are the machine's CPU time so far, all of it and the part stolen by the hypervisor
+// (/proc/stat's first line; zero where there is none).
+func cpuTicks() (total, steal int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, s := range f[1:] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is inside user
+			total += n
+		}
+		if i == 7 {
+			steal = n
+		}
+	}
+	return total, steal
+}
+
+// stealSince is the share of the machine's CPU time the hypervisor took since the ticks given: on
+// a virtual machine whose host is busy, time a query waits without running.
+func stealSince(total, steal int64) string {
+	t, s := cpuTicks()
+	if t <= total {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(s-steal)/float64(t-total))
+}

@@ -195,6 +195,7 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		return nil, err
 	}
 	ops := operations(cases, refs, sc)
+	ticks, stolen := cpuTicks()
 	err = res.phase("queries in process", func() error {
 		for _, op := range ops {
 			t, err := measure(op.name, cfg.warm, cfg.runsOf(op), op.target, func(i int) (int, error) { return op.inproc(ctx, c, i) })
@@ -208,10 +209,12 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "In process (%d runs each, the findings query %d, after %d warm-up runs; CPU/run is this process's):\n", cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm)
+	fmt.Fprintf(w, "In process (%d runs each, the findings query %d, after %d warm-up runs; CPU/run is this process's; CPU time stolen by the hypervisor meanwhile %s):\n",
+		cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm, stealSince(ticks, stolen))
 	printTimings(w, res.inproc)
 
 	if cfg.api {
+		ticks, stolen := cpuTicks()
 		err = res.phase("queries over the API", func() error {
 			var err error
 			res.api, err = measureAPI(ctx, cfg, c, ops)
@@ -220,7 +223,8 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		if err != nil {
 			return nil, fmt.Errorf("over the API: %w", err)
 		}
-		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; the answer read whole, not decoded; CPU/run is the server's and the client's):\n")
+		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; the answer read whole, not decoded; CPU/run is the server's and the client's; stolen %s):\n",
+			stealSince(ticks, stolen))
 		printTimings(w, res.api)
 	}
 
