@@ -38,7 +38,8 @@ type layerStream struct {
 
 func (s *layerStream) Close() error { return s.close() }
 
-// openLayer opens a layer's tar stream, the fast way when the layer is Stored.
+// openLayer opens a layer's tar stream, the fast way when the layer is Stored: a large gzip layer
+// through igzip when it is installed (see gzipExternalMin), anything else in this process.
 func openLayer(l v1.Layer) (*layerStream, error) {
 	if s, ok := l.(Stored); !ok || !s.StoredCompressed() {
 		rc, err := l.Uncompressed()
@@ -55,6 +56,14 @@ func openLayer(l v1.Layer) (*layerStream, error) {
 	head, _ := br.Peek(4) // a short layer is left to the tar reader's errors
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		if prog := igzipProgram(); prog != "" {
+			if size, err := l.Size(); err == nil && size >= gzipExternalMin {
+				if p, err := startIgzip(prog, br); err == nil {
+					return &layerStream{Reader: p, raw: rest{p}, close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
+				}
+				// A program that does not start leaves the layer to Go's decoder.
+			}
+		}
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return &layerStream{Reader: failReader{err}, raw: br, close: rc.Close}, nil

@@ -89,7 +89,9 @@ func readTar(t *testing.T, lr *LayerReader, l v1.Layer) ([]byte, error) {
 // compressed (as ingot and crane write them) take the fast path (Stored); those of an archive that
 // stores them uncompressed (as docker save does) do not, nor do layers built in memory; and every
 // path gives the tar stream go-containerregistry gives.
-func TestStoredLayers(t *testing.T) {
+func TestStoredLayers(t *testing.T) { inflaters(t, testStoredLayers) }
+
+func testStoredLayers(t *testing.T) {
 	ctx := context.Background()
 	img := threeLayers(t)
 	store := storeOf(t, img)
@@ -207,7 +209,9 @@ func blobPath(store publish.Layouts, h v1.Hash) string {
 // TestReadDamagedLayer: a layer blob that no longer hashes to its name fails the read with
 // publish.ErrIntegrity, for every encoding, whether the reader stops early or reads everything, and
 // whether the damage breaks the decompression or not.
-func TestReadDamagedLayer(t *testing.T) {
+func TestReadDamagedLayer(t *testing.T) { inflaters(t, testReadDamagedLayer) }
+
+func testReadDamagedLayer(t *testing.T) {
 	other, err := random.Layer(4096, types.OCILayer)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +296,9 @@ func TestOpenDamagedManifestOrConfig(t *testing.T) {
 
 // TestReadBudget: the layers of one image share one decompressed budget; going over it is an error
 // of kind Invalid that names the limit.
-func TestReadBudget(t *testing.T) {
+func TestReadBudget(t *testing.T) { inflaters(t, testReadBudget) }
+
+func testReadBudget(t *testing.T) {
 	store := storeOf(t, threeLayers(t))
 	img, err := Open(context.Background(), "x:1", Options{Layouts: store})
 	if err != nil {
@@ -353,5 +359,30 @@ func TestArchiveLayerChecked(t *testing.T) {
 	c = &checked{rc: io.NopCloser(bytes.NewReader(data)), want: must(v1.NewHash("sha256:" + hex.EncodeToString(sum[:]))), h: sha256.New()}
 	if got, err := io.ReadAll(c); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("reading content that matches: %q, %v", got, err)
+	}
+}
+
+// TestReadStopped: a stage that fails part-way through a layer gets its own error back, for every
+// encoding and inflater, and the inflater is stopped (the read returns).
+func TestReadStopped(t *testing.T) { inflaters(t, testReadStopped) }
+
+func testReadStopped(t *testing.T) {
+	store := storeOf(t, threeLayers(t))
+	img, err := Open(context.Background(), "x:1", Options{Layouts: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	stop := errors.New("the stage stops")
+	for i, l := range layers {
+		err := NewLayerReader(Limits{}).Read(context.Background(), l, func(tr *tar.Reader) error {
+			if _, err := tr.Next(); err != nil {
+				return err
+			}
+			return stop
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("layer %d (%s): %v, want the stage's error", i, compressions[i], err)
+		}
 	}
 }
