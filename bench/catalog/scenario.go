@@ -223,8 +223,8 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		if err != nil {
 			return nil, fmt.Errorf("over the API: %w", err)
 		}
-		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; the answer read whole, not decoded; CPU/run is the server's and the client's; stolen %s):\n",
-			stealSince(ticks, stolen))
+		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; exposures and findings a page of %d, the API's default; the answer read whole, not decoded; CPU/run is the server's and the client's; stolen %s):\n",
+			apiPage, stealSince(ticks, stolen))
 		printTimings(w, res.api)
 	}
 

@@ -298,39 +298,13 @@ func testQueries(t *testing.T, e *env, fx fixture) {
 		}
 	}
 	// A page at a time: the pages, followed by their Link headers, are the whole answer in its order.
-	var whole []catalog.Exposure
-	r := e.get("/v1/exposure?package=libssl3", &whole)
-	if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || r.header.Get("Link") != "" || len(whole) < 3 {
-		t.Fatalf("the whole answer: %d exposures, X-Total-Count %q, Link %q", len(whole), r.header.Get("X-Total-Count"), r.header.Get("Link"))
-	}
-	var paged []catalog.Exposure
-	path := "/v1/exposure?package=libssl3&limit=2"
-	for pages := 0; path != ""; pages++ {
-		if pages > len(whole) {
-			t.Fatalf("more pages than exposures: the Link headers loop (%s)", path)
-		}
-		var page []catalog.Exposure
-		r := e.get(path, &page)
-		if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || len(page) > 2 {
-			t.Fatalf("GET %s: %d exposures, X-Total-Count %q", path, len(page), r.header.Get("X-Total-Count"))
-		}
-		paged = append(paged, page...)
-		path = ""
-		if link := r.header.Get("Link"); link != "" {
-			next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
-			if !ok {
-				t.Fatalf("Link %q", link)
-			}
-			path = next
-		}
-	}
-	if !reflect.DeepEqual(paged, whole) {
-		t.Errorf("the pages of libssl3's exposures are not the whole answer:\n pages %+v\n whole %+v", paged, whole)
-	}
+	whole := testPages[catalog.Exposure](t, e, "/v1/exposure?package=libssl3")
 	var none []catalog.Exposure
 	if r := e.get("/v1/exposure?package=libssl3&offset=1000", &none); len(none) != 0 || r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) {
 		t.Errorf("a page past the end: %d exposures, X-Total-Count %q", len(none), r.header.Get("X-Total-Count"))
 	}
+
+	testPages[catalog.VersionFinding](t, e, "/v1/findings?severity=low")
 
 	findings := func(q string) []string {
 		var fs []catalog.VersionFinding
@@ -442,4 +416,40 @@ func (s snapshot) equal(o snapshot) bool {
 	a, _ := json.Marshal(s)
 	b, _ := json.Marshal(o)
 	return string(a) == string(b) && reflect.DeepEqual(s.Specs, o.Specs)
+}
+
+// testPages reads path whole (one page of the default size), then in pages of two, following the
+// Link headers: the pages, in order, must be the whole answer, and each must give its size.
+func testPages[T any](t *testing.T, e *env, path string) []T {
+	t.Helper()
+	var whole []T
+	r := e.get(path, &whole)
+	if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || r.header.Get("Link") != "" || len(whole) < 3 {
+		t.Fatalf("%s whole: %d items, X-Total-Count %q, Link %q", path, len(whole), r.header.Get("X-Total-Count"), r.header.Get("Link"))
+	}
+	var paged []T
+	next := path + "&limit=2"
+	for pages := 0; next != ""; pages++ {
+		if pages > len(whole) {
+			t.Fatalf("more pages than items: the Link headers loop (%s)", next)
+		}
+		var page []T
+		r := e.get(next, &page)
+		if r.header.Get("X-Total-Count") != strconv.Itoa(len(whole)) || len(page) > 2 {
+			t.Fatalf("GET %s: %d items, X-Total-Count %q", next, len(page), r.header.Get("X-Total-Count"))
+		}
+		paged = append(paged, page...)
+		next = ""
+		if link := r.header.Get("Link"); link != "" {
+			p, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+			if !ok {
+				t.Fatalf("Link %q", link)
+			}
+			next = p
+		}
+	}
+	if !reflect.DeepEqual(paged, whole) {
+		t.Errorf("the pages of %s are not the whole answer:\n pages %+v\n whole %+v", path, paged, whole)
+	}
+	return whole
 }

@@ -10,17 +10,42 @@ import (
 	"github.com/ingot-build/ingot/pkg/evidence"
 )
 
-// Pages of the exposure query: a package every version ships is in tens of thousands of platform
-// images, and an answer of them all is megabytes of JSON.
+// Pages of the cross-version queries: a package every version ships is in tens of thousands of
+// platform images, the active versions' critical findings are tens of thousands of rows, and an
+// answer of them all is megabytes of JSON (gigabytes of a server's memory at 100,000 versions).
 const (
-	exposurePageDefault = 1000
-	exposurePageMax     = 10000
+	pageDefault = 1000
+	pageMax     = 10000
 )
 
-// exposure answers "which of our versions ship this package", a page at a time: limit exposures
-// (default exposurePageDefault) from offset, in the catalog's order. The answer is the page's array;
-// X-Total-Count says how many the whole answer has, and a Link header (rel="next") names the next
-// page while there is one.
+// pageOf reads the limit (default pageDefault) and offset query parameters.
+func pageOf(q query) (catalog.Page, error) {
+	limit, err := q.int("limit", pageDefault, 1, pageMax)
+	if err != nil {
+		return catalog.Page{}, err
+	}
+	offset, err := q.int("offset", 0, 0, math.MaxInt32)
+	if err != nil {
+		return catalog.Page{}, err
+	}
+	return catalog.Page{Limit: int(limit), Offset: int(offset)}, nil
+}
+
+// writePage answers a page of n items of a total: the page's array, X-Total-Count, and a Link header
+// (rel="next") naming the next page while there is one.
+func writePage[T any](w http.ResponseWriter, r *http.Request, p catalog.Page, total int, items []T) {
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	if next := p.Offset + len(items); len(items) > 0 && next < total {
+		v := r.URL.Query()
+		v.Set("offset", strconv.Itoa(next))
+		v.Set("limit", strconv.Itoa(p.Limit))
+		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, v.Encode()))
+	}
+	writeJSON(w, http.StatusOK, nonNil(items))
+}
+
+// exposure answers "which of our versions ship this package", a page at a time (see writePage), in
+// the catalog's order.
 func (s *Server) exposure(w http.ResponseWriter, r *http.Request) error {
 	q, err := queryOf(r, "package", "ecosystem", "range", "status", "limit", "offset")
 	if err != nil {
@@ -42,33 +67,22 @@ func (s *Server) exposure(w http.ResponseWriter, r *http.Request) error {
 	if pq.Statuses, err = q.statuses(); err != nil {
 		return err
 	}
-	limit, err := q.int("limit", exposurePageDefault, 1, exposurePageMax)
+	p, err := pageOf(q)
 	if err != nil {
 		return err
 	}
-	offset, err := q.int("offset", 0, 0, math.MaxInt32)
+	page, err := s.cat.QueryPackagePage(r.Context(), pq, p)
 	if err != nil {
 		return err
 	}
-	page, err := s.cat.QueryPackagePage(r.Context(), pq, catalog.Page{Limit: int(limit), Offset: int(offset)})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
-	if next := int(offset) + len(page.Exposures); len(page.Exposures) > 0 && next < page.Total {
-		v := r.URL.Query()
-		v.Set("offset", strconv.Itoa(next))
-		v.Set("limit", strconv.FormatInt(limit, 10))
-		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, v.Encode()))
-	}
-	writeJSON(w, http.StatusOK, nonNil(page.Exposures))
+	writePage(w, r, p, page.Total, page.Exposures)
 	return nil
 }
 
 // findings answers "which versions have a finding at or above a severity", such as the active
-// versions with a critical finding.
+// versions with a critical finding, a page at a time (see writePage), most severe first.
 func (s *Server) findings(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryOf(r, "severity", "status", "image", "fixed")
+	q, err := queryOf(r, "severity", "status", "image", "fixed", "limit", "offset")
 	if err != nil {
 		return err
 	}
@@ -94,11 +108,17 @@ func (s *Server) findings(w http.ResponseWriter, r *http.Request) error {
 	if fq.WithFix, err = q.bool("fixed"); err != nil {
 		return err
 	}
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
 	fs, err := s.cat.QueryFindings(r.Context(), fq)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, nonNil(fs))
+	total := len(fs)
+	fs = fs[min(p.Offset, total):min(p.Offset+p.Limit, total)]
+	writePage(w, r, p, total, fs)
 	return nil
 }
 

@@ -64,6 +64,7 @@ func testRefused(t *testing.T, e *env, _ fixture) {
 		{"exposure limit 0", request{method: get, path: "/v1/exposure?package=libssl3&limit=0", token: e.reader}, 400, "invalid", "limit"},
 		{"exposure limit too large", request{method: get, path: "/v1/exposure?package=libssl3&limit=10001", token: e.reader}, 400, "invalid", "limit"},
 		{"exposure negative offset", request{method: get, path: "/v1/exposure?package=libssl3&offset=-1", token: e.reader}, 400, "invalid", "offset"},
+		{"findings limit too large", request{method: get, path: "/v1/findings?limit=20000", token: e.reader}, 400, "invalid", "limit"},
 		{"misspelt parameter", request{method: get, path: "/v1/versions?stauts=active", token: e.reader}, 400, "invalid", "stauts"},
 		{"unknown status filter", request{method: get, path: "/v1/versions?status=active,gone", token: e.reader}, 400, "invalid", "gone"},
 		{"negative limit", request{method: get, path: "/v1/versions?limit=-1", token: e.reader}, 400, "invalid", "limit"},
