@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Catalog) {
 		{"QueryCache", testQueryCache},
 		{"BeginBatch", testBeginBatch},
 		{"RecordScans", testRecordScans},
+		{"LinkCache", testLinkCache},
 		{"OpenFindings", testOpenFindings},
 		{"RescanDetail", testRescanDetail},
 	} {

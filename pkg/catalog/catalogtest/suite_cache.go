@@ -395,3 +395,61 @@ func testOpenFindings(t *testing.T, c catalog.Catalog) {
 		t.Errorf("OpenFindings of no versions: %v %v", got, err)
 	}
 }
+
+// testLinkCache: an exposure query answers versions published after it, never pending ones, and
+// never a pending platform image that was abandoned, even where the backend gives its id to the
+// next one (SQLite) and the query's links were kept in memory before (stores that keep them are
+// told to keep every package's).
+func testLinkCache(t *testing.T, c catalog.Catalog) {
+	if lc, ok := c.(interface{ CacheLinksFrom(int) }); ok {
+		lc.CacheLinksFrom(1)
+	}
+	ctx := t.Context()
+	pkgs := basePackages()
+	only := []evidence.Package{pkgs[2]} // tzdata, no libssl3
+	tags := func() []string {
+		t.Helper()
+		es, err := c.QueryPackage(ctx, catalog.PackageQuery{Name: "libssl3"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Image+"@"+e.Tag)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := func(what string, w ...string) {
+		t.Helper()
+		if got := tags(); !slices.Equal(got, w) {
+			t.Errorf("%s: libssl3 in %q, want %q", what, got, w)
+		}
+	}
+	release(t, c, version("lc", "1.0", "lc-1", pkgs), t0)
+	want("one version", "lc@1.0-r1")
+	p := begin(t, c, version("lc", "1.0", "lc-2", pkgs))
+	want("a pending version ships it too", "lc@1.0-r1")
+	if err := c.Abandon(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	release(t, c, version("lc", "1.0", "lc-3", pkgs), t0.Add(time.Hour))
+	// (The abandoned version had taken serial 2.)
+	want("after one was abandoned and another published", "lc@1.0-r1", "lc@1.0-r3")
+	// The newest platform image does not ship libssl3, and is abandoned; its id may go to the next
+	// one, which does.
+	p = begin(t, c, version("other", "1.0", "lc-4", only))
+	want("a pending version of another package", "lc@1.0-r1", "lc@1.0-r3")
+	if err := c.Abandon(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	release(t, c, version("lc", "1.0", "lc-5", pkgs), t0.Add(2*time.Hour))
+	release(t, c, version("other", "1.0", "lc-6", only), t0.Add(3*time.Hour))
+	want("after the abandoned id was given again", "lc@1.0-r1", "lc@1.0-r3", "lc@1.0-r4")
+	// A pending version published later joins the answer.
+	p = begin(t, c, version("late", "1.0", "lc-7", pkgs))
+	release(t, c, version("lc", "1.0", "lc-8", pkgs), t0.Add(4*time.Hour))
+	want("a newer one published first", "lc@1.0-r1", "lc@1.0-r3", "lc@1.0-r4", "lc@1.0-r5")
+	publish(t, c, p, t0.Add(5*time.Hour), time.Hour)
+	want("the older pending one published", "late@1.0-r1", "lc@1.0-r1", "lc@1.0-r3", "lc@1.0-r4", "lc@1.0-r5")
+}

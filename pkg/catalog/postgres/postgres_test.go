@@ -39,6 +39,25 @@ func TestPostgres(t *testing.T) {
 			return c
 		})
 	})
+	// The same with every package's links kept in the cache, whatever their number (see
+	// sqlstore.Store.CacheLinksFrom); and two pools so, as two servers have.
+	t.Run("LinkCache", func(t *testing.T) {
+		catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+			c, err := postgres.Open(t.Context(), pg.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.CacheLinksFrom(1)
+			return c
+		})
+	})
+	t.Run("LinkCacheTwoPools", func(t *testing.T) {
+		dsn := pg.NewDatabase(t)
+		a, b := open(t, dsn), open(t, dsn)
+		a.CacheLinksFrom(1)
+		b.CacheLinksFrom(1)
+		catalogtest.CacheAcrossHandles(t, a, b)
+	})
 	// Two connection pools on one database, as two workers have.
 	t.Run("TwoPools", func(t *testing.T) {
 		dsn := pg.NewDatabase(t)

@@ -24,6 +24,28 @@ func TestCatalog(t *testing.T) {
 	})
 }
 
+// The same with every package's links kept in the cache, whatever their number (see
+// sqlstore.Store.CacheLinksFrom).
+func TestCatalogLinkCache(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+		c, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CacheLinksFrom(1)
+		return c
+	})
+}
+
+// Two pools that keep every package's links: what one records, the other answers.
+func TestLinkCacheTwoPools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	a, b := open(t, path), open(t, path)
+	a.CacheLinksFrom(1)
+	b.CacheLinksFrom(1)
+	catalogtest.CacheAcrossHandles(t, a, b)
+}
+
 func open(t *testing.T, path string) *sqlstore.Store {
 	t.Helper()
 	c, err := sqlite.Open(t.Context(), path)

@@ -58,11 +58,17 @@ type queryCache struct {
 	// ranks orders images by name (ranks[imageIdx]); nil when images changed since.
 	ranks   []uint32
 	ranksMu sync.Mutex
+	// links are the links of the packages many platform images ship, by package id (see links.go);
+	// linkCount counts them all, linkMin is how many a package needs to be kept.
+	links     map[int64]*cachedLinks
+	linkCount int
+	linkMin   int
 }
 
 func newQueryCache() *queryCache {
 	return &queryCache{platforms: map[int64]*cachedPlatform{}, versions: map[int64]*cachedVersion{},
-		layers: map[int64]string{}, names: map[string]string{}, imageIdx: map[string]int32{}}
+		layers: map[int64]string{}, names: map[string]string{}, imageIdx: map[string]int32{},
+		links: map[int64]*cachedLinks{}, linkMin: linkCacheMin}
 }
 
 // image interns an image name and returns its index. The caller holds c.mu for writing.

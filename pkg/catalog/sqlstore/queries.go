@@ -68,54 +68,34 @@ func (s *Store) QueryPackagePage(ctx context.Context, pq catalog.PackageQuery, p
 		if err != nil {
 			return err
 		}
-		var pkgOf []int32 // index in ids of each link's package
-		var platforms, layers []int64
-		index := make(map[int64]int32, len(ids))
-		for i, id := range ids {
-			index[id] = int32(i) //nolint:gosec // G115: a few packages match one name
-		}
-		err = s.inChunks(ids, func(chunk []any) error {
-			query := "SELECT package_id, " + fmt.Sprintf(s.d.IDList, "platform_id") + ", " + fmt.Sprintf(s.d.IDList, "layer_id") +
-				" FROM platform_packages WHERE package_id IN (" + inList(len(chunk)) + ") GROUP BY package_id"
-			return q.run(ctx, query, chunk, func(r *sql.Rows) error {
-				var pkg int64
-				var pl, ly sql.NullString
-				if err := r.Scan(&pkg, &pl, &ly); err != nil {
-					return err
-				}
-				n := len(platforms)
-				var err error
-				if platforms, err = parseIDs(platforms, pl.String); err != nil {
-					return err
-				}
-				if layers, err = parseIDs(layers, ly.String); err != nil {
-					return err
-				}
-				if len(layers) != len(platforms) {
-					return fmt.Errorf("catalog (%s): package %d: %d platform images but %d layers", s.d.Name, pkg, len(platforms)-n, len(layers)-n)
-				}
-				for range len(platforms) - n {
-					pkgOf = append(pkgOf, index[pkg])
-				}
-				return nil
-			}, len(chunk) <= 32) // short lists recur: keep their statements prepared
-		})
+		lists, err := s.linksOf(ctx, q, ids)
 		if err != nil {
 			return err
+		}
+		// The platform images and layers the cache may not hold: those of links it did not keep.
+		var platforms, layers []int64
+		n := 0
+		for _, l := range lists {
+			platforms = append(platforms, l.platforms[l.prefix:]...)
+			layers = append(layers, l.layers[l.prefix:]...)
+			n += len(l.platforms)
 		}
 		w, err := s.cache.resolve(ctx, q, seq, platforms, layers)
 		if err != nil {
 			return err
 		}
+		s.cache.keepLinks(ids, lists)
 		s.cache.mu.RLock()
 		defer s.cache.mu.RUnlock()
-		rows := make([]exposureRow, 0, len(platforms))
-		for i, id := range platforms {
-			p := w.platform(id)
-			if p == nil || (want != nil && !want[p.v.status]) {
-				continue // pending, or not in the statuses asked for
+		rows := make([]exposureRow, 0, n)
+		for i, l := range lists {
+			for j, id := range l.platforms {
+				p := w.platform(id)
+				if p == nil || (want != nil && !want[p.v.status]) {
+					continue // pending, or not in the statuses asked for
+				}
+				rows = append(rows, exposureRow{p: p, id: id, pkg: int32(i), layer: l.layers[j]}) //nolint:gosec // G115: a few packages match one name
 			}
-			rows = append(rows, exposureRow{p: p, id: id, pkg: pkgOf[i], layer: layers[i]})
 		}
 		out.Total = len(rows)
 		first, last := page.Offset, len(rows)
