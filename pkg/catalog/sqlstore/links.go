@@ -32,14 +32,16 @@ const (
 
 // cachedLinks are the links of one package kept by the cache.
 type cachedLinks struct {
-	platforms, layers []int64 // by platform id, ascending; every one a published platform image the cache holds
-	upto              int64   // every link of a platform id up to this is in the lists
+	platforms, layers []int64           // by platform id, ascending; every one a published platform image the cache holds
+	cached            []*cachedPlatform // each platform image as the cache holds it (never replaced)
+	upto              int64             // every link of a platform id up to this is in the lists
 }
 
-// linkList is what a query reads of one package's links: the first prefix from the cache, the rest
-// from the database, in platform id order.
+// linkList is what a query reads of one package's links: the first prefix from the cache (with
+// their cached platform images), the rest from the database, in platform id order.
 type linkList struct {
 	platforms, layers []int64
+	cached            []*cachedPlatform
 	prefix            int
 }
 
@@ -63,7 +65,7 @@ func (s *Store) linksOf(ctx context.Context, q querier, ids []int64) ([]linkList
 	for i, id := range ids {
 		if l := c.links[id]; l != nil {
 			// Clipped: appending what the database adds copies them, never writes into the cache.
-			out[i] = linkList{platforms: slices.Clip(l.platforms), layers: slices.Clip(l.layers), prefix: len(l.platforms)}
+			out[i] = linkList{platforms: slices.Clip(l.platforms), layers: slices.Clip(l.layers), cached: l.cached, prefix: len(l.platforms)}
 			uptos[i] = l.upto
 			known = append(known, []any{id, l.upto})
 		} else {
@@ -151,7 +153,12 @@ func (c *queryCache) keepLinks(ids []int64, lists []linkList) {
 			c.links, c.linkCount = map[int64]*cachedLinks{}, 0
 			grow = n
 		}
-		c.links[id] = &cachedLinks{platforms: slices.Clip(l.platforms[:n]), layers: slices.Clip(l.layers[:n]), upto: upto}
+		cached := make([]*cachedPlatform, n)
+		copy(cached, l.cached[:l.prefix])
+		for j := l.prefix; j < n; j++ {
+			cached[j] = c.platforms[l.platforms[j]]
+		}
+		c.links[id] = &cachedLinks{platforms: slices.Clip(l.platforms[:n]), layers: slices.Clip(l.layers[:n]), cached: cached, upto: upto}
 		c.linkCount += grow
 	}
 }

@@ -14,19 +14,31 @@ import (
 	"github.com/ingot-build/ingot/pkg/vuln"
 )
 
-// statusSet is the statuses a query keeps, nil for all; ErrInvalid for one that is not a status.
-func statusSet(statuses []catalog.Status) (map[catalog.Status]bool, error) {
-	if len(statuses) == 0 {
-		return nil, nil
-	}
-	want := map[catalog.Status]bool{}
+// statusSet is the statuses a query keeps; ErrInvalid for one that is not a status.
+type statusSet []catalog.Status
+
+// statusesOf checks the statuses a query asks for (all when none).
+func statusesOf(statuses []catalog.Status) (statusSet, error) {
 	for _, st := range statuses {
 		if _, err := catalog.ParseStatus(string(st)); err != nil {
 			return nil, err
 		}
-		want[st] = true
 	}
-	return want, nil
+	return statusSet(statuses), nil
+}
+
+// keeps reports whether a version in status st is in the set: a few string comparisons, cheaper
+// than hashing the status for each of tens of thousands of rows.
+func (s statusSet) keeps(st catalog.Status) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for _, x := range s {
+		if x == st {
+			return true
+		}
+	}
+	return false
 }
 
 // QueryPackage implements catalog.Findings: the whole answer (see QueryPackagePage).
@@ -54,7 +66,7 @@ func (s *Store) QueryPackagePage(ctx context.Context, pq catalog.PackageQuery, p
 	if err != nil {
 		return catalog.ExposurePage{}, err
 	}
-	want, err := statusSet(pq.Statuses)
+	want, err := statusesOf(pq.Statuses)
 	if err != nil {
 		return catalog.ExposurePage{}, err
 	}
@@ -90,8 +102,13 @@ func (s *Store) QueryPackagePage(ctx context.Context, pq catalog.PackageQuery, p
 		rows := make([]exposureRow, 0, n)
 		for i, l := range lists {
 			for j, id := range l.platforms {
-				p := w.platform(id)
-				if p == nil || (want != nil && !want[p.v.status]) {
+				var p *cachedPlatform
+				if j < l.prefix {
+					p = l.cached[j] // kept with the links: no lookup
+				} else {
+					p = w.platform(id)
+				}
+				if p == nil || !want.keeps(p.v.status) {
 					continue // pending, or not in the statuses asked for
 				}
 				rows = append(rows, exposureRow{p: p, id: id, pkg: int32(i), layer: l.layers[j]}) //nolint:gosec // G115: a few packages match one name
@@ -293,7 +310,7 @@ func firstErr(first, next error) error {
 // come from the cache (see queryCache). The findings of one answer share the detail they were
 // decoded from: read them, do not change them.
 func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]catalog.VersionFinding, error) {
-	want, err := statusSet(fq.Statuses)
+	want, err := statusesOf(fq.Statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +384,7 @@ func (s *Store) QueryFindings(ctx context.Context, fq catalog.FindingQuery) ([]c
 		kept := rows[:0]
 		for _, x := range rows {
 			x.p, x.f = w.platform(x.platform), details[x.detail]
-			if x.p == nil || x.f == nil || (want != nil && !want[x.p.v.status]) {
+			if x.p == nil || x.f == nil || !want.keeps(x.p.v.status) {
 				continue
 			}
 			x.key = versionKey(rank, x.p.v)
