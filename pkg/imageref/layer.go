@@ -10,6 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/ingot-build/ingot/internal/extproc"
 )
 
 // Stored is the capability of a layer whose Compressed stream is its blob as stored (a file of an OCI
@@ -58,8 +60,8 @@ func openLayer(l v1.Layer) (*layerStream, error) {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		if prog := igzipProgram(); prog != "" {
 			if size, err := l.Size(); err == nil && size >= gzipExternalMin {
-				if p, err := startIgzip(prog, br); err == nil {
-					return &layerStream{Reader: p, raw: rest{p}, close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
+				if p, err := extproc.Start(prog, igzipArgs, br); err == nil {
+					return &layerStream{Reader: p, raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
 				}
 				// A program that does not start leaves the layer to Go's decoder.
 			}
