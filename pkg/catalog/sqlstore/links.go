@@ -23,10 +23,10 @@ import (
 // serialised so ids are given out in commit order), so no link is ever missed above it or below.
 
 // Defaults of the link cache: a package's links are kept from linkCacheMin of them (below that,
-// reading them costs little), and at most linkCacheMax links in all (16 bytes each; past it the
+// reading them costs little), and at most linkCacheMax links in all (24 bytes each; past it the
 // cache starts again).
 const (
-	linkCacheMin = 256
+	linkCacheMin = 32
 	linkCacheMax = 8 << 20
 )
 
@@ -46,7 +46,7 @@ type linkList struct {
 }
 
 // CacheLinksFrom sets how many platform images must ship a package for the store to keep its links
-// in memory (default 256). Tests set 1, so that every exposure query goes through the cache.
+// in memory (default 32). Tests set 1, so that every exposure query goes through the cache.
 func (s *Store) CacheLinksFrom(n int) {
 	s.cache.mu.Lock()
 	defer s.cache.mu.Unlock()
