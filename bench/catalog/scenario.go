@@ -185,7 +185,7 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 	}
 	printLoad(w, m, res.load, cfg)
 	if res.cloned > 0 {
-		fmt.Fprintf(w, "  copied to %s versions inside PostgreSQL in %s (untimed setup; %d copies of the %s loaded, each image renamed IMAGE-cN, each digest new)\n",
+		fmt.Fprintf(w, "  copied to %s versions inside PostgreSQL in %s (untimed setup; %d copies of the %s loaded, each image renamed IMAGE-cN, each digest new; then VACUUM ANALYZE)\n",
 			thousands(sc.versions), res.cloned.Round(time.Second), sc.versions/loaded-1, thousands(loaded))
 	}
 
