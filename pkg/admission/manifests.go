@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/yaml"
 
@@ -56,7 +57,7 @@ type ManifestOptions struct {
 	Args []string
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+var dnsLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // ErrManifests: options manifests cannot be rendered from.
 var ErrManifests = fault.New(fault.Invalid, "admission: cannot render manifests")
@@ -87,7 +88,7 @@ func (o *ManifestOptions) defaults() error {
 		o.TimeoutSeconds = 10
 	}
 	switch {
-	case !dnsLabel.MatchString(o.Name) || !dnsLabel.MatchString(o.Namespace):
+	case !dnsLabel().MatchString(o.Name) || !dnsLabel().MatchString(o.Namespace):
 		return fmt.Errorf("%w: name %q and namespace %q must be DNS labels", ErrManifests, o.Name, o.Namespace)
 	case o.TimeoutSeconds < 1 || o.TimeoutSeconds > 10:
 		return fmt.Errorf("%w: timeoutSeconds %d: the API server takes 1 to 10", ErrManifests, o.TimeoutSeconds)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -134,13 +135,17 @@ type CloudImageQuery struct {
 }
 
 var (
-	awsAccountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	awsRegionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	amiRE        = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	azureIDRE    = regexp.MustCompile(`^/subscriptions/([0-9a-f-]{36})/resourcegroups/[^/]+/providers/microsoft\.compute/(images/[^/]+|galleries/[^/]+/images/[^/]+/versions/[^/]+)$`)
-	gcpProjectRE = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
-	gcpImageRE   = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/global/images/([a-z]([-a-z0-9]{0,61}[a-z0-9])?)$`)
-	azureRegion  = regexp.MustCompile(`^[a-z][a-z0-9]{1,40}$`)
+	awsAccountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{12}$`) })
+	awsRegionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`) })
+	amiRE        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`) })
+	azureIDRE    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^/subscriptions/([0-9a-f-]{36})/resourcegroups/[^/]+/providers/microsoft\.compute/(images/[^/]+|galleries/[^/]+/images/[^/]+/versions/[^/]+)$`)
+	})
+	gcpProjectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`) })
+	gcpImageRE   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/global/images/([a-z]([-a-z0-9]{0,61}[a-z0-9])?)$`)
+	})
+	azureRegion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9]{1,40}$`) })
 )
 
 // CanonicalImageID is an image ID as the catalog keys it: an Azure resource ID in lower case (Azure
@@ -169,17 +174,17 @@ func (c CloudImage) Normalize() (CloudImage, error) {
 	}
 	switch c.Provider {
 	case ProviderAWS:
-		if !awsAccountRE.MatchString(c.Account) {
+		if !awsAccountRE().MatchString(c.Account) {
 			return c, bad("account", c.Account, "a 12-digit account ID")
 		}
-		if !awsRegionRE.MatchString(c.Region) {
+		if !awsRegionRE().MatchString(c.Region) {
 			return c, bad("region", c.Region, "a region such as eu-west-1")
 		}
-		if !amiRE.MatchString(c.ID) {
+		if !amiRE().MatchString(c.ID) {
 			return c, bad("image ID", c.ID, "ami- and 8 or 17 hex digits")
 		}
 	case ProviderAzure:
-		m := azureIDRE.FindStringSubmatch(c.ID)
+		m := azureIDRE().FindStringSubmatch(c.ID)
 		if m == nil {
 			return c, bad("image ID", c.ID, "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/images/NAME or a gallery image version ID")
 		}
@@ -191,18 +196,18 @@ func (c CloudImage) Normalize() (CloudImage, error) {
 		}
 		c.Account = strings.ToLower(c.Account)
 		c.Region = strings.ToLower(strings.ReplaceAll(c.Region, " ", ""))
-		if !azureRegion.MatchString(c.Region) {
+		if !azureRegion().MatchString(c.Region) {
 			return c, bad("region", c.Region, "a location such as westeurope")
 		}
 	case ProviderGCP:
-		m := gcpImageRE.FindStringSubmatch(c.ID)
+		m := gcpImageRE().FindStringSubmatch(c.ID)
 		if m == nil {
 			return c, bad("image", c.ID, "projects/PROJECT/global/images/NAME or its self-link")
 		}
 		if c.Account == "" {
 			c.Account = m[1]
 		}
-		if c.Account != m[1] || !gcpProjectRE.MatchString(c.Account) {
+		if c.Account != m[1] || !gcpProjectRE().MatchString(c.Account) {
 			return c, bad("project", c.Account, "the project of the image, "+m[1])
 		}
 		if c.Name == "" {

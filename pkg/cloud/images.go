@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/fault"
@@ -24,7 +25,7 @@ const (
 	TagDigest  = "ingot:digest"
 )
 
-var descMarker = regexp.MustCompile(`\bingot:(version|digest)=([^\s,;]+)`)
+var descMarker = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bingot:(version|digest)=([^\s,;]+)`) })
 
 // Found is a cloud image read from a provider's listing, with the version its markers name (Ref, or
 // Digest: the version's digest, which is its raw disk's).
@@ -39,7 +40,7 @@ func (f Found) Marked() bool { return f.Ref != "" || f.Digest != "" }
 
 func mark(f *Found, tags map[string]string, description string) {
 	f.Ref, f.Digest = strings.TrimSpace(tags[TagVersion]), strings.TrimSpace(tags[TagDigest])
-	for _, m := range descMarker.FindAllStringSubmatch(description, -1) {
+	for _, m := range descMarker().FindAllStringSubmatch(description, -1) {
 		switch {
 		case m[1] == "version" && f.Ref == "":
 			f.Ref = m[2]

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ingot-build/ingot/pkg/catalog"
@@ -195,7 +196,7 @@ const (
 	maxNames    = 50
 )
 
-var amiNameRE = regexp.MustCompile(`^[A-Za-z0-9 ()\[\]./\-'@_*?]{1,128}$`)
+var amiNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9 ()\[\]./\-'@_*?]{1,128}$`) })
 
 // AWSAllowedAMIs writes an EC2 declarative policy (AWS Organizations, type DECLARATIVE_POLICY_EC2)
 // that enables Allowed AMIs with the active AMIs' criteria. Allowed AMIs select images by provider
@@ -210,7 +211,7 @@ func AWSAllowedAMIs(active []catalog.CloudImage, o Options) ([]byte, error) {
 		if im.Name == "" {
 			return nil, fmt.Errorf("%w: AMI %s (%s) has no name registered, and Allowed AMIs select by name: register it with --name or import it from describe-images", ErrImages, im.ID, im.Image+"@"+im.Tag)
 		}
-		if !amiNameRE.MatchString(im.Name) {
+		if !amiNameRE().MatchString(im.Name) {
 			return nil, fmt.Errorf("%w: AMI %s's name %q has characters Allowed AMIs do not take", ErrImages, im.ID, im.Name)
 		}
 		if byAccount[im.Account] == nil {
@@ -271,7 +272,9 @@ func AzurePolicy(active []catalog.CloudImage, o Options) ([]byte, error) {
 	}})
 }
 
-var gcpParentRE = regexp.MustCompile(`^(organizations/[0-9]+|folders/[0-9]+|projects/[a-z][a-z0-9-]{4,28}[a-z0-9])$`)
+var gcpParentRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(organizations/[0-9]+|folders/[0-9]+|projects/[a-z][a-z0-9-]{4,28}[a-z0-9])$`)
+})
 
 // GCPTrustedProjects writes an Organization Policy (v2, as `gcloud org-policies set-policy` reads
 // it) for constraints/compute.trustedImageProjects allowing the projects that hold active images.
@@ -279,7 +282,7 @@ var gcpParentRE = regexp.MustCompile(`^(organizations/[0-9]+|folders/[0-9]+|proj
 // check instances against the self-link list (ingot host fleet). With no active image, every
 // project is denied.
 func GCPTrustedProjects(active []catalog.CloudImage, o Options) ([]byte, error) {
-	if !gcpParentRE.MatchString(o.Parent) {
+	if !gcpParentRE().MatchString(o.Parent) {
 		return nil, fmt.Errorf("%w: the organisation policy's parent %q (want organizations/ID, folders/ID or projects/ID)", ErrImages, o.Parent)
 	}
 	var projects []string

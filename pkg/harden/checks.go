@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -135,14 +136,14 @@ func isShell(name string) bool {
 }
 
 // pipName matches pip, pip3 and versioned pips such as pip3.11.
-var pipName = regexp.MustCompile(`^pip[0-9.]*$`)
+var pipName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^pip[0-9.]*$`) })
 
 func isPackageManager(name string) bool {
 	switch name {
 	case "apt", "apt-get", "aptitude", "dpkg", "apk", "yum", "dnf", "tdnf", "microdnf", "rpm", "zypper":
 		return true
 	}
-	return pipName.MatchString(name)
+	return pipName().MatchString(name)
 }
 
 // children returns the paths directly below dir, in order.
@@ -219,7 +220,9 @@ func checkPackageManager(t *target) result {
 
 // pipModule matches the pip package of a Python installation, which "python3 -m pip" runs without any
 // pip command on PATH.
-var pipModule = regexp.MustCompile(`^(usr/|usr/local/|opt/[^/]+/)?lib/python[0-9.]*/(site|dist)-packages/pip$`)
+var pipModule = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(usr/|usr/local/|opt/[^/]+/)?lib/python[0-9.]*/(site|dist)-packages/pip$`)
+})
 
 // scanPaths makes the one pass over every path of the file system that the setuid, world-writable,
 // leftovers and pip-module checks share.
@@ -237,7 +240,7 @@ func (t *target) scanPaths() {
 		if worldWritable(p, n) {
 			add(RuleWorldWritable, p, fmt.Sprintf("/%s (%s)", p, modeString(n)), n)
 		}
-		if n.isDir() && pipModule.MatchString(p) {
+		if n.isDir() && pipModule().MatchString(p) {
 			add(RulePackageManager, p, "/"+p+" (python -m pip)", n)
 		}
 		if underAny(p, leftoverDirs) {
@@ -423,7 +426,9 @@ func checkDuplicateID(t *target) result {
 
 // addURL matches an ADD instruction from a URL as the classic builder ("/bin/sh -c #(nop) ADD ...")
 // and BuildKit ("ADD ... # buildkit") record it in created_by, with its flags and the URL.
-var addURL = regexp.MustCompile(`(?:^\s*|#\(nop\)\s+)ADD\s+((?:--\S+\s+)*)(https?://\S+)`)
+var addURL = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:^\s*|#\(nop\)\s+)ADD\s+((?:--\S+\s+)*)(https?://\S+)`)
+})
 
 // checkAddURL fails on ADD from a URL in the history, unless the instruction pins the content with
 // --checksum, which BuildKit verifies before the layer is made.
@@ -431,7 +436,7 @@ func checkAddURL(t *target) result {
 	var locs []evidence.Location
 	var items []string
 	for i, h := range t.config.History {
-		if m := addURL.FindStringSubmatch(h.CreatedBy); m != nil && !strings.Contains(m[1], "--checksum=") {
+		if m := addURL().FindStringSubmatch(h.CreatedBy); m != nil && !strings.Contains(m[1], "--checksum=") {
 			locs = append(locs, evidence.Location{Path: fmt.Sprintf("history[%d]", i)})
 			items = append(items, m[2])
 		}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -263,7 +264,7 @@ func (r *commandRunner) exec(ctx context.Context, i int, t CommandTest) (*result
 
 // runcExec finds the failure of the container's execve in what runc logged: `exec: "CMD": REASON`
 // when the lookup failed (runc uses Go's exec.LookPath), `exec CMD: REASON` when execve did.
-var runcExec = regexp.MustCompile(`(?:^|: )exec(?:: "[^"]*"| [^:]+): (.+)$`)
+var runcExec = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|: )exec(?:: "[^"]*"| [^:]+): (.+)$`) })
 
 // execFailure maps a command that runc could not execute to the exit code a shell gives it, as
 // docker does and so container-structure-test reports it: 127 when the command is not there (not in
@@ -271,7 +272,7 @@ var runcExec = regexp.MustCompile(`(?:^|: )exec(?:: "[^"]*"| [^:]+): (.+)$`)
 // executed (permission denied, a directory, not an executable format). Any other start failure of
 // runc (a mount, the working directory) is not the command's and stays an error.
 func execFailure(startErr string) (code int, why string, ok bool) {
-	m := runcExec.FindStringSubmatch(startErr)
+	m := runcExec().FindStringSubmatch(startErr)
 	if m == nil {
 		return 0, "", false
 	}

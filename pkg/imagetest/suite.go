@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -255,7 +256,7 @@ func (s *Suite) Validate() error {
 		f := fmt.Sprintf("fileExistenceTests[%d]", i)
 		name(f, t.Name)
 		imagePath(f+".path", t.Path, bad)
-		if t.Permissions != "" && !modeString.MatchString(t.Permissions) {
+		if t.Permissions != "" && !modeString().MatchString(t.Permissions) {
 			bad(f+".permissions", "%q is not a mode string such as \"-rwxr-xr-x\"", t.Permissions)
 		}
 		switch t.IsExecutableBy {
@@ -305,7 +306,9 @@ func (s *Suite) Validate() error {
 }
 
 // modeString is what fs.FileMode.String or ls print: type and special letters, then rwx three times.
-var modeString = regexp.MustCompile(`^[-a-zA-Z?]{1,12}[-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT]$`)
+var modeString = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[-a-zA-Z?]{1,12}[-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT]$`)
+})
 
 func imagePath(field, p string, bad func(string, string, ...any)) {
 	switch {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -18,10 +19,12 @@ var dockerHubAliases = map[string]bool{"docker.io": true, "index.docker.io": tru
 // The grammar of distribution's reference package (docker/distribution/reference, which containerd
 // and the kubelet use), in parts.
 var (
-	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
-	hostPart      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$`)
-	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	sha256Digest  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	pathComponent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`) })
+	hostPart      = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$`)
+	})
+	tagPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`) })
+	sha256Digest = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 )
 
 // Image is an image reference as a pod spec writes it, and its normalised form: the form policies
@@ -88,14 +91,14 @@ func ParseImage(s string) (Image, error) {
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		img.Digest = rest[at+1:]
 		rest = rest[:at]
-		if !sha256Digest.MatchString(img.Digest) {
+		if !sha256Digest().MatchString(img.Digest) {
 			return img, fmt.Errorf("%w: %q: the digest %q is not sha256:<64 hex digits>", ErrReference, s, img.Digest)
 		}
 	}
 	if colon := strings.LastIndex(rest, ":"); colon > strings.LastIndex(rest, "/") {
 		img.Tag = rest[colon+1:]
 		rest = rest[:colon]
-		if !tagPattern.MatchString(img.Tag) {
+		if !tagPattern().MatchString(img.Tag) {
 			return img, fmt.Errorf("%w: %q: the tag %q is not a valid tag", ErrReference, s, img.Tag)
 		}
 	}
@@ -106,12 +109,12 @@ func ParseImage(s string) (Image, error) {
 			host, path = first, rest[slash+1:]
 		}
 	}
-	if !hostPart.MatchString(host) {
+	if !hostPart().MatchString(host) {
 		return img, fmt.Errorf("%w: %q: %q is not a registry host", ErrReference, s, host)
 	}
 	img.Registry = NormaliseRegistry(host)
 	for _, c := range strings.Split(path, "/") {
-		if !pathComponent.MatchString(c) {
+		if !pathComponent().MatchString(c) {
 			return img, fmt.Errorf("%w: %q: the repository %q is not a valid repository name (lower case letters, digits and separators)", ErrReference, s, path)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ingot-build/ingot/pkg/attest"
 	"github.com/ingot-build/ingot/pkg/sign"
@@ -22,7 +23,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // Unwrap lets errors.Is(err, ErrInvalid) hold.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-var policyName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
+var policyName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`) })
 
 // compiled is the policy ready to evaluate: globs, keys and conditions.
 type compiled struct {
@@ -63,7 +64,7 @@ func (p *Policy) Validate() error {
 		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	c := &compiled{}
-	if !policyName.MatchString(p.Name) {
+	if !policyName().MatchString(p.Name) {
 		bad("name", "%q: want lower case letters, digits, '-' and '.', at most 63 characters", p.Name)
 	}
 	if !slices.Contains(Modes(), p.Mode) {
@@ -221,7 +222,7 @@ func (p *Policy) Validate() error {
 		if len(attVerifiers) > 0 {
 			cr.attKeys, _ = keyset(field+".attestations", attVerifiers)
 		}
-		if r.Catalog != nil && r.Catalog.Image != "" && !pathComponent.MatchString(r.Catalog.Image) {
+		if r.Catalog != nil && r.Catalog.Image != "" && !pathComponent().MatchString(r.Catalog.Image) {
 			bad(field+".catalog.image", "%q is not an image name", r.Catalog.Image)
 		}
 		c.rules = append(c.rules, cr)

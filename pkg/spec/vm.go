@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // VM makes the spec a virtual machine image, built by ingot host build into a bootable raw and qcow2
@@ -54,13 +55,17 @@ const (
 )
 
 var (
-	diskSize = regexp.MustCompile(`^([0-9]{1,13})([KMG])$`)
+	diskSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{1,13})([KMG])$`) })
 	// RFC 1123 host name labels, as systemd's hostname validation accepts them.
-	hostName    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
-	sshdKeyword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	sysctlKey   = regexp.MustCompile(`^[a-z0-9_][a-z0-9_./*-]*$`)
+	hostName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	})
+	sshdKeyword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`) })
+	sysctlKey   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_][a-z0-9_./*-]*$`) })
 	// systemd unit names: a name, an optional @instance, and a unit type suffix.
-	unitName = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$`)
+	unitName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$`)
+	})
 )
 
 // BootloaderPackage is the package that provides the bootloader's EFI binary.
@@ -73,7 +78,7 @@ func (v *VM) DiskBytes() int64 {
 }
 
 func parseDiskSize(s string) (int64, error) {
-	m := diskSize.FindStringSubmatch(s)
+	m := diskSize().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size such as 2G or 1536M", s)
 	}
@@ -125,7 +130,7 @@ func (s *Spec) validateVM(bad func(string, string, ...any)) {
 	} else if n < minDiskSize {
 		bad("vm.disk-size", "%q is smaller than 512M", v.DiskSize)
 	}
-	if len(v.Hostname) > 253 || !hostName.MatchString(v.Hostname) {
+	if len(v.Hostname) > 253 || !hostName().MatchString(v.Hostname) {
 		bad("vm.hostname", "%q is not a host name (lowercase letters, digits and '-', in dot-separated labels)", abbrev(v.Hostname))
 	}
 	for i, a := range v.KernelArgs {
@@ -135,7 +140,7 @@ func (s *Spec) validateVM(bad func(string, string, ...any)) {
 	}
 	if h := v.Hardening; h != nil {
 		for k, val := range h.SSHD {
-			if !sshdKeyword.MatchString(k) {
+			if !sshdKeyword().MatchString(k) {
 				bad("vm.hardening.sshd", "%q is not an sshd_config keyword", abbrev(k))
 			}
 			if !oneLine(val) {
@@ -143,7 +148,7 @@ func (s *Spec) validateVM(bad func(string, string, ...any)) {
 			}
 		}
 		for k, val := range h.Sysctl {
-			if !sysctlKey.MatchString(k) || len(k) > maxHardeningValue {
+			if !sysctlKey().MatchString(k) || len(k) > maxHardeningValue {
 				bad("vm.hardening.sysctl", "%q is not a kernel parameter name", abbrev(k))
 			}
 			if !oneLine(val) {
@@ -155,7 +160,7 @@ func (s *Spec) validateVM(bad func(string, string, ...any)) {
 			units []string
 		}{{"vm.hardening.disable", h.Disable}, {"vm.hardening.mask", h.Mask}} {
 			for i, u := range l.units {
-				if len(u) > maxComponent || !unitName.MatchString(u) {
+				if len(u) > maxComponent || !unitName().MatchString(u) {
 					bad(fmt.Sprintf("%s[%d]", l.field, i), "%q is not a systemd unit name (name.service, name.socket, ...)", abbrev(u))
 				}
 			}
