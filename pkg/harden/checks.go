@@ -21,21 +21,27 @@ const (
 	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
 )
 
-// result is what one check found. Status is failed, passed or skipped; Reason notes why a rule passed
-// or was skipped when that is not obvious; Found summarises a failure in one line.
-type result struct {
+// Result is what one check found, of an image (this package) or of a host (pkg/host). Status is
+// failed, passed or skipped; Reason notes why a rule passed or was skipped when that is not obvious;
+// Found summarises a failure in one line.
+type Result struct {
 	Status    string
 	Reason    string
 	Found     string
 	Locations []evidence.Location
 }
 
-func passed(reason string) result  { return result{Status: evidence.StatusPassed, Reason: reason} }
-func skipped(reason string) result { return result{Status: evidence.StatusSkipped, Reason: reason} }
+type result = Result
 
-// failed builds a failing result; the summary lists at most a few items so tables stay readable,
+// Passed is a passing result, with why when it is not obvious.
+func Passed(reason string) Result { return Result{Status: evidence.StatusPassed, Reason: reason} }
+
+// Skipped is a check that could not run, and why.
+func Skipped(reason string) Result { return Result{Status: evidence.StatusSkipped, Reason: reason} }
+
+// Failed builds a failing result; the summary lists at most a few items so tables stay readable,
 // while Locations keep them all.
-func failed(what string, items []string, locs []evidence.Location) result {
+func Failed(what string, items []string, locs []evidence.Location) Result {
 	found := what
 	if len(items) > 0 {
 		const show = 5
@@ -48,8 +54,14 @@ func failed(what string, items []string, locs []evidence.Location) result {
 			found += fmt.Sprintf(" and %d more", len(items)-show)
 		}
 	}
-	return result{Status: evidence.StatusFailed, Found: found, Locations: locs}
+	return Result{Status: evidence.StatusFailed, Found: found, Locations: locs}
 }
+
+var (
+	passed  = Passed
+	skipped = Skipped
+	failed  = Failed
+)
 
 // target is everything the checks read, gathered once.
 type target struct {

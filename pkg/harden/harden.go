@@ -48,18 +48,24 @@ type Options struct {
 
 // ParseProfile reads a profile name; empty means minimal.
 func ParseProfile(s string) (Profile, error) {
-	p := Profile(strings.ToLower(strings.TrimSpace(s)))
+	return ParseName(s, Profiles(), ProfileMinimal, ErrUnknownProfile)
+}
+
+// ParseName reads one of the names all (case-insensitive, trimmed); empty means def. Another is
+// unknown: an error wrapping unknown that lists the names there are. Both audits' profiles use it.
+func ParseName[T ~string](s string, all []T, def T, unknown error) (T, error) {
+	p := T(strings.ToLower(strings.TrimSpace(s)))
 	if p == "" {
-		return ProfileMinimal, nil
+		return def, nil
 	}
-	if slices.Contains(Profiles(), p) {
+	if slices.Contains(all, p) {
 		return p, nil
 	}
-	var names []string
-	for _, p := range Profiles() {
-		names = append(names, string(p))
+	names := make([]string, len(all))
+	for i, p := range all {
+		names[i] = string(p)
 	}
-	return "", fmt.Errorf("%w %q (want one of %s)", ErrUnknownProfile, s, strings.Join(names, ", "))
+	return "", fmt.Errorf("%w %q (want one of %s)", unknown, s, strings.Join(names, ", "))
 }
 
 // Validate checks the profile name and the waivers, without reading any image: ErrUnknownProfile,

@@ -3,8 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -41,18 +39,7 @@ type Options struct {
 
 // ParseProfile reads a profile name; empty means minimal.
 func ParseProfile(s string) (Profile, error) {
-	p := Profile(strings.ToLower(strings.TrimSpace(s)))
-	if p == "" {
-		return ProfileMinimal, nil
-	}
-	if slices.Contains(Profiles(), p) {
-		return p, nil
-	}
-	var names []string
-	for _, p := range Profiles() {
-		names = append(names, string(p))
-	}
-	return "", fmt.Errorf("%w %q (want one of %s)", ErrUnknownProfile, s, strings.Join(names, ", "))
+	return harden.ParseName(s, Profiles(), ProfileMinimal, ErrUnknownProfile)
 }
 
 // Validate checks the profile, the waivers and the policy without reading any target.
@@ -73,33 +60,14 @@ func waivers(ws []harden.Waiver) (map[string]string, error) {
 	return harden.WaiverReasons(ws, isRule)
 }
 
-// result is what one check found.
-type result struct {
-	Status    string
-	Reason    string
-	Found     string
-	Locations []evidence.Location
-}
+// result is what one check found: the image audit's own (harden.Result).
+type result = harden.Result
 
-func passed(reason string) result  { return result{Status: evidence.StatusPassed, Reason: reason} }
-func skipped(reason string) result { return result{Status: evidence.StatusSkipped, Reason: reason} }
-
-// failed builds a failing result; the summary lists a few items, Locations keep them all.
-func failed(what string, items []string, locs []evidence.Location) result {
-	found := what
-	if len(items) > 0 {
-		const show = 5
-		list := items
-		if len(list) > show {
-			list = list[:show]
-		}
-		found += ": " + strings.Join(list, ", ")
-		if len(items) > show {
-			found += fmt.Sprintf(" and %d more", len(items)-show)
-		}
-	}
-	return result{Status: evidence.StatusFailed, Found: found, Locations: locs}
-}
+var (
+	passed  = harden.Passed
+	skipped = harden.Skipped
+	failed  = harden.Failed
+)
 
 // Audit evaluates every rule of the profile on a tree and returns one finding per rule, in rule
 // order: Kind rule, Status failed, passed, waived or skipped, the rule's severity, its CIS Debian 12
