@@ -274,21 +274,13 @@ func (s *Store) recordScans(ctx context.Context, q querier, scans []catalog.Scan
 	if err != nil {
 		return err
 	}
-	pids := map[[2]any]int64{} // by version id and digest
-	err = s.inChunks(vids, func(chunk []any) error {
-		return q.run(ctx, "SELECT id, version_id, digest FROM platforms WHERE version_id IN ("+inList(len(chunk))+")", chunk,
-			func(r *sql.Rows) error {
-				var id, vid int64
-				var digest string
-				if err := r.Scan(&id, &vid, &digest); err != nil {
-					return err
-				}
-				pids[[2]any{vid, digest}] = id
-				return nil
-			}, false)
-	})
+	platforms, err := s.platformsOf(ctx, q, vids)
 	if err != nil {
 		return err
+	}
+	pids := make(map[[2]any]int64, len(platforms)) // by version id and digest
+	for _, p := range platforms {
+		pids[[2]any{p.version, p.digest}] = p.id
 	}
 	ids := make([]int64, len(scans))
 	for i, sc := range scans {
@@ -369,6 +361,29 @@ func (s *Store) summaries(ctx context.Context, q querier, ids []int64) (map[int6
 			out[v.ID] = v
 			return nil
 		}, len(chunk) == 1)
+	})
+	return out, err
+}
+
+// platformRow names a platform image: its id, version and digest.
+type platformRow struct {
+	id, version int64
+	digest      string
+}
+
+// platformsOf reads the platform images of the versions vids.
+func (s *Store) platformsOf(ctx context.Context, q querier, vids []int64) ([]platformRow, error) {
+	var out []platformRow
+	err := s.inChunks(vids, func(chunk []any) error {
+		return q.run(ctx, "SELECT id, version_id, digest FROM platforms WHERE version_id IN ("+inList(len(chunk))+")", chunk,
+			func(r *sql.Rows) error {
+				var p platformRow
+				if err := r.Scan(&p.id, &p.version, &p.digest); err != nil {
+					return err
+				}
+				out = append(out, p)
+				return nil
+			}, false)
 	})
 	return out, err
 }
@@ -455,31 +470,21 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 }
 
 // OpenFindings implements catalog.Batch: the columns of the open findings of the versions' platform
-// images, a few hundred versions per query. Only the findings whose status does not count carry
-// their detail, for its reason. The findings are read without a join (their platform images and the
-// few details are read apart, and the rows ordered here): a join costs SQLite a lookup per row.
+// images, read as a re-scan's write reads them (recordedFindings), a few hundred platform images per
+// query. Only the findings whose status does not count carry their detail, for its reason.
 func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog.OpenFinding, error) {
 	out := []catalog.OpenFinding{}
 	err := s.read(ctx, func(q querier) error {
-		type platform struct {
-			version int64
-			digest  string
+		list, err := s.platformsOf(ctx, q, versionIDs)
+		if err != nil {
+			return err
 		}
-		platforms := map[int64]platform{}
-		var pids []int64
-		err := s.inChunks(versionIDs, func(chunk []any) error {
-			return q.run(ctx, "SELECT id, version_id, digest FROM platforms WHERE version_id IN ("+inList(len(chunk))+")", chunk,
-				func(r *sql.Rows) error {
-					var id int64
-					var p platform
-					if err := r.Scan(&id, &p.version, &p.digest); err != nil {
-						return err
-					}
-					platforms[id] = p
-					pids = append(pids, id)
-					return nil
-				}, false)
-		})
+		platforms := make(map[int64]platformRow, len(list))
+		pids := make([]int64, len(list))
+		for i, p := range list {
+			platforms[p.id], pids[i] = p, p.id
+		}
+		recorded, err := s.recordedFindings(ctx, q, pids)
 		if err != nil {
 			return err
 		}
@@ -490,33 +495,20 @@ func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog
 		}
 		var rows []row
 		var reasons []int64
-		// Closed findings are skipped here, not in the query: with "open = ?" in it, SQLite scans
-		// the open findings of the whole catalog (the index led by open) for every chunk.
-		err = s.inChunks(pids, func(chunk []any) error {
-			return q.run(ctx, `SELECT platform_id, vuln_id, pkg_name, pkg_version, severity, status, fixed_version, open, detail_id
-				FROM findings WHERE platform_id IN (`+inList(len(chunk))+`)`, chunk, func(r *sql.Rows) error {
-				var x row
-				var sev int
-				var open bool
-				if err := r.Scan(&x.platform, &x.f.ID, &x.f.Package, &x.f.PackageVersion, &sev, &x.f.Status,
-					&x.f.FixedVersion, &open, &x.detail); err != nil {
-					return err
+		for pid, fs := range recorded {
+			p := platforms[pid]
+			for k, o := range fs {
+				if !o.open {
+					continue
 				}
-				if !open {
-					return nil
-				}
-				x.f.Severity = evidence.Severity(sev)
-				p := platforms[x.platform]
-				x.f.VersionID, x.f.Platform = p.version, p.digest
-				if !x.f.Counts() {
-					reasons = append(reasons, x.detail)
+				x := row{platform: pid, detail: o.detailID, f: catalog.OpenFinding{VersionID: p.version, Platform: p.digest,
+					ID: k.id, Package: k.pkg, PackageVersion: k.version, Severity: evidence.Severity(o.severity),
+					Status: o.status, FixedVersion: o.fixed}}
+				if !o.counts {
+					reasons = append(reasons, o.detailID)
 				}
 				rows = append(rows, x)
-				return nil
-			}, false)
-		})
-		if err != nil {
-			return err
+			}
 		}
 		details, err := s.detailColumn(ctx, q, "detail", reasons)
 		if err != nil {
