@@ -4,20 +4,211 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"os"
+	"path"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ingot-build/ingot/pkg/publish"
 )
 
-// archiveImage is an image of a docker archive whose layers are stored compressed (as `crane append`
-// or `crane pull --format tarball` write them; `docker save` writes them uncompressed). Such layers
-// are Stored: their blob is the file in the archive, checked against the digest go-containerregistry
-// computed from it when the image was opened, so the stages inflate it themselves rather than
-// through go-containerregistry's slower inflating.
+// A docker archive whose layers are stored compressed (as `crane append`, `crane pull --format
+// tarball` and ingot write them; `docker save` writes them uncompressed) is read by ingot itself:
+// its layers are Stored, their blob the file in the archive, read in place at the offset the one
+// walk of checkArchive found and checked against the layer's digest as it is read, so that the
+// stages inflate it themselves. Such an archive holds no manifest, only a config and layer files,
+// so the image's manifest is made up, exactly as go-containerregistry's tarball package makes it
+// (the same digest).
+//
+// A layer file named by its digest (`HEX.tar.gz`, as go-containerregistry writes them, or
+// `blobs/sha256/HEX`) is taken at its name's word, as a blob of an OCI layout is: hashing 65 MB
+// before anything else is a fixed cost on the critical path of every cold read, and reading the
+// layer checks the name anyway. A layer file named otherwise is hashed when the archive is opened.
+// Every other archive (uncompressed layers, several images, layers that are links, foreign
+// layers) is read through go-containerregistry.
+
+// member is a regular file of an archive: where its content starts and how long it is.
+type member struct {
+	off, size int64
+	link      bool // a symbolic or hard link, which go-containerregistry follows
+}
+
+// archiveTOC is what the walk of an archive found: its manifest.json and its members.
+type archiveTOC struct {
+	manifest   []byte
+	members    map[string]member
+	compressed bool // whether the first layer is stored compressed
+}
+
+func openArchive(p, ref string, toc *archiveTOC) (*Set, error) {
+	if toc.compressed {
+		img, ok, err := openCompressedArchive(p, toc)
+		if err != nil {
+			return nil, fmt.Errorf("opening docker archive %s: %w", p, err)
+		}
+		if ok {
+			return single(&Image{Image: img, Ref: ref, Kind: "docker-archive"}), nil
+		}
+	}
+	img, err := tarball.ImageFromPath(p, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening docker archive %s: %w", p, err)
+	}
+	return single(&Image{Image: img, Ref: ref, Kind: "docker-archive"}), nil
+}
+
+// openCompressedArchive reads the one image of an archive with compressed layers; ok is false for
+// an archive it leaves to go-containerregistry.
+func openCompressedArchive(p string, toc *archiveTOC) (img v1.Image, ok bool, err error) {
+	var m tarball.Manifest
+	if err := json.Unmarshal(toc.manifest, &m); err != nil {
+		return nil, false, err
+	}
+	if len(m) != 1 || len(m[0].LayerSources) > 0 || len(m[0].Layers) == 0 {
+		return nil, false, nil
+	}
+	d := m[0]
+	for _, n := range append([]string{d.Config}, d.Layers...) {
+		if mem, found := toc.members[path.Clean(n)]; !found || mem.link {
+			return nil, false, nil
+		}
+	}
+	cfgMember := toc.members[path.Clean(d.Config)]
+	if cfgMember.size > maxDocument {
+		return nil, false, fmt.Errorf("its config %s is larger than %d bytes", d.Config, maxDocument)
+	}
+	a := &compressedArchive{path: p}
+	if a.config, err = a.read(cfgMember); err != nil {
+		return nil, false, fmt.Errorf("reading its config %s: %w", d.Config, err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(a.config))
+	if err != nil {
+		return nil, false, fmt.Errorf("its config %s: %w", d.Config, err)
+	}
+	if len(d.Layers) > len(cf.RootFS.DiffIDs) {
+		return nil, false, fmt.Errorf("its manifest.json names %d layer(s) but its config has %d rootfs.diff_ids", len(d.Layers), len(cf.RootFS.DiffIDs))
+	}
+	cfgHash, cfgSize, err := v1.SHA256(bytes.NewReader(a.config))
+	if err != nil {
+		return nil, false, err
+	}
+	a.manifest = v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: cfgSize, Digest: cfgHash},
+	}
+	for _, n := range d.Layers {
+		mem := toc.members[path.Clean(n)]
+		h, named := nameDigest(path.Clean(n))
+		if !named {
+			if h, _, err = v1.SHA256(a.section(mem)); err != nil {
+				return nil, false, fmt.Errorf("hashing layer %s: %w", n, err)
+			}
+		}
+		a.manifest.Layers = append(a.manifest.Layers, v1.Descriptor{MediaType: types.DockerLayer, Size: mem.size, Digest: h})
+		a.layers = append(a.layers, mem)
+	}
+	if a.rawManifest, err = json.Marshal(a.manifest); err != nil {
+		return nil, false, err
+	}
+	ci, err := partial.CompressedToImage(a)
+	if err != nil {
+		return nil, false, err
+	}
+	return archiveImage{ci}, true, nil
+}
+
+// nameDigest is the digest a layer file's name gives, if it is one: go-containerregistry names them
+// HEX.tar.gz, docker's OCI-style archives blobs/sha256/HEX.
+func nameDigest(n string) (v1.Hash, bool) {
+	var h string
+	switch {
+	case strings.HasPrefix(n, "blobs/sha256/"):
+		h = strings.TrimPrefix(n, "blobs/sha256/")
+	case strings.HasSuffix(n, ".tar.gz") && !strings.Contains(n, "/"):
+		h = strings.TrimSuffix(n, ".tar.gz")
+	default:
+		return v1.Hash{}, false
+	}
+	if len(h) != 2*sha256.Size || strings.ToLower(h) != h {
+		return v1.Hash{}, false
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return v1.Hash{}, false
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: h}, true
+}
+
+// compressedArchive is partial.CompressedImageCore over an archive read in place.
+type compressedArchive struct {
+	path                string
+	config, rawManifest []byte
+	manifest            v1.Manifest
+	layers              []member // by manifest layer
+}
+
+// section reads a member from a file of its own, closed with the reader.
+func (a *compressedArchive) section(m member) io.ReadCloser {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return io.NopCloser(failReader{err})
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, m.off, m.size), f}
+}
+
+func (a *compressedArchive) read(m member) ([]byte, error) {
+	rc := a.section(m)
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err == nil && int64(len(data)) != m.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return data, err
+}
+
+func (a *compressedArchive) RawConfigFile() ([]byte, error)      { return a.config, nil }
+func (a *compressedArchive) MediaType() (types.MediaType, error) { return a.manifest.MediaType, nil }
+func (a *compressedArchive) RawManifest() ([]byte, error)        { return a.rawManifest, nil }
+
+func (a *compressedArchive) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	for i, d := range a.manifest.Layers {
+		if d.Digest == h {
+			return &archiveBlob{a: a, desc: d, m: a.layers[i]}, nil
+		}
+	}
+	return nil, fmt.Errorf("blob %v not found", h)
+}
+
+// archiveBlob is a compressed layer of an archive.
+type archiveBlob struct {
+	a    *compressedArchive
+	desc v1.Descriptor
+	m    member
+}
+
+func (b *archiveBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
+func (b *archiveBlob) Size() (int64, error)                { return b.desc.Size, nil }
+func (b *archiveBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
+
+// Compressed reads the layer's file in the archive; the reader fails at its end, with an error
+// wrapping publish.ErrIntegrity, when the content does not match the digest.
+func (b *archiveBlob) Compressed() (io.ReadCloser, error) {
+	return &checked{rc: b.a.section(b.m), want: b.desc.Digest, h: sha256.New()}, nil
+}
+
+// archiveImage is the image of a compressed archive, whose layers say they are Stored.
 type archiveImage struct{ v1.Image }
 
 func (i archiveImage) Layers() ([]v1.Layer, error) {
@@ -48,24 +239,10 @@ func (i archiveImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	return archiveLayer{l}, nil
 }
 
-// archiveLayer is a compressed layer of a docker archive.
+// archiveLayer is a compressed layer of a docker archive: its Compressed is the checked blob.
 type archiveLayer struct{ v1.Layer }
 
 func (archiveLayer) StoredCompressed() bool { return true }
-
-// Compressed reads the layer's file in the archive; the reader fails at its end, with an error
-// wrapping publish.ErrIntegrity, when the content does not match the digest.
-func (l archiveLayer) Compressed() (io.ReadCloser, error) {
-	d, err := l.Digest()
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Layer.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	return &checked{rc: rc, want: d, h: sha256.New()}, nil
-}
 
 // checked hashes what it reads and compares the sum with want at the end.
 type checked struct {
@@ -77,7 +254,7 @@ type checked struct {
 func (c *checked) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.h.Write(p[:n])
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		got := c.h.Sum(nil)
 		if want, derr := hex.DecodeString(c.want.Hex); derr != nil || c.want.Algorithm != "sha256" || !bytes.Equal(got, want) {
 			return n, fmt.Errorf("%w: %s hashes to sha256:%x", publish.ErrIntegrity, c.want, got)

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ingot-build/ingot/pkg/publish"
 )
@@ -220,17 +219,6 @@ func indexSet(ref, kind string, ii v1.ImageIndex, imgs []*Image) *Set {
 		i.Ref, i.Kind, i.Index = ref, kind, ii
 	}
 	return &Set{Ref: ref, Kind: kind, Index: ii, Images: imgs}
-}
-
-func openArchive(path, ref string, compressed bool) (*Set, error) {
-	img, err := tarball.ImageFromPath(path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("opening docker archive %s: %w", path, err)
-	}
-	if compressed {
-		img = archiveImage{img}
-	}
-	return single(&Image{Image: img, Ref: ref, Kind: "docker-archive"}), nil
 }
 
 func openRemote(ctx context.Context, ref string, opt Options) (*Set, error) {

@@ -186,11 +186,11 @@ func checkBlobs(dir string, img *Image) error {
 
 // openDockerArchive opens a docker save archive after checking that it is one, whole.
 func openDockerArchive(p, ref string) (*Set, error) {
-	compressed, err := checkArchive(p, ref)
+	toc, err := checkArchive(p, ref)
 	if err != nil {
 		return nil, err
 	}
-	s, err := openArchive(p, ref, compressed)
+	s, err := openArchive(p, ref, toc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
@@ -210,30 +210,30 @@ var archiveMagics = []struct {
 
 // checkArchive checks that p is an uncompressed tar, whole (every entry's data is there: tar.Reader
 // seeks over them and notices a short file), holding a manifest.json that names files the archive
-// holds, and says whether its layers are stored compressed. It reads the headers, manifest.json and
-// the first bytes of the first layer only.
-func checkArchive(p, ref string) (compressed bool, err error) {
+// holds, and returns where each of its files is and whether its layers are stored compressed. It
+// reads the headers, manifest.json and the first bytes of the first layer only.
+func checkArchive(p, ref string) (*archiveTOC, error) {
 	fi, err := statInput(p, ref)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if fi.IsDir() {
-		return false, fmt.Errorf("%w: %s is a directory, not a docker archive (an OCI layout is named oci:DIR)", ErrArchive, p)
+		return nil, fmt.Errorf("%w: %s is a directory, not a docker archive (an OCI layout is named oci:DIR)", ErrArchive, p)
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return nil, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
 	defer f.Close()
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
 	for _, c := range archiveMagics {
 		if bytes.HasPrefix(head[:n], c.magic) {
-			return false, fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
+			return nil, fmt.Errorf("%w: %s is %s-compressed; ingot reads the uncompressed tar docker save writes (decompress it first)", ErrArchive, p, c.name)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return nil, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
 	var manifest []byte
 	oci := false
@@ -257,22 +257,22 @@ func checkArchive(p, ref string) (compressed bool, err error) {
 	})
 	switch {
 	case err != nil && entries == 0:
-		return false, fmt.Errorf("%w: %s is not a tar archive (a docker archive is what docker save writes): %w", ErrArchive, p, err)
+		return nil, fmt.Errorf("%w: %s is not a tar archive (a docker archive is what docker save writes): %w", ErrArchive, p, err)
 	case err != nil:
-		return false, fmt.Errorf("%w: %s is truncated or damaged after %d entries: %w", ErrArchive, p, entries, err)
+		return nil, fmt.Errorf("%w: %s is truncated or damaged after %d entries: %w", ErrArchive, p, entries, err)
 	case entries == 0:
-		return false, fmt.Errorf("%w: %s is an empty tar archive", ErrArchive, p)
+		return nil, fmt.Errorf("%w: %s is an empty tar archive", ErrArchive, p)
 	case manifest == nil && oci:
-		return false, fmt.Errorf("%w: %s is an OCI layout in a tar, not a docker archive: extract it and name the directory (oci:DIR)", ErrArchive, p)
+		return nil, fmt.Errorf("%w: %s is an OCI layout in a tar, not a docker archive: extract it and name the directory (oci:DIR)", ErrArchive, p)
 	case manifest == nil:
-		return false, fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
+		return nil, fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
 	}
 	var m []struct {
 		Config string
 		Layers []string
 	}
 	if err := json.Unmarshal(manifest, &m); err != nil {
-		return false, fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
+		return nil, fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
 	}
 	want := map[string]bool{}
 	for _, d := range m {
@@ -280,31 +280,42 @@ func checkArchive(p, ref string) (compressed bool, err error) {
 			want[path.Clean(n)] = true
 		}
 	}
+	want0 := maps.Clone(want)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
+		return nil, fault.Errorf(fault.Invalid, "reading %s: %w", p, err)
 	}
 	first := ""
 	if len(m) > 0 && len(m[0].Layers) > 0 {
 		first = path.Clean(m[0].Layers[0])
 	}
+	toc := &archiveTOC{manifest: manifest, members: map[string]member{}}
 	if err := walkTar(f, func(h *tar.Header, r io.Reader) error {
 		n := path.Clean(h.Name)
 		delete(want, n)
+		if _, dup := toc.members[n]; dup || !want0[n] {
+			return nil // go-containerregistry reads the first of a name
+		}
+		// tar.Reader reads headers a block at a time, unbuffered: the file is at the content.
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		toc.members[n] = member{off: off, size: h.Size, link: h.Typeflag != tar.TypeReg}
 		if n == first {
 			// go-containerregistry reads every layer as compressed or none, as the first is.
 			head := make([]byte, 4)
 			k, _ := io.ReadFull(r, head)
-			compressed = bytes.HasPrefix(head[:k], []byte{0x1f, 0x8b}) || bytes.HasPrefix(head[:k], []byte{0x28, 0xb5, 0x2f, 0xfd})
+			toc.compressed = bytes.HasPrefix(head[:k], []byte{0x1f, 0x8b}) || bytes.HasPrefix(head[:k], []byte{0x28, 0xb5, 0x2f, 0xfd})
 		}
 		return nil
 	}); err != nil {
-		return false, fmt.Errorf("%w: %s: %w", ErrArchive, p, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrArchive, p, err)
 	}
 	if len(want) > 0 {
 		missing := slices.Sorted(maps.Keys(want))
-		return false, fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
 	}
-	return compressed, nil
+	return toc, nil
 }
 
 // walkTar calls fn for each entry of the tar in f. Entries fn does not read are skipped by seeking,
