@@ -55,15 +55,17 @@ func Start(prog string, args []string, in io.Reader) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.cmd.Stdin = pr
-	out, err := p.cmd.StdoutPipe()
+	or, ow, err := os.Pipe()
 	if err != nil {
 		return nil, errors.Join(err, pr.Close(), pw.Close())
 	}
-	p.out = out
+	growPipe(pw)
+	growPipe(ow)
+	p.cmd.Stdin, p.cmd.Stdout, p.out = pr, ow, or
 	if err := p.cmd.Start(); err != nil {
-		return nil, errors.Join(err, pr.Close(), pw.Close())
+		return nil, errors.Join(err, pr.Close(), pw.Close(), or.Close(), ow.Close())
 	}
+	_ = ow.Close() // the program holds its own copies
 	_ = pr.Close() // the program holds its own copy
 	go func() {
 		_, err := io.Copy(pw, in)

@@ -20,3 +20,6 @@ var igzipProgram = extproc.Program("igzip")
 
 // igzipArgs decompress standard input to standard output.
 var igzipArgs = []string{"--decompress", "--stdout", "--quiet"}
+
+// pipeSize is how much of igzip's output is read at once: its pipe's buffer (see extproc).
+const pipeSize = 1 << 20

@@ -61,7 +61,9 @@ func openLayer(l v1.Layer) (*layerStream, error) {
 		if prog := igzipProgram(); prog != "" {
 			if size, err := l.Size(); err == nil && size >= gzipExternalMin {
 				if p, err := extproc.Start(prog, igzipArgs, br); err == nil {
-					return &layerStream{Reader: p, raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
+					// The tar reader reads a header at a time: buffered, that is one read of the
+					// pipe per buffer rather than per header.
+					return &layerStream{Reader: bufio.NewReaderSize(p, pipeSize), raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
 				}
 				// A program that does not start leaves the layer to Go's decoder.
 			}
