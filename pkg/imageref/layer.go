@@ -43,7 +43,7 @@ func (s *layerStream) Close() error { return s.close() }
 // openLayer opens a layer's tar stream, the fast way when the layer is Stored: a large gzip layer
 // through igzip when it is installed (see gzipExternalMin), anything else in this process.
 func openLayer(l v1.Layer) (*layerStream, error) {
-	if s, ok := l.(Stored); !ok || !s.StoredCompressed() {
+	if !IsStored(l) {
 		rc, err := l.Uncompressed()
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package imageref
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -52,10 +53,44 @@ func NewLayerReader(lim Limits) *LayerReader {
 // closes it. A blob of an OCI layout that does not match its digest fails Read with an error wrapping
 // publish.ErrIntegrity, also when fn failed first on the damaged bytes: a stage that gets an error
 // from Read reports nothing from the layer.
-func (r *LayerReader) Read(ctx context.Context, l v1.Layer, fn func(*tar.Reader) error) (err error) {
+func (r *LayerReader) Read(ctx context.Context, l v1.Layer, fn func(*tar.Reader) error) error {
+	return r.read(ctx, l, nil, fn)
+}
+
+// ReadChecked is Read, proving that what was read is what ContentID(l, diffID) names: the blob of a
+// Stored layer is checked against its digest anyway, and the tar stream of any other is hashed and
+// compared with diffID at its end, failing with publish.ErrIntegrity. What a cache keeps of a layer
+// must be read this way, under that name: an image's config may claim any diff ID.
+func (r *LayerReader) ReadChecked(ctx context.Context, l v1.Layer, diffID v1.Hash, fn func(*tar.Reader) error) error {
+	return r.read(ctx, l, &diffID, fn)
+}
+
+// ContentID names what layer l (whose config gives diffID) holds, in a way that reading it with
+// ReadChecked proves: a Stored layer by its blob's digest, any other by its diff ID.
+func ContentID(l v1.Layer, diffID v1.Hash) (string, error) {
+	if IsStored(l) {
+		d, err := l.Digest()
+		if err != nil {
+			return "", err
+		}
+		return "blob " + d.String(), nil
+	}
+	return "diff " + diffID.String(), nil
+}
+
+// IsStored says whether l is Stored: its Compressed is its blob, checked against its digest.
+func IsStored(l v1.Layer) bool {
+	s, ok := l.(Stored)
+	return ok && s.StoredCompressed()
+}
+
+func (r *LayerReader) read(ctx context.Context, l v1.Layer, diffID *v1.Hash, fn func(*tar.Reader) error) (err error) {
 	s, err := openLayer(l)
 	if err != nil {
 		return err
+	}
+	if diffID != nil && !IsStored(l) {
+		s.Reader = &checked{rc: io.NopCloser(s.Reader), want: *diffID, h: sha256.New()}
 	}
 	defer func() {
 		if cerr := s.Close(); err == nil {

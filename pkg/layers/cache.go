@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/ingot-build/ingot/internal/safefile"
 	"github.com/ingot-build/ingot/internal/selfid"
 )
@@ -125,9 +123,10 @@ type layerRecord struct {
 	Visitors [][]byte      `json:"visitors"`
 }
 
-// cacheKey is the key of layer diffID for the visitors, or "" when one of them is not Cacheable.
-func cacheKey(diffID v1.Hash, vs []Visitor) string {
-	keys := []string{diffID.String()}
+// cacheKey is the key of the layer whose content id names (imageref.ContentID) for the visitors, or
+// "" when one of them is not Cacheable.
+func cacheKey(id string, vs []Visitor) string {
+	keys := []string{id}
 	for _, v := range vs {
 		c, ok := v.(Cacheable)
 		if !ok || c.CacheKey() == "" {

@@ -155,8 +155,15 @@ func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 	}
 	w := &walk{fs: newFS(), vs: vs, cache: opt.Cache, keys: make([]string, len(img.Layers))}
 	if w.cache != nil {
-		for i, d := range img.DiffIDs {
-			w.keys[i] = cacheKey(d, vs)
+		// Layers are cached under what reading them proves they hold (imageref.ContentID), and read
+		// with ReadChecked: a config may claim any diff ID, and the cache must not keep one layer's
+		// findings under another's name.
+		for i, l := range img.Layers {
+			id, err := imageref.ContentID(l, img.DiffIDs[i])
+			if err != nil {
+				return err
+			}
+			w.keys[i] = cacheKey(id, vs)
 		}
 	}
 	var err error
@@ -170,7 +177,7 @@ func Walk(ctx context.Context, img *Image, opt Options, vs ...Visitor) error {
 			}
 			w.entries = nil
 			emit := func(it *item) error { return w.visit(ctx, i, it) }
-			if err = produce(ctx, lr, i, l, img.DiffIDs[i], vs, true, emit); err != nil {
+			if err = produce(ctx, lr, i, l, img.DiffIDs[i], w.keys[i] != "", vs, true, emit); err != nil {
 				break
 			}
 			if err = w.save(i); err != nil {
@@ -258,7 +265,7 @@ func (w *walk) ahead(ctx context.Context, lr *imageref.LayerReader, img *Image) 
 						return rctx.Err()
 					}
 				}
-				err := produce(rctx, lr, i, l, img.DiffIDs[i], w.vs, false, emit)
+				err := produce(rctx, lr, i, l, img.DiffIDs[i], w.keys[i] != "", w.vs, false, emit)
 				if err != nil {
 					select {
 					case chans[i] <- item{err: err}:
@@ -355,10 +362,16 @@ func visit(ctx context.Context, fs *FS, layer int, it *item, vs []Visitor) error
 }
 
 // produce reads layer i and emits its entries, with what each visitor wants of them and the content
-// some want. With stream, emit is called while the entry's content is still unread in the stream,
-// for visitors that stream it.
-func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, vs []Visitor, stream bool, emit func(*item) error) error {
-	err := lr.Read(ctx, l, func(tr *tar.Reader) error {
+// some want; with checked, through imageref.ReadChecked. With stream, emit is called while the
+// entry's content is still unread in the stream, for visitors that stream it.
+func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, diffID v1.Hash, checked bool, vs []Visitor, stream bool, emit func(*item) error) error {
+	read := lr.Read
+	if checked {
+		read = func(ctx context.Context, l v1.Layer, fn func(*tar.Reader) error) error {
+			return lr.ReadChecked(ctx, l, diffID, fn)
+		}
+	}
+	err := read(ctx, l, func(tr *tar.Reader) error {
 		var head, scratch []byte
 		for index := 0; ; index++ {
 			if index%256 == 0 && ctx.Err() != nil {

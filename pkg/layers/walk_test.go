@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/harden"
@@ -625,3 +626,56 @@ func (s *sizes) Visit(_ context.Context, e *layers.Entry) error {
 	return nil
 }
 func (s *sizes) Done(context.Context, *layers.FS) error { return nil }
+
+// TestLayerCacheClaims: a config may claim any diff ID, so the cache keeps a layer under what reading
+// it proves. An image whose config names another layer's diff ID neither poisons that layer's
+// entry nor is read from it: an in-memory layer that is not what its diff ID names fails with
+// publish.ErrIntegrity and caches nothing, and a stored one is cached under its blob's digest.
+func TestLayerCacheClaims(t *testing.T) {
+	ctx := context.Background()
+	status := func(pkg string) ent {
+		return reg("var/lib/dpkg/status", 0o644, "Package: "+pkg+"\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n")
+	}
+	good := imageOf(t, v1.Config{}, gzipLayer(t, status("good")))
+	evil := imageOf(t, v1.Config{}, gzipLayer(t, status("evil")))
+	// evil's config claims good's layer.
+	cf := must(evil.ConfigFile()).DeepCopy()
+	cf.RootFS.DiffIDs = must(good.ConfigFile()).RootFS.DiffIDs
+	lying := must(mutate.ConfigFile(evil, cf))
+	names := func(inv *evidence.Inventory) []string {
+		var out []string
+		for _, p := range inv.Packages {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		stored bool
+	}{{"in memory", false}, {"stored", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := layers.DirCache{Dir: t.TempDir()}
+			liar, honest := lying, good
+			if tc.stored {
+				liar, honest = throughLayout(t, lying), throughLayout(t, good)
+			}
+			inv, err := sbom.Inventory(ctx, liar, sbom.Options{Layers: cache})
+			switch {
+			case !tc.stored && !errors.Is(err, publish.ErrIntegrity):
+				t.Fatalf("a layer that is not what its diff ID names: %v, want publish.ErrIntegrity", err)
+			case tc.stored && (err != nil || !slices.Equal(names(inv), []string{"evil"})):
+				t.Fatalf("a stored layer under a false diff ID: %v, %v", names(inv), err)
+			}
+			for run := range 2 {
+				c := countReads(t, honest)
+				inv, err := sbom.Inventory(ctx, c, sbom.Options{Layers: cache})
+				if err != nil || !slices.Equal(names(inv), []string{"good"}) {
+					t.Fatalf("run %d of the image the liar claimed to be: %v, %v", run, names(inv), err)
+				}
+				if want := []int32{int32(1 - run)}; !slices.Equal(c.counts(), want) {
+					t.Errorf("run %d read the layer %v times, want %v", run, c.counts(), want)
+				}
+			}
+		})
+	}
+}
