@@ -49,11 +49,12 @@ type verifier interface {
 	Verify(ctx context.Context) error
 }
 
-// Verify hashes the image's blobs again when they come from an OCI layout (see publish.Layout), and
-// returns an error wrapping publish.ErrIntegrity when one does not match its digest. Images from a
-// registry or an archive have no stored blobs to check: a registry serves what the digest names, and
-// go-containerregistry checks what it fetches. Caches keyed by the image digest ask this before
-// trusting the digest.
+// Verify hashes the image's blobs again when they come from an OCI layout (see publish.Layout) or are
+// the layer files of a docker archive named by their digests, and returns an error wrapping
+// publish.ErrIntegrity when one does not match its digest. Images from a registry, and the other
+// archives, have no stored blobs to check: a registry serves what the digest names, go-
+// containerregistry checks what it fetches, and it hashed the other archives' layers to name them.
+// Caches keyed by the image digest ask this before trusting the digest.
 func (i *Image) Verify(ctx context.Context) error {
 	if v, ok := i.Image.(verifier); ok {
 		return v.Verify(ctx)

@@ -1,8 +1,10 @@
 package sbom
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ingot-build/ingot/pkg/imageref"
 	"github.com/ingot-build/ingot/pkg/publish"
 )
 
@@ -77,4 +80,65 @@ func TestCacheDoesNotHideDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCacheArchiveDamage: a docker archive's layer files are named by their digests, which the image
+// digest is made from; once a layer file no longer hashes to its name, the inventory cached under
+// the image digest is not returned.
+func TestCacheArchiveDamage(t *testing.T) {
+	ctx := context.Background()
+	img, _ := layoutImage(t, "gzip")
+	archive := filepath.Join(t.TempDir(), "x.tar")
+	if err := publish.WriteTarball(archive, "x:1", publish.Artifact{Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *imageref.Image {
+		t.Helper()
+		opened, err := imageref.Open(ctx, "docker-archive:"+archive, imageref.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opened
+	}
+	c := Cache{Dir: t.TempDir()}
+	if _, err := c.Inventory(ctx, open(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit, err := c.Cached(ctx, open(), Options{}); !hit || err != nil {
+		t.Fatalf("the archive's inventory is not cached: %v, %v", hit, err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := readAllOf(t, rc)
+	whole, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(whole, blob)
+	if at < 0 {
+		t.Fatal("the layer file is not in the archive as is")
+	}
+	whole[at+len(blob)/2] ^= 0x01
+	if err := os.WriteFile(archive, whole, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := c.Inventory(ctx, open(), Options{}); !errors.Is(err, publish.ErrIntegrity) || inv != nil {
+		t.Fatalf("inventory after tampering: %v, want publish.ErrIntegrity", err)
+	}
+}
+
+func readAllOf(t *testing.T, rc io.ReadCloser) []byte {
+	t.Helper()
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
