@@ -181,7 +181,7 @@ func parseVerified(ctx context.Context, idx IndexFile, r io.Reader, w io.Writer,
 	}
 	lr := &io.LimitedReader{R: r, N: idx.Size + 1}
 	src := io.TeeReader(lr, sink)
-	pkgs, perr := parseIndex(ctx, idx.Path, src, limit)
+	pkgs, perr := parseIndex(ctx, idx.Path, idx.Size, src, limit)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -219,12 +219,17 @@ type textChunk struct {
 	data []byte
 }
 
-// parseIndex decompresses a Packages index (by its name's extension) as it reads r and parses its
-// stanzas, in index order. One goroutine decompresses and cuts the text at blank lines into chunks of
-// whole stanzas; the others parse chunks, so on a machine with more than one core decompressing and
-// parsing overlap.
-func parseIndex(ctx context.Context, name string, r io.Reader, limit int64) ([]*Package, error) {
+// parseIndex decompresses a Packages index of size bytes (by its name's extension) as it reads r and
+// parses its stanzas, in index order. One goroutine decompresses (or feeds the decompressing program,
+// see indexDecoder) and cuts the text at blank lines into chunks of whole stanzas; the others parse
+// chunks, so on a machine with more than one core decompressing and parsing overlap.
+func parseIndex(ctx context.Context, name string, size int64, r io.Reader, limit int64) ([]*Package, error) {
 	var closeFn func() error
+	if p := indexDecoder(name, size, r); p != nil {
+		// Closing stops the program, if it is still running, after its feeder has read all of r.
+		closeFn, r = p.Close, p
+		name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".xz")
+	}
 	switch {
 	case strings.HasSuffix(name, ".xz"):
 		xr, err := xz.NewReader(r)

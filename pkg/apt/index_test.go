@@ -17,7 +17,10 @@ import (
 	"github.com/ingot-build/ingot/pkg/deb"
 )
 
-func TestPackages(t *testing.T) {
+// TestPackages runs every case with Go's decoders and with the programs (igzip, xz).
+func TestPackages(t *testing.T) { apt.Decoders(t, testPackages) }
+
+func testPackages(t *testing.T) {
 	const dir = "dists/stable/main/binary-amd64/"
 	tests := []packagesCase{
 		{
@@ -396,7 +399,9 @@ func TestFileSource(t *testing.T) {
 
 // TestPackagesSizeCap checks the archive-bomb guard: an index that decompresses beyond the cap is an
 // error, not a truncated list.
-func TestPackagesSizeCap(t *testing.T) {
+func TestPackagesSizeCap(t *testing.T) { apt.Decoders(t, testPackagesSizeCap) }
+
+func testPackagesSizeCap(t *testing.T) {
 	r := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
 	ctx := context.Background()
 	for _, tt := range []struct {
