@@ -66,9 +66,6 @@ type Client struct {
 	// Cache keeps downloaded indexes by SHA-256 so that a second run does not fetch them again. Nil: no
 	// caching.
 	Cache *Cache
-	// Parsed keeps the parsed form of each index by its SHA-256, so that a second lock does not
-	// decompress and parse it again. Nil: every lock parses.
-	Parsed *ParsedCache
 	// MaxIndexSize caps the decompressed size of a Packages index, against archive bombs. 0: 1 GiB.
 	MaxIndexSize int64
 

@@ -1,8 +1,12 @@
 package apt
 
 import (
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/ulikunitz/xz"
 
 	"github.com/ingot-build/ingot/internal/extproc"
 )
@@ -48,4 +52,29 @@ func indexDecoder(name string, size int64, r io.Reader) *extproc.Process {
 		return nil
 	}
 	return p
+}
+
+// decompressIndex streams the decompressed text of the index name (by its extension) of size bytes
+// from r: through its program when there is one for it, else in Go. closeFn stops the program if it
+// is still running, after its feeder has read all of r.
+func decompressIndex(name string, size int64, r io.Reader) (_ io.Reader, closeFn func() error, err error) {
+	if p := indexDecoder(name, size, r); p != nil {
+		return p, p.Close, nil
+	}
+	noop := func() error { return nil }
+	switch {
+	case strings.HasSuffix(name, ".xz"):
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decompressing: %w", err)
+		}
+		return xr, noop, nil
+	case strings.HasSuffix(name, ".gz"):
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decompressing: %w", err)
+		}
+		return gr, gr.Close, nil
+	}
+	return r, noop, nil
 }

@@ -208,7 +208,6 @@ func (tt packagesCase) run(t *testing.T, cached bool) {
 	cacheDir := t.TempDir()
 	if cached {
 		c.Cache = &apt.Cache{Dir: filepath.Join(cacheDir, "indexes")}
-		c.Parsed = &apt.ParsedCache{Dir: filepath.Join(cacheDir, "parsed")}
 	}
 	ctx := context.Background()
 	rel, err := c.Release(ctx, r.Source)
@@ -243,18 +242,27 @@ func (tt packagesCase) run(t *testing.T, cached bool) {
 		t.Fatal(err)
 	}
 	if cached {
-		if left := files(t, cacheDir); len(left) != len(released)+2 {
-			t.Errorf("caches hold %q, want the index and its parsed form", left)
+		if left := files(t, cacheDir); len(left) != len(released)+1 {
+			t.Errorf("caches hold %q, want the index", left)
 		}
-		again, err := c.Parsed.Load(idx.SHA256)
+		// Read again from the cache: the same packages, and the same lazily.
+		_, again, err := c.Packages(ctx, r.Source, rel, "main", tt.arch)
 		if err != nil {
-			t.Fatalf("parsed index not cached: %v", err)
-		}
-		for _, p := range again {
-			p.Repository = r.Source.Name // set by Packages, not kept in the cache
+			t.Fatalf("reading the cached index: %v", err)
 		}
 		if got, want := describeAll(again), describeAll(pkgs); !slices.Equal(got, want) {
-			t.Errorf("parsed cache gives\n%q\nparsing gave\n%q", got, want)
+			t.Errorf("the cached index gives\n%q\nthe first read gave\n%q", got, want)
+		}
+		_, ix, err := c.Index(ctx, r.Source, rel, "main", tt.arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lazily, err := ix.Packages()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := describeAll(lazily), describeAll(pkgs); !slices.Equal(got, want) {
+			t.Errorf("Index gives\n%q\nPackages gave\n%q", got, want)
 		}
 	}
 	if tt.wantPath != "" && (idx.Path != tt.wantPath || idx != rel.Files[tt.wantPath]) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ingot-build/ingot/pkg/deb"
 )
@@ -31,6 +32,12 @@ type Universe struct {
 	arch      string
 	byName    map[string][]*Package  // versions of one name, highest first
 	providers map[string][]provision // provided name -> providers, by name then highest version first
+
+	// A universe over Indexes (NewIndexUniverse) fills byName and providers as names are asked for,
+	// under mu, parsing the stanzas they need; errs are the stanzas that did not parse.
+	indexes []*Index
+	mu      sync.Mutex
+	errs    []error
 }
 
 // provision is one "Provides" entry of a package.
@@ -64,55 +71,162 @@ func NewUniverse(arch string, pkgs ...[]*Package) *Universe {
 	}
 	for _, list := range pkgs {
 		for _, p := range list {
-			if p == nil || (p.Architecture != arch && p.Architecture != "all") {
+			if p == nil || !u.archIncludes(p.Architecture) {
 				continue
 			}
 			u.byName[p.Name] = append(u.byName[p.Name], p)
 		}
 	}
 	for name, vs := range u.byName {
-		// Stable, so that among equal versions the earliest added comes first and is kept.
-		slices.SortStableFunc(vs, func(a, b *Package) int { return b.Version.Compare(a.Version) })
-		kept := vs[:1]
-		for _, p := range vs[1:] {
-			if p.Version.Compare(kept[len(kept)-1].Version) != 0 {
-				kept = append(kept, p)
-			}
-		}
+		kept := keepHighest(vs)
 		u.byName[name] = kept
 		for _, p := range kept {
-			if !p.hasRelation(fieldProvides) {
-				continue
-			}
-			groups, err := p.Provides()
-			if err != nil {
-				continue
-			}
-			for _, g := range groups {
-				r := g[0] // Provides() guarantees one relation per group.
-				u.providers[r.Name] = append(u.providers[r.Name], provision{pkg: p, versioned: r.Op != "", version: r.Version})
-			}
+			provisionsOf(p, func(virtual string, pr provision) {
+				u.providers[virtual] = append(u.providers[virtual], pr)
+			})
 		}
 	}
 	for _, prs := range u.providers {
-		// Map iteration above is random; this order makes provider choice independent of it.
-		slices.SortFunc(prs, func(a, b provision) int {
-			if c := cmp.Compare(a.pkg.Name, b.pkg.Name); c != 0 {
-				return c
-			}
-			if c := b.pkg.Version.Compare(a.pkg.Version); c != 0 {
-				return c
-			}
-			if a.versioned != b.versioned {
-				if a.versioned {
-					return -1
-				}
-				return 1
-			}
-			return b.version.Compare(a.version)
-		})
+		sortProvisions(prs)
 	}
 	return u
+}
+
+// NewIndexUniverse is NewUniverse over the packages of idxs, for arch, in that order: the same
+// resolutions, but a stanza is only parsed when a resolution asks for its name or a name it
+// provides. A stanza that does not parse is an error of every Resolve that asks for it.
+func NewIndexUniverse(arch string, idxs ...*Index) *Universe {
+	return &Universe{arch: arch, byName: map[string][]*Package{}, providers: map[string][]provision{}, indexes: idxs}
+}
+
+// keepHighest orders the versions of one name highest first and keeps the first of each version.
+func keepHighest(vs []*Package) []*Package {
+	if len(vs) == 0 {
+		return nil
+	}
+	// Stable, so that among equal versions the earliest added comes first and is kept.
+	slices.SortStableFunc(vs, func(a, b *Package) int { return b.Version.Compare(a.Version) })
+	kept := vs[:1]
+	for _, p := range vs[1:] {
+		if p.Version.Compare(kept[len(kept)-1].Version) != 0 {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// provisionsOf calls fn for each entry of p's Provides; a malformed Provides provides nothing.
+func provisionsOf(p *Package, fn func(virtual string, pr provision)) {
+	if !p.hasRelation(fieldProvides) {
+		return
+	}
+	groups, err := p.Provides()
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		r := g[0] // Provides() guarantees one relation per group.
+		fn(r.Name, provision{pkg: p, versioned: r.Op != "", version: r.Version})
+	}
+}
+
+// sortProvisions orders the providers of one name by name, then highest version first, versioned
+// first, highest provided version first, so that provider choice does not depend on map order.
+func sortProvisions(prs []provision) {
+	slices.SortFunc(prs, func(a, b provision) int {
+		if c := cmp.Compare(a.pkg.Name, b.pkg.Name); c != 0 {
+			return c
+		}
+		if c := b.pkg.Version.Compare(a.pkg.Version); c != 0 {
+			return c
+		}
+		if a.versioned != b.versioned {
+			if a.versioned {
+				return -1
+			}
+			return 1
+		}
+		return b.version.Compare(a.version)
+	})
+}
+
+// archIncludes says whether a package of architecture a belongs in the universe.
+func (u *Universe) archIncludes(a string) bool { return a == u.arch || a == "all" }
+
+// named is the kept versions of name, highest first.
+func (u *Universe) named(name string) []*Package {
+	if u.indexes == nil {
+		return u.byName[name]
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.namedLocked(name)
+}
+
+func (u *Universe) namedLocked(name string) []*Package {
+	if vs, ok := u.byName[name]; ok {
+		return vs
+	}
+	var vs []*Package
+	for _, ix := range u.indexes {
+		for _, i := range ix.byName[name] {
+			if !u.archIncludes(ix.stanzas[i].arch) {
+				continue
+			}
+			p, err := ix.pkg(i)
+			if err != nil {
+				u.errs = append(u.errs, err)
+				continue
+			}
+			vs = append(vs, p)
+		}
+	}
+	vs = keepHighest(vs)
+	u.byName[name] = vs
+	return vs
+}
+
+// provided is the providers of the virtual name, ordered by sortProvisions.
+func (u *Universe) provided(name string) []provision {
+	if u.indexes == nil {
+		return u.providers[name]
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if prs, ok := u.providers[name]; ok {
+		return prs
+	}
+	var names []string
+	for _, ix := range u.indexes {
+		for _, i := range ix.provides[name] {
+			if s := ix.stanzas[i]; u.archIncludes(s.arch) && !slices.Contains(names, s.name) {
+				names = append(names, s.name)
+			}
+		}
+	}
+	var prs []provision
+	for _, n := range names {
+		for _, p := range u.namedLocked(n) {
+			provisionsOf(p, func(virtual string, pr provision) {
+				if virtual == name {
+					prs = append(prs, pr)
+				}
+			})
+		}
+	}
+	sortProvisions(prs)
+	u.providers[name] = prs
+	return prs
+}
+
+// parseErrors is the stanzas a lazy universe could not parse, so far.
+func (u *Universe) parseErrors() error {
+	if u.indexes == nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return errors.Join(u.errs...)
 }
 
 // Arch returns the architecture the universe was built for.
@@ -196,7 +310,13 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // Conflicts or Breaks of the selection so far are passed over if another fits; this is how apt picks
 // pipewire-pulse rather than pulseaudio next to pipewire-audio. The final set is then checked, and any
 // clash that could not be avoided is reported as a *ConflictError; there is no further backtracking.
-func (u *Universe) Resolve(req Request) (*Resolution, error) {
+func (u *Universe) Resolve(req Request) (res *Resolution, err error) {
+	defer func() {
+		// Over Indexes, a stanza asked for that does not parse is the error, whatever came of it.
+		if perr := u.parseErrors(); perr != nil {
+			res, err = nil, fmt.Errorf("reading the index: %w", perr)
+		}
+	}()
 	r := &resolver{u: u, excluded: make(map[string]bool), learned: make(map[string][]constraint)}
 	for _, x := range req.Exclude {
 		x = strings.TrimSpace(x)
@@ -301,7 +421,7 @@ func (r *resolver) parseRequest(pkgs []string) ([]deb.Relation, error) {
 			if prev.Op != "" {
 				continue
 			}
-		} else if len(r.u.byName[name]) == 0 && len(r.u.providers[name]) == 0 {
+		} else if len(r.u.named(name)) == 0 && len(r.u.provided(name)) == 0 {
 			unknown = append(unknown, r.u.noSuchPackage(name))
 		}
 		seen[name] = rel
@@ -311,7 +431,7 @@ func (r *resolver) parseRequest(pkgs []string) ([]deb.Relation, error) {
 	}
 	roots := slices.SortedFunc(maps.Values(seen), func(a, b deb.Relation) int { return cmp.Compare(a.Name, b.Name) })
 	for _, rel := range roots {
-		if rel.Op != "" && len(r.u.byName[rel.Name]) > 0 {
+		if rel.Op != "" && len(r.u.named(rel.Name)) > 0 {
 			r.learned[rel.Name] = append(r.learned[rel.Name], constraint{rel: rel, pin: true})
 		}
 	}
@@ -427,7 +547,7 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 		if !r.u.qualifierOK(a) || r.selected[a.Name] == nil {
 			continue
 		}
-		for _, p := range r.u.byName[a.Name] {
+		for _, p := range r.u.named(a.Name) {
 			if a.SatisfiedBy(p.Version) && r.allowed(a.Name, p.Version) {
 				r.learned[a.Name] = append(r.learned[a.Name], constraint{rel: a, chain: slices.Clone(chain)})
 				return true, nil
@@ -458,7 +578,7 @@ func (r *resolver) take(pkg *Package, a deb.Relation, virtual bool, chain []stri
 // package a.Name if one exists, else the best allowed provider of it. Candidates that clash with the
 // selection come last; clash reports whether the one returned does.
 func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual, clash bool) {
-	if vs := r.u.byName[a.Name]; len(vs) > 0 {
+	if vs := r.u.named(a.Name); len(vs) > 0 {
 		if r.selected[a.Name] != nil {
 			return nil, false, false
 		}
@@ -478,7 +598,7 @@ func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual, clash bool)
 	}
 	var best, bestClash *Package
 	last := ""
-	for _, pr := range r.u.providers[a.Name] {
+	for _, pr := range r.u.provided(a.Name) {
 		m := pr.pkg.Name
 		if m == last || r.excluded[m] || r.selected[m] != nil || !pr.satisfies(a) || !r.allowed(m, pr.pkg.Version) {
 			continue
@@ -612,7 +732,7 @@ func (r *resolver) explain(a deb.Relation) string {
 	if !r.u.qualifierOK(a) {
 		return fmt.Sprintf("%s:%s cannot be installed on %s", a.Name, a.ArchQual, r.u.arch)
 	}
-	if vs := r.u.byName[a.Name]; len(vs) > 0 {
+	if vs := r.u.named(a.Name); len(vs) > 0 {
 		var matching []*Package
 		for _, p := range vs {
 			if a.SatisfiedBy(p.Version) {
@@ -637,7 +757,7 @@ func (r *resolver) explain(a deb.Relation) string {
 		}
 		return "no version of " + a.Name + " also meets " + strings.Join(all, " and ")
 	}
-	prs := r.u.providers[a.Name]
+	prs := r.u.provided(a.Name)
 	if len(prs) == 0 {
 		return "no package " + a.Name + " is available for " + r.u.arch
 	}
@@ -815,12 +935,31 @@ func (u *Universe) noSuchPackage(name string) error {
 			found = append(found, near{n, d})
 		}
 	}
-	for n := range u.byName {
-		consider(n)
-	}
-	for n := range u.providers {
-		if len(u.byName[n]) == 0 {
+	if u.indexes == nil {
+		for n := range u.byName {
 			consider(n)
+		}
+		for n := range u.providers {
+			if len(u.byName[n]) == 0 {
+				consider(n)
+			}
+		}
+	} else {
+		// The names of the indexes that are near, then only those a resolution would find.
+		near := map[string]bool{}
+		for _, ix := range u.indexes {
+			for _, m := range []map[string][]int32{ix.byName, ix.provides} {
+				for n := range m {
+					if abs(len(n)-len(name)) <= limit && !near[n] && editDistance(name, n) <= limit {
+						near[n] = true
+					}
+				}
+			}
+		}
+		for n := range near {
+			if len(u.named(n)) > 0 || len(u.provided(n)) > 0 {
+				consider(n)
+			}
 		}
 	}
 	slices.SortFunc(found, func(a, b near) int { return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.name, b.name)) })

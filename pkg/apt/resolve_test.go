@@ -21,6 +21,20 @@ import (
 func testPackages(t testing.TB, text string) []*Package {
 	t.Helper()
 	var pkgs []*Package
+	for _, p := range testParagraphs(t, text) {
+		pkg, err := ParsePackage(p)
+		if err != nil {
+			t.Fatalf("test universe: %v", err)
+		}
+		pkgs = append(pkgs, pkg)
+	}
+	return pkgs
+}
+
+// testParagraphs are the stanzas of text with the fields a test leaves out filled in.
+func testParagraphs(t testing.TB, text string) []deb.Paragraph {
+	t.Helper()
+	var out []deb.Paragraph
 	err := deb.ReadParagraphs(strings.NewReader(text), func(p deb.Paragraph) error {
 		name, version := p.Get("Package"), p.Get("Version")
 		if version == "" {
@@ -38,17 +52,13 @@ func testPackages(t testing.TB, text string) []*Package {
 				p.Fields = append(p.Fields, f)
 			}
 		}
-		pkg, err := ParsePackage(p)
-		if err != nil {
-			return err
-		}
-		pkgs = append(pkgs, pkg)
+		out = append(out, p)
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("test universe: %v", err)
 	}
-	return pkgs
+	return out
 }
 
 // names renders a resolution as "name=version", in its order.
@@ -526,22 +536,23 @@ Conflicts: awk
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u := NewUniverse("amd64", testPackages(t, tt.universe))
-			res, err := u.Resolve(tt.req)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
-			if got := names(res.Packages); !slices.Equal(got, tt.want) {
-				t.Errorf("Packages = %q\nwant       %q", got, tt.want)
-			}
-			if !reflect.DeepEqual(res.Excluded, tt.excluded) {
-				t.Errorf("Excluded = %+v, want %+v", res.Excluded, tt.excluded)
-			}
-			if !reflect.DeepEqual(res.Virtual, tt.virtual) {
-				t.Errorf("Virtual = %+v, want %+v", res.Virtual, tt.virtual)
-			}
-		})
+		for kind, u := range universes(t, "amd64", tt.universe) {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				res, err := u.Resolve(tt.req)
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				if got := names(res.Packages); !slices.Equal(got, tt.want) {
+					t.Errorf("Packages = %q\nwant       %q", got, tt.want)
+				}
+				if !reflect.DeepEqual(res.Excluded, tt.excluded) {
+					t.Errorf("Excluded = %+v, want %+v", res.Excluded, tt.excluded)
+				}
+				if !reflect.DeepEqual(res.Virtual, tt.virtual) {
+					t.Errorf("Virtual = %+v, want %+v", res.Virtual, tt.virtual)
+				}
+			})
+		}
 	}
 }
 
@@ -793,19 +804,20 @@ Conflicts: awk
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u := NewUniverse("amd64", testPackages(t, tt.universe))
-			res, err := u.Resolve(tt.req)
-			if err == nil {
-				t.Fatalf("Resolve = %q, want error", names(res.Packages))
-			}
-			if !errors.Is(err, tt.is) {
-				t.Errorf("err = %v, want errors.Is %v", err, tt.is)
-			}
-			if err.Error() != tt.want {
-				t.Errorf("err =\n%s\nwant\n%s", err, tt.want)
-			}
-		})
+		for kind, u := range universes(t, "amd64", tt.universe) {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				res, err := u.Resolve(tt.req)
+				if err == nil {
+					t.Fatalf("Resolve = %q, want error", names(res.Packages))
+				}
+				if !errors.Is(err, tt.is) {
+					t.Errorf("err = %v, want errors.Is %v", err, tt.is)
+				}
+				if err.Error() != tt.want {
+					t.Errorf("err =\n%s\nwant\n%s", err, tt.want)
+				}
+			})
+		}
 	}
 }
 

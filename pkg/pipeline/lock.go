@@ -89,8 +89,8 @@ type fetchedRepo struct {
 
 type fetchedIndex struct {
 	fetchOnce
-	file apt.IndexFile
-	pkgs []*apt.Package
+	file  apt.IndexFile
+	index *apt.Index
 }
 
 // fetchOnce runs a fetch once and keeps its result, unless it was cut short by its caller's context
@@ -120,7 +120,8 @@ func (f *fetchOnce) do(ctx context.Context, fetch func() error) error {
 type Repository struct {
 	Source  apt.Source
 	Release *apt.Release
-	// Packages are every package of the indexes fetched, by index path.
+	// Packages are every package of the indexes fetched, by index path; an index with a stanza that
+	// does not parse is left out (a lock reads only the stanzas it needs).
 	Packages map[string][]*apt.Package
 }
 
@@ -151,7 +152,9 @@ func (ix *Indexes) Repositories() []Repository {
 		for _, f := range idx {
 			f.mu.Lock()
 			if f.done && f.err == nil {
-				repo.Packages[f.file.Path] = f.pkgs
+				if pkgs, err := f.index.Packages(); err == nil {
+					repo.Packages[f.file.Path] = pkgs
+				}
 			}
 			f.mu.Unlock()
 		}
@@ -193,7 +196,7 @@ func (ix *Indexes) release(ctx context.Context, c *apt.Client, src apt.Source) (
 }
 
 // packages returns one Packages index of the source, fetching it once.
-func (r *fetchedRepo) packages(ctx context.Context, c *apt.Client, src apt.Source, comp, arch string) (apt.IndexFile, []*apt.Package, error) {
+func (r *fetchedRepo) packages(ctx context.Context, c *apt.Client, src apt.Source, comp, arch string) (apt.IndexFile, *apt.Index, error) {
 	r.mu.Lock()
 	f := r.idx[comp+"/"+arch]
 	if f == nil {
@@ -202,10 +205,10 @@ func (r *fetchedRepo) packages(ctx context.Context, c *apt.Client, src apt.Sourc
 	}
 	r.mu.Unlock()
 	err := f.do(ctx, func() (err error) {
-		f.file, f.pkgs, err = c.Packages(ctx, src, r.rel, comp, arch)
+		f.file, f.index, err = c.Index(ctx, src, r.rel, comp, arch)
 		return err
 	})
-	return f.file, f.pkgs, err
+	return f.file, f.index, err
 }
 
 // LockPackages is Lock without the base image: it resolves the packages of every arch against the
@@ -228,7 +231,7 @@ func LockPackages(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, e
 	type fetched struct {
 		src   apt.Source
 		repo  lock.Repository
-		byArc map[string][]*apt.Package
+		byArc map[string][]*apt.Index
 	}
 	results := make([]*fetched, len(sources))
 	var mu sync.Mutex
@@ -241,7 +244,7 @@ func LockPackages(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, e
 				return fmt.Errorf("repository %s: %w", src.Name, err)
 			}
 			rel := r.rel
-			f := &fetched{src: src, byArc: map[string][]*apt.Package{}, repo: lock.Repository{
+			f := &fetched{src: src, byArc: map[string][]*apt.Index{}, repo: lock.Repository{
 				Name: src.Name, URL: src.URL, Suite: src.Suite, Components: src.Components,
 				Codename: rel.Codename, Version: rel.Version, Release: rel.Digest, Signer: rel.Signer,
 			}}
@@ -250,13 +253,13 @@ func LockPackages(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, e
 			}
 			for _, arch := range s.Archs {
 				for _, comp := range src.Components {
-					idx, pkgs, err := r.packages(gctx, client, src, comp, arch)
+					idx, index, err := r.packages(gctx, client, src, comp, arch)
 					if err != nil {
 						return fmt.Errorf("repository %s: %w", src.Name, err)
 					}
 					mu.Lock()
 					f.repo.Indexes = append(f.repo.Indexes, lock.Index{Path: idx.Path, Size: idx.Size, SHA256: idx.SHA256})
-					f.byArc[arch] = append(f.byArc[arch], pkgs...)
+					f.byArc[arch] = append(f.byArc[arch], index)
 					mu.Unlock()
 				}
 			}
@@ -276,11 +279,11 @@ func LockPackages(ctx context.Context, s *spec.Spec, opt Options) (*lock.Lock, e
 		bySource[f.src.Name] = f.src
 	}
 	for _, arch := range s.Archs {
-		var sets [][]*apt.Package
+		var sets []*apt.Index
 		for _, f := range results {
-			sets = append(sets, f.byArc[arch])
+			sets = append(sets, f.byArc[arch]...)
 		}
-		res, err := apt.NewUniverse(arch, sets...).Resolve(apt.Request{Packages: s.Packages, Exclude: s.Exclude})
+		res, err := apt.NewIndexUniverse(arch, sets...).Resolve(apt.Request{Packages: s.Packages, Exclude: s.Exclude})
 		if err != nil {
 			return nil, fmt.Errorf("resolving packages for %s: %w", arch, err)
 		}

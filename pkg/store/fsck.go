@@ -311,38 +311,17 @@ func (f *fsck) contentCaches(ctx context.Context) error {
 	return nil
 }
 
-// parsedIndexes checks the parsed-index cache: every entry of this format verifies, and the
-// directories of other formats, which no ingot of this version reads, are stale.
-func (f *fsck) parsedIndexes(ctx context.Context) error {
-	c := f.s.ParsedIndexes()
-	current := filepath.Dir(c.Path("x"))
-	dirs, err := entries(c.Dir)
-	if err != nil {
+// parsedIndexes reports the parsed-index cache of earlier ingots as stale: a lock now reads the
+// stanzas it needs from the verified index itself, and nothing reads the cache.
+func (f *fsck) parsedIndexes(context.Context) error {
+	p := f.s.LegacyParsedIndexes()
+	if _, err := os.Lstat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		return err
 	}
-	for _, d := range dirs {
-		p := filepath.Join(c.Dir, d.Name())
-		if safefile.IsTemp(d.Name()) || p == current {
-			continue
-		}
-		f.remove(Problem{Path: p, Kind: KindStale, Detail: "parsed indexes of another format"}, "no ingot of this version reads them")
-	}
-	es, err := entries(current)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !e.Type().IsRegular() || safefile.IsTemp(e.Name()) {
-			continue
-		}
-		p := filepath.Join(current, e.Name())
-		if err := c.Check(p); err != nil {
-			f.remove(Problem{Path: p, Kind: KindDamaged, Detail: err.Error()}, "the index is parsed again when a lock needs it")
-		}
-	}
+	f.remove(Problem{Path: p, Kind: KindStale, Detail: "Packages indexes parsed by an earlier ingot"}, "no ingot of this version reads them")
 	return nil
 }
 

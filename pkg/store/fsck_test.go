@@ -16,8 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/ingot-build/ingot/pkg/apt"
-	"github.com/ingot-build/ingot/pkg/deb"
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/publish"
 	"github.com/ingot-build/ingot/pkg/sbom"
@@ -36,7 +34,6 @@ type fixture struct {
 	st            store.Store
 	shared, alone v1.Image
 	deb, sig      string // cache entry paths
-	parsed        string // a parsed-index entry
 	inventory     string
 	build         string
 	evidence      string
@@ -73,19 +70,6 @@ func newFixture(t *testing.T) fixture {
 	f.deb = entry(filepath.Dir(f.st.Packages().Path("x")), []byte("!<arch>\ndebian-binary fake\n"))
 	entry(filepath.Dir(f.st.Indexes().Path("x")), []byte("Package: foo\nVersion: 1\n"))
 	f.sig = entry(filepath.Join(f.st.Signatures(), "sha256"), []byte(`{"critical":{}}`))
-	stanza, err := deb.ParseParagraph([]byte("Package: foo\nVersion: 1\nArchitecture: all\nFilename: pool/f/foo.deb\nSize: 1\nSHA256: " + strings.Repeat("0", 64) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg, err := apt.ParsePackage(stanza)
-	if err != nil {
-		t.Fatal(err)
-	}
-	indexSHA := strings.Repeat("ab", 32)
-	if err := f.st.ParsedIndexes().Save(indexSHA, []*apt.Package{pkg}); err != nil {
-		t.Fatal(err)
-	}
-	f.parsed = f.st.ParsedIndexes().Path(indexSHA)
 
 	shared, err := publish.Layouts{Root: ls.Root}.Read("a", "1")
 	if err != nil {
@@ -221,10 +205,9 @@ func TestFsck(t *testing.T) {
 		}, store.KindDamaged, false, nil},
 		{"damaged .deb", func(t *testing.T, f fixture) string { flip(t, f.deb); return f.deb }, store.KindDamaged, true, gone},
 		{"damaged signature material", func(t *testing.T, f fixture) string { flip(t, f.sig); return f.sig }, store.KindDamaged, true, gone},
-		{"damaged parsed index", func(t *testing.T, f fixture) string { flip(t, f.parsed); return f.parsed }, store.KindDamaged, true, gone},
-		{"parsed indexes of another format", func(t *testing.T, f fixture) string {
-			old := filepath.Join(f.st.ParsedIndexes().Dir, "v0")
-			writeFile(t, filepath.Join(old, strings.Repeat("ab", 32)), []byte("an older encoding"))
+		{"parsed indexes of an earlier ingot", func(t *testing.T, f fixture) string {
+			old := f.st.LegacyParsedIndexes()
+			writeFile(t, filepath.Join(old, "v1", strings.Repeat("ab", 32)), []byte("a parsed index"))
 			return old
 		}, store.KindStale, true, gone},
 		{"stale temporary file", func(t *testing.T, f fixture) string {

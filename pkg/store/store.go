@@ -32,7 +32,6 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	oci/<name>/              OCI image layout per image name
 //	cache/debs/sha256/       content-addressed .deb files
 //	cache/indexes/sha256/    verified Packages indexes
-//	cache/parsed/v<N>/       Packages indexes parsed, by the index's sha256 (N: apt.ParsedFormat)
 //	cache/builds/            build inputs digest -> image digest
 //	cache/inventories/       SBOM inventories by image digest
 //	cache/signatures/sha256/ signature material by digest
@@ -107,10 +106,9 @@ func (s Store) Packages() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "d
 // Indexes is the cache of verified Packages indexes.
 func (s Store) Indexes() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "indexes")} }
 
-// ParsedIndexes is the cache of parsed Packages indexes, by the sha256 of the index.
-func (s Store) ParsedIndexes() *apt.ParsedCache {
-	return &apt.ParsedCache{Dir: s.path("cache", "parsed")}
-}
+// LegacyParsedIndexes is where ingot before lazy index reading kept every Packages index parsed;
+// nothing reads it now, and fsck --repair removes it.
+func (s Store) LegacyParsedIndexes() string { return s.path("cache", "parsed") }
 
 // BuildCache is the directory mapping a build's inputs to the digest they produced.
 func (s Store) BuildCache() string { return s.path("cache", "builds") }
@@ -174,7 +172,6 @@ func (s Store) tempDirs() ([]string, error) {
 	dirs := []string{
 		s.Packages().Dir, filepath.Dir(s.Packages().Path("x")),
 		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
-		s.ParsedIndexes().Dir, filepath.Dir(s.ParsedIndexes().Path("x")),
 		s.BuildCache(), s.Inventories().Dir, s.LayerAnalyses().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
 		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(), s.VMRoot(),
