@@ -70,7 +70,7 @@ func cpuNow() time.Duration {
 type decoders struct {
 	goXZ, xzProgram   time.Duration // the .debs' xz members of xzProgramMin or more
 	debXZBytes        int64
-	indexGz           map[string]time.Duration // Packages.gz: klauspost, gzip -d, pigz -d
+	indexGz           map[string]time.Duration // Packages.gz: klauspost, gzip -d, pigz -d, igzip -d
 	indexXz           map[string]time.Duration // Packages.xz: Go, xz -d
 	indexGzBytes      int64
 	indexXzBytes      int64
@@ -248,7 +248,7 @@ func decompress(ctx context.Context, name string, body []byte, xzProgram bool) (
 
 // runDecoder pipes in through a decompressing program and counts what comes out.
 func runDecoder(ctx context.Context, in io.Reader, prog string, args ...string) (int64, error) {
-	cmd := exec.CommandContext(ctx, prog, args...) //nolint:gosec // xz, gzip or pigz with fixed arguments
+	cmd := exec.CommandContext(ctx, prog, args...) //nolint:gosec // xz, gzip, pigz or igzip with fixed arguments
 	cmd.Stdin = in
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -423,7 +423,7 @@ func (b *bench) measureDecoders(ctx context.Context, runs int) (decoders, error)
 	if d.indexGz["klauspost/compress"], d.indexUncompressed, err = timeIt(func() (int64, error) { return decompress(ctx, "i.gz", gz, false) }); err != nil {
 		return d, err
 	}
-	for _, prog := range []string{"gzip", "pigz"} {
+	for _, prog := range []string{"gzip", "pigz", "igzip"} { // igzip is what ingot uses when installed
 		if _, err := exec.LookPath(prog); err != nil {
 			continue
 		}
