@@ -13,6 +13,7 @@ import (
 // results are the measurements of one benchmark run.
 type results struct {
 	runs, noopRuns     int
+	stolen             string // the share of CPU time the hypervisor took during the cold runs
 	ingot              []ingotSample
 	mmdebstrap         []sample
 	noop               []time.Duration
@@ -37,7 +38,8 @@ func (r *results) print(w io.Writer, b *bench) error {
 	ingot, mm := medians(totalS), medians(r.mmdebstrap)
 
 	fmt.Fprintf(w, "%s (%d packages requested), %s %s, local mirror %s\n", b.cfg.specPath, len(b.packages), b.cfg.suite, b.cfg.arch, b.mirror.dir)
-	fmt.Fprintf(w, "median of %d cold runs each (one untimed warm-up first); CPU is user+system of the tool and every process it waited for\n\n", r.runs)
+	fmt.Fprintf(w, "median of %d cold runs each (one untimed warm-up first); CPU is user+system of the tool and every process it waited for;\n", r.runs)
+	fmt.Fprintf(w, "the hypervisor took %s of the machine's CPU time during them\n\n", r.stolen)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "tool\tpackages\tmedian s\tCPU s\timage layers\tcompressed MiB\truns s\t")
 	fmt.Fprintf(tw, "ingot lock+build\t%d\t%.3f\t%.3f\t%d\t%.2f\t%s\t\n", r.ingotPackages, ingot.wall.Seconds(), ingot.cpu.Seconds(), r.ingotImage.layers, mib(r.ingotImage.size), seconds(totalS))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/steal"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/ingot-build/ingot/pkg/lock"
@@ -70,6 +72,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	r := &results{runs: cfg.runs, noopRuns: cfg.noopRuns}
+	mark := steal.Now()
 	for i := range cfg.runs {
 		fmt.Fprintf(stderr, "timed run %d/%d\n", i+1, cfg.runs)
 		// Alternate which tool goes first so that neither always runs on the other's leftovers.
@@ -86,6 +89,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	r.stolen = steal.Since(mark)
 	fmt.Fprintf(stderr, "timing %d no-op rebuilds\n", cfg.noopRuns)
 	for range cfg.noopRuns {
 		s, err := b.ingotBuild(ctx)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/steal"
+
 	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/catalog/postgres"
@@ -205,7 +207,7 @@ func run(ctx context.Context, w, logw io.Writer, cfg config) error {
 		return err
 	}
 	started := time.Now()
-	ticks, stolen := cpuTicks()
+	mark := steal.Now()
 	fmt.Fprintf(w, "bench/catalog: %s, %s, GOMAXPROCS %d, load average at start %s\n", runtime.Version(), runtime.GOARCH, runtime.GOMAXPROCS(0), loadAvg())
 	d, err := prepare(ctx, cfg)
 	if err != nil {
@@ -258,7 +260,7 @@ func run(ctx context.Context, w, logw io.Writer, cfg config) error {
 	fmt.Fprintf(w, "\n== Summary (p99; targets from the issue)\n")
 	printSummary(w, results)
 	fmt.Fprintf(w, "\ntotal %s, load average at the end %s, CPU time stolen by the hypervisor %s\n",
-		time.Since(started).Round(time.Second), loadAvg(), stealSince(ticks, stolen))
+		time.Since(started).Round(time.Second), loadAvg(), steal.Since(mark))
 	return nil
 }
 

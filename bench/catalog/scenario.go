@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/steal"
+
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/rebuild"
@@ -195,7 +197,7 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		return nil, err
 	}
 	ops := operations(cases, refs, sc)
-	ticks, stolen := cpuTicks()
+	mark := steal.Now()
 	err = res.phase("queries in process", func() error {
 		for _, op := range ops {
 			t, err := measure(op.name, cfg.warm, cfg.runsOf(op), op.target, func(i int) (int, error) { return op.inproc(ctx, c, i) })
@@ -210,11 +212,11 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		return nil, err
 	}
 	fmt.Fprintf(w, "In process (%d runs each, the findings query %d, after %d warm-up runs; CPU/run is this process's; CPU time stolen by the hypervisor meanwhile %s):\n",
-		cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm, stealSince(ticks, stolen))
+		cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm, steal.Since(mark))
 	printTimings(w, res.inproc)
 
 	if cfg.api {
-		ticks, stolen := cpuTicks()
+		mark := steal.Now()
 		err = res.phase("queries over the API", func() error {
 			var err error
 			res.api, err = measureAPI(ctx, cfg, c, ops)
@@ -224,7 +226,7 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 			return nil, fmt.Errorf("over the API: %w", err)
 		}
 		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; exposures and findings a page of %d, the API's default; the answer read whole, not decoded; CPU/run is the server's and the client's; stolen %s):\n",
-			apiPage, stealSince(ticks, stolen))
+			apiPage, steal.Since(mark))
 		printTimings(w, res.api)
 	}
 

@@ -26,6 +26,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/steal"
+
 	"github.com/ingot-build/ingot/pkg/store"
 )
 
@@ -142,13 +144,15 @@ func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []str
 	if tg.app != "" {
 		jobs = append(jobs, job{"govulncheck", []string{t.govulncheck, "-mode", "binary", "-db", "file://" + s.govulnDB, "-json", tg.app}, nil})
 	}
-	times := map[string]time.Duration{}
+	times, cpus := map[string]time.Duration{}, map[string]time.Duration{}
+	stolen := map[string]string{}
 	outputs := map[string][]byte{}
 	for _, j := range jobs {
 		if _, err := exec1(ctx, env, j.argv); err != nil { // untimed warm-up, and a check that it works
 			return fmt.Errorf("%s: %w", j.name, err)
 		}
-		var ds []time.Duration
+		var ds, cs []time.Duration
+		mark := steal.Now()
 		for i := 0; i < cfg.runs; i++ {
 			if j.before != nil {
 				if err := j.before(); err != nil {
@@ -156,14 +160,14 @@ func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []str
 				}
 			}
 			start := time.Now()
-			o, err := exec1(ctx, env, j.argv)
+			o, cpu, err := execCPU(ctx, env, j.argv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", j.name, err)
 			}
-			ds = append(ds, time.Since(start))
+			ds, cs = append(ds, time.Since(start)), append(cs, cpu)
 			outputs[j.name] = o
 		}
-		times[j.name] = median(ds)
+		times[j.name], cpus[j.name], stolen[j.name] = median(ds), median(cs), steal.Since(mark)
 	}
 
 	ingotPkgs, err := spdxPackages(outputs["ingot sbom"])
@@ -194,20 +198,24 @@ func compare(ctx context.Context, cfg config, t tools, s *setupResult, env []str
 
 	fmt.Fprintf(out, "image: %s; median of %d runs\n\n", tg.title, cfg.runs)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tool\tmedian ms\tresult\t")
-	fmt.Fprintf(tw, "ingot sbom\t%.1f\t%d packages\t\n", ms(times["ingot sbom"]), len(ingotPkgs))
-	fmt.Fprintf(tw, "ingot sbom cached\t%.1f\t\t\n", ms(times["ingot sbom cached"]))
-	fmt.Fprintf(tw, "syft\t%.1f\t%d packages\t\n", ms(times["syft"]), len(syftPkgs))
+	fmt.Fprintln(tw, "tool\tmedian ms\tCPU ms\tstolen\tresult\t")
+	row := func(n, result string) {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t\n", n, ms(times[n]), ms(cpus[n]), stolen[n], result)
+	}
+	row("ingot sbom", fmt.Sprintf("%d packages", len(ingotPkgs)))
+	row("ingot sbom cached", "")
+	row("syft", fmt.Sprintf("%d packages", len(syftPkgs)))
 	for _, n := range append([]string{"ingot scan", "ingot scan cached"}, peers...) {
-		fmt.Fprintf(tw, "%s\t%.1f\t%d Go advisories\t\n", n, ms(times[n]), len(found[n]))
+		row(n, fmt.Sprintf("%d Go advisories", len(found[n])))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nratio syft / ingot sbom:        %.1fx cold, %.1fx cached\n", ratio(times["syft"], times["ingot sbom"]), ratio(times["syft"], times["ingot sbom cached"]))
+	fmt.Fprintf(out, "\nratio syft / ingot sbom:        %.1fx cold (%.1fx CPU), %.1fx cached\n", ratio(times["syft"], times["ingot sbom"]), ratio(cpus["syft"], cpus["ingot sbom"]), ratio(times["syft"], times["ingot sbom cached"]))
 	for _, peer := range peers {
-		fmt.Fprintf(out, "ratio %s / ingot scan: %.1fx cold, %.1fx cached\n", peer, ratio(times[peer], times["ingot scan"]), ratio(times[peer], times["ingot scan cached"]))
+		fmt.Fprintf(out, "ratio %s / ingot scan: %.1fx cold (%.1fx CPU), %.1fx cached\n", peer, ratio(times[peer], times["ingot scan"]), ratio(cpus[peer], cpus["ingot scan"]), ratio(times[peer], times["ingot scan cached"]))
 	}
+	fmt.Fprintln(out, "stolen: the share of the machine's CPU time the hypervisor took during each tool's timed runs")
 	fmt.Fprintf(out, "\npackages syft lists that ingot does not: %v\n", minus(syftPkgs, ingotPkgs))
 	fmt.Fprintf(out, "packages ingot lists that syft does not: %v\n", minus(ingotPkgs, syftPkgs))
 	for _, peer := range peers {
@@ -288,6 +296,13 @@ func setup(ctx context.Context, cfg config) (*setupResult, error) {
 }
 
 func exec1(ctx context.Context, env []string, argv []string) ([]byte, error) {
+	out, _, err := execCPU(ctx, env, argv)
+	return out, err
+}
+
+// execCPU is exec1, and also returns the CPU time (user + system) of the command and of every
+// process it waited for (igzip under ingot).
+func execCPU(ctx context.Context, env []string, argv []string) ([]byte, time.Duration, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if env != nil {
 		cmd.Env = env
@@ -295,15 +310,19 @@ func exec1(ctx context.Context, env []string, argv []string) ([]byte, error) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	var cpu time.Duration
+	if ps := cmd.ProcessState; ps != nil {
+		cpu = ps.UserTime() + ps.SystemTime()
+	}
 	if err != nil {
 		// osv-scanner and govulncheck exit non-zero when they find something; their output counts.
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && len(out) > 0 && (strings.HasSuffix(argv[0], "osv-scanner") || strings.HasSuffix(argv[0], "govulncheck")) {
-			return out, nil
+			return out, cpu, nil
 		}
-		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, stderr.String())
+		return nil, 0, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, stderr.String())
 	}
-	return out, nil
+	return out, cpu, nil
 }
 
 func copyFile(src, dst string) error {

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/steal"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -91,6 +93,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		{"cosign2", b.cosignSign(b.cosign.v2, "--tlog-upload=false"), nil},
 		{"cosign3", b.cosignSign(b.cosign.v3, "--signing-config", b.signCfg), nil},
 	}
+	mark := steal.Now()
 	signTimes := map[string]measure{}
 	signed := map[string]string{} // the last image each signer signed and attested
 	for _, s := range signers {
@@ -152,10 +155,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 	}
 
+	stolen := steal.Since(mark)
 	n := len(b.preds)
 	fmt.Fprintf(out, "image: %s built from %s, %d evidence documents; registry: docker-registry on %s\n", b.base, cfg.spec, n, b.host)
 	fmt.Fprintf(out, "cosign v2: %s, cosign v3: %s; offline (proxies refuse, fresh HOME); median of %d runs after a warm-up\n", b.cosign.v2, b.cosign.v3, cfg.runs)
-	fmt.Fprintf(out, "CPU: user+system time of the process(es); on a machine shared with other work it is steadier than wall time\n\n")
+	fmt.Fprintf(out, "CPU: user+system time of the process(es); on a machine shared with other work it is steadier than wall time;\n")
+	fmt.Fprintf(out, "the hypervisor took %s of the machine's CPU time during the timed runs\n\n", stolen)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "step\tingot ms\tCPU ms\tpeer\tpeer ms\tCPU ms\tpeer/ingot\tCPU\t")
 	row := func(step string, in measure, peer string, p measure) {
