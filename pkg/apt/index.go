@@ -24,12 +24,7 @@ import (
 // ParsePackage and its Repository set to the source's Name; one that does not parse is an error. A
 // lock needs a few of them: it uses Index. The IndexFile used is returned.
 func (c *Client) Packages(ctx context.Context, src Source, rel *Release, component, arch string) (IndexFile, []*Package, error) {
-	src = src.WithDefaults()
-	idx, err := c.pickIndex(src, rel, component, arch)
-	if err != nil {
-		return IndexFile{}, nil, err
-	}
-	ix, err := c.readIndexFile(ctx, src, rel, idx)
+	idx, ix, err := c.Index(ctx, src, rel, component, arch)
 	if err != nil {
 		return IndexFile{}, nil, err
 	}

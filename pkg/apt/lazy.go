@@ -129,7 +129,7 @@ func emptyIndex(repo string, n int) *Index {
 // add appends stanzas the scan found, in order.
 func (ix *Index) add(found []scanned) {
 	for _, f := range found {
-		i := int32(len(ix.stanzas))
+		i := int32(len(ix.stanzas)) //nolint:gosec // G115: an index is at most maxIndexSize (1 GiB) and a stanza over 10 bytes: far below 2^31 stanzas
 		ix.stanzas = append(ix.stanzas, f.stanza)
 		ix.byName[f.name] = append(ix.byName[f.name], i)
 		for _, p := range f.provides {
@@ -226,7 +226,7 @@ func (sc *scanner) scan(text []byte, final bool) error {
 		}
 		switch {
 		case len(l) > 0 && l[0] == '#':
-		case blank(l):
+		case deb.IsBlank(l):
 			if err := sc.flush(off); err != nil {
 				return err
 			}
@@ -257,11 +257,11 @@ func (sc *scanner) scan(text []byte, final bool) error {
 			sc.last = ""
 			switch name := l[:colon]; {
 			case len(name) == len("Package") && bytes.EqualFold(name, []byte("Package")):
-				sc.cur.name, sc.last = string(trim(l[colon+1:])), "Package"
+				sc.cur.name, sc.last = string(deb.TrimSpace(l[colon+1:])), "Package"
 			case len(name) == len("Architecture") && bytes.EqualFold(name, []byte("Architecture")):
-				sc.cur.arch, sc.last = internArch(trim(l[colon+1:])), "Architecture"
+				sc.cur.arch, sc.last = internArch(deb.TrimSpace(l[colon+1:])), "Architecture"
 			case len(name) == len("Provides") && bytes.EqualFold(name, []byte("Provides")):
-				sc.provides, sc.last = append(sc.provides[:0], trim(l[colon+1:])...), "Provides"
+				sc.provides, sc.last = append(sc.provides[:0], deb.TrimSpace(l[colon+1:])...), "Provides"
 			}
 		}
 	}
@@ -282,26 +282,6 @@ func internArch(b []byte) string {
 		return "arm64"
 	}
 	return string(b)
-}
-
-// trim drops the spaces and tabs around a value, as ReadParagraphs does.
-func trim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func blank(l []byte) bool {
-	for _, c := range l {
-		if c != ' ' && c != '\t' {
-			return false
-		}
-	}
-	return true
 }
 
 // providedNames are the names a raw Provides value lists: each entry's leading run of package-name

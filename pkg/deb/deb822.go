@@ -93,7 +93,10 @@ func (r *paragraphReader) intern(name []byte) string {
 	return s
 }
 
-func isBlank(b []byte) bool {
+// IsBlank reports whether a deb822 line (without its newline) separates paragraphs: it is empty or
+// holds only spaces and tabs. Readers that scan deb822 text without ReadParagraphs use it to cut
+// paragraphs where ReadParagraphs does.
+func IsBlank(b []byte) bool {
 	for _, c := range b {
 		if c != ' ' && c != '\t' {
 			return false
@@ -102,7 +105,8 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-func trimSpace(b []byte) []byte {
+// TrimSpace drops the spaces and tabs around a field's value, as ReadParagraphs does.
+func TrimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -163,7 +167,7 @@ func ReadParagraphs(r io.Reader, fn func(Paragraph) error) error {
 		switch {
 		case len(line) > 0 && line[0] == '#':
 			// Comment.
-		case isBlank(line):
+		case IsBlank(line):
 			if err := pr.flush(fn); err != nil {
 				return err
 			}
@@ -193,7 +197,7 @@ func ReadParagraphs(r io.Reader, fn func(Paragraph) error) error {
 				pr.spans = make([]span, 0, pr.fields)
 			}
 			start := len(pr.buf)
-			pr.buf = append(pr.buf, trimSpace(line[colon+1:])...)
+			pr.buf = append(pr.buf, TrimSpace(line[colon+1:])...)
 			pr.spans = append(pr.spans, span{name: pr.intern(name), start: start, end: len(pr.buf), line: pr.line})
 		}
 	}
@@ -244,7 +248,7 @@ func (p Paragraph) WriteTo(w io.Writer) (int64, error) {
 		for multi {
 			var l string
 			l, rest, multi = strings.Cut(rest, "\n")
-			if isBlank([]byte(l)) || strings.HasSuffix(l, "\r") {
+			if IsBlank([]byte(l)) || strings.HasSuffix(l, "\r") {
 				return 0, fmt.Errorf("%w: writing field %s: blank continuation line (use \" .\")", ErrSyntax, f.Name)
 			}
 			b.WriteString("\n ")
