@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ingot-build/ingot/pkg/deb"
@@ -357,10 +358,15 @@ func readIndex(repo string, idx IndexFile, r io.Reader, limit int64) (_ *Index, 
 		}
 	}()
 	lr := &limitedReader{r: dr, n: limit, limit: limit}
-	text := make([]byte, 0, min(5*idx.Size, limit)+1)
+	// Debian's indexes decompress to about 4x; the buffer grows if that is short.
+	guess := idx.Size
+	if strings.HasSuffix(idx.Path, ".gz") || strings.HasSuffix(idx.Path, ".xz") {
+		guess *= 5
+	}
+	text := make([]byte, 0, min(guess, limit)+1)
 	sc := &scanner{}
 	// The tables are filled as the stanzas are found, while the rest is still decompressing.
-	ix := emptyIndex(repo, int(min(5*idx.Size, limit)/800))
+	ix := emptyIndex(repo, int(min(guess, limit)/800))
 	for {
 		if len(text) == cap(text) {
 			text = slices.Grow(text, cap(text))
