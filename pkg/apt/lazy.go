@@ -59,7 +59,7 @@ func (ix *Index) Packages() ([]*Package, error) {
 // Len is the number of stanzas in the index.
 func (ix *Index) Len() int { return len(ix.stanzas) }
 
-// Package returns stanza i parsed; the first call parses it.
+// pkg returns stanza i parsed; the first call parses it, under the index's lock.
 func (ix *Index) pkg(i int32) (*Package, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

@@ -160,12 +160,25 @@ func TestIndexStanzaErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One universe, the broken stanza asked for first and again: a resolution that does not need it
+	// is not failed by an earlier one that did.
 	u := NewIndexUniverse("amd64", ix)
-	if res, err := u.Resolve(Request{Packages: []string{"app"}}); err != nil || !slices.Equal(names(res.Packages), []string{"app=1.0", "lib=1.0"}) {
-		t.Errorf("a resolution that does not need the broken stanza: %v", err)
+	for run := range 2 {
+		if _, err := u.Resolve(Request{Packages: []string{"broken"}}); !errors.Is(err, ErrInvalidPackage) {
+			t.Errorf("run %d, a resolution that asks for it: %v, want ErrInvalidPackage", run, err)
+		}
+		if res, err := u.Resolve(Request{Packages: []string{"app"}}); err != nil || !slices.Equal(names(res.Packages), []string{"app=1.0", "lib=1.0"}) {
+			t.Errorf("run %d, a resolution that does not need the broken stanza: %v", run, err)
+		}
 	}
-	if _, err := u.Resolve(Request{Packages: []string{"broken"}}); !errors.Is(err, ErrInvalidPackage) {
-		t.Errorf("a resolution that asks for it: %v, want ErrInvalidPackage", err)
+	// A broken provider fails the resolutions that ask for what it provides.
+	prov := append(slices.Clone(good.text), "\nPackage: broken-awk\nVersion: not a version!\nArchitecture: amd64\nProvides: awk\n\nPackage: needs-awk\nVersion: 1\nArchitecture: amd64\nDepends: awk\nFilename: x.deb\nSize: 1\nSHA256: "+strings.Repeat("ab", 32)+"\n"...)
+	pix, err := NewIndex("", prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewIndexUniverse("amd64", pix).Resolve(Request{Packages: []string{"needs-awk"}}); !errors.Is(err, ErrInvalidPackage) {
+		t.Errorf("a resolution that needs what a broken stanza provides: %v, want ErrInvalidPackage", err)
 	}
 }
 

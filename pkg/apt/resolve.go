@@ -34,10 +34,11 @@ type Universe struct {
 	providers map[string][]provision // provided name -> providers, by name then highest version first
 
 	// A universe over Indexes (NewIndexUniverse) fills byName and providers as names are asked for,
-	// under mu, parsing the stanzas they need; errs are the stanzas that did not parse.
-	indexes []*Index
-	mu      sync.Mutex
-	errs    []error
+	// under mu, parsing the stanzas they need; nameErrs are the stanzas of a name, or of a
+	// provider of a virtual name, that did not parse.
+	indexes  []*Index
+	mu       sync.Mutex
+	nameErrs map[string]error
 }
 
 // provision is one "Provides" entry of a package.
@@ -96,7 +97,7 @@ func NewUniverse(arch string, pkgs ...[]*Package) *Universe {
 // resolutions, but a stanza is only parsed when a resolution asks for its name or a name it
 // provides. A stanza that does not parse is an error of every Resolve that asks for it.
 func NewIndexUniverse(arch string, idxs ...*Index) *Universe {
-	return &Universe{arch: arch, byName: map[string][]*Package{}, providers: map[string][]provision{}, indexes: idxs}
+	return &Universe{arch: arch, byName: map[string][]*Package{}, providers: map[string][]provision{}, indexes: idxs, nameErrs: map[string]error{}}
 }
 
 // keepHighest orders the versions of one name highest first and keeps the first of each version.
@@ -153,21 +154,25 @@ func sortProvisions(prs []provision) {
 // archIncludes says whether a package of architecture a belongs in the universe.
 func (u *Universe) archIncludes(a string) bool { return a == u.arch || a == "all" }
 
-// named is the kept versions of name, highest first.
-func (u *Universe) named(name string) []*Package {
+// named is the kept versions of name, highest first, and over Indexes the stanzas of name that did
+// not parse.
+func (u *Universe) named(name string) ([]*Package, error) {
 	if u.indexes == nil {
-		return u.byName[name]
+		return u.byName[name], nil
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.namedLocked(name)
 }
 
-func (u *Universe) namedLocked(name string) []*Package {
+func (u *Universe) namedLocked(name string) ([]*Package, error) {
 	if vs, ok := u.byName[name]; ok {
-		return vs
+		return vs, u.nameErrs[name]
 	}
-	var vs []*Package
+	var (
+		vs   []*Package
+		errs []error
+	)
 	for _, ix := range u.indexes {
 		for _, i := range ix.byName[name] {
 			if !u.archIncludes(ix.stanzas[i].arch) {
@@ -175,7 +180,7 @@ func (u *Universe) namedLocked(name string) []*Package {
 			}
 			p, err := ix.pkg(i)
 			if err != nil {
-				u.errs = append(u.errs, err)
+				errs = append(errs, err)
 				continue
 			}
 			vs = append(vs, p)
@@ -183,18 +188,22 @@ func (u *Universe) namedLocked(name string) []*Package {
 	}
 	vs = keepHighest(vs)
 	u.byName[name] = vs
-	return vs
+	if err := errors.Join(errs...); err != nil {
+		u.nameErrs[name] = err
+	}
+	return vs, u.nameErrs[name]
 }
 
-// provided is the providers of the virtual name, ordered by sortProvisions.
-func (u *Universe) provided(name string) []provision {
+// provided is the providers of the virtual name, ordered by sortProvisions, and over Indexes the
+// stanzas of its providers' names that did not parse.
+func (u *Universe) provided(name string) ([]provision, error) {
 	if u.indexes == nil {
-		return u.providers[name]
+		return u.providers[name], nil
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if prs, ok := u.providers[name]; ok {
-		return prs
+		return prs, u.nameErrs["provides "+name]
 	}
 	var names []string
 	for _, ix := range u.indexes {
@@ -204,9 +213,16 @@ func (u *Universe) provided(name string) []provision {
 			}
 		}
 	}
-	var prs []provision
+	var (
+		prs  []provision
+		errs []error
+	)
 	for _, n := range names {
-		for _, p := range u.namedLocked(n) {
+		vs, err := u.namedLocked(n)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, p := range vs {
 			provisionsOf(p, func(virtual string, pr provision) {
 				if virtual == name {
 					prs = append(prs, pr)
@@ -216,17 +232,10 @@ func (u *Universe) provided(name string) []provision {
 	}
 	sortProvisions(prs)
 	u.providers[name] = prs
-	return prs
-}
-
-// parseErrors is the stanzas a lazy universe could not parse, so far.
-func (u *Universe) parseErrors() error {
-	if u.indexes == nil {
-		return nil
+	if err := errors.Join(errs...); err != nil {
+		u.nameErrs["provides "+name] = err // a key no package name can be
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return errors.Join(u.errs...)
+	return prs, u.nameErrs["provides "+name]
 }
 
 // Arch returns the architecture the universe was built for.
@@ -311,13 +320,14 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // pipewire-pulse rather than pulseaudio next to pipewire-audio. The final set is then checked, and any
 // clash that could not be avoided is reported as a *ConflictError; there is no further backtracking.
 func (u *Universe) Resolve(req Request) (res *Resolution, err error) {
+	r := &resolver{u: u, excluded: make(map[string]bool), learned: make(map[string][]constraint)}
 	defer func() {
-		// Over Indexes, a stanza asked for that does not parse is the error, whatever came of it.
-		if perr := u.parseErrors(); perr != nil {
+		// Over Indexes, a stanza this resolution asked for that does not parse is the error,
+		// whatever came of it.
+		if perr := errors.Join(r.parseErrs...); perr != nil {
 			res, err = nil, fmt.Errorf("reading the index: %w", perr)
 		}
 	}()
-	r := &resolver{u: u, excluded: make(map[string]bool), learned: make(map[string][]constraint)}
 	for _, x := range req.Exclude {
 		x = strings.TrimSpace(x)
 		if !validRelationName(x) {
@@ -381,9 +391,10 @@ type selectedProvision struct {
 // resolver is the state of one Resolve call. learned and excluded live across passes; the rest is reset
 // by every pass.
 type resolver struct {
-	u        *Universe
-	excluded map[string]bool
-	learned  map[string][]constraint
+	u         *Universe
+	excluded  map[string]bool
+	learned   map[string][]constraint
+	parseErrs []error // stanzas asked for that did not parse, each once
 
 	selected map[string]*choice
 	selProv  map[string][]selectedProvision // provided name -> selected providers
@@ -391,6 +402,26 @@ type resolver struct {
 	cuts     map[string]map[string]bool     // excluded name -> requirers
 	virtuals map[[2]string]map[string]bool  // {virtual, provider} -> requirers
 	queue    []*choice                      // selected packages, in selection order
+}
+
+// named is the universe's versions of name, noting the stanzas of it that did not parse.
+func (r *resolver) named(name string) []*Package {
+	vs, err := r.u.named(name)
+	r.noteParse(err)
+	return vs
+}
+
+// provided is the universe's providers of name, noting the stanzas of them that did not parse.
+func (r *resolver) provided(name string) []provision {
+	prs, err := r.u.provided(name)
+	r.noteParse(err)
+	return prs
+}
+
+func (r *resolver) noteParse(err error) {
+	if err != nil && !slices.ContainsFunc(r.parseErrs, func(e error) bool { return errors.Is(e, err) }) {
+		r.parseErrs = append(r.parseErrs, err)
+	}
 }
 
 // parseRequest validates the request, records pins as constraints and returns one root relation per
@@ -421,7 +452,7 @@ func (r *resolver) parseRequest(pkgs []string) ([]deb.Relation, error) {
 			if prev.Op != "" {
 				continue
 			}
-		} else if len(r.u.named(name)) == 0 && len(r.u.provided(name)) == 0 {
+		} else if len(r.named(name)) == 0 && len(r.provided(name)) == 0 {
 			unknown = append(unknown, r.u.noSuchPackage(name))
 		}
 		seen[name] = rel
@@ -431,7 +462,7 @@ func (r *resolver) parseRequest(pkgs []string) ([]deb.Relation, error) {
 	}
 	roots := slices.SortedFunc(maps.Values(seen), func(a, b deb.Relation) int { return cmp.Compare(a.Name, b.Name) })
 	for _, rel := range roots {
-		if rel.Op != "" && len(r.u.named(rel.Name)) > 0 {
+		if rel.Op != "" && len(r.named(rel.Name)) > 0 {
 			r.learned[rel.Name] = append(r.learned[rel.Name], constraint{rel: rel, pin: true})
 		}
 	}
@@ -547,7 +578,7 @@ func (r *resolver) satisfy(from *choice, group deb.Alternatives) (restart bool, 
 		if !r.u.qualifierOK(a) || r.selected[a.Name] == nil {
 			continue
 		}
-		for _, p := range r.u.named(a.Name) {
+		for _, p := range r.named(a.Name) {
 			if a.SatisfiedBy(p.Version) && r.allowed(a.Name, p.Version) {
 				r.learned[a.Name] = append(r.learned[a.Name], constraint{rel: a, chain: slices.Clone(chain)})
 				return true, nil
@@ -578,7 +609,7 @@ func (r *resolver) take(pkg *Package, a deb.Relation, virtual bool, chain []stri
 // package a.Name if one exists, else the best allowed provider of it. Candidates that clash with the
 // selection come last; clash reports whether the one returned does.
 func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual, clash bool) {
-	if vs := r.u.named(a.Name); len(vs) > 0 {
+	if vs := r.named(a.Name); len(vs) > 0 {
 		if r.selected[a.Name] != nil {
 			return nil, false, false
 		}
@@ -598,7 +629,7 @@ func (r *resolver) candidate(a deb.Relation) (pkg *Package, virtual, clash bool)
 	}
 	var best, bestClash *Package
 	last := ""
-	for _, pr := range r.u.provided(a.Name) {
+	for _, pr := range r.provided(a.Name) {
 		m := pr.pkg.Name
 		if m == last || r.excluded[m] || r.selected[m] != nil || !pr.satisfies(a) || !r.allowed(m, pr.pkg.Version) {
 			continue
@@ -732,7 +763,7 @@ func (r *resolver) explain(a deb.Relation) string {
 	if !r.u.qualifierOK(a) {
 		return fmt.Sprintf("%s:%s cannot be installed on %s", a.Name, a.ArchQual, r.u.arch)
 	}
-	if vs := r.u.named(a.Name); len(vs) > 0 {
+	if vs := r.named(a.Name); len(vs) > 0 {
 		var matching []*Package
 		for _, p := range vs {
 			if a.SatisfiedBy(p.Version) {
@@ -757,7 +788,7 @@ func (r *resolver) explain(a deb.Relation) string {
 		}
 		return "no version of " + a.Name + " also meets " + strings.Join(all, " and ")
 	}
-	prs := r.u.provided(a.Name)
+	prs := r.provided(a.Name)
 	if len(prs) == 0 {
 		return "no package " + a.Name + " is available for " + r.u.arch
 	}
@@ -957,7 +988,9 @@ func (u *Universe) noSuchPackage(name string) error {
 			}
 		}
 		for n := range near {
-			if len(u.named(n)) > 0 || len(u.provided(n)) > 0 {
+			vs, _ := u.named(n) // suggestions only: a broken stanza is reported when it is asked for
+			prs, _ := u.provided(n)
+			if len(vs) > 0 || len(prs) > 0 {
 				consider(n)
 			}
 		}
