@@ -35,7 +35,7 @@ import (
 var compressions = []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer}
 
 // threeLayers is an image with one layer of each encoding, 4 KiB of random content each.
-func threeLayers(t *testing.T) v1.Image {
+func threeLayers(t testing.TB) v1.Image {
 	t.Helper()
 	img := empty.Image
 	for _, mt := range compressions {
