@@ -66,6 +66,9 @@ type Client struct {
 	// Cache keeps downloaded indexes by SHA-256 so that a second run does not fetch them again. Nil: no
 	// caching.
 	Cache *Cache
+	// Texts keeps the decompressed text of each index read, by its SHA-256, so that another lock
+	// against the same repository state reads no index. Nil: every lock decompresses.
+	Texts *TextCache
 	// MaxIndexSize caps the decompressed size of a Packages index, against archive bombs. 0: 1 GiB.
 	MaxIndexSize int64
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -428,5 +429,94 @@ func testPackagesSizeCap(t *testing.T) {
 		if !errors.Is(err, tt.wantErr) {
 			t.Errorf("limit %d: err = %v, want %v", tt.limit, err, tt.wantErr)
 		}
+	}
+}
+
+// TestIndexTextCache: with a text cache, a second read of the same index state neither reads the
+// index (from the network or the index cache) nor decompresses it, and gives the same packages; a
+// damaged entry is a miss, read again and written anew; an index that does not match its signed
+// hash leaves no entry. Through both decoders.
+func TestIndexTextCache(t *testing.T) { apt.Decoders(t, testIndexTextCache) }
+
+func testIndexTextCache(t *testing.T) {
+	r := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
+	texts := &apt.TextCache{Dir: t.TempDir()}
+	ctx := context.Background()
+	c := &apt.Client{Texts: texts}
+	rel, err := c.Release(ctx, r.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() (apt.IndexFile, []string) {
+		t.Helper()
+		idx, ix, err := c.Index(ctx, r.Source, rel, "main", "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs, err := ix.Packages()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idx, describeAll(pkgs)
+	}
+	indexRequests := func(reqs []string) int {
+		n := 0
+		for _, q := range reqs {
+			if strings.Contains(q, "binary-amd64/") {
+				n++
+			}
+		}
+		return n
+	}
+
+	idx, first := read()
+	if _, err := texts.Load(idx.SHA256); err != nil {
+		t.Fatalf("the index's text is not cached: %v", err)
+	}
+	before := len(r.Requests())
+	if _, second := read(); !slices.Equal(second, first) {
+		t.Errorf("from the text cache:\n%q\nread:\n%q", second, first)
+	}
+	if n := indexRequests(r.Requests()[before:]); n != 0 {
+		t.Errorf("a second read requested the index %d times", n)
+	}
+
+	// Damage: a miss, read again, and the entry written anew.
+	entry, err := os.ReadFile(texts.Path(idx.SHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry[len(entry)-2] ^= 0x01
+	if err := writeFile(texts.Path(idx.SHA256), entry); err != nil {
+		t.Fatal(err)
+	}
+	if err := texts.Check(texts.Path(idx.SHA256)); !errors.Is(err, apt.ErrTextEntry) {
+		t.Errorf("Check of a damaged entry: %v", err)
+	}
+	before = len(r.Requests())
+	if _, third := read(); !slices.Equal(third, first) {
+		t.Errorf("after damage:\n%q\nwant:\n%q", third, first)
+	}
+	if n := indexRequests(r.Requests()[before:]); n == 0 {
+		t.Error("a damaged entry was used, not read again")
+	}
+	if _, err := texts.Load(idx.SHA256); err != nil {
+		t.Errorf("the damaged entry was not written anew: %v", err)
+	}
+
+	// An index that does not match its signed hash leaves no entry.
+	bad := testrepo.New(t, testrepo.Options{Packages: samplePackages()})
+	badTexts := &apt.TextCache{Dir: t.TempDir()}
+	bc := &apt.Client{Texts: badTexts}
+	brel, err := bc.Release(ctx, bad.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Tamper(t, "dists/stable/main/binary-amd64/Packages.gz", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b })
+	if _, _, err := bc.Index(ctx, bad.Source, brel, "main", "amd64"); !errors.Is(err, apt.ErrHashMismatch) {
+		t.Fatalf("a tampered index: %v, want ErrHashMismatch", err)
+	}
+	if left := files(t, badTexts.Dir); len(left) != 0 {
+		t.Errorf("a tampered index left %q in the text cache", left)
 	}
 }

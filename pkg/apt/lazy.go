@@ -322,6 +322,14 @@ func (c *Client) Index(ctx context.Context, src Source, rel *Release, component,
 	if err != nil {
 		return IndexFile{}, nil, err
 	}
+	if c.Texts != nil {
+		// A text that scans is used; one that does not (damage the hash did not catch) is read again.
+		if text, err := c.Texts.Load(idx.SHA256); err == nil {
+			if ix, err := NewIndex(src.Name, text); err == nil {
+				return idx, ix, nil
+			}
+		}
+	}
 	ix, err := c.readIndexFile(ctx, src, rel, idx)
 	if err != nil {
 		return IndexFile{}, nil, err
@@ -329,25 +337,35 @@ func (c *Client) Index(ctx context.Context, src Source, rel *Release, component,
 	return idx, ix, nil
 }
 
-// readIndexFile reads and scans the index idx of src (see Index).
+// readIndexFile reads and scans the index idx of src (see Index), writing its text to the text cache
+// once the index proves to be the one signed.
 func (c *Client) readIndexFile(ctx context.Context, src Source, rel *Release, idx IndexFile) (*Index, error) {
 	limit := c.maxIndexSize()
-	var ix *Index
+	var (
+		ix *Index
+		tw *textWriter
+	)
 	err := c.index(ctx, src, rel, idx, func(r io.Reader) error {
+		tw.discard() // of an earlier attempt (a damaged cache entry, read again)
+		if c.Texts != nil {
+			tw = c.Texts.writer(idx.SHA256)
+		}
 		var err error
-		ix, err = readIndex(src.Name, idx, r, limit)
+		ix, err = readIndex(src.Name, idx, r, limit, tw)
 		return err
 	})
 	if err != nil {
+		tw.discard()
 		return nil, err
 	}
+	tw.commit()
 	return ix, nil
 }
 
 // readIndex decompresses the index idx from r (through its program when it is large, see
-// indexDecoder) into memory, within limit, scanning it as it arrives: the scan keeps up with igzip,
-// so the index is ready when the last of it is.
-func readIndex(repo string, idx IndexFile, r io.Reader, limit int64) (_ *Index, err error) {
+// indexDecoder) into memory, within limit, scanning it as it arrives, and giving it to tw (if any):
+// the scan and the copy keep up with igzip, so the index is ready when the last of it is.
+func readIndex(repo string, idx IndexFile, r io.Reader, limit int64, tw *textWriter) (_ *Index, err error) {
 	dr, closeFn, err := decompressIndex(idx.Path, idx.Size, r)
 	if err != nil {
 		return nil, err
@@ -372,6 +390,7 @@ func readIndex(repo string, idx IndexFile, r io.Reader, limit int64) (_ *Index, 
 			text = slices.Grow(text, cap(text))
 		}
 		n, rerr := lr.Read(text[len(text):cap(text)])
+		tw.write(text[len(text) : len(text)+n])
 		text = text[:len(text)+n]
 		if errors.Is(rerr, io.EOF) {
 			break

@@ -49,5 +49,5 @@ func (o Options) Store() store.Store { return store.Store{Root: o.DataDir} }
 
 func (o Options) client() *apt.Client {
 	st := o.Store()
-	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: st.Indexes()}
+	return &apt.Client{HTTP: o.HTTP, Now: o.Now, Cache: st.Indexes(), Texts: st.IndexTexts()}
 }

@@ -311,9 +311,27 @@ func (f *fsck) contentCaches(ctx context.Context) error {
 	return nil
 }
 
-// parsedIndexes reports the parsed-index cache of earlier ingots as stale: a lock now reads the
-// stanzas it needs from the verified index itself, and nothing reads the cache.
-func (f *fsck) parsedIndexes(context.Context) error {
+// parsedIndexes checks the cache of decompressed index texts (every entry must hash to its header)
+// and reports the parsed-index cache of earlier ingots as stale: a lock now scans the text and
+// parses the stanzas it needs, and nothing reads that cache.
+func (f *fsck) parsedIndexes(ctx context.Context) error {
+	c := f.s.IndexTexts()
+	es, err := entries(c.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !e.Type().IsRegular() || safefile.IsTemp(e.Name()) {
+			continue
+		}
+		p := filepath.Join(c.Dir, e.Name())
+		if err := c.Check(p); err != nil {
+			f.remove(Problem{Path: p, Kind: KindDamaged, Detail: err.Error()}, "the index is decompressed again when a lock needs it")
+		}
+	}
 	p := f.s.LegacyParsedIndexes()
 	if _, err := os.Lstat(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -34,6 +34,7 @@ type fixture struct {
 	st            store.Store
 	shared, alone v1.Image
 	deb, sig      string // cache entry paths
+	text          string // a cached index text
 	inventory     string
 	build         string
 	evidence      string
@@ -70,6 +71,11 @@ func newFixture(t *testing.T) fixture {
 	f.deb = entry(filepath.Dir(f.st.Packages().Path("x")), []byte("!<arch>\ndebian-binary fake\n"))
 	entry(filepath.Dir(f.st.Indexes().Path("x")), []byte("Package: foo\nVersion: 1\n"))
 	f.sig = entry(filepath.Join(f.st.Signatures(), "sha256"), []byte(`{"critical":{}}`))
+	indexSHA := strings.Repeat("ab", 32)
+	if err := f.st.IndexTexts().Save(indexSHA, []byte("Package: foo\nVersion: 1\nArchitecture: all\n")); err != nil {
+		t.Fatal(err)
+	}
+	f.text = f.st.IndexTexts().Path(indexSHA)
 
 	shared, err := publish.Layouts{Root: ls.Root}.Read("a", "1")
 	if err != nil {
@@ -205,6 +211,7 @@ func TestFsck(t *testing.T) {
 		}, store.KindDamaged, false, nil},
 		{"damaged .deb", func(t *testing.T, f fixture) string { flip(t, f.deb); return f.deb }, store.KindDamaged, true, gone},
 		{"damaged signature material", func(t *testing.T, f fixture) string { flip(t, f.sig); return f.sig }, store.KindDamaged, true, gone},
+		{"damaged index text", func(t *testing.T, f fixture) string { flip(t, f.text); return f.text }, store.KindDamaged, true, gone},
 		{"parsed indexes of an earlier ingot", func(t *testing.T, f fixture) string {
 			old := f.st.LegacyParsedIndexes()
 			writeFile(t, filepath.Join(old, "v1", strings.Repeat("ab", 32)), []byte("a parsed index"))

@@ -32,6 +32,7 @@ var ErrNoEvidence = fault.New(fault.NotFound, "store: no evidence recorded for t
 //	oci/<name>/              OCI image layout per image name
 //	cache/debs/sha256/       content-addressed .deb files
 //	cache/indexes/sha256/    verified Packages indexes
+//	cache/texts/             their decompressed text, by the index's sha256
 //	cache/builds/            build inputs digest -> image digest
 //	cache/inventories/       SBOM inventories by image digest
 //	cache/signatures/sha256/ signature material by digest
@@ -106,6 +107,9 @@ func (s Store) Packages() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "d
 // Indexes is the cache of verified Packages indexes.
 func (s Store) Indexes() *apt.Cache { return &apt.Cache{Dir: s.path("cache", "indexes")} }
 
+// IndexTexts is the cache of decompressed Packages indexes, by the sha256 of the index.
+func (s Store) IndexTexts() *apt.TextCache { return &apt.TextCache{Dir: s.path("cache", "texts")} }
+
 // LegacyParsedIndexes is where ingot before lazy index reading kept every Packages index parsed;
 // nothing reads it now, and fsck --repair removes it.
 func (s Store) LegacyParsedIndexes() string { return s.path("cache", "parsed") }
@@ -171,7 +175,7 @@ func (s Store) path(elem ...string) string {
 func (s Store) tempDirs() ([]string, error) {
 	dirs := []string{
 		s.Packages().Dir, filepath.Dir(s.Packages().Path("x")),
-		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")),
+		s.Indexes().Dir, filepath.Dir(s.Indexes().Path("x")), s.IndexTexts().Dir,
 		s.BuildCache(), s.Inventories().Dir, s.LayerAnalyses().Dir,
 		s.Signatures(), filepath.Join(s.Signatures(), "sha256"),
 		s.EvidenceRoot(), s.VulnDB().Dir, s.Work(), s.VMRoot(),
