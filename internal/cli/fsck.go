@@ -26,8 +26,7 @@ func newFsckCmd(g *globalFlags) *cobra.Command {
 Every image of every OCI layout is walked from index.json: each blob it references must be there and
 hash to its digest, and each manifest must parse. The package, index and signature caches are hashed
 again; cached index texts must hash to their headers, and the parsed indexes earlier ingots kept are
-stale; inventory and build cache
-entries must parse and point at something; evidence documents must
+stale; inventory and build cache entries must parse and point at something; evidence documents must
 parse as JSON; the vulnerability database's index files must open. Temporary files of killed runs are
 reported too.
 
