@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ingot-build/ingot/pkg/deb"
 )
@@ -240,6 +241,48 @@ func BenchmarkNewIndex(b *testing.B) {
 	for b.Loop() {
 		if _, err := NewIndex("r", text); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestTextCachePrune: the text cache keeps the MaxTextEntries most recently used entries.
+func TestTextCachePrune(t *testing.T) {
+	c := &TextCache{Dir: t.TempDir()}
+	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
+	old := time.Now().Add(-time.Hour)
+	for i := range MaxTextEntries {
+		if err := c.Save(sha(i), []byte(fmt.Sprintf("Package: p%d\n", i))); err != nil {
+			t.Fatal(err)
+		}
+		// Entry i was last used i minutes after the hour began.
+		at := old.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(c.Path(sha(i)), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Load(sha(0)); err != nil { // the oldest, used now
+		t.Fatal(err)
+	}
+	for _, i := range []int{98, 99} {
+		if err := c.Save(sha(i), []byte("Package: new\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := os.ReadDir(c.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != MaxTextEntries {
+		t.Errorf("%d entries kept, want %d", len(es), MaxTextEntries)
+	}
+	for _, gone := range []int{1, 2} {
+		if _, err := c.Load(sha(gone)); err == nil {
+			t.Errorf("entry %d, among the least recently used, was kept", gone)
+		}
+	}
+	for _, kept := range []int{0, 3, MaxTextEntries - 1, 98, 99} {
+		if _, err := c.Load(sha(kept)); err != nil {
+			t.Errorf("entry %d was pruned: %v", kept, err)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/ingot-build/ingot/internal/safefile"
 )
@@ -24,6 +26,12 @@ import (
 // miss, and the index is read again. The entry is only as trusted as the data directory: it is what
 // this ingot decompressed from an index that matched its signed hash.
 type TextCache struct{ Dir string }
+
+// MaxTextEntries is how many texts the cache keeps: each is a whole decompressed index (about 48 MB
+// for Debian's main, so at most about 400 MB), and a rebuild cycle meets a new state of each
+// repository every day or so. When an entry is written, the least recently used beyond this number
+// are removed.
+const MaxTextEntries = 8
 
 // textMagic starts every entry; textHeaderLen is the header: the magic, the text's SHA-256 in hex and
 // a newline.
@@ -43,11 +51,45 @@ func (c *TextCache) Load(indexSHA256 string) ([]byte, error) {
 	if !validHex(indexSHA256) {
 		return nil, fmt.Errorf("%w: %.80q is not a lowercase sha256", ErrTextEntry, indexSHA256)
 	}
-	data, err := os.ReadFile(c.Path(indexSHA256))
+	p := c.Path(indexSHA256)
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTextEntry, err)
 	}
-	return checkText(data)
+	text, err := checkText(data)
+	if err == nil {
+		now := time.Now()
+		_ = os.Chtimes(p, now, now) // recently used: the last to be pruned
+	}
+	return text, err
+}
+
+// prune removes the least recently used entries beyond MaxTextEntries.
+func (c *TextCache) prune() {
+	es, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	type aged struct {
+		path string
+		mod  time.Time
+	}
+	var all []aged
+	for _, e := range es {
+		if !e.Type().IsRegular() || !validHex(e.Name()) {
+			continue // temporary files are swept with the others
+		}
+		if fi, err := e.Info(); err == nil {
+			all = append(all, aged{filepath.Join(c.Dir, e.Name()), fi.ModTime()})
+		}
+	}
+	if len(all) <= MaxTextEntries {
+		return
+	}
+	slices.SortFunc(all, func(a, b aged) int { return b.mod.Compare(a.mod) })
+	for _, a := range all[MaxTextEntries:] {
+		_ = os.Remove(a.path)
+	}
 }
 
 // Check checks the entry at path, as Load would.
@@ -139,7 +181,9 @@ func (w *textWriter) commit() {
 	if w.err != nil {
 		_ = w.f.Close()
 		_ = os.Remove(w.f.Name())
+		return
 	}
+	(&TextCache{Dir: filepath.Dir(w.dst)}).prune()
 }
 
 // discard removes an entry that will not be committed.
