@@ -24,11 +24,6 @@ import (
 // either.
 var indexExternalMin int64 = 1 << 20
 
-var (
-	igzipProgram = extproc.Program("igzip")
-	xzProgram    = extproc.Program("xz")
-)
-
 // indexDecoder starts the program that decompresses the index name of size bytes from r, or returns
 // nil when there is none for it (an uncompressed or small index, a program that is missing or does
 // not start): the Go decoder does the work then.
@@ -36,21 +31,16 @@ func indexDecoder(name string, size int64, r io.Reader) *extproc.Process {
 	if size < indexExternalMin {
 		return nil
 	}
-	var prog string
-	var args []string
+	var d extproc.Decoder
 	switch {
 	case strings.HasSuffix(name, ".gz"):
-		prog, args = igzipProgram(), []string{"--decompress", "--stdout", "--quiet"}
+		d = extproc.Igzip
 	case strings.HasSuffix(name, ".xz"):
-		prog, args = xzProgram(), []string{"--decompress", "--stdout", "--quiet", "--no-warn", "--memlimit-decompress=256MiB"}
-	}
-	if prog == "" {
+		d = extproc.XZ
+	default:
 		return nil
 	}
-	p, err := extproc.Start(prog, args, r)
-	if err != nil {
-		return nil
-	}
+	p, _ := d.Start(r)
 	return p
 }
 

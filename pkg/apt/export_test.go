@@ -3,6 +3,8 @@ package apt
 import (
 	"os"
 	"testing"
+
+	"github.com/ingot-build/ingot/internal/extproc"
 )
 
 // Decoders runs fn once with every index decompressed in this process and once with every compressed
@@ -14,7 +16,7 @@ func Decoders(t *testing.T, fn func(t *testing.T)) {
 		min  int64
 	}{{"go", 1 << 62}, {"programs", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "programs" && (igzipProgram() == "" || xzProgram() == "") {
+			if tc.name == "programs" && (!extproc.Igzip.Installed() || !extproc.XZ.Installed()) {
 				if os.Getenv("CI") != "" {
 					t.Fatal("igzip or xz is not installed (apt-get install isal xz-utils): CI must test both decoders")
 				}

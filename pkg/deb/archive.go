@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ingot-build/ingot/internal/extproc"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -241,13 +242,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // decompressor streams the uncompressed body of m; close releases decoder resources.
 func (a *Archive) decompressor(m member) (r io.Reader, closeFn func() error, err error) {
 	if m.comp == "xz" && m.size >= xzExternalMin {
-		if prog := xzProgram(); prog != "" {
-			p, err := startXZ(prog, io.NewSectionReader(a.r, m.off, m.size))
-			if err == nil {
-				return p, p.Close, nil
-			}
-			// The program is there but will not start (out of processes, say): the Go decoder can
-			// still do the work.
+		if p, ok := extproc.XZ.Start(io.NewSectionReader(a.r, m.off, m.size)); ok {
+			return p, p.Close, nil
 		}
 	}
 	in := bufio.NewReaderSize(io.NewSectionReader(a.r, m.off, m.size), inputBufferLen)

@@ -3,6 +3,8 @@ package imageref
 import (
 	"os"
 	"testing"
+
+	"github.com/ingot-build/ingot/internal/extproc"
 )
 
 // inflaters runs fn once with every gzip layer inflated in this process and once through igzip,
@@ -14,7 +16,7 @@ func inflaters(t *testing.T, fn func(t *testing.T)) {
 		min  int64
 	}{{"go", 1 << 62}, {"igzip", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "igzip" && igzipProgram() == "" {
+			if tc.name == "igzip" && !extproc.Igzip.Installed() {
 				if os.Getenv("CI") != "" {
 					t.Fatal("igzip is not installed (apt-get install isal): CI must test both inflaters")
 				}

@@ -1,7 +1,5 @@
 package imageref
 
-import "github.com/ingot-build/ingot/internal/extproc"
-
 // Inflating a gzip layer is most of what a cold sbom or scan of an ordinary image costs: the 65 MB
 // layer of a Debian minbase image takes klauspost/compress 1.0 to 1.2 s of CPU on the 2-core
 // machine, where igzip (Intel's ISA-L, Debian's isal package) takes 0.4 s. So a large gzip layer is
@@ -14,12 +12,6 @@ import "github.com/ingot-build/ingot/internal/extproc"
 // starting a process costs more than it saves. A variable so that tests can send every layer
 // through either.
 var gzipExternalMin int64 = 4 << 20
-
-// igzipProgram is igzip on PATH, or "" when there is none.
-var igzipProgram = extproc.Program("igzip")
-
-// igzipArgs decompress standard input to standard output.
-var igzipArgs = []string{"--decompress", "--stdout", "--quiet"}
 
 // pipeSize is how much of igzip's output is read at once: its pipe's buffer (see extproc).
 const pipeSize = 1 << 20

@@ -58,14 +58,11 @@ func openLayer(l v1.Layer) (*layerStream, error) {
 	head, _ := br.Peek(4) // a short layer is left to the tar reader's errors
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		if prog := igzipProgram(); prog != "" {
-			if size, err := l.Size(); err == nil && size >= gzipExternalMin {
-				if p, err := extproc.Start(prog, igzipArgs, br); err == nil {
-					// The tar reader reads a header at a time: buffered, that is one read of the
-					// pipe per buffer rather than per header.
-					return &layerStream{Reader: bufio.NewReaderSize(p, pipeSize), raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
-				}
-				// A program that does not start leaves the layer to Go's decoder.
+		if size, err := l.Size(); err == nil && size >= gzipExternalMin {
+			if p, ok := extproc.Igzip.Start(br); ok {
+				// The tar reader reads a header at a time: buffered, that is one read of the pipe
+				// per buffer rather than per header.
+				return &layerStream{Reader: bufio.NewReaderSize(p, pipeSize), raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
 			}
 		}
 		zr, err := gzip.NewReader(br)
