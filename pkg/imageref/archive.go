@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -208,7 +206,7 @@ func (b *archiveBlob) MediaType() (types.MediaType, error) { return b.desc.Media
 // Compressed reads the layer's file in the archive; the reader fails at its end, with an error
 // wrapping publish.ErrIntegrity, when the content does not match the digest.
 func (b *archiveBlob) Compressed() (io.ReadCloser, error) {
-	return &checked{rc: b.a.section(b.m), want: b.desc.Digest, h: sha256.New()}, nil
+	return checked(b.a.section(b.m), b.desc.Digest), nil
 }
 
 // archiveImage is the image of a compressed archive, whose layers say they are Stored.
@@ -228,7 +226,7 @@ func (i archiveImage) Verify(ctx context.Context) error {
 		if !i.a.named[j] {
 			continue // hashed when the archive was opened
 		}
-		c := &checked{rc: i.a.section(i.a.layers[j]), want: d.Digest, h: sha256.New()}
+		c := checked(i.a.section(i.a.layers[j]), d.Digest)
 		_, err := io.Copy(io.Discard, c)
 		if cerr := c.Close(); err == nil {
 			err = cerr
@@ -273,23 +271,10 @@ type archiveLayer struct{ v1.Layer }
 
 func (archiveLayer) StoredCompressed() bool { return true }
 
-// checked hashes what it reads and compares the sum with want at the end.
-type checked struct {
-	rc   io.ReadCloser
-	want v1.Hash
-	h    hash.Hash
+// checked reads rc, failing at its end with an error wrapping publish.ErrIntegrity when the content
+// does not hash to want.
+func checked(rc io.ReadCloser, want v1.Hash) io.ReadCloser {
+	return publish.VerifyingReader(rc, want, func(got v1.Hash) error {
+		return fmt.Errorf("%w: %s hashes to %s", publish.ErrIntegrity, want, got)
+	})
 }
-
-func (c *checked) Read(p []byte) (int, error) {
-	n, err := c.rc.Read(p)
-	c.h.Write(p[:n])
-	if errors.Is(err, io.EOF) {
-		got := c.h.Sum(nil)
-		if want, derr := hex.DecodeString(c.want.Hex); derr != nil || c.want.Algorithm != "sha256" || !bytes.Equal(got, want) {
-			return n, fmt.Errorf("%w: %s hashes to sha256:%x", publish.ErrIntegrity, c.want, got)
-		}
-	}
-	return n, err
-}
-
-func (c *checked) Close() error { return c.rc.Close() }

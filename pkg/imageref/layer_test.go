@@ -351,12 +351,12 @@ func must[T any](v T, err error) T {
 // is read: content that does not hash to it fails at the end with publish.ErrIntegrity.
 func TestArchiveLayerChecked(t *testing.T) {
 	data := []byte("not what the digest names")
-	c := &checked{rc: io.NopCloser(bytes.NewReader(data)), want: must(v1.NewHash("sha256:" + strings.Repeat("0", 64))), h: sha256.New()}
+	c := checked(io.NopCloser(bytes.NewReader(data)), must(v1.NewHash("sha256:"+strings.Repeat("0", 64))))
 	if _, err := io.ReadAll(c); !errors.Is(err, publish.ErrIntegrity) {
 		t.Fatalf("reading content that does not match: %v", err)
 	}
 	sum := sha256.Sum256(data)
-	c = &checked{rc: io.NopCloser(bytes.NewReader(data)), want: must(v1.NewHash("sha256:" + hex.EncodeToString(sum[:]))), h: sha256.New()}
+	c = checked(io.NopCloser(bytes.NewReader(data)), must(v1.NewHash("sha256:"+hex.EncodeToString(sum[:]))))
 	if got, err := io.ReadAll(c); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("reading content that matches: %q, %v", got, err)
 	}

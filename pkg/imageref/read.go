@@ -3,7 +3,6 @@ package imageref
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -90,7 +89,7 @@ func (r *LayerReader) read(ctx context.Context, l v1.Layer, diffID *v1.Hash, fn 
 		return err
 	}
 	if diffID != nil && !IsStored(l) {
-		s.Reader = &checked{rc: io.NopCloser(s.Reader), want: *diffID, h: sha256.New()}
+		s.Reader = checked(io.NopCloser(s.Reader), *diffID)
 	}
 	defer func() {
 		if cerr := s.Close(); err == nil {

@@ -151,36 +151,42 @@ func (l Layout) open(h v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: blob %s: %w", l.Dir, h, err)
 	}
-	return &verifyingReader{f: f, h: sha256.New(), want: h, l: l}, nil
+	return VerifyingReader(f, h, func(got v1.Hash) error { return l.mismatch(h, got.Hex) }), nil
 }
 
-// verifyingReader hashes what it reads and, at the end, turns io.EOF into the integrity error when
-// the content does not match its name.
+// VerifyingReader reads rc, hashing what it reads, and at the end of the content returns, in place
+// of io.EOF, the error mismatch makes of the digest found when it is not want (a sha256). mismatch's
+// error must wrap ErrIntegrity: a reader that gets it knows the content is not what want names.
+func VerifyingReader(rc io.ReadCloser, want v1.Hash, mismatch func(got v1.Hash) error) io.ReadCloser {
+	return &verifyingReader{rc: rc, h: sha256.New(), want: want, mismatch: mismatch}
+}
+
+// verifyingReader is VerifyingReader's reader.
 type verifyingReader struct {
-	f    *os.File
-	h    hash.Hash
-	want v1.Hash
-	l    Layout
-	err  error // the final result, once the end is reached
+	rc       io.ReadCloser
+	h        hash.Hash
+	want     v1.Hash
+	mismatch func(got v1.Hash) error
+	err      error // the final result, once the end is reached
 }
 
 func (r *verifyingReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	n, err := r.f.Read(p)
+	n, err := r.rc.Read(p)
 	r.h.Write(p[:n])
 	if errors.Is(err, io.EOF) {
 		r.err = io.EOF
-		if got := hex.EncodeToString(r.h.Sum(nil)); got != r.want.Hex {
-			r.err = r.l.mismatch(r.want, got)
+		if got := hex.EncodeToString(r.h.Sum(nil)); r.want.Algorithm != "sha256" || got != r.want.Hex {
+			r.err = r.mismatch(v1.Hash{Algorithm: "sha256", Hex: got})
 		}
 		return n, r.err
 	}
 	return n, err
 }
 
-func (r *verifyingReader) Close() error { return r.f.Close() }
+func (r *verifyingReader) Close() error { return r.rc.Close() }
 
 // hashBlob reports whether blob h is present and hashes to its name: nil, an error wrapping
 // ErrIntegrity, or the error of reading it (fs.ErrNotExist when it is missing).
