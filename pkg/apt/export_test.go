@@ -1,14 +1,14 @@
 package apt
 
 import (
-	"os"
 	"testing"
 
-	"github.com/ingot-build/ingot/internal/extproc"
+	"github.com/ingot-build/ingot/internal/regtest"
 )
 
 // Decoders runs fn once with every index decompressed in this process and once with every compressed
-// index through its program (igzip, xz), which CI installs; elsewhere a missing program skips that run.
+// index through its program (igzip, xz), which .ci/run installs (regtest.Peer: skipped without them,
+// a failure under CI).
 func Decoders(t *testing.T, fn func(t *testing.T)) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -16,11 +16,9 @@ func Decoders(t *testing.T, fn func(t *testing.T)) {
 		min  int64
 	}{{"go", 1 << 62}, {"programs", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "programs" && (!extproc.Igzip.Installed() || !extproc.XZ.Installed()) {
-				if os.Getenv("CI") != "" {
-					t.Fatal("igzip or xz is not installed (apt-get install isal xz-utils): CI must test both decoders")
-				}
-				t.Skip("igzip or xz is not installed (apt-get install isal xz-utils)")
+			if tc.min == 0 {
+				regtest.Peer(t, "igzip")
+				regtest.Peer(t, "xz")
 			}
 			old := indexExternalMin
 			indexExternalMin = tc.min
