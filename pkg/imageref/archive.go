@@ -114,8 +114,7 @@ func openCompressedArchive(p string, toc *archiveTOC) (img v1.Image, ok bool, er
 			}
 		}
 		a.manifest.Layers = append(a.manifest.Layers, v1.Descriptor{MediaType: types.DockerLayer, Size: mem.size, Digest: h})
-		a.layers = append(a.layers, mem)
-		a.named = append(a.named, named)
+		a.layers = append(a.layers, layerFile{member: mem, named: named})
 	}
 	if a.rawManifest, err = json.Marshal(a.manifest); err != nil {
 		return nil, false, err
@@ -153,8 +152,7 @@ type compressedArchive struct {
 	path                string
 	config, rawManifest []byte
 	manifest            v1.Manifest
-	layers              []member // by manifest layer
-	named               []bool   // by manifest layer: whether the digest is the file's name's
+	layers              []layerFile // by manifest layer
 }
 
 // section reads a member from a file of its own, closed with the reader.
@@ -186,10 +184,17 @@ func (a *compressedArchive) RawManifest() ([]byte, error)        { return a.rawM
 func (a *compressedArchive) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	for i, d := range a.manifest.Layers {
 		if d.Digest == h {
-			return &archiveBlob{a: a, desc: d, m: a.layers[i]}, nil
+			return &archiveBlob{a: a, desc: d, m: a.layers[i].member}, nil
 		}
 	}
 	return nil, fmt.Errorf("blob %v not found", h)
+}
+
+// layerFile is a layer's file in the archive, and whether its digest is the one its name gives
+// (rather than hashed when the archive was opened).
+type layerFile struct {
+	member
+	named bool
 }
 
 // archiveBlob is a compressed layer of an archive.
@@ -223,10 +228,10 @@ func (i archiveImage) Verify(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !i.a.named[j] {
+		if !i.a.layers[j].named {
 			continue // hashed when the archive was opened
 		}
-		c := checked(i.a.section(i.a.layers[j]), d.Digest)
+		c := checked(i.a.section(i.a.layers[j].member), d.Digest)
 		_, err := io.Copy(io.Discard, c)
 		if cerr := c.Close(); err == nil {
 			err = cerr
