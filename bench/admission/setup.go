@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/internal/goldtest"
 	"github.com/ingot-build/ingot/pkg/admission"
 	"github.com/ingot-build/ingot/pkg/store"
@@ -69,8 +70,8 @@ func setup(ctx context.Context, cfg config) (*world, error) {
 		return nil, err
 	}
 	w.ingot = filepath.Join(cfg.work, "ingot")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", w.ingot, "./cmd/ingot").CombinedOutput(); err != nil { //nolint:gosec // G204: the go tool, building this module
-		return nil, fmt.Errorf("building ingot: %w\n%s", err, out)
+	if err := release.Build(ctx, "", w.ingot, "./cmd/ingot"); err != nil {
+		return nil, err
 	}
 	if err := w.startRegistry(); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/bench/internal/steal"
 
 	"sigs.k8s.io/yaml"
@@ -56,8 +57,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	b := &bench{cfg: cfg, mirror: m, name: orig.Name, packages: orig.Packages,
 		ingotBin: filepath.Join(cfg.work, "ingot"), specDir: filepath.Join(cfg.work, "spec")}
 	fmt.Fprintf(stderr, "setup: building ingot\n")
-	if _, err := output(ctx, root, nil, "go", "build", "-o", b.ingotBin, "github.com/ingot-build/ingot/cmd/ingot"); err != nil {
-		return fmt.Errorf("building ingot: %w", err)
+	if err := release.Build(ctx, root, b.ingotBin, "github.com/ingot-build/ingot/cmd/ingot"); err != nil {
+		return err
 	}
 	if err := b.writeSpec(orig); err != nil {
 		return err

@@ -7,6 +7,7 @@ package main
 //	go run ./bench/host -mode audit -runs 3 -trees ~/.cache/ingot-ci/host
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/pkg/evidence"
 	"github.com/ingot-build/ingot/pkg/host"
 )
@@ -46,8 +48,8 @@ func runAudit(cfg config) {
 	}
 	defer func() { _ = os.RemoveAll(work) }()
 	ingot := filepath.Join(work, "ingot")
-	if out, err := exec.Command("go", "build", "-o", ingot, "./cmd/ingot").CombinedOutput(); err != nil {
-		log.Fatalf("building ingot (run from the module root): %v\n%s", err, out)
+	if err := release.Build(context.Background(), "", ingot, "./cmd/ingot"); err != nil {
+		log.Fatalf("run from the module root: %v", err)
 	}
 	tail, err := filepath.Abs(tailoring)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/pkg/lock"
 	"github.com/ingot-build/ingot/pkg/spec"
 	"github.com/ingot-build/ingot/pkg/store"
@@ -50,7 +51,7 @@ func runBuild(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stderr, "setup: building ingot")
-	if _, err := output(ctx, root, "go", "build", "-o", b.ingot, "github.com/ingot-build/ingot/cmd/ingot"); err != nil {
+	if err := release.Build(ctx, root, b.ingot, "github.com/ingot-build/ingot/cmd/ingot"); err != nil {
 		return err
 	}
 	if err := b.setup(ctx, stderr); err != nil {
@@ -108,10 +109,10 @@ func (b *buildBench) setup(ctx context.Context, log io.Writer) error {
 			return err
 		}
 		setupData := filepath.Join(b.cfg.work, "setup-data")
-		if _, err := output(ctx, "", b.ingot, "--quiet", "--data-dir", setupData, "lock", hostDir); err != nil {
+		if _, err := output(ctx, b.ingot, "--quiet", "--data-dir", setupData, "lock", hostDir); err != nil {
 			return err
 		}
-		if _, err := output(ctx, "", b.ingot, "--quiet", "--data-dir", setupData, "host", "mirror", hostDir, mirror); err != nil {
+		if _, err := output(ctx, b.ingot, "--quiet", "--data-dir", setupData, "host", "mirror", hostDir, mirror); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(mirror, "done"), nil, 0o644); err != nil {
@@ -140,7 +141,7 @@ func (b *buildBench) setup(ctx context.Context, log io.Writer) error {
 	if err := writeSpec(b.specDir(), &s); err != nil {
 		return err
 	}
-	if _, err := output(ctx, "", b.ingot, "--quiet", "--data-dir", b.data(), "lock", b.specDir()); err != nil {
+	if _, err := output(ctx, b.ingot, "--quiet", "--data-dir", b.data(), "lock", b.specDir()); err != nil {
 		return err
 	}
 	b.lock, err = lock.Read(filepath.Join(b.specDir(), "ingot.lock"))
@@ -165,7 +166,7 @@ func (b *buildBench) ingotBuild(ctx context.Context) (time.Duration, error) {
 		}
 	}
 	start := time.Now()
-	_, err := output(ctx, "", b.ingot, "--quiet", "--data-dir", b.data(), "host", "build", b.specDir())
+	_, err := output(ctx, b.ingot, "--quiet", "--data-dir", b.data(), "host", "build", b.specDir())
 	return time.Since(start), err
 }
 
@@ -209,13 +210,13 @@ func (b *buildBench) byHand(ctx context.Context) (time.Duration, error) {
 		include = append(include, p.Name+"="+p.Version)
 	}
 	start := time.Now()
-	if _, err := output(ctx, "", "mmdebstrap", "--mode=root", "--variant=custom", "--format=directory",
+	if _, err := output(ctx, "mmdebstrap", "--mode=root", "--variant=custom", "--format=directory",
 		"--architectures=amd64", "--include="+strings.Join(include, ","), "--quiet",
 		"--aptopt=Acquire::Check-Valid-Until \"false\"", "--aptopt=Acquire::Languages \"none\"",
 		b.lock.Repositories[0].Suite, filepath.Join(b.hand(), "root"), b.line); err != nil {
 		return 0, err
 	}
-	if _, err := output(ctx, "", "bash", "-c", handScript, "bash", b.hand(), fmt.Sprint(b.spec.VM.DiskBytes())); err != nil {
+	if _, err := output(ctx, "bash", "-c", handScript, "bash", b.hand(), fmt.Sprint(b.spec.VM.DiskBytes())); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
@@ -274,7 +275,7 @@ func median(ds []time.Duration) time.Duration {
 
 // moduleRoot returns the directory of the go.mod the go tool sees from the current directory.
 func moduleRoot(ctx context.Context) (string, error) {
-	out, err := output(ctx, "", "go", "env", "GOMOD")
+	out, err := output(ctx, "go", "env", "GOMOD")
 	if err != nil {
 		return "", err
 	}
@@ -286,9 +287,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // output runs a command and returns its stdout; a failure carries the command's stderr.
-func output(ctx context.Context, dir, name string, args ...string) (string, error) {
+func output(ctx context.Context, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
 	// mmdebstrap mounts /proc and /sys in its chroot: let it unmount them when interrupted.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second

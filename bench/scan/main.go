@@ -26,6 +26,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/bench/internal/steal"
 
 	"github.com/ingot-build/ingot/pkg/store"
@@ -80,6 +81,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	env := append(os.Environ(), "SYFT_CHECK_FOR_APP_UPDATE=false", "OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY="+s.osvDir)
+	fmt.Fprintf(out, "ingot %s; syft %s; osv-scanner %s; govulncheck %s\n\n",
+		release.Describe(s.ingot), release.Describe(t.syft), release.Describe(t.osvScanner), release.Describe(t.govulncheck))
 	targets := []target{
 		{
 			title:    fmt.Sprintf("%s (%s plus a Go program linking golang.org/x/text v0.3.7)", s.ref, cfg.spec),
@@ -244,7 +247,7 @@ func setup(ctx context.Context, cfg config) (*setupResult, error) {
 			return nil, err
 		}
 	}
-	if _, err := exec1(ctx, nil, []string{"go", "build", "-o", s.ingot, "./cmd/ingot"}); err != nil {
+	if err := release.Build(ctx, "", s.ingot, "./cmd/ingot"); err != nil {
 		return nil, err
 	}
 	s.app = filepath.Join(img, "vulnapp")

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ingot-build/ingot/bench/internal/release"
 	"github.com/ingot-build/ingot/bench/internal/steal"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -158,7 +159,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	stolen := steal.Since(mark)
 	n := len(b.preds)
 	fmt.Fprintf(out, "image: %s built from %s, %d evidence documents; registry: docker-registry on %s\n", b.base, cfg.spec, n, b.host)
-	fmt.Fprintf(out, "cosign v2: %s, cosign v3: %s; offline (proxies refuse, fresh HOME); median of %d runs after a warm-up\n", b.cosign.v2, b.cosign.v3, cfg.runs)
+	fmt.Fprintf(out, "cosign v2: %s (%s), cosign v3: %s (%s); ingot %s\n", b.cosign.v2, release.Describe(b.cosign.v2), b.cosign.v3, release.Describe(b.cosign.v3), release.Describe(b.ingot))
+	fmt.Fprintf(out, "offline (proxies refuse, fresh HOME); median of %d runs after a warm-up\n", cfg.runs)
 	fmt.Fprintf(out, "CPU: user+system time of the process(es); on a machine shared with other work it is steadier than wall time;\n")
 	fmt.Fprintf(out, "the hypervisor took %s of the machine's CPU time during the timed runs\n\n", stolen)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -282,7 +284,7 @@ func setup(ctx context.Context, cfg config, cs cosigns) (*bench, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	if err := run1(ctx, nil, "go", "build", "-o", b.ingot, "./cmd/ingot"); err != nil {
+	if err := release.Build(ctx, "", b.ingot, "./cmd/ingot"); err != nil {
 		return nil, err
 	}
 	host, stop, err := startRegistry(ctx, filepath.Join(work, "registry"))

@@ -1,0 +1,45 @@
+package release
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A release build is static whatever the environment says, and Describe tells it from a cgo build.
+func TestBuildIsStatic(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler: a cgo build cannot be made to compare with")
+	}
+	dir := t.TempDir()
+	src := "package main\n\nimport (\n\t\"net\"\n\t\"os/user\"\n)\n\nfunc main() { _, _ = user.Current(); _, _ = net.LookupHost(\"localhost\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/m\n\ngo 1.24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CGO_ENABLED", "1")
+	static := filepath.Join(dir, "static")
+	if err := Build(context.Background(), dir, static, "."); err != nil {
+		t.Fatal(err)
+	}
+	if !Static(static) || Describe(static) != "(devel), static" {
+		t.Errorf("release build: Static %v, Describe %q", Static(static), Describe(static))
+	}
+	dynamic := filepath.Join(dir, "dynamic")
+	cmd := exec.Command("go", "build", "-o", dynamic, ".")
+	cmd.Dir = dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cgo build: %v\n%s", err, o)
+	}
+	if Static(dynamic) || !strings.Contains(Describe(dynamic), "cgo") {
+		t.Errorf("cgo build: Static %v, Describe %q", Static(dynamic), Describe(dynamic))
+	}
+	if d := Describe(filepath.Join(dir, "main.go")); !strings.HasPrefix(d, "unknown build") {
+		t.Errorf("not a binary: Describe %q", d)
+	}
+}
