@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -195,39 +194,10 @@ func validSHA256(s string) bool {
 	return err == nil
 }
 
-// loadKeyrings reads binary or ASCII-armored keyrings, telling them apart by content as apt does for
-// Signed-By files.
-func loadKeyrings(paths []string) (openpgp.EntityList, error) {
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: no keyring", ErrSource)
-	}
-	var all openpgp.EntityList
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading keyring: %w", err)
-		}
-		var el openpgp.EntityList
-		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) {
-			el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
-		} else {
-			el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading keyring %s: %w", p, err)
-		}
-		if len(el) == 0 {
-			return nil, fmt.Errorf("reading keyring %s: no usable keys", p)
-		}
-		all = append(all, el...)
-	}
-	return all, nil
-}
-
 // verifyClearsigned checks an InRelease file and returns the text that was signed. Nothing may come
 // before or after the signed message: apt refuses such files because a parser could be made to read
 // unsigned text.
-func verifyClearsigned(kr openpgp.EntityList, data []byte, now time.Time) (text []byte, signer string, err error) {
+func verifyClearsigned(kr *keyring, data []byte, now time.Time) (text []byte, signer string, err error) {
 	if !bytes.HasPrefix(data, []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
 		return nil, "", fmt.Errorf("%w: not a clearsigned message", ErrSignature)
 	}
@@ -250,7 +220,7 @@ func verifyClearsigned(kr openpgp.EntityList, data []byte, now time.Time) (text 
 }
 
 // verifyDetached checks Release against Release.gpg, armored (as Debian publishes it) or binary.
-func verifyDetached(kr openpgp.EntityList, signed, sig []byte, now time.Time) (string, error) {
+func verifyDetached(kr *keyring, signed, sig []byte, now time.Time) (string, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP")) {
 		block, err := armor.Decode(bytes.NewReader(sig))
 		if err != nil {
@@ -270,7 +240,7 @@ func verifyDetached(kr openpgp.EntityList, signed, sig []byte, now time.Time) (s
 // kr. Archives sign with several keys during key rollovers; go-crypto checks only the first signature
 // whose issuer it knows, so each issuer is tried on its own and an expired old key does not hide a good
 // new one.
-func verifyAny(kr openpgp.EntityList, signed, sigs []byte, now time.Time) (string, error) {
+func verifyAny(kr *keyring, signed, sigs []byte, now time.Time) (string, error) {
 	var issuers []uint64
 	pr := packet.NewReader(bytes.NewReader(sigs))
 	for {
@@ -295,11 +265,16 @@ func verifyAny(kr openpgp.EntityList, signed, sigs []byte, now time.Time) (strin
 	cfg := &packet.Config{Time: func() time.Time { return now }}
 	var errs []error
 	for _, id := range issuers {
-		if len(kr.KeysByIdUsage(id, packet.KeyFlagSign)) == 0 {
-			errs = append(errs, fmt.Errorf("key %016X is not in the keyring", id))
+		el, err := kr.issuer(id)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		_, ent, err := openpgp.VerifyDetachedSignature(issuerRing{kr, id}, bytes.NewReader(signed), bytes.NewReader(sigs), cfg)
+		if len(el.KeysByIdUsage(id, packet.KeyFlagSign)) == 0 {
+			errs = append(errs, fmt.Errorf("key %016X may not sign", id))
+			continue
+		}
+		_, ent, err := openpgp.VerifyDetachedSignature(issuerRing{el, id}, bytes.NewReader(signed), bytes.NewReader(sigs), cfg)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("key %016X: %w", id, err))
 			continue
