@@ -63,9 +63,10 @@ type Interest struct {
 	// Sniff, when set, is shown the head of the file first (HeadSize bytes), and the content is read
 	// for this visitor only if it returns true. It runs on the goroutine reading the layer.
 	Sniff func(head []byte) bool
-	// Needle, when set, is looked for in the content read: the visitor gets it only if it holds
-	// the needle (a Go binary's build info among the ELF files), and the others are not copied.
-	Needle []byte
+	// Match, when set, is shown the content read: the visitor gets it only if Match returns true
+	// (a Go binary among the ELF files), and the others are not copied. It runs on the goroutine
+	// reading the layer.
+	Match func(content []byte) bool
 	// Keep keeps the content read in the merged file system's node (Node.Data).
 	Keep bool
 	// Stream gives a regular file's content as Entry.Reader, to be read during Visit; only in a
@@ -451,7 +452,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 				keep := false
 				for j := range it.wants {
 					w := &it.wants[j]
-					if w.Read && w.Needle != nil && !bytes.Contains(scratch, w.Needle) {
+					if w.Read && w.Match != nil && !w.Match(scratch) {
 						w.Read = false
 					}
 					keep = keep || w.Read

@@ -25,9 +25,9 @@ func isELF(head []byte) bool { return bytes.HasPrefix(head, []byte(elfMagic)) }
 // parseGoBinary returns the main module, its dependencies (replacements honoured) and the toolchain as
 // "stdlib", or nothing for an ELF file that is not a Go binary. data is the whole file.
 func parseGoBinary(data []byte) []evidence.Package {
-	// The blob sits in the data section; bytes.Index is far cheaper than parsing ELF sections for
-	// the shared libraries and C programs that make up most of an image's executables.
-	if !bytes.Contains(data, []byte(buildInfoMagic)) {
+	// Reading the headers rules out the shared libraries and C programs that make up most of an
+	// image's executables far more cheaply than debug/elf would.
+	if !mayHoldGoBuildInfo(data) {
 		return nil
 	}
 	bi, err := buildinfo.Read(bytes.NewReader(data))

@@ -144,13 +144,11 @@ func (v *Visitor) Want(e *layers.Entry) layers.Interest {
 	case wanted(p, v.rs) != nil:
 		return layers.Interest{Visit: true, Read: true, Max: maxEvidence}
 	case h.Size >= 64 && h.Size <= maxGoBinary:
-		return layers.Interest{Visit: true, Read: true, Max: maxGoBinary, Sniff: isELF, Needle: buildInfoNeedle}
+		// Only ELF files that may hold Go build info are copied out of the walk.
+		return layers.Interest{Visit: true, Read: true, Max: maxGoBinary, Sniff: isELF, Match: mayHoldGoBuildInfo}
 	}
 	return layers.Interest{}
 }
-
-// buildInfoNeedle is what a Go binary holds: only ELF files holding it are copied out of the walk.
-var buildInfoNeedle = []byte(buildInfoMagic)
 
 func isMD5Sums(p string) bool   { _, _, ok := md5sumsOwner(p); return ok }
 func isCopyright(p string) bool { _, ok := copyrightOwner(p); return ok }
