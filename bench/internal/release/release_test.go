@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ingot-build/ingot/internal/regtest"
 )
 
 // A release build is static whatever the environment says, and Describe tells it from a cgo build.
 func TestBuildIsStatic(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no C compiler: a cgo build cannot be made to compare with")
-	}
+	regtest.Peer(t, "gcc") // for the cgo build it is compared with
 	dir := t.TempDir()
 	src := "package main\n\nimport (\n\t\"net\"\n\t\"os/user\"\n)\n\nfunc main() { _, _ = user.Current(); _, _ = net.LookupHost(\"localhost\") }\n"
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
