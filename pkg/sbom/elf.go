@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 )
 
@@ -77,16 +78,6 @@ func alignedIndex(b, needle []byte, addr uint64) bool {
 	return false
 }
 
-// ELF constants, from debug/elf.
-const (
-	elfClass32, elfClass64   = 1, 2
-	elfData2LSB, elfData2MSB = 1, 2
-	ptLoad                   = 1
-	pfX, pfW                 = 1, 2
-	shtStrtab                = 3
-	shfCompressed            = 0x800
-)
-
 // elfFile is the little of an ELF file's headers that locating Go build info needs.
 type elfFile struct {
 	data  []byte
@@ -96,7 +87,8 @@ type elfFile struct {
 }
 
 type elfProg struct {
-	typ, flags                uint32
+	typ                       elf.ProgType
+	flags                     elf.ProgFlag
 	off, vaddr, filesz, memsz uint64
 }
 
@@ -106,21 +98,21 @@ func parseELF(data []byte) (*elfFile, bool) {
 		return nil, false
 	}
 	f := &elfFile{data: data}
-	switch data[5] {
-	case elfData2LSB:
+	switch elf.Data(data[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
 		f.bo = binary.LittleEndian
-	case elfData2MSB:
+	case elf.ELFDATA2MSB:
 		f.bo = binary.BigEndian
 	default:
 		return nil, false
 	}
 	var phoff, phentsize, want uint64
 	var phnum uint16
-	switch data[4] {
-	case elfClass32:
+	switch elf.Class(data[elf.EI_CLASS]) {
+	case elf.ELFCLASS32:
 		phoff = uint64(f.bo.Uint32(data[28:]))
 		phentsize, phnum, want = uint64(f.bo.Uint16(data[42:])), f.bo.Uint16(data[44:]), 32
-	case elfClass64:
+	case elf.ELFCLASS64:
 		if len(data) < 64 {
 			return nil, false
 		}
@@ -138,13 +130,13 @@ func parseELF(data []byte) (*elfFile, bool) {
 		if !ok {
 			return nil, false
 		}
-		p := elfProg{typ: f.bo.Uint32(b[0:])}
+		p := elfProg{typ: elf.ProgType(f.bo.Uint32(b[0:]))}
 		if f.is64 {
-			p.flags = f.bo.Uint32(b[4:])
+			p.flags = elf.ProgFlag(f.bo.Uint32(b[4:]))
 			p.off, p.vaddr, p.filesz, p.memsz = f.bo.Uint64(b[8:]), f.bo.Uint64(b[16:]), f.bo.Uint64(b[32:]), f.bo.Uint64(b[40:])
 		} else {
 			p.off, p.vaddr = uint64(f.bo.Uint32(b[4:])), uint64(f.bo.Uint32(b[8:]))
-			p.filesz, p.memsz, p.flags = uint64(f.bo.Uint32(b[16:])), uint64(f.bo.Uint32(b[20:])), f.bo.Uint32(b[24:])
+			p.filesz, p.memsz, p.flags = uint64(f.bo.Uint32(b[16:])), uint64(f.bo.Uint32(b[20:])), elf.ProgFlag(f.bo.Uint32(b[24:]))
 		}
 		f.progs = append(f.progs, p)
 	}
@@ -169,7 +161,7 @@ func (f *elfFile) dataStart() (addr, size uint64, ok bool) {
 		return addr, size, ok
 	}
 	for _, p := range f.progs {
-		if p.typ == ptLoad && p.flags&(pfX|pfW) == pfW {
+		if p.typ == elf.PT_LOAD && p.flags&(elf.PF_X|elf.PF_W) == elf.PF_W {
 			return p.vaddr, p.memsz, true
 		}
 	}
@@ -199,8 +191,9 @@ func (f *elfFile) goBuildInfoSection() (addr, size uint64, found, ok bool) {
 		return 0, 0, false, true // no section names
 	}
 	type section struct {
-		name, typ       uint32
-		flags           uint64
+		name            uint32
+		typ             elf.SectionType
+		flags           uint64 // elf.SectionFlag, 64 bits wide in ELF64
 		addr, off, size uint64
 	}
 	read := func(i uint64) (section, bool) {
@@ -208,7 +201,7 @@ func (f *elfFile) goBuildInfoSection() (addr, size uint64, found, ok bool) {
 		if !ok {
 			return section{}, false
 		}
-		s := section{name: f.bo.Uint32(b[0:]), typ: f.bo.Uint32(b[4:])}
+		s := section{name: f.bo.Uint32(b[0:]), typ: elf.SectionType(f.bo.Uint32(b[4:]))}
 		if f.is64 {
 			s.flags, s.addr, s.off, s.size = f.bo.Uint64(b[8:]), f.bo.Uint64(b[16:]), f.bo.Uint64(b[24:]), f.bo.Uint64(b[32:])
 		} else {
@@ -218,7 +211,7 @@ func (f *elfFile) goBuildInfoSection() (addr, size uint64, found, ok bool) {
 		return s, true
 	}
 	strtab, ok := read(shstrndx)
-	if !ok || strtab.typ != shtStrtab || strtab.flags&shfCompressed != 0 {
+	if !ok || strtab.typ != elf.SHT_STRTAB || strtab.flags&uint64(elf.SHF_COMPRESSED) != 0 {
 		return 0, 0, false, false
 	}
 	names, ok := f.slice(strtab.off, 0, strtab.size)

@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"debug/buildinfo"
+	"debug/elf"
 	"encoding/binary"
 	"io/fs"
 	"os"
@@ -13,119 +14,85 @@ import (
 // tinyGoELF is a minimal ELF file that debug/buildinfo reads as a Go binary: one writable PT_LOAD
 // segment holding a build info blob (inline strings), with or without section headers naming it
 // .go.buildinfo, little- or big-endian, 32- or 64-bit. pad puts the blob that many bytes into the
-// segment.
+// segment. The headers are debug/elf's own structures, written with encoding/binary.
 func tinyGoELF(is64, big, sections bool, pad int) []byte {
 	var bo binary.ByteOrder = binary.LittleEndian
+	data := elf.ELFDATA2LSB
 	if big {
-		bo = binary.BigEndian
+		bo, data = binary.BigEndian, elf.ELFDATA2MSB
 	}
 	blob := []byte(buildInfoMagic)
 	blob = append(blob, 8, 0x2) // pointer size; flags: inline strings
 	blob = append(blob, make([]byte, 16)...)
 	str := func(s string) { blob = binary.AppendUvarint(blob, uint64(len(s))); blob = append(blob, s...) }
 	str("go1.26.0")
-	sentinel := bytes.Repeat([]byte{0x30}, 16)
-	str(string(sentinel) + "path\texample.com/tiny\nmod\texample.com/tiny\t(devel)\t\n" + string(sentinel))
+	sentinel := string(bytes.Repeat([]byte{0x30}, 16))
+	str(sentinel + "path\texample.com/tiny\nmod\texample.com/tiny\t(devel)\t\n" + sentinel)
 
 	ehsize, phentsize, shentsize := 52, 32, 40
+	class := elf.ELFCLASS32
 	if is64 {
-		ehsize, phentsize, shentsize = 64, 56, 64
+		ehsize, phentsize, shentsize, class = 64, 56, 64, elf.ELFCLASS64
 	}
 	const vaddr = 0x10000
-	segOff := ehsize + phentsize
 	seg := append(make([]byte, pad), blob...)
 	names := []byte("\x00.shstrtab\x00.go.buildinfo\x00")
+	segOff := ehsize + phentsize
 	namesOff := segOff + len(seg)
-	shoff := namesOff + len(names)
-	nsec := 3
-	out := make([]byte, shoff)
-	copy(out, elfMagic)
-	out[4], out[5], out[6] = elfClass32, elfData2LSB, 1
-	if is64 {
-		out[4] = elfClass64
-	}
-	if big {
-		out[5] = elfData2MSB
-	}
-	word := func(b []byte, v uint64) { // a 32- or 64-bit field
-		if is64 {
-			bo.PutUint64(b, v)
-		} else {
-			bo.PutUint32(b, uint32(v))
-		}
-	}
-	bo.PutUint16(out[16:], 2)  // ET_EXEC
-	bo.PutUint16(out[18:], 62) // EM_X86_64
-	bo.PutUint32(out[20:], 1)
-	if is64 {
-		bo.PutUint64(out[32:], uint64(ehsize)) // phoff
-		if sections {
-			bo.PutUint64(out[40:], uint64(shoff))
-		}
-		bo.PutUint16(out[52:], uint16(ehsize))
-		bo.PutUint16(out[54:], uint16(phentsize))
-		bo.PutUint16(out[56:], 1)
-		bo.PutUint16(out[58:], uint16(shentsize))
-		if sections {
-			bo.PutUint16(out[60:], uint16(nsec))
-			bo.PutUint16(out[62:], 1)
-		}
-	} else {
-		bo.PutUint32(out[28:], uint32(ehsize))
-		if sections {
-			bo.PutUint32(out[32:], uint32(shoff))
-		}
-		bo.PutUint16(out[40:], uint16(ehsize))
-		bo.PutUint16(out[42:], uint16(phentsize))
-		bo.PutUint16(out[44:], 1)
-		bo.PutUint16(out[46:], uint16(shentsize))
-		if sections {
-			bo.PutUint16(out[48:], uint16(nsec))
-			bo.PutUint16(out[50:], 1)
-		}
-	}
-	ph := out[ehsize:]
-	bo.PutUint32(ph, ptLoad)
-	if is64 {
-		bo.PutUint32(ph[4:], pfW|4)
-		word(ph[8:], uint64(segOff))
-		word(ph[16:], vaddr)
-		word(ph[24:], vaddr)
-		word(ph[32:], uint64(len(seg)))
-		word(ph[40:], uint64(len(seg)))
-		word(ph[48:], 16)
-	} else {
-		word(ph[4:], uint64(segOff))
-		word(ph[8:], vaddr)
-		word(ph[12:], vaddr)
-		word(ph[16:], uint64(len(seg)))
-		word(ph[20:], uint64(len(seg)))
-		bo.PutUint32(ph[24:], pfW|4)
-		bo.PutUint32(ph[28:], 16)
-	}
-	copy(out[segOff:], seg)
-	copy(out[namesOff:], names)
+	shoff, shnum, shstrndx := namesOff+len(names), 3, 1
 	if !sections {
-		return out
+		shoff, shnum, shstrndx = 0, 0, 0
 	}
-	sh := make([]byte, nsec*shentsize)
-	section := func(i int, name, typ uint32, addr, off, size uint64) {
-		b := sh[i*shentsize:]
-		bo.PutUint32(b, name)
-		bo.PutUint32(b[4:], typ)
-		if is64 {
-			bo.PutUint64(b[16:], addr)
-			bo.PutUint64(b[24:], off)
-			bo.PutUint64(b[32:], size)
-		} else {
-			bo.PutUint32(b[12:], uint32(addr))
-			bo.PutUint32(b[16:], uint32(off))
-			bo.PutUint32(b[20:], uint32(size))
+	var ident [elf.EI_NIDENT]byte
+	copy(ident[:], elf.ELFMAG)
+	ident[elf.EI_CLASS], ident[elf.EI_DATA], ident[elf.EI_VERSION] = byte(class), byte(data), byte(elf.EV_CURRENT)
+	typ, machine, version := uint16(elf.ET_EXEC), uint16(elf.EM_X86_64), uint32(elf.EV_CURRENT)
+	flags := uint32(elf.PF_W | elf.PF_R)
+	type section struct {
+		name            uint32
+		typ             elf.SectionType
+		addr, off, size uint64
+	}
+	secs := []section{ // the null section, the names, .go.buildinfo
+		{}, {1, elf.SHT_STRTAB, 0, uint64(namesOff), uint64(len(names))},
+		{11, elf.SHT_PROGBITS, vaddr + uint64(pad), uint64(segOff + pad), uint64(len(blob))},
+	}
+	var headers []any
+	if is64 {
+		headers = append(headers,
+			elf.Header64{Ident: ident, Type: typ, Machine: machine, Version: version, Phoff: uint64(ehsize),
+				Shoff: uint64(shoff), Ehsize: uint16(ehsize), Phentsize: uint16(phentsize), Phnum: 1,
+				Shentsize: uint16(shentsize), Shnum: uint16(shnum), Shstrndx: uint16(shstrndx)},
+			elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: flags, Off: uint64(segOff), Vaddr: vaddr, Paddr: vaddr,
+				Filesz: uint64(len(seg)), Memsz: uint64(len(seg)), Align: 16})
+		for _, c := range secs {
+			headers = append(headers, elf.Section64{Name: c.name, Type: uint32(c.typ), Addr: c.addr, Off: c.off, Size: c.size})
+		}
+	} else {
+		headers = append(headers,
+			elf.Header32{Ident: ident, Type: typ, Machine: machine, Version: version, Phoff: uint32(ehsize),
+				Shoff: uint32(shoff), Ehsize: uint16(ehsize), Phentsize: uint16(phentsize), Phnum: 1,
+				Shentsize: uint16(shentsize), Shnum: uint16(shnum), Shstrndx: uint16(shstrndx)},
+			elf.Prog32{Type: uint32(elf.PT_LOAD), Flags: flags, Off: uint32(segOff), Vaddr: vaddr, Paddr: vaddr,
+				Filesz: uint32(len(seg)), Memsz: uint32(len(seg)), Align: 16})
+		for _, c := range secs {
+			headers = append(headers, elf.Section32{Name: c.name, Type: uint32(c.typ), Addr: uint32(c.addr), Off: uint32(c.off), Size: uint32(c.size)})
 		}
 	}
-	section(1, 1, shtStrtab, 0, uint64(namesOff), uint64(len(names)))
-	section(2, 11, 1, vaddr+uint64(pad), uint64(segOff+pad), uint64(len(blob)))
-	return append(out, sh...)
+	var out bytes.Buffer
+	for i, h := range headers {
+		if i == 2 { // the file header and the program header, then the segment and the names
+			out.Write(seg)
+			out.Write(names)
+			if !sections {
+				break
+			}
+		}
+		if err := binary.Write(&out, bo, h); err != nil {
+			panic(err)
+		}
+	}
+	return out.Bytes()
 }
 
 func isGo(data []byte) bool {
@@ -172,7 +139,7 @@ func TestMayHoldGoBuildInfo(t *testing.T) {
 	if !isGo(data) || !mayHoldGoBuildInfo(data) {
 		t.Errorf("this test binary: debug/buildinfo %v, mayHoldGoBuildInfo %v", isGo(data), mayHoldGoBuildInfo(data))
 	}
-	if len(data) > 64 && data[4] == elfClass64 {
+	if len(data) > 64 && elf.Class(data[elf.EI_CLASS]) == elf.ELFCLASS64 {
 		cut := bytes.Clone(data)
 		clear(cut[40:48]) // e_shoff
 		clear(cut[58:64]) // e_shentsize, e_shnum, e_shstrndx
