@@ -81,7 +81,7 @@ func (kr *keyring) add(data []byte) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if pk := primaryKey(p); pk != nil {
+		if isPrimaryKey(p) {
 			cur = &lazyEntity{}
 			kr.entities = append(kr.entities, cur)
 			n++
@@ -90,25 +90,24 @@ func (kr *keyring) add(data []byte) (int, error) {
 			continue
 		}
 		cur.packets = append(cur.packets, p)
-		if id, ok := keyID(p); ok && !containsEntity(kr.byID[id], cur) {
-			kr.byID[id] = append(kr.byID[id], cur)
+		// A key's packets are contiguous: a key id already listed for this key is listed last.
+		if id, ok := keyID(p); ok {
+			if l := kr.byID[id]; len(l) == 0 || l[len(l)-1] != cur {
+				kr.byID[id] = append(l, cur)
+			}
 		}
 	}
 }
 
-// primaryKey returns the public part of p when p is a primary key (public or secret), else nil.
-func primaryKey(p packet.Packet) *packet.PublicKey {
+// isPrimaryKey reports whether p starts a key: a primary public or secret key, not a subkey.
+func isPrimaryKey(p packet.Packet) bool {
 	switch k := p.(type) {
 	case *packet.PublicKey:
-		if !k.IsSubkey {
-			return k
-		}
+		return !k.IsSubkey
 	case *packet.PrivateKey:
-		if !k.IsSubkey {
-			return &k.PublicKey
-		}
+		return !k.IsSubkey
 	}
-	return nil
+	return false
 }
 
 // keyID returns the key id of a key or subkey packet.
@@ -120,15 +119,6 @@ func keyID(p packet.Packet) (uint64, bool) {
 		return k.KeyId, true
 	}
 	return 0, false
-}
-
-func containsEntity(es []*lazyEntity, e *lazyEntity) bool {
-	for _, x := range es {
-		if x == e {
-			return true
-		}
-	}
-	return false
 }
 
 // read reads the key as openpgp.ReadEntity does, checking its self-signatures and subkey bindings.
