@@ -42,18 +42,30 @@ type stanza struct {
 	arch     string
 }
 
-// Packages parses every stanza, as Packages would: for what needs them all (recording what a
-// repository holds), not for a lock.
+// Packages parses every stanza, as Packages would: for what needs them all, not for a lock. A
+// stanza that does not parse is an error.
 func (ix *Index) Packages() ([]*Package, error) {
-	out := make([]*Package, 0, len(ix.stanzas))
+	pkgs, errs := ix.Parsed()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return pkgs, nil
+}
+
+// Parsed parses every stanza and returns those that parse, in index order, and an error for each
+// one that does not: for recording what a repository holds, where one broken stanza must not hide
+// the rest.
+func (ix *Index) Parsed() (pkgs []*Package, errs []error) {
+	pkgs = make([]*Package, 0, len(ix.stanzas))
 	for i := range ix.stanzas {
 		p, err := ix.pkg(int32(i))
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
-		out = append(out, p)
+		pkgs = append(pkgs, p)
 	}
-	return out, nil
+	return pkgs, errs
 }
 
 // Len is the number of stanzas in the index.

@@ -172,6 +172,14 @@ func TestIndexStanzaErrors(t *testing.T) {
 			t.Errorf("run %d, a resolution that does not need the broken stanza: %v", run, err)
 		}
 	}
+	// Parsed gives every stanza that parses and an error for the one that does not; Packages fails.
+	pkgs, errs := ix.Parsed()
+	if got := names(pkgs); !slices.Equal(got, []string{"app=1.0", "lib=1.0", "other=1.0"}) || len(errs) != 1 || !errors.Is(errs[0], ErrInvalidPackage) || !strings.Contains(errs[0].Error(), `"broken"`) {
+		t.Errorf("Parsed = %v, %v; want app, lib and other, and the broken stanza's error", got, errs)
+	}
+	if _, err := ix.Packages(); !errors.Is(err, ErrInvalidPackage) {
+		t.Errorf("Packages with a broken stanza: %v, want ErrInvalidPackage", err)
+	}
 	// A broken provider fails the resolutions that ask for what it provides.
 	prov := append(slices.Clone(good.text), "\nPackage: broken-awk\nVersion: not a version!\nArchitecture: amd64\nProvides: awk\n\nPackage: needs-awk\nVersion: 1\nArchitecture: amd64\nDepends: awk\nFilename: x.deb\nSize: 1\nSHA256: "+strings.Repeat("ab", 32)+"\n"...)
 	pix, err := NewIndex("", prov)

@@ -120,9 +120,11 @@ func (f *fetchOnce) do(ctx context.Context, fetch func() error) error {
 type Repository struct {
 	Source  apt.Source
 	Release *apt.Release
-	// Packages are every package of the indexes fetched, by index path; an index with a stanza that
-	// does not parse is left out (a lock reads only the stanzas it needs).
+	// Packages are every package of the indexes fetched, by index path. A stanza that does not parse
+	// (a lock reads only the stanzas it needs, so it may not have failed one) is left out, and its
+	// error is in Skipped.
 	Packages map[string][]*apt.Package
+	Skipped  []error
 }
 
 // Repositories lists what was fetched, in a stable order: what the locks made with ix saw.
@@ -152,8 +154,10 @@ func (ix *Indexes) Repositories() []Repository {
 		for _, f := range idx {
 			f.mu.Lock()
 			if f.done && f.err == nil {
-				if pkgs, err := f.index.Packages(); err == nil {
-					repo.Packages[f.file.Path] = pkgs
+				pkgs, errs := f.index.Parsed()
+				repo.Packages[f.file.Path] = pkgs
+				for _, err := range errs {
+					repo.Skipped = append(repo.Skipped, fmt.Errorf("%s: %w", f.file.Path, err))
 				}
 			}
 			f.mu.Unlock()

@@ -36,6 +36,8 @@ type CycleReport struct {
 	Repositories []string `json:"repositories,omitempty"`
 	// UpstreamSeen counts the package versions of those indexes recorded (catalog.Upstream).
 	UpstreamSeen int `json:"upstreamSeen"`
+	// UpstreamSkipped are the index stanzas that did not parse, left out of what was recorded.
+	UpstreamSkipped []string `json:"upstreamSkipped,omitempty"`
 	// Bases are the base image tags checked, each with one manifest HEAD.
 	Bases []BaseCheck `json:"bases,omitempty"`
 	// Rebuilds are the rebuilds enqueued (or found queued already), each with its reason.
@@ -190,6 +192,10 @@ func (c *checker) run(ctx context.Context, rep *CycleReport) ([]RebuildArgs, err
 	repos := c.ix.Repositories()
 	for _, r := range repos {
 		rep.Repositories = append(rep.Repositories, r.Source.Name)
+		for _, err := range r.Skipped {
+			rep.UpstreamSkipped = append(rep.UpstreamSkipped, r.Source.Name+": "+err.Error())
+			c.cfg.log().Warn("index stanza not recorded", "repository", r.Source.Name, "error", err)
+		}
 	}
 	if pkgs := upstreamPackages(repos); len(pkgs) > 0 {
 		if err := c.cfg.Catalog.SeenUpstream(ctx, rep.Started, pkgs); err != nil {
