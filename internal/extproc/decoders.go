@@ -2,6 +2,12 @@ package extproc
 
 import "io"
 
+// PipeSize is the buffer asked for each pipe to and from the program (on Linux), and so the most a
+// reader of its output gets at once. The default 64 KiB makes the program and this process take
+// turns at a few pages each; 1 MiB (Linux's default maximum for an unprivileged process) lets each
+// run ahead of the other, which on two cores is most of the gain of an external decoder.
+const PipeSize = 1 << 20
+
 // Decoder is a decompressing program: looked up on PATH once, run with fixed arguments that
 // decompress standard input to standard output.
 type Decoder struct {
@@ -16,9 +22,6 @@ var (
 	Igzip = Decoder{program: Program("igzip"), args: []string{"--decompress", "--stdout", "--quiet"}}
 	XZ    = Decoder{program: Program("xz"), args: []string{"--decompress", "--stdout", "--quiet", "--no-warn", "--memlimit-decompress=256MiB"}}
 )
-
-// Installed says whether the program is on PATH (not on a distroless host).
-func (d Decoder) Installed() bool { return d.program() != "" }
 
 // Start runs the program over in (see Start); ok is false when it is missing or does not start (out
 // of processes, say), and in is then untouched: the caller's Go decoder does the work.

@@ -99,6 +99,7 @@ func (p *Process) Read(b []byte) (int, error) {
 	if errors.Is(err, io.EOF) {
 		werr := p.cmd.Wait()
 		p.waited = true
+		_ = p.out.Close() // our end of the output pipe: Wait closes only what exec made
 		if ferr := p.feedResult(); ferr != nil {
 			p.err = ferr
 			return n, p.err

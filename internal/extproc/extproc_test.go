@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -101,5 +103,41 @@ func TestProcess(t *testing.T) {
 	}
 	if _, err := p.Read(make([]byte, 1)); err == nil {
 		t.Error("a read after Close succeeded")
+	}
+}
+
+// TestNoDescriptorLeft: a process read to its end, or stopped part-way, leaves no descriptor of
+// its pipes open (not even for the garbage collector's finalizers to close).
+func TestNoDescriptorLeft(t *testing.T) {
+	prog := gunzip(t)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	z := gzipped(t, bytes.Repeat([]byte("golden image "), 1<<12))
+	before := fds()
+	for i := range 20 {
+		p, err := Start(prog, gunzipArgs, bytes.NewReader(z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			_, err = io.Copy(io.Discard, p)
+		} else {
+			_, err = io.ReadFull(p, make([]byte, 10))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors open after 20 processes, %d before", after, before)
 	}
 }

@@ -12,6 +12,3 @@ package imageref
 // starting a process costs more than it saves. A variable so that tests can send every layer
 // through either.
 var gzipExternalMin int64 = 4 << 20
-
-// pipeSize is how much of igzip's output is read at once: its pipe's buffer (see extproc).
-const pipeSize = 1 << 20

@@ -62,7 +62,7 @@ func openLayer(l v1.Layer) (*layerStream, error) {
 			if p, ok := extproc.Igzip.Start(br); ok {
 				// The tar reader reads a header at a time: buffered, that is one read of the pipe
 				// per buffer rather than per header.
-				return &layerStream{Reader: bufio.NewReaderSize(p, pipeSize), raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
+				return &layerStream{Reader: bufio.NewReaderSize(p, extproc.PipeSize), raw: p.Rest(), close: func() error { return errors.Join(p.Close(), rc.Close()) }}, nil
 			}
 		}
 		zr, err := gzip.NewReader(br)
