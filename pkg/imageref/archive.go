@@ -3,9 +3,8 @@ package imageref
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +37,9 @@ import (
 // member is a regular file of an archive: where its content starts and how long it is.
 type member struct {
 	off, size int64
-	link      bool // a symbolic or hard link, which go-containerregistry follows
+	// plain says the member's bytes are its content, stored whole at off: not a link (which
+	// go-containerregistry follows) nor a sparse file (whose stored bytes leave out its holes).
+	plain bool
 }
 
 // archiveTOC is what the walk of an archive found: its manifest.json and its members.
@@ -77,7 +78,7 @@ func openCompressedArchive(p string, toc *archiveTOC) (img v1.Image, ok bool, er
 	}
 	d := m[0]
 	for _, n := range append([]string{d.Config}, d.Layers...) {
-		if mem, found := toc.members[path.Clean(n)]; !found || mem.link {
+		if mem, found := toc.members[path.Clean(n)]; !found || !mem.plain {
 			return nil, false, nil
 		}
 	}
@@ -109,7 +110,9 @@ func openCompressedArchive(p string, toc *archiveTOC) (img v1.Image, ok bool, er
 		mem := toc.members[path.Clean(n)]
 		h, named := nameDigest(path.Clean(n))
 		if !named {
-			if h, _, err = v1.SHA256(a.section(mem)); err != nil {
+			rc := a.section(mem)
+			h, _, err = v1.SHA256(rc)
+			if err = errors.Join(err, rc.Close()); err != nil {
 				return nil, false, fmt.Errorf("hashing layer %s: %w", n, err)
 			}
 		}
@@ -138,10 +141,7 @@ func nameDigest(n string) (v1.Hash, bool) {
 	default:
 		return v1.Hash{}, false
 	}
-	if len(h) != 2*sha256.Size || strings.ToLower(h) != h {
-		return v1.Hash{}, false
-	}
-	if _, err := hex.DecodeString(h); err != nil {
+	if !publish.IsSHA256Hex(h) {
 		return v1.Hash{}, false
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: h}, true

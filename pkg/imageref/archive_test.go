@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/ingot-build/ingot/internal/regtest"
 	"github.com/ingot-build/ingot/pkg/publish"
 )
 
@@ -150,5 +152,66 @@ func testArchiveNameLies(t *testing.T) {
 	}
 	if _, err := readTar(t, NewLayerReader(Limits{}), layers[1]); err != nil {
 		t.Fatalf("reading a layer that is: %v", err)
+	}
+}
+
+// TestSparseArchiveMember: a layer file that GNU tar stored sparse (its holes left out of the
+// archive, which archive/tar expands) is not read in place, where its stored bytes are not its
+// content: the archive goes to go-containerregistry.
+func TestSparseArchiveMember(t *testing.T) {
+	gnuTar := regtest.Peer(t, "tar")
+	img := threeLayers(t)
+	archive := filepath.Join(t.TempDir(), "x.tar")
+	if err := publish.WriteTarball(archive, "x:1", publish.Artifact{Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	// Unpack it, give the first layer file a hole at its end, and pack it again with -S.
+	dir := t.TempDir()
+	var names []string
+	rewriteArchive(t, archive, func(n string, data []byte) (string, []byte) {
+		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+		return n, data
+	})
+	toc, err := checkArchive(archive, "docker-archive:"+archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for n, m := range toc.members {
+		if strings.HasSuffix(n, ".tar.gz") && m.plain && (first == "" || n < first) {
+			first = n
+		}
+	}
+	if first == "" {
+		t.Fatal("no plain layer file in the archive written")
+	}
+	fi, err := os.Stat(filepath.Join(dir, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(dir, first), fi.Size()+1<<20); err != nil {
+		t.Fatal(err)
+	}
+	sparseTar := filepath.Join(t.TempDir(), "sparse.tar")
+	cmd := exec.Command(gnuTar, append([]string{"-S", "--format=pax", "-cf", sparseTar, "-C", dir}, names...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	toc, err = checkArchive(sparseTar, "docker-archive:"+sparseTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := toc.members[first]; m.plain {
+		t.Errorf("%s, stored sparse, is read as a plain member (%d bytes at %d)", first, m.size, m.off)
+	}
+	got, err := Open(context.Background(), "docker-archive:"+sparseTar, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Image.(archiveImage); ok {
+		t.Error("an archive with a sparse layer file is read in place")
 	}
 }

@@ -300,7 +300,7 @@ func checkArchive(p, ref string) (*archiveTOC, error) {
 		if err != nil {
 			return err
 		}
-		toc.members[n] = member{off: off, size: h.Size, link: h.Typeflag != tar.TypeReg}
+		toc.members[n] = member{off: off, size: h.Size, plain: h.Typeflag == tar.TypeReg && !sparse(h)}
 		if n == first {
 			// go-containerregistry reads every layer as compressed or none, as the first is.
 			head := make([]byte, 4)
@@ -316,6 +316,17 @@ func checkArchive(p, ref string) (*archiveTOC, error) {
 		return nil, fmt.Errorf("%w: %s lacks %s, which its manifest.json names: truncated?", ErrArchive, p, strings.Join(missing, ", "))
 	}
 	return toc, nil
+}
+
+// sparse says whether h is a PAX sparse file (GNU tar's formats 0.0 to 1.0), which archive/tar
+// reports as a regular file of its expanded size while fewer bytes are stored.
+func sparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // walkTar calls fn for each entry of the tar in f. Entries fn does not read are skipped by seeking,

@@ -308,7 +308,7 @@ func (w blobWriter) bytes(b []byte) error {
 // repairs its damaged blobs. The content is hashed on the way to a temporary file and renamed only
 // when it matches its digest.
 func (w blobWriter) blob(h v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
-	if h.Algorithm != "sha256" || !isSHA256Hex(h.Hex) {
+	if h.Algorithm != "sha256" || !IsSHA256Hex(h.Hex) {
 		return fmt.Errorf("blob %s: only sha256 digests are supported", h)
 	}
 	path := filepath.Join(w.dir, "blobs", h.Algorithm, h.Hex)

@@ -85,13 +85,15 @@ func (l Layout) ImageIndex(desc v1.Descriptor) (v1.ImageIndex, error) {
 // path is where the blob named h lives. Only sha256 is read: it is what every tool writes, and a
 // digest that is not 64 hex digits could name a path outside the blob directory.
 func (l Layout) path(h v1.Hash) (string, error) {
-	if h.Algorithm != "sha256" || !isSHA256Hex(h.Hex) {
+	if h.Algorithm != "sha256" || !IsSHA256Hex(h.Hex) {
 		return "", fmt.Errorf("OCI layout %s: blob %q: only sha256 digests are read", l.Dir, h.String())
 	}
 	return filepath.Join(l.Dir, "blobs", h.Algorithm, h.Hex), nil
 }
 
-func isSHA256Hex(s string) bool {
+// IsSHA256Hex reports whether s is a sha256 digest in lowercase hex, as blob names and digests are
+// written.
+func IsSHA256Hex(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
