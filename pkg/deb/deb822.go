@@ -152,10 +152,12 @@ func (r *paragraphReader) flush(fn func(Paragraph) error) error {
 // followed by "\n" and each continuation line without its single leading space or tab, so Description
 // and checksum lists round-trip through WriteTo.
 func ReadParagraphs(r io.Reader, fn func(Paragraph) error) error {
-	pr := &paragraphReader{
-		br:    bufio.NewReaderSize(r, 256<<10),
-		names: make(map[string]string, 64),
-	}
+	return readParagraphs(&paragraphReader{br: bufio.NewReaderSize(r, 256<<10), names: make(map[string]string, 64)}, fn)
+}
+
+// readParagraphs is ReadParagraphs over a reader the caller sized: a stream's buffer is large, one
+// paragraph's (a Packages stanza parsed on its own, many times over) is its own size.
+func readParagraphs(pr *paragraphReader, fn func(Paragraph) error) error {
 	for {
 		line, err := pr.readLine()
 		if errors.Is(err, io.EOF) {
@@ -209,7 +211,10 @@ func ParseParagraph(data []byte) (Paragraph, error) {
 		p Paragraph
 		n int
 	)
-	err := ReadParagraphs(bytes.NewReader(data), func(q Paragraph) error {
+	// The buffer holds the whole paragraph, so no line is read twice; a map for field names to
+	// intern pays only across paragraphs.
+	pr := &paragraphReader{br: bufio.NewReaderSize(bytes.NewReader(data), len(data)+1), names: map[string]string{}}
+	err := readParagraphs(pr, func(q Paragraph) error {
 		n++
 		if n > 1 {
 			return fmt.Errorf("%w: more than one paragraph", ErrSyntax)
