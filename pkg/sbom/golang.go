@@ -23,13 +23,9 @@ const maxGoBinary = 512 << 20
 func isELF(head []byte) bool { return bytes.HasPrefix(head, []byte(elfMagic)) }
 
 // parseGoBinary returns the main module, its dependencies (replacements honoured) and the toolchain as
-// "stdlib", or nothing for an ELF file that is not a Go binary. data is the whole file.
+// "stdlib", or nothing for an ELF file that is not a Go binary. data is the whole file; the walk
+// hands over only ELF files that mayHoldGoBuildInfo let through.
 func parseGoBinary(data []byte) []evidence.Package {
-	// Reading the headers rules out the shared libraries and C programs that make up most of an
-	// image's executables far more cheaply than debug/elf would.
-	if !mayHoldGoBuildInfo(data) {
-		return nil
-	}
 	bi, err := buildinfo.Read(bytes.NewReader(data))
 	if err != nil {
 		return nil
