@@ -19,8 +19,7 @@ import (
 // split into keys (their packets parsed, no signature checked) when loaded, and a key is read, as
 // openpgp.ReadEntity reads it, when a signature names it or one of its subkeys.
 type keyring struct {
-	entities []*lazyEntity
-	byID     map[uint64][]*lazyEntity // key id of a primary key or subkey -> the keys holding it
+	byID map[uint64][]*lazyEntity // key id of a primary key or subkey -> the keys holding it
 }
 
 // lazyEntity is one key (a primary key and what follows it up to the next primary key) as packets,
@@ -83,7 +82,6 @@ func (kr *keyring) add(data []byte) (int, error) {
 		}
 		if isPrimaryKey(p) {
 			cur = &lazyEntity{}
-			kr.entities = append(kr.entities, cur)
 			n++
 		}
 		if cur == nil {

@@ -87,8 +87,15 @@ func TestKeyringReadsOnlyTheSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(kr.entities) != 3 {
-		t.Fatalf("%d keys, want 3", len(kr.entities))
+	// The keys, by their primary key ids.
+	keys := map[string]*lazyEntity{}
+	for name, k := range map[string]*openpgp.Entity{"signer": signer, "other": other, "broken": broken} {
+		if l := kr.byID[k.PrimaryKey.KeyId]; len(l) == 1 {
+			keys[name] = l[0]
+		}
+	}
+	if len(keys) != 3 {
+		t.Fatalf("%d of the 3 keys found by their ids", len(keys))
 	}
 	got, err := verifyAny(kr, msg, detachSign(t, signer, msg), now)
 	if err != nil {
@@ -97,9 +104,9 @@ func TestKeyringReadsOnlyTheSigner(t *testing.T) {
 	if want := hex.EncodeToString(signer.PrimaryKey.Fingerprint); got != want {
 		t.Errorf("signer %s, want %s", got, want)
 	}
-	for i, e := range kr.entities {
-		if read := e.entity != nil || e.err != nil; read != (i == 2) {
-			t.Errorf("key %d read: %v, want only the signer's (key 2) read", i, read)
+	for name, e := range keys {
+		if read := e.entity != nil || e.err != nil; read != (name == "signer") {
+			t.Errorf("%s's key read: %v, want only the signer's read", name, read)
 		}
 	}
 
