@@ -34,11 +34,12 @@ type Universe struct {
 	providers map[string][]provision // provided name -> providers, by name then highest version first
 
 	// A universe over Indexes (NewIndexUniverse) fills byName and providers as names are asked for,
-	// under mu, parsing the stanzas they need; nameErrs are the stanzas of a name, or of a
-	// provider of a virtual name, that did not parse.
+	// under mu, parsing the stanzas they need; nameErrs are the stanzas of a name, provErrs those
+	// of the providers of a virtual name, that did not parse.
 	indexes  []*Index
 	mu       sync.Mutex
 	nameErrs map[string]error
+	provErrs map[string]error
 }
 
 // provision is one "Provides" entry of a package.
@@ -97,7 +98,7 @@ func NewUniverse(arch string, pkgs ...[]*Package) *Universe {
 // resolutions, but a stanza is only parsed when a resolution asks for its name or a name it
 // provides. A stanza that does not parse is an error of every Resolve that asks for it.
 func NewIndexUniverse(arch string, idxs ...*Index) *Universe {
-	return &Universe{arch: arch, byName: map[string][]*Package{}, providers: map[string][]provision{}, indexes: idxs, nameErrs: map[string]error{}}
+	return &Universe{arch: arch, byName: map[string][]*Package{}, providers: map[string][]provision{}, indexes: idxs, nameErrs: map[string]error{}, provErrs: map[string]error{}}
 }
 
 // keepHighest orders the versions of one name highest first and keeps the first of each version.
@@ -203,7 +204,7 @@ func (u *Universe) provided(name string) ([]provision, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if prs, ok := u.providers[name]; ok {
-		return prs, u.nameErrs["provides "+name]
+		return prs, u.provErrs[name]
 	}
 	var names []string
 	for _, ix := range u.indexes {
@@ -233,9 +234,9 @@ func (u *Universe) provided(name string) ([]provision, error) {
 	sortProvisions(prs)
 	u.providers[name] = prs
 	if err := errors.Join(errs...); err != nil {
-		u.nameErrs["provides "+name] = err // a key no package name can be
+		u.provErrs[name] = err
 	}
-	return prs, u.nameErrs["provides "+name]
+	return prs, u.provErrs[name]
 }
 
 // Arch returns the architecture the universe was built for.
@@ -977,21 +978,24 @@ func (u *Universe) noSuchPackage(name string) error {
 		}
 	} else {
 		// The names of the indexes that are near, then only those a resolution would find.
-		near := map[string]bool{}
+		dist := map[string]int{} // near names -> their distance
 		for _, ix := range u.indexes {
 			for _, m := range []map[string][]int32{ix.byName, ix.provides} {
 				for n := range m {
-					if abs(len(n)-len(name)) <= limit && !near[n] && editDistance(name, n) <= limit {
-						near[n] = true
+					if _, seen := dist[n]; seen || abs(len(n)-len(name)) > limit {
+						continue
+					}
+					if d := editDistance(name, n); d <= limit {
+						dist[n] = d
 					}
 				}
 			}
 		}
-		for n := range near {
+		for n, d := range dist {
 			vs, _ := u.named(n) // suggestions only: a broken stanza is reported when it is asked for
 			prs, _ := u.provided(n)
 			if len(vs) > 0 || len(prs) > 0 {
-				consider(n)
+				found = append(found, near{n, d})
 			}
 		}
 	}
