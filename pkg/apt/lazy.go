@@ -335,11 +335,14 @@ func (c *Client) Index(ctx context.Context, src Source, rel *Release, component,
 		return IndexFile{}, nil, err
 	}
 	if c.Texts != nil {
-		// A text that scans is used; one that does not (damage the hash did not catch) is read again.
+		// A cached text has matched the signed hash, so it is the index itself: one that does not
+		// scan would not scan read again either.
 		if text, err := c.Texts.Load(idx.SHA256); err == nil {
-			if ix, err := NewIndex(src.Name, text); err == nil {
-				return idx, ix, nil
+			ix, err := NewIndex(src.Name, text)
+			if err != nil {
+				return IndexFile{}, nil, fmt.Errorf("%s: %w", idx.Path, err)
 			}
+			return idx, ix, nil
 		}
 	}
 	ix, err := c.readIndexFile(ctx, src, rel, idx)

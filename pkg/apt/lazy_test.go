@@ -74,8 +74,12 @@ func TestIndexUniverseBookworm(t *testing.T) {
 		var out []string
 		for _, p := range res.Packages {
 			q := *p
-			q.rel = nil // relations parsed so far
-			out = append(out, fmt.Sprintf("%+v", q))
+			q.rel = nil // its parsed part depends on what was asked for; the fields as read do not
+			var raw []string
+			if p.rel != nil {
+				raw = p.rel.raw[:]
+			}
+			out = append(out, fmt.Sprintf("%+v relations %q", q, raw))
 		}
 		return fmt.Sprintf("%s\n%+v\n%+v", strings.Join(out, "\n"), res.Excluded, res.Virtual)
 	}

@@ -130,6 +130,7 @@ func (c *TextCache) Save(indexSHA256 string, text []byte) error {
 // textWriter writes an entry as the text arrives: into a temporary file, hashed as it goes; commit
 // writes the hash into the header and renames the file into place, discard removes it.
 type textWriter struct {
+	c    *TextCache
 	f    *os.File
 	dst  string
 	h    hash.Hash
@@ -146,7 +147,7 @@ func (c *TextCache) writer(indexSHA256 string) *textWriter {
 	if err != nil {
 		return nil
 	}
-	w := &textWriter{f: f, dst: c.Path(indexSHA256), h: sha256.New()}
+	w := &textWriter{c: c, f: f, dst: c.Path(indexSHA256), h: sha256.New()}
 	_, w.err = f.Write(make([]byte, textHeaderLen))
 	return w
 }
@@ -183,7 +184,7 @@ func (w *textWriter) commit() {
 		_ = os.Remove(w.f.Name())
 		return
 	}
-	(&TextCache{Dir: filepath.Dir(w.dst)}).prune()
+	w.c.prune()
 }
 
 // discard removes an entry that will not be committed.
