@@ -15,10 +15,10 @@ import (
 	"github.com/ingot-build/ingot/internal/selfid"
 )
 
-// Cache keeps what visitors made of a layer, by the layer's diff ID, so that a layer already
-// analysed (in this image or another that shares it) is not read again: the walk replays its
-// entries into the merged file system and gives each visitor its record back. Trivy keeps layer
-// analyses the same way.
+// Cache keeps what visitors made of a layer, by what reading it proves (imageref.ContentID: a stored
+// blob's digest, else its checked diff ID), so that a layer already analysed (in this image or
+// another that shares it) is not read again: the walk replays its entries into the merged file
+// system and gives each visitor its record back. Trivy keeps layer analyses the same way.
 type Cache interface {
 	Get(key string) ([]byte, bool)
 	Put(key string, data []byte)

@@ -13,6 +13,6 @@
 // Every layer is read through one imageref.LayerReader (hash-checked, within the image's limits), on
 // its own goroutine a bounded number of entries ahead of the visitors, so that inflating the next
 // layers overlaps visiting the first; a sequential walk lets a visitor stream contents to disk
-// instead. A Cache keeps what Cacheable visitors made of each layer by its diff ID, so that a layer
-// already analysed is replayed rather than read.
+// instead. A Cache keeps what Cacheable visitors made of each layer by what reading it proves
+// (imageref.ContentID), so that a layer already analysed is replayed rather than read.
 package layers

@@ -95,7 +95,7 @@ type Options struct {
 	// can stream contents (unpacking them to disk).
 	Sequential bool
 	// Cache, when set and every visitor is Cacheable, keeps what the visitors made of each layer by
-	// its diff ID: a layer found there is not read.
+	// imageref.ContentID: a layer found there is not read.
 	Cache Cache
 }
 
@@ -448,7 +448,7 @@ func produce(ctx context.Context, lr *imageref.LayerReader, i int, l v1.Layer, d
 			}
 			if haveData {
 				// The content is read into a buffer kept from file to file, and copied out only for
-				// visitors that still want it once their needles are looked for.
+				// visitors that still want it once their Match has seen it.
 				keep := false
 				for j := range it.wants {
 					w := &it.wants[j]

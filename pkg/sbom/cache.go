@@ -28,8 +28,8 @@ import (
 // names, so its images are trusted as they are.
 type Cache struct {
 	Dir string
-	// Layers, when set, keeps what was found in each layer, by diff ID, for images not in Dir
-	// that share layers with images read before (Options.Layers).
+	// Layers, when set, keeps what was found in each layer (by imageref.ContentID), for images not
+	// in Dir that share layers with images read before (Options.Layers).
 	Layers layers.Cache
 	// BeforeWrite, when set, is called before an inventory is written to Dir. The CLI sweeps the
 	// data directory then, so that a cache hit, which writes nothing, does not pay for it.

@@ -42,7 +42,7 @@ type Options struct {
 	Skipped func(path string, err error)
 	// Limits bound how much the image's layers may decompress to.
 	Limits imageref.Limits
-	// Layers, when set, keeps what the inventory found in each layer by its diff ID, and gives it
+	// Layers, when set, keeps what the inventory found in each layer (by imageref.ContentID), and gives it
 	// back for a layer already read (in this image or another), which is then not read again.
 	Layers layers.Cache
 }

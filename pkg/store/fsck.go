@@ -101,7 +101,7 @@ type FsckOptions struct {
 func (s Store) Fsck(ctx context.Context, opt FsckOptions) (*FsckReport, error) {
 	f := &fsck{s: s, repair: opt.Repair, r: &FsckReport{Root: s.Root, Problems: []Problem{}}}
 	steps := []func(context.Context) error{
-		f.temporary, f.layouts, f.contentCaches, f.parsedIndexes, f.inventories, f.layerAnalyses, f.builds, f.evidence, f.vulnDB, f.catalog,
+		f.temporary, f.layouts, f.contentCaches, f.indexTexts, f.inventories, f.layerAnalyses, f.builds, f.evidence, f.vulnDB, f.catalog,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -311,10 +311,10 @@ func (f *fsck) contentCaches(ctx context.Context) error {
 	return nil
 }
 
-// parsedIndexes checks the cache of decompressed index texts (every entry must hash to its header)
+// indexTexts checks the cache of decompressed index texts (every entry must hash to its header)
 // and reports the parsed-index cache of earlier ingots as stale: a lock now scans the text and
 // parses the stanzas it needs, and nothing reads that cache.
-func (f *fsck) parsedIndexes(ctx context.Context) error {
+func (f *fsck) indexTexts(ctx context.Context) error {
 	c := f.s.IndexTexts()
 	es, err := entries(c.Dir)
 	if err != nil {

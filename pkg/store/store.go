@@ -122,8 +122,8 @@ func (s Store) Inventories() sbom.Cache {
 	return sbom.Cache{Dir: s.path("cache", "inventories"), Layers: s.LayerAnalyses()}
 }
 
-// LayerAnalyses is the cache of what the evidence stages found in each layer, by diff ID (see
-// layers.DirCache).
+// LayerAnalyses is the cache of what the evidence stages found in each layer, by what reading the
+// layer proves it holds (imageref.ContentID; see layers.DirCache).
 func (s Store) LayerAnalyses() layers.DirCache {
 	return layers.DirCache{Dir: s.path("cache", "layers")}
 }
