@@ -43,12 +43,6 @@ func Describe(path string) string {
 	return info.Main.Version + ", " + kind
 }
 
-// Static reports whether the Go binary at path was built with CGO_ENABLED=0.
-func Static(path string) bool {
-	info, err := buildinfo.ReadFile(path)
-	return err == nil && !cgo(info)
-}
-
 func cgo(info *buildinfo.BuildInfo) bool {
 	for _, s := range info.Settings {
 		if s.Key == "CGO_ENABLED" {
