@@ -28,6 +28,7 @@ import (
 type memPhase struct {
 	name      string
 	rss, heap int64
+	stolen    string // the share of the machine's CPU time the hypervisor took meanwhile
 }
 
 // result is what one scenario measured.
@@ -47,15 +48,19 @@ type result struct {
 	hwmReset            bool
 }
 
-// phase runs fn and records its peak memory: the RSS high-water mark (reset first where the kernel
-// allows) and the Go heap's peak.
+// phase runs fn and records its peak memory (the RSS high-water mark, reset first where the kernel
+// allows, and the Go heap's peak) and the CPU time the hypervisor stole meanwhile.
 func (r *result) phase(name string, fn func() error) error {
 	r.hwmReset = resetPeak()
 	h := startHeapSampler()
+	mark := steal.Now()
 	err := fn()
-	r.mem = append(r.mem, memPhase{name: name, rss: vmHWM(), heap: h.end()})
+	r.mem = append(r.mem, memPhase{name: name, rss: vmHWM(), heap: h.end(), stolen: steal.Since(mark)})
 	return err
 }
+
+// stolen is what the hypervisor took during the last phase.
+func (r *result) stolen() string { return r.mem[len(r.mem)-1].stolen }
 
 // exposureCase is one exposure query of the spread.
 type exposureCase struct {
@@ -197,7 +202,6 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		return nil, err
 	}
 	ops := operations(cases, refs, sc)
-	mark := steal.Now()
 	err = res.phase("queries in process", func() error {
 		for _, op := range ops {
 			t, err := measure(op.name, cfg.warm, cfg.runsOf(op), op.target, func(i int) (int, error) { return op.inproc(ctx, c, i) })
@@ -212,11 +216,10 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 		return nil, err
 	}
 	fmt.Fprintf(w, "In process (%d runs each, the findings query %d, after %d warm-up runs; CPU/run is this process's; CPU time stolen by the hypervisor meanwhile %s):\n",
-		cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm, steal.Since(mark))
+		cfg.runs, min(cfg.runs, cfg.heavyRuns), cfg.warm, res.stolen())
 	printTimings(w, res.inproc)
 
 	if cfg.api {
-		mark := steal.Now()
 		err = res.phase("queries over the API", func() error {
 			var err error
 			res.api, err = measureAPI(ctx, cfg, c, ops)
@@ -226,7 +229,7 @@ func measureScenario(ctx context.Context, w, logw io.Writer, cfg config, d *data
 			return nil, fmt.Errorf("over the API: %w", err)
 		}
 		fmt.Fprintf(w, "Over ingot serve's HTTP API (loopback, one client, keep-alive; exposures and findings a page of %d, the API's default; the answer read whole, not decoded; CPU/run is the server's and the client's; stolen %s):\n",
-			apiPage, steal.Since(mark))
+			apiPage, res.stolen())
 		printTimings(w, res.api)
 	}
 
@@ -429,9 +432,9 @@ func printMemory(w io.Writer, r *result) {
 	if !r.hwmReset {
 		how = "of the whole process: /proc/self/clear_refs is not writable"
 	}
-	fmt.Fprintf(w, "Peak memory (RSS high-water mark, VmHWM, %s; Go heap peak, sampled every 50 ms):\n", how)
+	fmt.Fprintf(w, "Peak memory (RSS high-water mark, VmHWM, %s; Go heap peak, sampled every 50 ms), and the CPU time the hypervisor stole, by phase:\n", how)
 	for _, p := range r.mem {
-		fmt.Fprintf(w, "  %-24s RSS %9s   Go heap %9s\n", p.name, mib(p.rss), mib(p.heap))
+		fmt.Fprintf(w, "  %-24s RSS %9s   Go heap %9s   stolen %s\n", p.name, mib(p.rss), mib(p.heap), p.stolen)
 	}
 }
 
