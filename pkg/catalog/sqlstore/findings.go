@@ -391,7 +391,20 @@ func (s *Store) platformsOf(ctx context.Context, q querier, vids []int64) ([]pla
 // recordedFindings reads every finding recorded for the platform images pids, open or closed.
 func (s *Store) recordedFindings(ctx context.Context, q querier, pids []int64) (map[int64]map[findingKey]recordedFinding, error) {
 	out := make(map[int64]map[findingKey]recordedFinding, len(pids))
-	err := s.inChunks(pids, func(chunk []any) error {
+	err := s.eachRecordedFinding(ctx, q, pids, func(pid int64, k findingKey, o recordedFinding) {
+		m := out[pid]
+		if m == nil {
+			m = map[findingKey]recordedFinding{}
+			out[pid] = m
+		}
+		m[k] = o
+	})
+	return out, err
+}
+
+// eachRecordedFinding calls fn for every finding recorded for the platform images pids.
+func (s *Store) eachRecordedFinding(ctx context.Context, q querier, pids []int64, fn func(pid int64, k findingKey, o recordedFinding)) error {
+	return s.inChunks(pids, func(chunk []any) error {
 		return q.run(ctx, `SELECT platform_id, id, vuln_id, pkg_name, pkg_version, open, severity, status, fixed_version, detail_id
 			FROM findings WHERE platform_id IN (`+inList(len(chunk))+`)`, chunk,
 			func(r *sql.Rows) error {
@@ -402,16 +415,10 @@ func (s *Store) recordedFindings(ctx context.Context, q querier, pids []int64) (
 					return err
 				}
 				o.counts = evidence.Finding{Status: o.status}.Counts()
-				m := out[pid]
-				if m == nil {
-					m = map[findingKey]recordedFinding{}
-					out[pid] = m
-				}
-				m[k] = o
+				fn(pid, k, o)
 				return nil
 			}, len(chunk) == 1)
 	})
-	return out, err
 }
 
 // Packages implements catalog.Findings: the distinct packages of published versions.
@@ -470,7 +477,7 @@ func (s *Store) FindingHistory(ctx context.Context, r catalog.Ref) ([]catalog.Tr
 }
 
 // OpenFindings implements catalog.Batch: the columns of the open findings of the versions' platform
-// images, read as a re-scan's write reads them (recordedFindings), a few hundred platform images per
+// images, read as a re-scan's write reads them (eachRecordedFinding), a few hundred platform images per
 // query. Only the findings whose status does not count carry their detail, for its reason.
 func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog.OpenFinding, error) {
 	out := []catalog.OpenFinding{}
@@ -484,10 +491,6 @@ func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog
 		for i, p := range list {
 			platforms[p.id], pids[i] = p, p.id
 		}
-		recorded, err := s.recordedFindings(ctx, q, pids)
-		if err != nil {
-			return err
-		}
 		type row struct {
 			f        catalog.OpenFinding
 			platform int64
@@ -495,20 +498,20 @@ func (s *Store) OpenFindings(ctx context.Context, versionIDs []int64) ([]catalog
 		}
 		var rows []row
 		var reasons []int64
-		for pid, fs := range recorded {
-			p := platforms[pid]
-			for k, o := range fs {
-				if !o.open {
-					continue
-				}
-				x := row{platform: pid, detail: o.detailID, f: catalog.OpenFinding{VersionID: p.version, Platform: p.digest,
-					ID: k.id, Package: k.pkg, PackageVersion: k.version, Severity: evidence.Severity(o.severity),
-					Status: o.status, FixedVersion: o.fixed}}
-				if !o.counts {
-					reasons = append(reasons, o.detailID)
-				}
-				rows = append(rows, x)
+		err = s.eachRecordedFinding(ctx, q, pids, func(pid int64, k findingKey, o recordedFinding) {
+			if !o.open {
+				return
 			}
+			p := platforms[pid]
+			rows = append(rows, row{platform: pid, detail: o.detailID, f: catalog.OpenFinding{VersionID: p.version, Platform: p.digest,
+				ID: k.id, Package: k.pkg, PackageVersion: k.version, Severity: evidence.Severity(o.severity),
+				Status: o.status, FixedVersion: o.fixed}})
+			if !o.counts {
+				reasons = append(reasons, o.detailID)
+			}
+		})
+		if err != nil {
+			return err
 		}
 		details, err := s.detailColumn(ctx, q, "detail", reasons)
 		if err != nil {
