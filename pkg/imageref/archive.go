@@ -21,8 +21,8 @@ import (
 
 // A docker archive whose layers are stored compressed (as `crane append`, `crane pull --format
 // tarball` and ingot write them; `docker save` writes them uncompressed) is read by ingot itself:
-// its layers are Stored, their blob the file in the archive, read in place at the offset the one
-// walk of checkArchive found and checked against the layer's digest as it is read, so that the
+// its layers are Stored, their blob the file in the archive, read in place at the offset
+// checkArchive's walk found and checked against the layer's digest as it is read, so that the
 // stages inflate it themselves. Such an archive holds no manifest, only a config and layer files,
 // so the image's manifest is made up, exactly as go-containerregistry's tarball package makes it
 // (the same digest).
@@ -44,7 +44,7 @@ type member struct {
 
 // archiveTOC is what the walk of an archive found: its manifest.json and its members.
 type archiveTOC struct {
-	manifest   []byte
+	manifest   tarball.Manifest
 	members    map[string]member
 	compressed bool // whether the first layer is stored compressed
 }
@@ -69,10 +69,7 @@ func openArchive(p, ref string, toc *archiveTOC) (*Set, error) {
 // openCompressedArchive reads the one image of an archive with compressed layers; ok is false for
 // an archive it leaves to go-containerregistry.
 func openCompressedArchive(p string, toc *archiveTOC) (img v1.Image, ok bool, err error) {
-	var m tarball.Manifest
-	if err := json.Unmarshal(toc.manifest, &m); err != nil {
-		return nil, false, err
-	}
+	m := toc.manifest
 	if len(m) != 1 || len(m[0].LayerSources) > 0 || len(m[0].Layers) == 0 {
 		return nil, false, nil
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ingot-build/ingot/pkg/fault"
 	"github.com/ingot-build/ingot/pkg/publish"
@@ -267,10 +268,7 @@ func checkArchive(p, ref string) (*archiveTOC, error) {
 	case manifest == nil:
 		return nil, fmt.Errorf("%w: %s is a tar archive without manifest.json, not a docker archive", ErrArchive, p)
 	}
-	var m []struct {
-		Config string
-		Layers []string
-	}
+	var m tarball.Manifest
 	if err := json.Unmarshal(manifest, &m); err != nil {
 		return nil, fmt.Errorf("%w: %s: manifest.json is not a docker archive manifest: %w", ErrArchive, p, err)
 	}
@@ -288,7 +286,7 @@ func checkArchive(p, ref string) (*archiveTOC, error) {
 	if len(m) > 0 && len(m[0].Layers) > 0 {
 		first = path.Clean(m[0].Layers[0])
 	}
-	toc := &archiveTOC{manifest: manifest, members: map[string]member{}}
+	toc := &archiveTOC{manifest: m, members: map[string]member{}}
 	if err := walkTar(f, func(h *tar.Header, r io.Reader) error {
 		n := path.Clean(h.Name)
 		delete(want, n)
