@@ -31,8 +31,6 @@ type Result struct {
 	Locations []evidence.Location
 }
 
-type result = Result
-
 // Passed is a passing result, with why when it is not obvious.
 func Passed(reason string) Result { return Result{Status: evidence.StatusPassed, Reason: reason} }
 
@@ -56,12 +54,6 @@ func Failed(what string, items []string, locs []evidence.Location) Result {
 	}
 	return Result{Status: evidence.StatusFailed, Found: found, Locations: locs}
 }
-
-var (
-	passed  = Passed
-	skipped = Skipped
-	failed  = Failed
-)
 
 // target is everything the checks read, gathered once.
 type target struct {
@@ -96,41 +88,41 @@ func configLocation(field string) evidence.Location {
 
 // checkRootUser fails when the config's User is empty (runtimes default to root), root, uid 0, or a
 // name that /etc/passwd maps to uid 0 or does not have (then nothing can verify it is not root).
-func checkRootUser(t *target) result {
+func checkRootUser(t *target) Result {
 	user := strings.TrimSpace(t.config.Config.User)
 	loc := []evidence.Location{configLocation("User")}
 	name, _, _ := strings.Cut(user, ":")
 	switch name {
 	case "":
-		return failed("no user is set, so the process runs as root", nil, loc)
+		return Failed("no user is set, so the process runs as root", nil, loc)
 	case "root":
-		return failed("user is root", nil, loc)
+		return Failed("user is root", nil, loc)
 	}
 	if uid, err := strconv.ParseUint(name, 10, 32); err == nil {
 		if uid == 0 {
-			return failed(fmt.Sprintf("user %q is uid 0", user), nil, loc)
+			return Failed(fmt.Sprintf("user %q is uid 0", user), nil, loc)
 		}
-		return passed(fmt.Sprintf("runs as uid %d", uid))
+		return Passed(fmt.Sprintf("runs as uid %d", uid))
 	}
 	data, passwd, ok := t.fs.file("etc/passwd")
 	if !ok {
-		return failed(fmt.Sprintf("user %q is a name but the image has no /etc/passwd, so nothing can tell it is not root", name), nil, loc)
+		return Failed(fmt.Sprintf("user %q is a name but the image has no /etc/passwd, so nothing can tell it is not root", name), nil, loc)
 	}
 	for _, a := range parseAccounts(data, passwdFields) {
 		if a.Name != name {
 			continue
 		}
 		if a.ID == 0 {
-			return failed(fmt.Sprintf("user %q has uid 0 in /etc/passwd", name), nil,
+			return Failed(fmt.Sprintf("user %q has uid 0 in /etc/passwd", name), nil,
 				append(loc, evidence.Location{Path: "/" + passwd, Line: a.Line, Layer: t.fs.layer(t.fs.nodes[passwd])}))
 		}
 		if a.ID < 0 {
-			return failed(fmt.Sprintf("user %q has no numeric uid in /etc/passwd", name), nil,
+			return Failed(fmt.Sprintf("user %q has no numeric uid in /etc/passwd", name), nil,
 				append(loc, evidence.Location{Path: "/" + passwd, Line: a.Line, Layer: t.fs.layer(t.fs.nodes[passwd])}))
 		}
-		return passed(fmt.Sprintf("runs as %s (uid %d)", name, a.ID))
+		return Passed(fmt.Sprintf("runs as %s (uid %d)", name, a.ID))
 	}
-	return failed(fmt.Sprintf("user %q is not in /etc/passwd, so nothing can tell it is not root", name), nil, loc)
+	return Failed(fmt.Sprintf("user %q is not in /etc/passwd, so nothing can tell it is not root", name), nil, loc)
 }
 
 // binDirs are where shells and package managers are looked for, in PATH order.
@@ -212,22 +204,22 @@ func (t *target) executables(match func(string) bool) []found {
 	return out
 }
 
-func checkShell(t *target) result {
+func checkShell(t *target) Result {
 	fs := t.executables(isShell)
 	if len(fs) == 0 {
-		return passed("")
+		return Passed("")
 	}
 	locs, items := t.locations(fs)
-	return failed(fmt.Sprintf("%d shell(s)", len(fs)), items, locs)
+	return Failed(fmt.Sprintf("%d shell(s)", len(fs)), items, locs)
 }
 
-func checkPackageManager(t *target) result {
+func checkPackageManager(t *target) Result {
 	fs := append(t.executables(isPackageManager), t.scan[RulePackageManager]...)
 	if len(fs) == 0 {
-		return passed("")
+		return Passed("")
 	}
 	locs, items := t.locations(fs)
-	return failed(fmt.Sprintf("%d package manager(s)", len(fs)), items, locs)
+	return Failed(fmt.Sprintf("%d package manager(s)", len(fs)), items, locs)
 }
 
 // pipModule matches the pip package of a Python installation, which "python3 -m pip" runs without any
@@ -362,17 +354,17 @@ func isBuildFile(base string) bool {
 	return false
 }
 
-func (t *target) checkScanned(rule, what string) result {
+func (t *target) checkScanned(rule, what string) Result {
 	fs := t.scan[rule]
 	if len(fs) == 0 {
-		return passed("")
+		return Passed("")
 	}
 	locs, items := t.locations(fs)
-	return failed(fmt.Sprintf("%d %s", len(fs), what), items, locs)
+	return Failed(fmt.Sprintf("%d %s", len(fs), what), items, locs)
 }
 
 // checkEmptyPassword fails on a passwd or shadow entry whose password field is empty.
-func checkEmptyPassword(t *target) result {
+func checkEmptyPassword(t *target) Result {
 	var locs []evidence.Location
 	var items []string
 	seen := false
@@ -393,16 +385,16 @@ func checkEmptyPassword(t *target) result {
 		}
 	}
 	if !seen {
-		return passed("the image has neither /etc/passwd nor /etc/shadow")
+		return Passed("the image has neither /etc/passwd nor /etc/shadow")
 	}
 	if len(locs) == 0 {
-		return passed("")
+		return Passed("")
 	}
-	return failed(fmt.Sprintf("%d account(s) without a password", len(locs)), items, locs)
+	return Failed(fmt.Sprintf("%d account(s) without a password", len(locs)), items, locs)
 }
 
 // checkDuplicateID fails when two users in /etc/passwd share a uid, or two groups in /etc/group a gid.
-func checkDuplicateID(t *target) result {
+func checkDuplicateID(t *target) Result {
 	var locs []evidence.Location
 	var items []string
 	seen := false
@@ -428,12 +420,12 @@ func checkDuplicateID(t *target) result {
 		}
 	}
 	if !seen {
-		return passed("the image has neither /etc/passwd nor /etc/group")
+		return Passed("the image has neither /etc/passwd nor /etc/group")
 	}
 	if len(locs) == 0 {
-		return passed("")
+		return Passed("")
 	}
-	return failed(fmt.Sprintf("%d duplicate id(s)", len(locs)), items, locs)
+	return Failed(fmt.Sprintf("%d duplicate id(s)", len(locs)), items, locs)
 }
 
 // addURL matches an ADD instruction from a URL as the classic builder ("/bin/sh -c #(nop) ADD ...")
@@ -444,7 +436,7 @@ var addURL = sync.OnceValue(func() *regexp.Regexp {
 
 // checkAddURL fails on ADD from a URL in the history, unless the instruction pins the content with
 // --checksum, which BuildKit verifies before the layer is made.
-func checkAddURL(t *target) result {
+func checkAddURL(t *target) Result {
 	var locs []evidence.Location
 	var items []string
 	for i, h := range t.config.History {
@@ -454,19 +446,19 @@ func checkAddURL(t *target) result {
 		}
 	}
 	if len(t.config.History) == 0 {
-		return passed("the image has no history")
+		return Passed("the image has no history")
 	}
 	if len(locs) == 0 {
-		return passed("")
+		return Passed("")
 	}
-	return failed(fmt.Sprintf("%d ADD from a URL", len(locs)), items, locs)
+	return Failed(fmt.Sprintf("%d ADD from a URL", len(locs)), items, locs)
 }
 
 // checkBaseDigest reads the base image's name and digest from the manifest annotations, then the
 // config labels. It fails when a name is given without a digest (in the digest key or in the name
 // itself) or the digest is malformed, and is skipped when the image names no base at all, since
 // nothing then says whether it has one.
-func checkBaseDigest(t *target) result {
+func checkBaseDigest(t *target) Result {
 	lookup := func(key string) (string, evidence.Location) {
 		if t.manifest != nil {
 			if v := t.manifest.Annotations[key]; v != "" {
@@ -483,25 +475,25 @@ func checkBaseDigest(t *target) result {
 	switch {
 	case digest != "":
 		if _, err := v1.NewHash(digest); err != nil {
-			return failed(fmt.Sprintf("base digest %q is not a digest", digest), nil, []evidence.Location{digestLoc})
+			return Failed(fmt.Sprintf("base digest %q is not a digest", digest), nil, []evidence.Location{digestLoc})
 		}
 		if name == "" {
-			return passed("base pinned at " + digest)
+			return Passed("base pinned at " + digest)
 		}
-		return passed("base pinned at " + name + "@" + digest)
+		return Passed("base pinned at " + name + "@" + digest)
 	case name == "":
-		return skipped("the image does not name its base (no " + AnnotationBaseName + " or " + AnnotationBaseDigest + " annotation or label)")
+		return Skipped("the image does not name its base (no " + AnnotationBaseName + " or " + AnnotationBaseDigest + " annotation or label)")
 	}
 	if _, d, ok := strings.Cut(name, "@"); ok {
 		if _, err := v1.NewHash(d); err == nil {
-			return passed("base pinned in its name " + name)
+			return Passed("base pinned in its name " + name)
 		}
 	}
-	return failed(fmt.Sprintf("base %s has no digest", name), nil, []evidence.Location{nameLoc})
+	return Failed(fmt.Sprintf("base %s has no digest", name), nil, []evidence.Location{nameLoc})
 }
 
 // checkSecrets fails when any secret finding counts (allow-listed ones do not).
-func checkSecrets(fs []evidence.Finding) result {
+func checkSecrets(fs []evidence.Finding) Result {
 	var locs []evidence.Location
 	var items []string
 	n := 0
@@ -521,9 +513,9 @@ func checkSecrets(fs []evidence.Finding) result {
 	}
 	if n == 0 {
 		if len(fs) > 0 {
-			return passed(fmt.Sprintf("%d secret finding(s), all allow-listed", len(fs)))
+			return Passed(fmt.Sprintf("%d secret finding(s), all allow-listed", len(fs)))
 		}
-		return passed("")
+		return Passed("")
 	}
-	return failed(fmt.Sprintf("%d secret(s)", n), items, locs)
+	return Failed(fmt.Sprintf("%d secret(s)", n), items, locs)
 }

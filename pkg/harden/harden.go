@@ -235,7 +235,7 @@ func (v *Visitor) evaluate(secrets []evidence.Finding) ([]evidence.Finding, erro
 	t := v.t
 	out := make([]evidence.Finding, 0, len(v.rules))
 	for _, r := range v.rules {
-		var res result
+		var res Result
 		switch r.ID {
 		case RuleRootUser:
 			res = checkRootUser(t)
@@ -259,7 +259,7 @@ func (v *Visitor) evaluate(secrets []evidence.Finding) ([]evidence.Finding, erro
 			res = checkBaseDigest(t)
 		case RuleSecrets:
 			if !v.runSecrets {
-				res = skipped("the secrets stage was not run")
+				res = Skipped("the secrets stage was not run")
 			} else {
 				res = checkSecrets(secrets)
 			}
@@ -281,7 +281,7 @@ func ruleIn(rules []Rule, id string) bool {
 }
 
 // finding renders a check's result as evidence.
-func finding(r Rule, p Profile, res result, waived map[string]string) evidence.Finding {
+func finding(r Rule, p Profile, res Result, waived map[string]string) evidence.Finding {
 	f := evidence.Finding{
 		Kind:        evidence.KindRule,
 		ID:          r.ID,

@@ -60,15 +60,6 @@ func waivers(ws []harden.Waiver) (map[string]string, error) {
 	return harden.WaiverReasons(ws, isRule)
 }
 
-// result is what one check found: the image audit's own (harden.Result).
-type result = harden.Result
-
-var (
-	passed  = harden.Passed
-	skipped = harden.Skipped
-	failed  = harden.Failed
-)
-
 // Audit evaluates every rule of the profile on a tree and returns one finding per rule, in rule
 // order: Kind rule, Status failed, passed, waived or skipped, the rule's severity, its CIS Debian 12
 // references, the offending files as Locations and Detail["found"] summarising a failure. A symbolic
@@ -93,7 +84,7 @@ func Audit(ctx context.Context, t *Tree, opt Options) ([]evidence.Finding, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var res result
+		var res harden.Result
 		var err error
 		if r.ID == RuleSecrets {
 			res, err = a.secrets(ctx, opt.Secrets)
@@ -112,7 +103,7 @@ func Audit(ctx context.Context, t *Tree, opt Options) ([]evidence.Finding, error
 	return out, nil
 }
 
-func finding(r Rule, res result, waived map[string]string) evidence.Finding {
+func finding(r Rule, res harden.Result, waived map[string]string) evidence.Finding {
 	f := evidence.Finding{
 		Kind: evidence.KindRule, ID: r.ID, Severity: r.Severity, Status: res.Status, Reason: res.Reason,
 		Title: r.Title, Description: r.Description + " Remediation: " + r.Remediation, CIS: r.cisRef(),
@@ -127,13 +118,13 @@ func finding(r Rule, res result, waived map[string]string) evidence.Finding {
 	return f
 }
 
-func (a *auditor) secrets(ctx context.Context, fn SecretsFunc) (result, error) {
+func (a *auditor) secrets(ctx context.Context, fn SecretsFunc) (harden.Result, error) {
 	if fn == nil {
-		return skipped("the secrets stage was not run"), nil
+		return harden.Skipped("the secrets stage was not run"), nil
 	}
 	fs, err := fn(ctx, a.t.Image())
 	if err != nil {
-		return result{}, fmt.Errorf("secrets stage: %w", err)
+		return harden.Result{}, fmt.Errorf("secrets stage: %w", err)
 	}
 	var items []string
 	var locs []evidence.Location
@@ -147,7 +138,7 @@ func (a *auditor) secrets(ctx context.Context, fn SecretsFunc) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed(fmt.Sprintf("%d secret(s)", len(items)), items, locs), nil
+	return harden.Failed(fmt.Sprintf("%d secret(s)", len(items)), items, locs), nil
 }

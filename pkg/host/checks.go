@@ -9,6 +9,7 @@ import (
 
 	"github.com/ingot-build/ingot/pkg/catalog"
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/harden"
 )
 
 // auditor holds what the checks read, gathered once.
@@ -42,7 +43,7 @@ func (a *auditor) load() error {
 	return nil
 }
 
-type checkFunc func(a *auditor) (result, error)
+type checkFunc func(a *auditor) (harden.Result, error)
 
 // checks maps each rule to its check; the secrets rule runs apart (it needs the context).
 func checks() map[string]checkFunc {
@@ -97,7 +98,7 @@ func checks() map[string]checkFunc {
 // sshdCheck passes when sshd is not installed, or when the keyword's effective value (def when no
 // file sets it: OpenSSH's default) satisfies ok.
 func sshdCheck(key, def string, ok func(string) bool) checkFunc {
-	return func(a *auditor) (result, error) {
+	return func(a *auditor) (harden.Result, error) {
 		if r, done := a.noSSHD(); done {
 			return r, nil
 		}
@@ -106,34 +107,34 @@ func sshdCheck(key, def string, ok func(string) bool) checkFunc {
 			v.value = def
 		}
 		if ok(v.value) {
-			return passed(""), nil
+			return harden.Passed(""), nil
 		}
 		if !set {
-			return failed(fmt.Sprintf("%s is not set: OpenSSH's default is %s", key, def), nil, []evidence.Location{{Path: "/etc/ssh/sshd_config"}}), nil
+			return harden.Failed(fmt.Sprintf("%s is not set: OpenSSH's default is %s", key, def), nil, []evidence.Location{{Path: "/etc/ssh/sshd_config"}}), nil
 		}
-		return failed(fmt.Sprintf("%s %s", key, v.value), nil, []evidence.Location{{Path: v.file, Line: v.line}}), nil
+		return harden.Failed(fmt.Sprintf("%s %s", key, v.value), nil, []evidence.Location{{Path: v.file, Line: v.line}}), nil
 	}
 }
 
-func (a *auditor) noSSHD() (result, bool) {
+func (a *auditor) noSSHD() (harden.Result, bool) {
 	if !a.hasSSHD {
-		return passed("sshd is not installed (no /etc/ssh/sshd_config)"), true
+		return harden.Passed("sshd is not installed (no /etc/ssh/sshd_config)"), true
 	}
-	return result{}, false
+	return harden.Result{}, false
 }
 
-func checkSSHX11(a *auditor) (result, error) {
+func checkSSHX11(a *auditor) (harden.Result, error) {
 	if r, done := a.noSSHD(); done {
 		return r, nil
 	}
 	if v, ok := a.sshd["disableforwarding"]; ok && strings.EqualFold(v.value, "yes") {
-		return passed("DisableForwarding yes"), nil
+		return harden.Passed("DisableForwarding yes"), nil
 	}
 	v, ok := a.sshd["x11forwarding"]
 	if !ok || strings.EqualFold(v.value, "no") {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("X11Forwarding "+v.value, nil, []evidence.Location{{Path: v.file, Line: v.line}}), nil
+	return harden.Failed("X11Forwarding "+v.value, nil, []evidence.Location{{Path: v.file, Line: v.line}}), nil
 }
 
 // Weak algorithms, as the Benchmark lists them (5.1.6, 5.1.15).
@@ -142,7 +143,7 @@ var (
 	weakMACs    = []string{"hmac-md5", "hmac-md5-96", "hmac-ripemd160", "hmac-sha1-96", "umac-64@openssh.com", "hmac-md5-etm@openssh.com", "hmac-md5-96-etm@openssh.com", "hmac-ripemd160-etm@openssh.com", "hmac-sha1-96-etm@openssh.com", "umac-64-etm@openssh.com"}
 )
 
-func checkSSHCrypto(a *auditor) (result, error) {
+func checkSSHCrypto(a *auditor) (harden.Result, error) {
 	if r, done := a.noSSHD(); done {
 		return r, nil
 	}
@@ -171,9 +172,9 @@ func checkSSHCrypto(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("weak algorithm(s)", items, dedupLocs(locs)), nil
+	return harden.Failed("weak algorithm(s)", items, dedupLocs(locs)), nil
 }
 
 func dedupLocs(locs []evidence.Location) []evidence.Location {
@@ -200,7 +201,7 @@ func atLeast(n int) func(string) bool {
 // sysctlCheck passes when every key's boot value (as systemd-sysctl computes it from the tree, the
 // kernel's default when nothing sets it) satisfies ok.
 func sysctlCheck(ok func(string) bool, keys ...sysctlKey) checkFunc {
-	return func(a *auditor) (result, error) {
+	return func(a *auditor) (harden.Result, error) {
 		var items []string
 		var locs []evidence.Location
 		for _, k := range keys {
@@ -216,9 +217,9 @@ func sysctlCheck(ok func(string) bool, keys ...sysctlKey) checkFunc {
 			locs = append(locs, evidence.Location{Path: s.file, Line: s.line})
 		}
 		if len(items) == 0 {
-			return passed(""), nil
+			return harden.Passed(""), nil
 		}
-		return failed("sysctl", items, dedupLocs(locs)), nil
+		return harden.Failed("sysctl", items, dedupLocs(locs)), nil
 	}
 }
 
@@ -233,9 +234,9 @@ var (
 )
 
 func packagesAbsent(names []string) checkFunc {
-	return func(a *auditor) (result, error) {
+	return func(a *auditor) (harden.Result, error) {
 		if !a.hasDpkg {
-			return skipped("no dpkg database (/var/lib/dpkg/status)"), nil
+			return harden.Skipped("no dpkg database (/var/lib/dpkg/status)"), nil
 		}
 		var items []string
 		for _, n := range names {
@@ -244,13 +245,13 @@ func packagesAbsent(names []string) checkFunc {
 			}
 		}
 		if len(items) == 0 {
-			return passed(""), nil
+			return harden.Passed(""), nil
 		}
-		return failed("installed", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+		return harden.Failed("installed", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 	}
 }
 
-func checkEnabledUnits(a *auditor) (result, error) {
+func checkEnabledUnits(a *auditor) (harden.Result, error) {
 	var items []string
 	var locs []evidence.Location
 	for _, u := range unneededUnits {
@@ -260,9 +261,9 @@ func checkEnabledUnits(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("enabled", items, locs), nil
+	return harden.Failed("enabled", items, locs), nil
 }
 
 // fileMode is a required ownership and maximum mode; a file that is absent passes.
@@ -275,13 +276,13 @@ type fileMode struct {
 
 // checkModes fails for every file whose mode has bits outside max or whose owner or group is not
 // among the allowed ones. The shadow group's id is read from /etc/group.
-func (a *auditor) checkModes(files []fileMode) (result, error) {
+func (a *auditor) checkModes(files []fileMode) (harden.Result, error) {
 	var items []string
 	var locs []evidence.Location
 	for _, f := range files {
 		n, r, err := a.t.lookup(f.path)
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		if n == nil {
 			continue
@@ -302,9 +303,9 @@ func (a *auditor) checkModes(files []fileMode) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("loose permissions", items, locs), nil
+	return harden.Failed("loose permissions", items, locs), nil
 }
 
 // groupID returns a group's id from /etc/group, -1 when it has none.
@@ -323,10 +324,10 @@ func (a *auditor) groupID(name string) (int, error) {
 	return -1, nil
 }
 
-func checkAccountFilePerms(a *auditor) (result, error) {
+func checkAccountFilePerms(a *auditor) (harden.Result, error) {
 	shadow, err := a.groupID("shadow")
 	if err != nil {
-		return result{}, err
+		return harden.Result{}, err
 	}
 	root := []int{0}
 	var files []fileMode
@@ -339,7 +340,7 @@ func checkAccountFilePerms(a *auditor) (result, error) {
 	return a.checkModes(files)
 }
 
-func checkCronPerms(a *auditor) (result, error) {
+func checkCronPerms(a *auditor) (harden.Result, error) {
 	root := []int{0}
 	files := []fileMode{{path: "etc/crontab", max: 0o600, uids: root, gids: root}}
 	for _, d := range []string{"etc/cron.hourly", "etc/cron.daily", "etc/cron.weekly", "etc/cron.monthly", "etc/cron.d"} {
@@ -348,10 +349,10 @@ func checkCronPerms(a *auditor) (result, error) {
 	return a.checkModes(files)
 }
 
-func checkUID0(a *auditor) (result, error) {
+func checkUID0(a *auditor) (harden.Result, error) {
 	data, ok, err := a.t.readFile("etc/passwd")
 	if err != nil || !ok {
-		return skipped("no /etc/passwd"), err
+		return harden.Skipped("no /etc/passwd"), err
 	}
 	var items []string
 	var locs []evidence.Location
@@ -362,18 +363,18 @@ func checkUID0(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("UID 0", items, locs), nil
+	return harden.Failed("UID 0", items, locs), nil
 }
 
-func checkEmptyPassword(a *auditor) (result, error) {
+func checkEmptyPassword(a *auditor) (harden.Result, error) {
 	var items []string
 	var locs []evidence.Location
 	for _, f := range []string{"etc/passwd", "etc/shadow"} {
 		data, ok, err := a.t.readFile(f)
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		if !ok {
 			continue
@@ -386,18 +387,18 @@ func checkEmptyPassword(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("empty password", items, locs), nil
+	return harden.Failed("empty password", items, locs), nil
 }
 
 // mountCheck requires a mount of its own for target, from fstab or an enabled mount unit, whose
 // options include nodev, nosuid and noexec.
 func mountCheck(target, unit string) checkFunc {
-	return func(a *auditor) (result, error) {
+	return func(a *auditor) (harden.Result, error) {
 		data, _, err := a.t.readFile("etc/fstab")
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		var m *mount
 		for _, e := range readFstab(data) {
@@ -411,13 +412,13 @@ func mountCheck(target, unit string) checkFunc {
 			if p, ok := a.units[unit]; ok {
 				opts, err := a.unitOptions(unit)
 				if err != nil {
-					return result{}, err
+					return harden.Result{}, err
 				}
 				m, loc = &mount{target: target, options: opts}, evidence.Location{Path: p}
 			}
 		}
 		if m == nil {
-			return failed(target+" has no mount of its own in /etc/fstab, so its options cannot be set", nil, []evidence.Location{loc}), nil
+			return harden.Failed(target+" has no mount of its own in /etc/fstab, so its options cannot be set", nil, []evidence.Location{loc}), nil
 		}
 		if m.line > 0 {
 			loc.Line = m.line
@@ -429,9 +430,9 @@ func mountCheck(target, unit string) checkFunc {
 			}
 		}
 		if len(missing) == 0 {
-			return passed(""), nil
+			return harden.Passed(""), nil
 		}
-		return failed(target+" lacks", missing, []evidence.Location{loc}), nil
+		return harden.Failed(target+" lacks", missing, []evidence.Location{loc}), nil
 	}
 }
 
@@ -465,45 +466,45 @@ func (a *auditor) installed(names ...string) []string {
 	return out
 }
 
-func checkAuditd(a *auditor) (result, error) {
+func checkAuditd(a *auditor) (harden.Result, error) {
 	if !a.hasDpkg {
-		return skipped("no dpkg database (/var/lib/dpkg/status)"), nil
+		return harden.Skipped("no dpkg database (/var/lib/dpkg/status)"), nil
 	}
 	if len(a.installed("auditd")) == 0 {
-		return failed("auditd is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+		return harden.Failed("auditd is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 	}
 	if _, ok := a.units["auditd.service"]; !ok {
-		return failed("auditd.service is not enabled", nil, []evidence.Location{{Path: "/etc/systemd/system/multi-user.target.wants"}}), nil
+		return harden.Failed("auditd.service is not enabled", nil, []evidence.Location{{Path: "/etc/systemd/system/multi-user.target.wants"}}), nil
 	}
-	return passed(""), nil
+	return harden.Passed(""), nil
 }
 
-func checkTimeSync(a *auditor) (result, error) {
+func checkTimeSync(a *auditor) (harden.Result, error) {
 	if !a.hasDpkg {
-		return skipped("no dpkg database (/var/lib/dpkg/status)"), nil
+		return harden.Skipped("no dpkg database (/var/lib/dpkg/status)"), nil
 	}
 	if got := a.installed("chrony", "ntp", "ntpsec", "openntpd"); len(got) > 0 {
-		return passed(strings.Join(got, ", ") + " installed"), nil
+		return harden.Passed(strings.Join(got, ", ") + " installed"), nil
 	}
 	if _, ok := a.units["systemd-timesyncd.service"]; ok {
-		return passed("systemd-timesyncd enabled"), nil
+		return harden.Passed("systemd-timesyncd enabled"), nil
 	}
-	return failed("no chrony, ntp or enabled systemd-timesyncd", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+	return harden.Failed("no chrony, ntp or enabled systemd-timesyncd", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 }
 
-func checkAppArmor(a *auditor) (result, error) {
+func checkAppArmor(a *auditor) (harden.Result, error) {
 	if !a.hasDpkg {
-		return skipped("no dpkg database (/var/lib/dpkg/status)"), nil
+		return harden.Skipped("no dpkg database (/var/lib/dpkg/status)"), nil
 	}
 	if len(a.installed("apparmor")) == 0 {
-		return failed("apparmor is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+		return harden.Failed("apparmor is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 	}
 	var items []string
 	var locs []evidence.Location
 	for _, f := range []string{"etc/default/grub", "boot/grub/grub.cfg"} {
 		data, _, err := a.t.readFile(f)
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		for i, line := range strings.Split(string(data), "\n") {
 			for _, w := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '"' || r == '\'' }) {
@@ -515,28 +516,28 @@ func checkAppArmor(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("disabled on the kernel command line", items, locs), nil
+	return harden.Failed("disabled on the kernel command line", items, locs), nil
 }
 
-func checkAutoUpdates(a *auditor) (result, error) {
+func checkAutoUpdates(a *auditor) (harden.Result, error) {
 	if !a.hasDpkg {
-		return skipped("no dpkg database (/var/lib/dpkg/status)"), nil
+		return harden.Skipped("no dpkg database (/var/lib/dpkg/status)"), nil
 	}
 	if len(a.installed("unattended-upgrades")) == 0 {
-		return failed("unattended-upgrades is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+		return harden.Failed("unattended-upgrades is not installed", nil, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 	}
 	// apt reads apt.conf.d in name order; a later file overrides an earlier one.
 	names, err := a.t.list("etc/apt/apt.conf.d")
 	if err != nil {
-		return result{}, err
+		return harden.Result{}, err
 	}
 	vals := map[string]string{}
 	for _, n := range names {
 		data, _, err := a.t.readFile(path.Join("etc/apt/apt.conf.d", n))
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			line = strings.TrimSpace(line)
@@ -557,17 +558,17 @@ func checkAutoUpdates(a *auditor) (result, error) {
 		}
 	}
 	if len(missing) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("not enabled", missing, []evidence.Location{{Path: "/etc/apt/apt.conf.d"}}), nil
+	return harden.Failed("not enabled", missing, []evidence.Location{{Path: "/etc/apt/apt.conf.d"}}), nil
 }
 
-func checkAgentsMissing(a *auditor) (result, error) {
+func checkAgentsMissing(a *auditor) (harden.Result, error) {
 	if a.policy == nil || len(a.policy.Agents) == 0 {
-		return skipped("no agents policy"), nil
+		return harden.Skipped("no agents policy"), nil
 	}
 	if !a.hasDpkg {
-		return failed("no dpkg database: no agent can be installed", nil, nil), nil
+		return harden.Failed("no dpkg database: no agent can be installed", nil, nil), nil
 	}
 	var items []string
 	for _, ag := range a.policy.Agents {
@@ -580,14 +581,14 @@ func checkAgentsMissing(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("missing", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+	return harden.Failed("missing", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 }
 
-func checkAgentsVersion(a *auditor) (result, error) {
+func checkAgentsVersion(a *auditor) (harden.Result, error) {
 	if a.policy == nil || len(a.policy.Agents) == 0 {
-		return skipped("no agents policy"), nil
+		return harden.Skipped("no agents policy"), nil
 	}
 	var items []string
 	for _, ag := range a.policy.Agents {
@@ -597,25 +598,25 @@ func checkAgentsVersion(a *auditor) (result, error) {
 		}
 		r, err := catalog.ParseRange(ag.Versions)
 		if err != nil {
-			return result{}, err
+			return harden.Result{}, err
 		}
 		in, err := r.Contains("Debian", p.Name, p.Version)
 		if err != nil {
-			return result{}, fmt.Errorf("agent %s: %w", p.Name, err)
+			return harden.Result{}, fmt.Errorf("agent %s: %w", p.Name, err)
 		}
 		if !in {
 			items = append(items, fmt.Sprintf("%s %s (approved %s)", p.Name, p.Version, r))
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("shadow version(s)", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+	return harden.Failed("shadow version(s)", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 }
 
-func checkForbidden(a *auditor) (result, error) {
+func checkForbidden(a *auditor) (harden.Result, error) {
 	if a.policy == nil || len(a.policy.Forbidden) == 0 {
-		return skipped("no forbidden packages in the policy"), nil
+		return harden.Skipped("no forbidden packages in the policy"), nil
 	}
 	var items []string
 	for _, f := range a.policy.Forbidden {
@@ -628,7 +629,7 @@ func checkForbidden(a *auditor) (result, error) {
 		}
 	}
 	if len(items) == 0 {
-		return passed(""), nil
+		return harden.Passed(""), nil
 	}
-	return failed("installed", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
+	return harden.Failed("installed", items, []evidence.Location{{Path: "/var/lib/dpkg/status"}}), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ingot-build/ingot/pkg/evidence"
+	"github.com/ingot-build/ingot/pkg/harden"
 )
 
 // leftover recognises one kind of leftover by path and entry; names are physical paths (no link
@@ -18,7 +19,7 @@ func isReg(n *node) bool { return n.typ == tar.TypeReg }
 
 // leftoverCheck fails with every path that matches.
 func leftoverCheck(match leftover) checkFunc {
-	return func(a *auditor) (result, error) {
+	return func(a *auditor) (harden.Result, error) {
 		var paths []string
 		for p, n := range a.t.nodes {
 			if p != "" && match(p, n, a.t) {
@@ -26,7 +27,7 @@ func leftoverCheck(match leftover) checkFunc {
 			}
 		}
 		if len(paths) == 0 {
-			return passed(""), nil
+			return harden.Passed(""), nil
 		}
 		sort.Strings(paths)
 		items := make([]string, len(paths))
@@ -35,7 +36,7 @@ func leftoverCheck(match leftover) checkFunc {
 			items[i] = "/" + p
 			locs[i] = evidence.Location{Path: "/" + p}
 		}
-		return failed(fmt.Sprintf("%d file(s)", len(paths)), items, locs), nil
+		return harden.Failed(fmt.Sprintf("%d file(s)", len(paths)), items, locs), nil
 	}
 }
 
